@@ -1,0 +1,91 @@
+#include "common/error_reason.h"
+
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace keybroker {
+namespace {
+
+constexpr absl::string_view kReasonPayloadUrl = "type.keybroker.dev/reason";
+constexpr absl::string_view kRetryDelayPayloadUrl = "type.keybroker.dev/retry_delay_ms";
+
+struct ReasonInfo {
+  ErrorReason reason;
+  absl::string_view name;
+  absl::StatusCode code;
+};
+
+constexpr ReasonInfo kReasons[] = {
+    {ErrorReason::kKeyNotAccessible, "KEY_NOT_ACCESSIBLE", absl::StatusCode::kPermissionDenied},
+    {ErrorReason::kKeyDisabled, "KEY_DISABLED", absl::StatusCode::kFailedPrecondition},
+    {ErrorReason::kKeyNotFound, "KEY_NOT_FOUND", absl::StatusCode::kNotFound},
+    {ErrorReason::kEdekInvalid, "EDEK_INVALID", absl::StatusCode::kInvalidArgument},
+    {ErrorReason::kInvalidRequest, "INVALID_REQUEST", absl::StatusCode::kInvalidArgument},
+    {ErrorReason::kCallerNotAuthorized, "CALLER_NOT_AUTHORIZED",
+     absl::StatusCode::kPermissionDenied},
+    {ErrorReason::kKmsThrottled, "KMS_THROTTLED", absl::StatusCode::kResourceExhausted},
+    {ErrorReason::kKmsUnavailable, "KMS_UNAVAILABLE", absl::StatusCode::kUnavailable},
+    {ErrorReason::kKeyringReadOnly, "KEYRING_READ_ONLY", absl::StatusCode::kFailedPrecondition},
+    {ErrorReason::kInternal, "INTERNAL", absl::StatusCode::kInternal},
+};
+
+const ReasonInfo& InfoOf(ErrorReason reason) {
+  for (const ReasonInfo& info : kReasons) {
+    if (info.reason == reason) return info;
+  }
+  return kReasons[sizeof(kReasons) / sizeof(kReasons[0]) - 1];
+}
+
+}  // namespace
+
+absl::string_view ErrorReasonName(ErrorReason reason) { return InfoOf(reason).name; }
+
+std::optional<ErrorReason> ParseErrorReason(absl::string_view name) {
+  for (const ReasonInfo& info : kReasons) {
+    if (info.name == name) return info.reason;
+  }
+  return std::nullopt;
+}
+
+absl::StatusCode CodeForReason(ErrorReason reason) { return InfoOf(reason).code; }
+
+absl::Status MakeError(ErrorReason reason, absl::string_view message) {
+  const ReasonInfo& info = InfoOf(reason);
+  absl::Status status(info.code, message);
+  status.SetPayload(kReasonPayloadUrl, absl::Cord(info.name));
+  return status;
+}
+
+std::optional<ErrorReason> ReasonOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kReasonPayloadUrl);
+  if (!payload.has_value()) return std::nullopt;
+  return ParseErrorReason(std::string(*payload));
+}
+
+void SetRetryDelay(absl::Status& status, absl::Duration delay) {
+  status.SetPayload(kRetryDelayPayloadUrl,
+                    absl::Cord(absl::StrCat(absl::ToInt64Milliseconds(delay))));
+}
+
+std::optional<absl::Duration> RetryDelayOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kRetryDelayPayloadUrl);
+  int64_t millis = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &millis)) {
+    return std::nullopt;
+  }
+  return absl::Milliseconds(millis);
+}
+
+absl::Status Annotate(const absl::Status& status, absl::string_view context) {
+  if (status.ok()) return status;
+  absl::Status annotated(status.code(), absl::StrCat(context, ": ", status.message()));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    annotated.SetPayload(url, payload);
+  });
+  return annotated;
+}
+
+}  // namespace keybroker

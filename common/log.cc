@@ -1,0 +1,83 @@
+#include "common/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace keybroker::log {
+namespace {
+
+std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
+
+absl::Mutex g_sink_mu;
+std::function<void(const std::string&)>* g_sink ABSL_GUARDED_BY(g_sink_mu) = nullptr;
+
+absl::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+void WriteToStderr(const std::string& line) {
+  // One write(2) per line keeps lines from interleaving between threads and
+  // processes sharing the descriptor.
+  const char* data = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::write(STDERR_FILENO, data, left);
+    if (n <= 0) return;
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+bool ParseLevel(absl::string_view text, Level* level) {
+  for (Level candidate : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {
+    if (text == LevelName(candidate)) {
+      *level = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+void SetLevel(Level level) { g_min_level.store(static_cast<int>(level)); }
+
+void SetSinkForTesting(std::function<void(const std::string& line)> sink) {
+  absl::MutexLock lock(&g_sink_mu);
+  delete g_sink;
+  g_sink = sink ? new std::function<void(const std::string&)>(std::move(sink)) : nullptr;
+}
+
+void Write(Level level, absl::string_view event, Fields fields) {
+  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+  nlohmann::ordered_json line = nlohmann::ordered_json::object();
+  line["ts"] = absl::FormatTime("%Y-%m-%d%ET%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  line["level"] = LevelName(level);
+  line["event"] = std::string(event);
+  if (fields.is_object()) {
+    for (auto& [key, value] : fields.items()) line[key] = std::move(value);
+  }
+  // Invalid UTF-8 in a field is replaced rather than thrown on.
+  std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  text.push_back('\n');
+  absl::MutexLock lock(&g_sink_mu);
+  if (g_sink != nullptr) {
+    (*g_sink)(text);
+  } else {
+    WriteToStderr(text);
+  }
+}
+
+}  // namespace keybroker::log

@@ -1,0 +1,51 @@
+// Structured diagnostic logging: one JSON object per line on standard error,
+// {"ts": RFC 3339 UTC, "level": ..., "event": ..., <fields>}.
+//
+// Fields are whatever the caller passes; never pass secrets (DEKs, tokens,
+// client secrets) or EDEK plaintext. crypto::SecretBytes has no conversion to
+// JSON, so passing one does not compile. Safe for concurrent use.
+#ifndef KEYBROKER_COMMON_LOG_H_
+#define KEYBROKER_COMMON_LOG_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+
+namespace keybroker::log {
+
+// A JSON object of event fields, kept in the order written.
+using Fields = nlohmann::ordered_json;
+
+enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+// Parses "debug", "info", "warn" or "error".
+bool ParseLevel(absl::string_view text, Level* level);
+
+// Sets the lowest level written (default: info).
+void SetLevel(Level level);
+
+// Replaces where lines go (default: standard error); for tests.
+// A null function restores the default.
+void SetSinkForTesting(std::function<void(const std::string& line)> sink);
+
+// Writes one event if `level` is enabled. `fields` must be a JSON object.
+void Write(Level level, absl::string_view event, Fields fields = Fields::object());
+
+inline void Debug(absl::string_view event, Fields fields = Fields::object()) {
+  Write(Level::kDebug, event, std::move(fields));
+}
+inline void Info(absl::string_view event, Fields fields = Fields::object()) {
+  Write(Level::kInfo, event, std::move(fields));
+}
+inline void Warn(absl::string_view event, Fields fields = Fields::object()) {
+  Write(Level::kWarn, event, std::move(fields));
+}
+inline void Error(absl::string_view event, Fields fields = Fields::object()) {
+  Write(Level::kError, event, std::move(fields));
+}
+
+}  // namespace keybroker::log
+
+#endif  // KEYBROKER_COMMON_LOG_H_

@@ -1,0 +1,43 @@
+// AES-256-GCM seal/open with associated data, on OpenSSL 3 EVP.
+//
+// The functions write into caller-provided buffers so that hot paths choose
+// where bytes land (a SecretBytes for plaintext keys, a response field for
+// ciphertext) and allocate nothing here. Each thread reuses one cipher
+// context. Thread-safe.
+#ifndef KEYBROKER_CRYPTO_AES_GCM_H_
+#define KEYBROKER_CRYPTO_AES_GCM_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "crypto/secret_bytes.h"
+
+namespace keybroker::crypto {
+
+class AesGcm {
+ public:
+  static constexpr size_t kKeySize = 32;
+  static constexpr size_t kNonceSize = 12;  // what we generate; Open accepts 1..64
+  static constexpr size_t kTagSize = 16;
+
+  // Encrypts `plaintext` under `key` (32 bytes) and `nonce`, authenticating
+  // `aad`. `ciphertext` must be exactly plaintext.size() bytes and `tag`
+  // kTagSize bytes. INVALID_ARGUMENT on wrong sizes; INTERNAL if OpenSSL fails.
+  // A nonce must never repeat under one key.
+  static absl::Status Seal(const SecretBytes& key, absl::Span<const uint8_t> nonce,
+                           absl::Span<const uint8_t> plaintext, absl::Span<const uint8_t> aad,
+                           absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag);
+
+  // Decrypts and verifies. `plaintext` must be exactly ciphertext.size()
+  // bytes; on any failure it is wiped. INVALID_ARGUMENT when the tag does not
+  // verify (wrong key, nonce, aad, or tampered input) or sizes are wrong.
+  static absl::Status Open(const SecretBytes& key, absl::Span<const uint8_t> nonce,
+                           absl::Span<const uint8_t> ciphertext, absl::Span<const uint8_t> aad,
+                           absl::Span<const uint8_t> tag, absl::Span<uint8_t> plaintext);
+};
+
+}  // namespace keybroker::crypto
+
+#endif  // KEYBROKER_CRYPTO_AES_GCM_H_

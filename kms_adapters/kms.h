@@ -1,0 +1,92 @@
+// Kms: what every key management system behind the broker implements.
+//
+// A Kms holds key encryption keys (KEKs) and wraps and unwraps DEKs with them.
+// Keys are named by a `key_id` that is specific to the KMS (a local keyring
+// key name; an Azure key identifier URL) and come from the broker's
+// configuration. EDEKs are self-describing (crypto/edek.h): Unwrap takes the
+// decoded EDEK, and each Kms checks that the key it names is one it was
+// configured with before doing anything else, so a crafted EDEK cannot make it
+// touch any other key or host.
+//
+// Errors carry a reason (common/error_reason.h): KEY_NOT_FOUND,
+// KEY_NOT_ACCESSIBLE, KEY_DISABLED, EDEK_INVALID, KMS_THROTTLED,
+// KMS_UNAVAILABLE, KEYRING_READ_ONLY, INTERNAL.
+//
+// Implementations are safe for concurrent use.
+#ifndef KEYBROKER_KMS_ADAPTERS_KMS_H_
+#define KEYBROKER_KMS_ADAPTERS_KMS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "crypto/edek.h"
+#include "crypto/encryption_context.h"
+#include "crypto/secret_bytes.h"
+
+namespace keybroker::kms {
+
+// Per-call limits: a remote KMS must give up by `deadline` (the caller's gRPC
+// deadline) rather than hold the caller past it.
+struct CallOptions {
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+// What DescribeKey reports for an accessible key.
+struct KeyDescription {
+  std::string key_version;  // current version
+  std::string algorithm;    // "AES-256-GCM" or "RSA-OAEP-256"
+  std::string kms;          // "local", "azure_key_vault" or "azure_managed_hsm"
+  bool quantum_resistant = false;
+  bool customer_managed = false;
+};
+
+// A wrapped DEK and the key version that wrapped it.
+struct WrappedKey {
+  std::string edek;  // encoded (crypto::EncodeEdek)
+  std::string key_version;
+};
+
+class Kms {
+ public:
+  virtual ~Kms() = default;
+
+  // The EDEK KMS kind this implementation reads and writes.
+  virtual crypto::EdekKms kind() const = 0;
+
+  // Returns the current state of `key_id`; an error if it is not usable now.
+  virtual absl::StatusOr<KeyDescription> Describe(absl::string_view key_id,
+                                                  const CallOptions& options) = 0;
+
+  // Returns `size` fresh random bytes for a new DEK under `key_id` (a KMS may
+  // draw them from its HSM).
+  virtual absl::StatusOr<crypto::SecretBytes> GenerateDekMaterial(absl::string_view key_id,
+                                                                 size_t size,
+                                                                 const CallOptions& options) = 0;
+
+  // Wraps `dek` under the current version of `key_id`, binding `context`.
+  virtual absl::StatusOr<WrappedKey> Wrap(absl::string_view key_id, const crypto::SecretBytes& dek,
+                                          const crypto::EncryptionContext& context,
+                                          const CallOptions& options) = 0;
+
+  // Unwraps `edek` (of this KMS's kind), which must have been made under
+  // exactly `context`. EDEK_INVALID when it does not authenticate or names a
+  // key this KMS was not configured with.
+  virtual absl::StatusOr<crypto::SecretBytes> Unwrap(const crypto::Edek& edek,
+                                                     const crypto::EncryptionContext& context,
+                                                     const CallOptions& options) = 0;
+
+  // Returns the key_id of the configured key that `edek` names, without any
+  // remote call; EDEK_INVALID if it names no configured key.
+  virtual absl::StatusOr<std::string> KeyIdOf(const crypto::Edek& edek) = 0;
+
+  // Makes a new version of `key_id` current and returns it.
+  virtual absl::StatusOr<std::string> Rotate(absl::string_view key_id,
+                                             const CallOptions& options) = 0;
+};
+
+}  // namespace keybroker::kms
+
+#endif  // KEYBROKER_KMS_ADAPTERS_KMS_H_

@@ -1,0 +1,42 @@
+// The keyring file: a Keyring encrypted under the master key.
+//
+// Layout:
+//   offset  size  field
+//   0       4     magic "KBKR"
+//   4       1     file format version, 1
+//   5       8     master key check: the first 8 bytes of
+//                 HMAC-SHA-256(master key, "keybroker keyring master key check v1")
+//   13      12    AES-GCM nonce, fresh for every write
+//   25      n     AES-256-GCM ciphertext of Keyring::Serialize()
+//   25+n    16    GCM tag
+// Bytes 0..24 are the GCM associated data. The check value lets start-up tell
+// "wrong master key" from "corrupted file" without weakening anything: it is a
+// MAC output under a secret key, one-way.
+//
+// Writes replace the file atomically (common/file_util.h): a crash leaves the
+// old or the new keyring, never a mix, so no version is ever lost.
+#ifndef KEYBROKER_KMS_ADAPTERS_LOCAL_KEYRING_FILE_H_
+#define KEYBROKER_KMS_ADAPTERS_LOCAL_KEYRING_FILE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "crypto/secret_bytes.h"
+#include "kms_adapters/local/keyring.h"
+
+namespace keybroker::kms {
+
+// Reads and decrypts `path`. NOT_FOUND if it does not exist;
+// FAILED_PRECONDITION with a message that says which of "truncated", "not a
+// keyring file", "wrong master key" or "corrupted" applies.
+absl::StatusOr<Keyring> ReadKeyringFile(const std::string& path,
+                                        const crypto::SecretBytes& master_key);
+
+// Encrypts `keyring` and atomically replaces `path` with it (mode 0600).
+absl::Status WriteKeyringFile(const std::string& path, const crypto::SecretBytes& master_key,
+                              const Keyring& keyring);
+
+}  // namespace keybroker::kms
+
+#endif  // KEYBROKER_KMS_ADAPTERS_LOCAL_KEYRING_FILE_H_

@@ -1,0 +1,206 @@
+#include "kms_adapters/local/local_kms.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/error_reason.h"
+#include "common/file_util.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "crypto/aes_gcm.h"
+#include "crypto/random.h"
+#include "kms_adapters/local/keyring_file.h"
+
+namespace keybroker::kms {
+namespace {
+
+constexpr absl::string_view kAlgorithm = "AES-256-GCM";
+constexpr size_t kMaxDekSize = 64;
+
+absl::Span<const uint8_t> AsBytes(absl::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+absl::Span<uint8_t> AsMutableBytes(std::string& s) {
+  return {reinterpret_cast<uint8_t*>(s.data()), s.size()};
+}
+
+// The GCM associated data: authenticated EDEK header, then the context.
+absl::StatusOr<std::string> AssociatedData(const crypto::Edek& edek,
+                                           const crypto::EncryptionContext& context) {
+  ASSIGN_OR_RETURN(std::string aad, crypto::EdekAuthenticatedHeader(edek));
+  aad.append(context.canonical());
+  return aad;
+}
+
+// Opens the keyring file, or makes a new keyring when there is none yet.
+absl::StatusOr<Keyring> OpenOrCreate(const LocalKmsOptions& options,
+                                     const crypto::SecretBytes& master_key, bool* dirty) {
+  absl::StatusOr<Keyring> loaded = ReadKeyringFile(options.keyring_file, master_key);
+  if (loaded.ok()) return loaded;
+  if (!absl::IsNotFound(loaded.status())) return loaded.status();
+  if (options.read_only) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "keyring file ", options.keyring_file, " does not exist and kms.local.read_only is set"));
+  }
+  *dirty = true;
+  log::Info("keyring_created", {{"path", options.keyring_file}});
+  return Keyring();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalKms>> LocalKms::Create(LocalKmsOptions options,
+                                                           crypto::SecretBytes master_key) {
+  if (master_key.size() != crypto::AesGcm::kKeySize) {
+    return absl::InvalidArgumentError("the master key must be 32 bytes");
+  }
+  bool dirty = false;
+  ASSIGN_OR_RETURN(Keyring keyring, OpenOrCreate(options, master_key, &dirty));
+  for (const std::string& name : options.required_keys) {
+    if (keyring.HasKey(name)) continue;
+    if (options.read_only) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "local key ", name, " is not in the read-only keyring ", options.keyring_file));
+    }
+    RETURN_IF_ERROR(keyring.AddKey(name, absl::Now()));
+    log::Info("local_key_created", {{"key", name}, {"version", "1"}});
+    dirty = true;
+  }
+  if (dirty) RETURN_IF_ERROR(WriteKeyringFile(options.keyring_file, master_key, keyring));
+  return std::unique_ptr<LocalKms>(
+      new LocalKms(std::move(options), std::move(master_key), std::move(keyring)));
+}
+
+LocalKms::LocalKms(LocalKmsOptions options, crypto::SecretBytes master_key, Keyring keyring)
+    : options_(std::move(options)),
+      master_key_(std::move(master_key)),
+      keyring_(std::make_shared<const Keyring>(std::move(keyring))) {}
+
+std::shared_ptr<const Keyring> LocalKms::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return keyring_;
+}
+
+absl::StatusOr<KeyDescription> LocalKms::Describe(absl::string_view key_id,
+                                                  const CallOptions& options) {
+  std::shared_ptr<const Keyring> keyring = Snapshot();
+  const KeyVersion* current = keyring->Current(key_id);
+  if (current == nullptr) return KeyNotFound(absl::StrCat("no local key named ", key_id));
+  KeyDescription description;
+  description.key_version = absl::StrCat(current->number);
+  description.algorithm = std::string(kAlgorithm);
+  description.kms = "local";
+  description.quantum_resistant = true;  // AES-256 keeps ~128-bit strength against Grover.
+  description.customer_managed = false;
+  return description;
+}
+
+absl::StatusOr<crypto::SecretBytes> LocalKms::GenerateDekMaterial(absl::string_view key_id,
+                                                                 size_t size,
+                                                                 const CallOptions& options) {
+  return crypto::RandomSecret(size);
+}
+
+absl::StatusOr<WrappedKey> LocalKms::Wrap(absl::string_view key_id,
+                                          const crypto::SecretBytes& dek,
+                                          const crypto::EncryptionContext& context,
+                                          const CallOptions& options) {
+  if (dek.empty() || dek.size() > kMaxDekSize) {
+    return InvalidRequest(absl::StrCat("key material must be 1 to ", kMaxDekSize, " bytes"));
+  }
+  std::shared_ptr<const Keyring> keyring = Snapshot();
+  const KeyVersion* current = keyring->Current(key_id);
+  if (current == nullptr) return KeyNotFound(absl::StrCat("no local key named ", key_id));
+
+  crypto::Edek edek;
+  edek.kms = crypto::EdekKms::kLocal;
+  edek.algorithm = crypto::EdekAlgorithm::kAes256Gcm;
+  edek.key_name = std::string(key_id);
+  edek.key_version = absl::StrCat(current->number);
+  edek.iv.resize(crypto::AesGcm::kNonceSize);
+  edek.tag.resize(crypto::AesGcm::kTagSize);
+  edek.wrapped.resize(dek.size());
+  RETURN_IF_ERROR(crypto::FillRandom(AsMutableBytes(edek.iv)));
+  ASSIGN_OR_RETURN(std::string aad, AssociatedData(edek, context));
+  RETURN_IF_ERROR(crypto::AesGcm::Seal(current->material, AsBytes(edek.iv), dek.Reveal(),
+                                       AsBytes(aad), AsMutableBytes(edek.wrapped),
+                                       AsMutableBytes(edek.tag)));
+  ASSIGN_OR_RETURN(std::string encoded, crypto::EncodeEdek(edek));
+  return WrappedKey{std::move(encoded), std::move(edek.key_version)};
+}
+
+absl::StatusOr<const KeyVersion*> LocalKms::VersionOf(const Keyring& keyring,
+                                                      const crypto::Edek& edek) const {
+  if (edek.kms != crypto::EdekKms::kLocal ||
+      edek.algorithm != crypto::EdekAlgorithm::kAes256Gcm) {
+    return EdekInvalid("edek is not a local AES-256-GCM edek");
+  }
+  uint32_t number = 0;
+  const KeyVersion* version = nullptr;
+  if (absl::SimpleAtoi(edek.key_version, &number) &&
+      edek.key_version == absl::StrCat(number)) {
+    version = keyring.Find(edek.key_name, number);
+  }
+  if (version == nullptr) {
+    // Versions are never removed, so this EDEK was not made by this keyring.
+    return EdekInvalid(absl::StrCat("edek names local key ", edek.key_name, " version ",
+                                    edek.key_version, ", which this keyring does not hold"));
+  }
+  return version;
+}
+
+absl::StatusOr<crypto::SecretBytes> LocalKms::Unwrap(const crypto::Edek& edek,
+                                                     const crypto::EncryptionContext& context,
+                                                     const CallOptions& options) {
+  std::shared_ptr<const Keyring> keyring = Snapshot();
+  ASSIGN_OR_RETURN(const KeyVersion* version, VersionOf(*keyring, edek));
+  if (edek.iv.size() != crypto::AesGcm::kNonceSize ||
+      edek.tag.size() != crypto::AesGcm::kTagSize || edek.wrapped.size() > kMaxDekSize) {
+    return EdekInvalid("edek iv, tag or wrapped key has the wrong size for AES-256-GCM");
+  }
+  ASSIGN_OR_RETURN(std::string aad, AssociatedData(edek, context));
+  crypto::SecretBytes dek(edek.wrapped.size());
+  absl::Status opened =
+      crypto::AesGcm::Open(version->material, AsBytes(edek.iv), AsBytes(edek.wrapped),
+                           AsBytes(aad), AsBytes(edek.tag), dek.RevealMutable());
+  if (!opened.ok()) {
+    return EdekInvalid(absl::StrCat(
+        "edek does not authenticate under local key ", edek.key_name, " version ",
+        edek.key_version, ": it was tampered with or the encryption context differs"));
+  }
+  return dek;
+}
+
+absl::StatusOr<std::string> LocalKms::KeyIdOf(const crypto::Edek& edek) {
+  std::shared_ptr<const Keyring> keyring = Snapshot();
+  RETURN_IF_ERROR(VersionOf(*keyring, edek).status());
+  return edek.key_name;
+}
+
+absl::StatusOr<std::string> LocalKms::Rotate(absl::string_view key_id,
+                                             const CallOptions& options) {
+  if (options_.read_only) {
+    return MakeError(ErrorReason::kKeyringReadOnly,
+                     absl::StrCat("the local keyring is read-only (kms.local.read_only); rotate "
+                                  "it out of band with `keybrokerctl keyring rotate`"));
+  }
+  absl::MutexLock write_lock(&write_mu_);
+  Keyring next = Snapshot()->Clone();
+  ASSIGN_OR_RETURN(const KeyVersion* added, next.AddVersion(key_id, absl::Now()));
+  std::string version = absl::StrCat(added->number);
+  // Durable first, visible second: never wrap under a version not on disk.
+  absl::Status written = WriteKeyringFile(options_.keyring_file, master_key_, next);
+  if (!written.ok()) {
+    return Internal(absl::StrCat("rotation of local key ", key_id,
+                                 " not saved: ", written.message()));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    keyring_ = std::make_shared<const Keyring>(std::move(next));
+  }
+  log::Info("local_key_rotated", {{"key", std::string(key_id)}, {"version", version}});
+  return version;
+}
+
+}  // namespace keybroker::kms

@@ -1,0 +1,63 @@
+#include "kms_adapters/local/master_key.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "crypto/random.h"
+#include "crypto/secret_file.h"
+
+namespace keybroker::kms {
+namespace {
+
+absl::StatusOr<crypto::SecretBytes> FromEnvironment() {
+  const char* value = std::getenv(kMasterKeyEnv);
+  if (value == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no master key: set kms.local.master_key_file or ", kMasterKeyEnv));
+  }
+  return crypto::ParseHexKey32(crypto::SecretBytes::CopyFrom(absl::string_view(value)),
+                               absl::StrCat("environment variable ", kMasterKeyEnv));
+}
+
+absl::StatusOr<crypto::SecretBytes> FromFile(const std::string& file) {
+  absl::StatusOr<crypto::SecretBytes> text = crypto::ReadSecretFile(file, 4096);
+  if (!text.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read master key file: ", text.status().message()));
+  }
+  return crypto::ParseHexKey32(*text, absl::StrCat("master key file ", file));
+}
+
+}  // namespace
+
+absl::StatusOr<crypto::SecretBytes> LoadMasterKey(const std::string& file) {
+  if (!file.empty()) return FromFile(file);
+  return FromEnvironment();
+}
+
+absl::StatusOr<crypto::SecretBytes> LoadOrCreateDevelopmentMasterKey(const std::string& file) {
+  if (std::getenv(kMasterKeyEnv) != nullptr) return FromEnvironment();
+  if (FileExists(file)) return FromFile(file);
+  ASSIGN_OR_RETURN(crypto::SecretBytes key, crypto::RandomSecret(32));
+  // Hex-encode straight into a secret buffer: no unwiped temporaries.
+  static constexpr char kDigits[] = "0123456789abcdef";
+  crypto::SecretBytes hex(2 * key.size() + 1);
+  for (size_t i = 0; i < key.size(); ++i) {
+    hex.RevealMutable()[2 * i] = kDigits[key.Reveal()[i] >> 4];
+    hex.RevealMutable()[2 * i + 1] = kDigits[key.Reveal()[i] & 0xf];
+  }
+  hex.RevealMutable()[2 * key.size()] = '\n';
+  RETURN_IF_ERROR(WriteFileAtomically(file, hex.RevealAsStringView(), 0600));
+  log::Warn("development_master_key_created",
+            {{"path", file},
+             {"message",
+              "generated a master key stored beside the keyring; this is for development only. "
+              "In production give kms.local.master_key_file (from a secret store) or " +
+                  std::string(kMasterKeyEnv)}});
+  return key;
+}
+
+}  // namespace keybroker::kms

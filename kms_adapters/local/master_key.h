@@ -1,0 +1,30 @@
+// Where the local keyring's master key comes from.
+//
+// A master key is 32 random bytes written as 64 hex characters (surrounding
+// whitespace ignored), in a file or in the KEYBROKER_MASTER_KEY environment
+// variable. Messages name the file or variable, never the key.
+#ifndef KEYBROKER_KMS_ADAPTERS_LOCAL_MASTER_KEY_H_
+#define KEYBROKER_KMS_ADAPTERS_LOCAL_MASTER_KEY_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "crypto/secret_bytes.h"
+
+namespace keybroker::kms {
+
+inline constexpr char kMasterKeyEnv[] = "KEYBROKER_MASTER_KEY";
+
+// Reads the master key from `file` when it is not empty, else from
+// KEYBROKER_MASTER_KEY. FAILED_PRECONDITION / INVALID_ARGUMENT naming the
+// source when it is missing or malformed.
+absl::StatusOr<crypto::SecretBytes> LoadMasterKey(const std::string& file);
+
+// For the embedded default (`--data-dir`): KEYBROKER_MASTER_KEY if set, else
+// `file`, generating it (mode 0600) on first start with a warning that a
+// master key stored beside the keyring is for development only.
+absl::StatusOr<crypto::SecretBytes> LoadOrCreateDevelopmentMasterKey(const std::string& file);
+
+}  // namespace keybroker::kms
+
+#endif  // KEYBROKER_KMS_ADAPTERS_LOCAL_MASTER_KEY_H_

@@ -1,0 +1,81 @@
+// BrokerCore: the broker's operations, free of gRPC. Each validates its
+// request, resolves the key through the KeyRegistry, and calls the KMS.
+// Errors carry a reason (common/error_reason.h); server/grpc_status.h turns
+// them into gRPC statuses at the edge.
+//
+// Safe for concurrent use (the registry is read-only, the KMSs thread-safe).
+#ifndef KEYBROKER_SERVER_BROKER_CORE_H_
+#define KEYBROKER_SERVER_BROKER_CORE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "crypto/encryption_context.h"
+#include "crypto/secret_bytes.h"
+#include "kms_adapters/kms.h"
+#include "server/key_registry.h"
+
+namespace keybroker::server {
+
+struct GeneratedDek {
+  crypto::SecretBytes plaintext;
+  std::string edek;
+  std::string key_version;
+};
+
+struct UnwrappedDek {
+  crypto::SecretBytes plaintext;
+  std::string key_version;
+};
+
+// DescribeKey's answer: an inaccessible key is an answer, not an error.
+struct KeyStatus {
+  bool accessible = false;
+  kms::KeyDescription description;
+  std::string reason;  // when not accessible
+};
+
+class BrokerCore {
+ public:
+  static constexpr size_t kDekSize = 32;
+  static constexpr size_t kMaxWrapSize = 64;
+
+  // `registry` must outlive the core.
+  explicit BrokerCore(const KeyRegistry* registry) : registry_(registry) {}
+
+  absl::StatusOr<GeneratedDek> GenerateDek(absl::string_view alias,
+                                           const crypto::EncryptionContext& context,
+                                           const kms::CallOptions& options) const;
+  // INVALID_REQUEST unless `plaintext` is 1..kMaxWrapSize bytes.
+  absl::StatusOr<kms::WrappedKey> Wrap(absl::string_view alias,
+                                       const crypto::SecretBytes& plaintext,
+                                       const crypto::EncryptionContext& context,
+                                       const kms::CallOptions& options) const;
+  absl::StatusOr<UnwrappedDek> Unwrap(absl::string_view edek,
+                                      const crypto::EncryptionContext& context,
+                                      const kms::CallOptions& options) const;
+  absl::StatusOr<std::string> Rotate(absl::string_view alias,
+                                     const kms::CallOptions& options) const;
+  // Unwraps and wraps again under the current version of the same key.
+  absl::StatusOr<kms::WrappedKey> Rewrap(absl::string_view edek,
+                                         const crypto::EncryptionContext& context,
+                                         const kms::CallOptions& options) const;
+  // KEY_NOT_FOUND for an unknown alias; KMS faults (throttling,
+  // unavailability) are errors; customer-caused states are answers.
+  absl::StatusOr<KeyStatus> DescribeKey(absl::string_view alias,
+                                        const kms::CallOptions& options) const;
+
+ private:
+  struct DecodedEdek {
+    crypto::Edek edek;
+    kms::Kms* kms;
+  };
+  absl::StatusOr<DecodedEdek> Decode(absl::string_view edek) const;
+
+  const KeyRegistry* registry_;
+};
+
+}  // namespace keybroker::server
+
+#endif  // KEYBROKER_SERVER_BROKER_CORE_H_

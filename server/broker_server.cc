@@ -1,0 +1,84 @@
+#include "server/broker_server.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/error_reason.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "crypto/secret_file.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "server/registry_factory.h"
+
+namespace keybroker::server {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view field) {
+  absl::StatusOr<crypto::SecretBytes> pem = crypto::ReadSecretFile(path, 1 << 20);
+  if (!pem.ok()) return Annotate(pem.status(), absl::StrCat("tls.", field));
+  return std::string(pem->RevealAsStringView());
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Config& config) {
+  if (!config.tls.has_value()) return grpc::InsecureServerCredentials();
+  const TlsConfig& tls = *config.tls;
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file, "cert_file"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file, "key_file"));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(tls.client_ca_file, "client_ca_file"));
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+// The address with the port gRPC picked, for a configured port of 0.
+std::string BoundAddress(const std::string& configured, int port) {
+  if (absl::StartsWith(configured, "unix:")) return configured;
+  return absl::StrCat(configured.substr(0, configured.rfind(':')), ":", port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& config) {
+  std::unique_ptr<BrokerServer> server(new BrokerServer());
+  ASSIGN_OR_RETURN(server->registry_, BuildKeyRegistry(config));
+  server->core_ = std::make_unique<BrokerCore>(server->registry_.get());
+  server->service_ = std::make_unique<KeyBrokerService>(server->core_.get());
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, Credentials(config));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen, credentials, &port);
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || (port == 0 && !absl::StartsWith(config.listen, "unix:"))) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen, " (address in use or not local?)"));
+  }
+  server->address_ = BoundAddress(config.listen, port);
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  log::Info("listening", {{"address", server->address_},
+                          {"tls", config.tls.has_value()},
+                          {"mutual_tls", config.tls.has_value() &&
+                                             !config.tls->client_ca_file.empty()},
+                          {"keys", server->registry_->aliases()}});
+  return server;
+}
+
+void BrokerServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace keybroker::server

@@ -1,0 +1,46 @@
+// BrokerServer: a running keybroker gRPC server built from a Config: the
+// KeyBroker service, the standard health service (grpc.health.v1) and server
+// reflection, on a TCP or unix-socket address, with TLS when configured.
+#ifndef KEYBROKER_SERVER_BROKER_SERVER_H_
+#define KEYBROKER_SERVER_BROKER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "server/broker_core.h"
+#include "server/config.h"
+#include "server/key_broker_service.h"
+#include "server/key_registry.h"
+
+namespace keybroker::server {
+
+class BrokerServer {
+ public:
+  // Opens the KMSs, binds the address and starts serving. Fails with a
+  // message naming the cause (configuration, keyring, address in use...).
+  static absl::StatusOr<std::unique_ptr<BrokerServer>> Start(const Config& config);
+
+  // The address actually bound (with the chosen port when the configured one
+  // was 0).
+  const std::string& address() const { return address_; }
+
+  // Stops accepting calls, lets in-flight calls finish for up to `grace`,
+  // then cancels the rest. Returns when the server has stopped.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  BrokerServer() = default;
+
+  std::unique_ptr<KeyRegistry> registry_;
+  std::unique_ptr<BrokerCore> core_;
+  std::unique_ptr<KeyBrokerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+}  // namespace keybroker::server
+
+#endif  // KEYBROKER_SERVER_BROKER_SERVER_H_

@@ -1,0 +1,185 @@
+#include "server/config.h"
+
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/error_reason.h"
+#include "common/file_util.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "server/yaml_fields.h"
+
+namespace keybroker::server {
+namespace {
+
+constexpr size_t kMaxConfigSize = 1 << 20;
+
+absl::Status Invalid(absl::string_view path, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(path, " ", what));
+}
+
+absl::Status CheckListenAddress(absl::string_view path, const std::string& address) {
+  if (absl::StartsWith(address, "unix:")) {
+    if (address.size() <= 5) return Invalid(path, "needs a socket path after unix:");
+    return absl::OkStatus();
+  }
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+    return Invalid(path, absl::StrCat("must be host:port or unix:/path, not '", address, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseTls(YamlObject& root, std::optional<TlsConfig>* out) {
+  if (!root.Has("tls")) {
+    root.Node("tls");
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(YamlObject tls, root.Object("tls"));
+  TlsConfig config;
+  RETURN_IF_ERROR(tls.String("cert_file", &config.cert_file));
+  RETURN_IF_ERROR(tls.String("key_file", &config.key_file));
+  RETURN_IF_ERROR(tls.String("client_ca_file", &config.client_ca_file));
+  RETURN_IF_ERROR(tls.Finish());
+  if (config.cert_file.empty() || config.key_file.empty()) {
+    return Invalid("tls", "needs both cert_file and key_file");
+  }
+  *out = config;
+  return absl::OkStatus();
+}
+
+absl::Status ParseCache(YamlObject& root, CacheConfig* out) {
+  ASSIGN_OR_RETURN(YamlObject cache, root.Object("cache"));
+  RETURN_IF_ERROR(cache.PositiveInt("metadata_ttl_seconds", &out->metadata_ttl_seconds));
+  RETURN_IF_ERROR(cache.PositiveInt("unwrap_ttl_seconds", &out->unwrap_ttl_seconds));
+  RETURN_IF_ERROR(cache.PositiveInt("unwrap_max_entries", &out->unwrap_max_entries));
+  return cache.Finish();
+}
+
+absl::Status ParseKms(YamlObject& root, std::optional<LocalKmsConfig>* local) {
+  ASSIGN_OR_RETURN(YamlObject kms, root.Object("kms"));
+  if (kms.Has("local")) {
+    ASSIGN_OR_RETURN(YamlObject section, kms.Object("local"));
+    LocalKmsConfig config;
+    RETURN_IF_ERROR(section.String("keyring_file", &config.keyring_file));
+    RETURN_IF_ERROR(section.String("master_key_file", &config.master_key_file));
+    RETURN_IF_ERROR(section.Bool("read_only", &config.read_only));
+    RETURN_IF_ERROR(section.Finish());
+    if (config.keyring_file.empty()) return Invalid("kms.local.keyring_file", "is required");
+    *local = config;
+  } else {
+    kms.Node("local");
+  }
+  if (kms.Has("azure")) {
+    return Invalid("kms.azure", "(Azure Key Vault / Managed HSM) is not supported by this build yet");
+  }
+  kms.Node("azure");
+  return kms.Finish();
+}
+
+absl::Status ParseKeys(YamlObject& root, std::vector<KeyBinding>* out) {
+  YAML::Node keys = root.Node("keys");
+  if (!keys.IsDefined() || keys.IsNull()) return absl::OkStatus();
+  if (!keys.IsSequence()) return Invalid("keys", "must be a list");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::string path = absl::StrCat("keys[", i, "]");
+    ASSIGN_OR_RETURN(YamlObject entry, YamlObject::Of(keys[i], path));
+    KeyBinding binding;
+    RETURN_IF_ERROR(entry.String("alias", &binding.alias));
+    RETURN_IF_ERROR(entry.String("local_key", &binding.local_key));
+    if (entry.Has("azure_key")) {
+      return Invalid(entry.PathOf("azure_key"), "is not supported by this build yet");
+    }
+    RETURN_IF_ERROR(entry.Finish());
+    if (binding.alias.empty()) return Invalid(entry.PathOf("alias"), "is required");
+    if (binding.local_key.empty()) return Invalid(entry.PathOf("local_key"), "is required");
+    out->push_back(std::move(binding));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> ParseDocument(const YAML::Node& document) {
+  ASSIGN_OR_RETURN(YamlObject root, YamlObject::Of(document, ""));
+  Config config;
+  RETURN_IF_ERROR(root.String("listen", &config.listen));
+  RETURN_IF_ERROR(root.String("metrics_listen", &config.metrics_listen));
+  RETURN_IF_ERROR(root.String("log_level", &config.log_level));
+  RETURN_IF_ERROR(ParseTls(root, &config.tls));
+  RETURN_IF_ERROR(ParseCache(root, &config.cache));
+  RETURN_IF_ERROR(ParseKms(root, &config.local));
+  RETURN_IF_ERROR(ParseKeys(root, &config.keys));
+  RETURN_IF_ERROR(root.Finish());
+  return config;
+}
+
+}  // namespace
+
+absl::Status ValidateConfig(const Config& config) {
+  if (config.listen.empty()) return Invalid("listen", "is required (or pass --listen)");
+  RETURN_IF_ERROR(CheckListenAddress("listen", config.listen));
+  if (!config.metrics_listen.empty()) {
+    RETURN_IF_ERROR(CheckListenAddress("metrics_listen", config.metrics_listen));
+  }
+  log::Level level;
+  if (!log::ParseLevel(config.log_level, &level)) {
+    return Invalid("log_level", "must be debug, info, warn or error");
+  }
+  if (config.keys.empty()) return Invalid("keys", "must bind at least one key alias");
+  std::set<std::string> aliases;
+  for (size_t i = 0; i < config.keys.size(); ++i) {
+    const KeyBinding& binding = config.keys[i];
+    if (!aliases.insert(binding.alias).second) {
+      return Invalid(absl::StrCat("keys[", i, "].alias"),
+                     absl::StrCat("'", binding.alias, "' is bound twice"));
+    }
+    if (!binding.local_key.empty() && !config.local.has_value()) {
+      return Invalid(absl::StrCat("keys[", i, "].local_key"), "needs a kms.local section");
+    }
+    if (binding.local_key.size() > 255) {
+      return Invalid(absl::StrCat("keys[", i, "].local_key"), "must be at most 255 bytes");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> ParseConfig(absl::string_view yaml) {
+  YAML::Node document;
+  try {
+    document = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("configuration is not valid YAML: ", e.what()));
+  }
+  absl::StatusOr<Config> config;
+  try {
+    config = ParseDocument(document);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("configuration: ", e.what()));
+  }
+  if (!config.ok()) return config.status();
+  RETURN_IF_ERROR(ValidateConfig(*config));
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::string text;
+  absl::Status read = ReadFileInto(path, kMaxConfigSize, &text);
+  if (!read.ok()) return Annotate(read, "cannot read configuration");
+  absl::StatusOr<Config> config = ParseConfig(text);
+  if (!config.ok()) return Annotate(config.status(), path);
+  return config;
+}
+
+Config EmbeddedDefaultConfig(const std::string& listen, const std::string& data_dir) {
+  Config config;
+  config.listen = listen;
+  LocalKmsConfig local;
+  local.keyring_file = absl::StrCat(data_dir, "/keyring");
+  local.master_key_file = absl::StrCat(data_dir, "/master-key");
+  local.generate_master_key = true;
+  config.local = local;
+  config.keys.push_back(KeyBinding{"default", "service-default"});
+  return config;
+}
+
+}  // namespace keybroker::server

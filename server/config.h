@@ -1,0 +1,73 @@
+// The broker's configuration: one YAML file (DESIGN.md "Configuration"), or
+// the embedded default built from `--listen` and `--data-dir`.
+//
+// Field names are a contract with the Helm chart, the docs and operators'
+// files: add fields, never rename. Unknown fields are errors, and every error
+// names the field's path.
+#ifndef KEYBROKER_SERVER_CONFIG_H_
+#define KEYBROKER_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace keybroker::server {
+
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // set: clients must present a certificate it signed
+};
+
+struct CacheConfig {
+  int64_t metadata_ttl_seconds = 30;
+  int64_t unwrap_ttl_seconds = 30;
+  int64_t unwrap_max_entries = 100000;
+};
+
+struct LocalKmsConfig {
+  std::string keyring_file;
+  std::string master_key_file;  // empty: KEYBROKER_MASTER_KEY
+  bool read_only = false;
+  // Embedded default only: generate the master key file on first start.
+  bool generate_master_key = false;
+};
+
+struct KeyBinding {
+  std::string alias;
+  std::string local_key;  // name of a key in the local keyring
+};
+
+struct Config {
+  std::string listen;          // host:port or unix:/path
+  std::string metrics_listen;  // optional
+  std::string log_level = "info";
+  std::optional<TlsConfig> tls;
+  CacheConfig cache;
+  std::optional<LocalKmsConfig> local;
+  std::vector<KeyBinding> keys;
+};
+
+// Parses and validates a configuration document. INVALID_ARGUMENT naming the
+// field for anything wrong.
+absl::StatusOr<Config> ParseConfig(absl::string_view yaml);
+
+// Reads and parses `path`.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// The embedded default: listen on `listen`, one service-managed local key
+// "service-default" under alias "default", keyring and master key in
+// `data_dir`.
+Config EmbeddedDefaultConfig(const std::string& listen, const std::string& data_dir);
+
+// Checks cross-field rules (each key bound once, its KMS configured, a listen
+// address present). ParseConfig calls it; call it again after overriding.
+absl::Status ValidateConfig(const Config& config);
+
+}  // namespace keybroker::server
+
+#endif  // KEYBROKER_SERVER_CONFIG_H_

@@ -1,0 +1,151 @@
+#include "server/key_broker_service.h"
+
+#include <openssl/crypto.h>
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "server/grpc_status.h"
+
+namespace keybroker::server {
+namespace {
+
+// Finishes a unary RPC and, once gRPC is done with the messages, wipes the
+// strings that held key material.
+class WipingReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit WipingReactor(std::string* secret) : secret_(secret) {}
+  void OnDone() override {
+    if (secret_ != nullptr && !secret_->empty()) OPENSSL_cleanse(secret_->data(), secret_->size());
+    delete this;
+  }
+  void OnCancel() override {}
+
+ private:
+  std::string* secret_;
+};
+
+// Finishes `context`'s RPC with `status`, wiping `secret` afterwards when
+// given.
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const absl::Status& status,
+                                 std::string* secret = nullptr) {
+  grpc::ServerUnaryReactor* reactor =
+      secret != nullptr ? new WipingReactor(secret) : context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+kms::CallOptions OptionsOf(const grpc::CallbackServerContext* context) {
+  kms::CallOptions options;
+  auto deadline = context->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    options.deadline = absl::FromChrono(deadline);
+  }
+  return options;
+}
+
+// gRPC owns request messages but does not wipe them; the caller's key
+// material in a Wrap request is wiped with the response.
+std::string* MutableRequestBytes(const std::string& field) {
+  return const_cast<std::string*>(&field);
+}
+
+absl::Status DoGenerateDek(const BrokerCore& core, const kms::CallOptions& options,
+                           const v1::GenerateDekRequest& request,
+                           v1::GenerateDekResponse* response) {
+  ASSIGN_OR_RETURN(auto context, crypto::EncryptionContext::FromMap(request.context()));
+  ASSIGN_OR_RETURN(GeneratedDek dek, core.GenerateDek(request.key(), context, options));
+  response->set_plaintext(dek.plaintext.RevealAsStringView().data(), dek.plaintext.size());
+  response->set_edek(std::move(dek.edek));
+  response->set_key_version(std::move(dek.key_version));
+  return absl::OkStatus();
+}
+
+absl::Status DoWrap(const BrokerCore& core, const kms::CallOptions& options,
+                    const v1::WrapRequest& request, v1::WrapResponse* response) {
+  ASSIGN_OR_RETURN(auto context, crypto::EncryptionContext::FromMap(request.context()));
+  crypto::SecretBytes plaintext = crypto::SecretBytes::CopyFrom(request.plaintext());
+  ASSIGN_OR_RETURN(kms::WrappedKey wrapped, core.Wrap(request.key(), plaintext, context, options));
+  response->set_edek(std::move(wrapped.edek));
+  response->set_key_version(std::move(wrapped.key_version));
+  return absl::OkStatus();
+}
+
+absl::Status DoUnwrap(const BrokerCore& core, const kms::CallOptions& options,
+                      const v1::UnwrapRequest& request, v1::UnwrapResponse* response) {
+  ASSIGN_OR_RETURN(auto context, crypto::EncryptionContext::FromMap(request.context()));
+  ASSIGN_OR_RETURN(UnwrappedDek dek, core.Unwrap(request.edek(), context, options));
+  response->set_plaintext(dek.plaintext.RevealAsStringView().data(), dek.plaintext.size());
+  response->set_key_version(std::move(dek.key_version));
+  return absl::OkStatus();
+}
+
+absl::Status DoRewrap(const BrokerCore& core, const kms::CallOptions& options,
+                      const v1::RewrapRequest& request, v1::RewrapResponse* response) {
+  ASSIGN_OR_RETURN(auto context, crypto::EncryptionContext::FromMap(request.context()));
+  ASSIGN_OR_RETURN(kms::WrappedKey wrapped, core.Rewrap(request.edek(), context, options));
+  response->set_edek(std::move(wrapped.edek));
+  response->set_key_version(std::move(wrapped.key_version));
+  return absl::OkStatus();
+}
+
+absl::Status DoDescribeKey(const BrokerCore& core, const kms::CallOptions& options,
+                           const v1::DescribeKeyRequest& request,
+                           v1::DescribeKeyResponse* response) {
+  ASSIGN_OR_RETURN(KeyStatus status, core.DescribeKey(request.key(), options));
+  response->set_key(request.key());
+  response->set_accessible(status.accessible);
+  response->set_key_version(status.description.key_version);
+  response->set_algorithm(status.description.algorithm);
+  response->set_quantum_resistant(status.description.quantum_resistant);
+  response->set_customer_managed(status.description.customer_managed);
+  response->set_kms(status.description.kms);
+  response->set_reason(status.reason);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* KeyBrokerService::GenerateDek(grpc::CallbackServerContext* context,
+                                                        const v1::GenerateDekRequest* request,
+                                                        v1::GenerateDekResponse* response) {
+  absl::Status status = DoGenerateDek(*core_, OptionsOf(context), *request, response);
+  return Finish(context, status, response->mutable_plaintext());
+}
+
+grpc::ServerUnaryReactor* KeyBrokerService::Wrap(grpc::CallbackServerContext* context,
+                                                 const v1::WrapRequest* request,
+                                                 v1::WrapResponse* response) {
+  absl::Status status = DoWrap(*core_, OptionsOf(context), *request, response);
+  return Finish(context, status, MutableRequestBytes(request->plaintext()));
+}
+
+grpc::ServerUnaryReactor* KeyBrokerService::Unwrap(grpc::CallbackServerContext* context,
+                                                   const v1::UnwrapRequest* request,
+                                                   v1::UnwrapResponse* response) {
+  absl::Status status = DoUnwrap(*core_, OptionsOf(context), *request, response);
+  return Finish(context, status, response->mutable_plaintext());
+}
+
+grpc::ServerUnaryReactor* KeyBrokerService::Rotate(grpc::CallbackServerContext* context,
+                                                   const v1::RotateRequest* request,
+                                                   v1::RotateResponse* response) {
+  absl::StatusOr<std::string> version = core_->Rotate(request->key(), OptionsOf(context));
+  if (version.ok()) response->set_key_version(*std::move(version));
+  return Finish(context, version.status());
+}
+
+grpc::ServerUnaryReactor* KeyBrokerService::Rewrap(grpc::CallbackServerContext* context,
+                                                   const v1::RewrapRequest* request,
+                                                   v1::RewrapResponse* response) {
+  return Finish(context, DoRewrap(*core_, OptionsOf(context), *request, response));
+}
+
+grpc::ServerUnaryReactor* KeyBrokerService::DescribeKey(grpc::CallbackServerContext* context,
+                                                        const v1::DescribeKeyRequest* request,
+                                                        v1::DescribeKeyResponse* response) {
+  return Finish(context, DoDescribeKey(*core_, OptionsOf(context), *request, response));
+}
+
+}  // namespace keybroker::server

@@ -1,0 +1,53 @@
+#include "server/registry_factory.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/error_reason.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "kms_adapters/local/local_kms.h"
+#include "kms_adapters/local/master_key.h"
+
+namespace keybroker::server {
+namespace {
+
+std::string DirectoryOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config) {
+  const LocalKmsConfig& local = *config.local;
+  if (!local.read_only) {
+    RETURN_IF_ERROR(MakeDirectories(DirectoryOf(local.keyring_file), 0700));
+  }
+  absl::StatusOr<crypto::SecretBytes> master_key =
+      local.generate_master_key ? kms::LoadOrCreateDevelopmentMasterKey(local.master_key_file)
+                                : kms::LoadMasterKey(local.master_key_file);
+  if (!master_key.ok()) return Annotate(master_key.status(), "kms.local");
+  kms::LocalKmsOptions options;
+  options.keyring_file = local.keyring_file;
+  options.read_only = local.read_only;
+  for (const KeyBinding& binding : config.keys) {
+    if (!binding.local_key.empty()) options.required_keys.push_back(binding.local_key);
+  }
+  absl::StatusOr<std::unique_ptr<kms::LocalKms>> kms =
+      kms::LocalKms::Create(std::move(options), *std::move(master_key));
+  if (!kms.ok()) return Annotate(kms.status(), "kms.local");
+  return std::unique_ptr<kms::Kms>(*std::move(kms));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KeyRegistry>> BuildKeyRegistry(const Config& config) {
+  auto registry = std::make_unique<KeyRegistry>();
+  if (config.local.has_value()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<kms::Kms> local, OpenLocalKms(config));
+    RETURN_IF_ERROR(registry->AddKms(std::move(local)));
+  }
+  for (const KeyBinding& binding : config.keys) {
+    RETURN_IF_ERROR(registry->Bind(binding.alias, crypto::EdekKms::kLocal, binding.local_key));
+  }
+  return registry;
+}
+
+}  // namespace keybroker::server

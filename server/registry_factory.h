@@ -1,0 +1,20 @@
+// Builds the KMS adapters and key bindings a configuration describes.
+#ifndef KEYBROKER_SERVER_REGISTRY_FACTORY_H_
+#define KEYBROKER_SERVER_REGISTRY_FACTORY_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "server/config.h"
+#include "server/key_registry.h"
+
+namespace keybroker::server {
+
+// Opens every configured KMS (the local keyring: read or create it, load the
+// master key) and binds every alias. Fails with a message naming the problem
+// (bad master key, corrupted keyring...) without modifying anything on disk.
+absl::StatusOr<std::unique_ptr<KeyRegistry>> BuildKeyRegistry(const Config& config);
+
+}  // namespace keybroker::server
+
+#endif  // KEYBROKER_SERVER_REGISTRY_FACTORY_H_

@@ -1,0 +1,83 @@
+#include "server/yaml_fields.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace keybroker::server {
+
+absl::StatusOr<YamlObject> YamlObject::Of(const YAML::Node& node, std::string path) {
+  if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path.empty() ? "the configuration" : path, " must be a mapping"));
+  }
+  return YamlObject(node, std::move(path));
+}
+
+bool YamlObject::Has(const std::string& key) const {
+  return node_.IsMap() && Get(key).IsDefined() && !Get(key).IsNull();
+}
+
+std::string YamlObject::PathOf(const std::string& key) const {
+  return path_.empty() ? key : absl::StrCat(path_, ".", key);
+}
+
+absl::Status YamlObject::TypeError(const std::string& key, const std::string& expected) const {
+  return absl::InvalidArgumentError(absl::StrCat(PathOf(key), " must be ", expected));
+}
+
+absl::Status YamlObject::String(const std::string& key, std::string* out) {
+  read_.insert(key);
+  if (!Has(key)) return absl::OkStatus();
+  const YAML::Node value = Get(key);
+  if (!value.IsScalar()) return TypeError(key, "a string");
+  *out = value.Scalar();
+  return absl::OkStatus();
+}
+
+absl::Status YamlObject::Bool(const std::string& key, bool* out) {
+  read_.insert(key);
+  if (!Has(key)) return absl::OkStatus();
+  const YAML::Node value = Get(key);
+  const std::string text = value.IsScalar() ? value.Scalar() : "";
+  if (text == "true") {
+    *out = true;
+  } else if (text == "false") {
+    *out = false;
+  } else {
+    return TypeError(key, "true or false");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status YamlObject::PositiveInt(const std::string& key, int64_t* out) {
+  read_.insert(key);
+  if (!Has(key)) return absl::OkStatus();
+  const YAML::Node value = Get(key);
+  int64_t parsed = 0;
+  if (!value.IsScalar() || !YAML::convert<int64_t>::decode(value, parsed) || parsed <= 0) {
+    return TypeError(key, "a positive integer");
+  }
+  *out = parsed;
+  return absl::OkStatus();
+}
+
+YAML::Node YamlObject::Node(const std::string& key) {
+  read_.insert(key);
+  return node_.IsMap() ? Get(key) : YAML::Node();
+}
+
+absl::StatusOr<YamlObject> YamlObject::Object(const std::string& key) {
+  return Of(Node(key), PathOf(key));
+}
+
+absl::Status YamlObject::Finish() const {
+  if (!node_.IsMap()) return absl::OkStatus();
+  for (const auto& entry : node_) {
+    const std::string key = entry.first.Scalar();
+    if (read_.count(key) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(PathOf(key), " is not a known field"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace keybroker::server
