@@ -9,7 +9,9 @@ absl::StatusOr<YamlObject> YamlObject::Of(const YAML::Node& node, std::string pa
     return absl::InvalidArgumentError(
         absl::StrCat(path.empty() ? "the configuration" : path, " must be a mapping"));
   }
-  return YamlObject(node, std::move(path));
+  // A missing key yields an "invalid" node that throws on most calls: read it
+  // as an empty mapping instead.
+  return YamlObject(node.IsDefined() ? node : YAML::Node(), std::move(path));
 }
 
 bool YamlObject::Has(const std::string& key) const {

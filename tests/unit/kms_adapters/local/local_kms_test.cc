@@ -1,0 +1,209 @@
+#include "kms_adapters/local/local_kms.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "crypto/random.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kms_adapters/local/keyring_file.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keybroker::kms {
+namespace {
+
+using ::keybroker::testing::HasReason;
+using ::keybroker::testing::StatusIs;
+using ::keybroker::testing::TempDir;
+using ::testing::HasSubstr;
+
+crypto::EncryptionContext Context(std::vector<crypto::EncryptionContext::Pair> pairs) {
+  return *crypto::EncryptionContext::FromPairs(std::move(pairs));
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class LocalKmsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    master_ = *crypto::RandomSecret(32);
+    kms_ = Open();
+    ASSERT_NE(kms_, nullptr);
+  }
+
+  std::unique_ptr<LocalKms> Open(bool read_only = false) {
+    LocalKmsOptions options;
+    options.keyring_file = dir_.File("keyring");
+    options.read_only = read_only;
+    options.required_keys = {"k1", "k2"};
+    absl::StatusOr<std::unique_ptr<LocalKms>> kms = LocalKms::Create(options, master_.Clone());
+    EXPECT_OK(kms);
+    return kms.ok() ? *std::move(kms) : nullptr;
+  }
+
+  crypto::Edek Decode(const std::string& edek) { return *crypto::DecodeEdek(edek); }
+
+  TempDir dir_;
+  crypto::SecretBytes master_;
+  std::unique_ptr<LocalKms> kms_;
+  crypto::SecretBytes dek_ = *crypto::RandomSecret(32);
+  crypto::EncryptionContext context_ = Context({{"tenant", "a"}, {"topic", "orders"}});
+  CallOptions options_;
+};
+
+TEST_F(LocalKmsTest, WrapUnwrapRoundTrip) {
+  absl::StatusOr<WrappedKey> wrapped = kms_->Wrap("k1", dek_, context_, options_);
+  ASSERT_OK(wrapped);
+  EXPECT_EQ(wrapped->key_version, "1");
+  crypto::Edek edek = Decode(wrapped->edek);
+  EXPECT_EQ(edek.kms, crypto::EdekKms::kLocal);
+  EXPECT_EQ(edek.key_name, "k1");
+  EXPECT_EQ(edek.key_version, "1");
+  absl::StatusOr<crypto::SecretBytes> dek = kms_->Unwrap(edek, context_, options_);
+  ASSERT_OK(dek);
+  EXPECT_TRUE(dek->ConstantTimeEquals(dek_));
+}
+
+TEST_F(LocalKmsTest, ContextOrderDoesNotMatterButContentDoes) {
+  WrappedKey wrapped = *kms_->Wrap("k1", dek_, context_, options_);
+  crypto::Edek edek = Decode(wrapped.edek);
+  EXPECT_OK(kms_->Unwrap(edek, Context({{"topic", "orders"}, {"tenant", "a"}}), options_));
+  EXPECT_THAT(kms_->Unwrap(edek, Context({{"tenant", "b"}, {"topic", "orders"}}), options_),
+              HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_THAT(kms_->Unwrap(edek, Context({{"tenant", "a"}}), options_),
+              HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_THAT(kms_->Unwrap(edek, crypto::EncryptionContext(), options_),
+              HasReason(ErrorReason::kEdekInvalid));
+}
+
+TEST_F(LocalKmsTest, EdekIsBoundToItsKeyNameAndVersion) {
+  crypto::Edek edek = Decode(kms_->Wrap("k1", dek_, context_, options_)->edek);
+  ASSERT_OK(kms_->Rotate("k1", options_));
+  crypto::Edek moved = edek;
+  moved.key_version = "2";  // a version that exists, but not the one that wrapped it
+  EXPECT_THAT(kms_->Unwrap(moved, context_, options_), HasReason(ErrorReason::kEdekInvalid));
+  moved = edek;
+  moved.key_name = "k2";
+  EXPECT_THAT(kms_->Unwrap(moved, context_, options_), HasReason(ErrorReason::kEdekInvalid));
+  moved = edek;
+  moved.key_name = "nope";
+  EXPECT_THAT(kms_->Unwrap(moved, context_, options_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not hold")));
+}
+
+TEST_F(LocalKmsTest, RotateKeepsOldVersionsAndPersists) {
+  WrappedKey v1 = *kms_->Wrap("k1", dek_, context_, options_);
+  absl::StatusOr<std::string> version = kms_->Rotate("k1", options_);
+  ASSERT_OK(version);
+  EXPECT_EQ(*version, "2");
+  WrappedKey v2 = *kms_->Wrap("k1", dek_, context_, options_);
+  EXPECT_EQ(v2.key_version, "2");
+  EXPECT_EQ(kms_->Describe("k1", options_)->key_version, "2");
+  EXPECT_EQ(kms_->Describe("k2", options_)->key_version, "1") << "other keys untouched";
+
+  std::unique_ptr<LocalKms> reopened = Open();
+  ASSERT_NE(reopened, nullptr);
+  for (const WrappedKey* wrapped : {&v1, &v2}) {
+    absl::StatusOr<crypto::SecretBytes> dek =
+        reopened->Unwrap(Decode(wrapped->edek), context_, options_);
+    ASSERT_OK(dek);
+    EXPECT_TRUE(dek->ConstantTimeEquals(dek_));
+  }
+  EXPECT_EQ(reopened->Describe("k1", options_)->key_version, "2");
+}
+
+TEST_F(LocalKmsTest, RotationThatCannotBeSavedIsNotVisible) {
+  ASSERT_OK(kms_->Rotate("k1", options_));
+  // Make the directory unwritable by replacing the keyring path's directory
+  // entry with a directory: rename over it fails.
+  std::string path = dir_.File("keyring");
+  ASSERT_EQ(std::remove(path.c_str()), 0);
+  ASSERT_EQ(::mkdir(path.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((path + "/x").c_str(), 0700), 0);
+  EXPECT_THAT(kms_->Rotate("k1", options_), HasReason(ErrorReason::kInternal));
+  EXPECT_EQ(kms_->Wrap("k1", dek_, context_, options_)->key_version, "2");
+}
+
+TEST_F(LocalKmsTest, UnknownKeyIsNotFound) {
+  EXPECT_THAT(kms_->Wrap("nope", dek_, context_, options_), HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_THAT(kms_->Rotate("nope", options_), HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_THAT(kms_->Describe("nope", options_), HasReason(ErrorReason::kKeyNotFound));
+}
+
+TEST_F(LocalKmsTest, WrapRejectsEmptyAndOversizedMaterial) {
+  EXPECT_THAT(kms_->Wrap("k1", crypto::SecretBytes(), context_, options_),
+              HasReason(ErrorReason::kInvalidRequest));
+  EXPECT_THAT(kms_->Wrap("k1", crypto::SecretBytes(65), context_, options_),
+              HasReason(ErrorReason::kInvalidRequest));
+  EXPECT_OK(kms_->Wrap("k1", crypto::SecretBytes(64), context_, options_));
+  EXPECT_OK(kms_->Wrap("k1", crypto::SecretBytes(1), context_, options_));
+}
+
+TEST_F(LocalKmsTest, ReadOnlyKeyringRefusesRotate) {
+  std::unique_ptr<LocalKms> read_only = Open(/*read_only=*/true);
+  ASSERT_NE(read_only, nullptr);
+  EXPECT_THAT(read_only->Rotate("k1", options_), HasReason(ErrorReason::kKeyringReadOnly));
+  EXPECT_OK(read_only->Wrap("k1", dek_, context_, options_));
+}
+
+TEST_F(LocalKmsTest, ReadOnlyKeyringMustExistAndHoldTheKeys) {
+  LocalKmsOptions options;
+  options.keyring_file = dir_.File("absent");
+  options.read_only = true;
+  EXPECT_THAT(LocalKms::Create(options, master_.Clone()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("does not exist")));
+  options.keyring_file = dir_.File("keyring");
+  options.required_keys = {"k3"};
+  EXPECT_THAT(LocalKms::Create(options, master_.Clone()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("k3")));
+}
+
+TEST_F(LocalKmsTest, CorruptKeyringStopsStartWithoutTouchingTheFile) {
+  std::string path = dir_.File("keyring");
+  std::string original = Slurp(path);
+  std::string truncated = original.substr(0, original.size() - 5);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << truncated;
+  LocalKmsOptions options;
+  options.keyring_file = path;
+  options.required_keys = {"k1", "k9"};  // would be written if start went on
+  EXPECT_THAT(LocalKms::Create(options, master_.Clone()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(Slurp(path), truncated);
+  EXPECT_THAT(LocalKms::Create(options, *crypto::RandomSecret(32)),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(Slurp(path), truncated);
+}
+
+TEST_F(LocalKmsTest, ConcurrentWrapsAndRotationsLoseNothing) {
+  std::vector<std::thread> threads;
+  std::vector<std::vector<WrappedKey>> made(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        if (t == 0 && i % 20 == 0) ASSERT_OK(kms_->Rotate("k1", options_));
+        absl::StatusOr<WrappedKey> wrapped = kms_->Wrap("k1", dek_, context_, options_);
+        ASSERT_OK(wrapped);
+        made[t].push_back(*std::move(wrapped));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::unique_ptr<LocalKms> reopened = Open();
+  for (const auto& list : made) {
+    for (const WrappedKey& wrapped : list) {
+      ASSERT_OK(reopened->Unwrap(Decode(wrapped.edek), context_, options_));
+    }
+  }
+  EXPECT_EQ(reopened->Describe("k1", options_)->key_version, "11");
+}
+
+}  // namespace
+}  // namespace keybroker::kms

@@ -1,0 +1,82 @@
+#include "kms_adapters/local/master_key.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keybroker::kms {
+namespace {
+
+using ::keybroker::testing::StatusIs;
+using ::keybroker::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kHex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+class MasterKeyTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ::unsetenv(kMasterKeyEnv); }
+  void TearDown() override { ::unsetenv(kMasterKeyEnv); }
+  TempDir dir_;
+};
+
+TEST_F(MasterKeyTest, ReadsHexFileIgnoringWhitespace) {
+  std::ofstream(dir_.File("mk")) << "  " << kHex << "\n\n";
+  absl::StatusOr<crypto::SecretBytes> key = LoadMasterKey(dir_.File("mk"));
+  ASSERT_OK(key);
+  ASSERT_EQ(key->size(), 32u);
+  EXPECT_EQ(key->Reveal()[0], 0x00);
+  EXPECT_EQ(key->Reveal()[31], 0x1f);
+}
+
+TEST_F(MasterKeyTest, ReadsEnvironmentWhenNoFileIsConfigured) {
+  ::setenv(kMasterKeyEnv, kHex, 1);
+  absl::StatusOr<crypto::SecretBytes> key = LoadMasterKey("");
+  ASSERT_OK(key);
+  EXPECT_EQ(key->Reveal()[1], 0x01);
+}
+
+TEST_F(MasterKeyTest, MalformedKeyNamesTheSourceButNotTheKey) {
+  std::string bad = std::string(kHex).substr(0, 62) + "zz";
+  std::ofstream(dir_.File("mk")) << bad;
+  absl::StatusOr<crypto::SecretBytes> key = LoadMasterKey(dir_.File("mk"));
+  EXPECT_THAT(key, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(dir_.File("mk"))));
+  EXPECT_THAT(std::string(key.status().message()), Not(HasSubstr(bad.substr(0, 16))));
+}
+
+TEST_F(MasterKeyTest, MissingEverywhereIsAClearError) {
+  EXPECT_THAT(LoadMasterKey(""), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                          HasSubstr(kMasterKeyEnv)));
+  EXPECT_THAT(LoadMasterKey(dir_.File("none")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("master key file")));
+}
+
+TEST_F(MasterKeyTest, DevelopmentKeyIsGeneratedOnceAndKept) {
+  absl::StatusOr<crypto::SecretBytes> first = LoadOrCreateDevelopmentMasterKey(dir_.File("mk"));
+  ASSERT_OK(first);
+  struct stat st;
+  ASSERT_EQ(::stat(dir_.File("mk").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  absl::StatusOr<crypto::SecretBytes> second = LoadOrCreateDevelopmentMasterKey(dir_.File("mk"));
+  ASSERT_OK(second);
+  EXPECT_TRUE(first->ConstantTimeEquals(*second));
+}
+
+TEST_F(MasterKeyTest, DevelopmentModePrefersTheEnvironment) {
+  ::setenv(kMasterKeyEnv, kHex, 1);
+  absl::StatusOr<crypto::SecretBytes> key = LoadOrCreateDevelopmentMasterKey(dir_.File("mk"));
+  ASSERT_OK(key);
+  EXPECT_EQ(key->Reveal()[31], 0x1f);
+  struct stat st;
+  EXPECT_NE(::stat(dir_.File("mk").c_str(), &st), 0) << "no file is written when the env is set";
+}
+
+}  // namespace
+}  // namespace keybroker::kms

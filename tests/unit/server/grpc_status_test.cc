@@ -1,0 +1,73 @@
+#include "server/grpc_status.h"
+
+#include "common/error_reason.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+
+namespace keybroker::server {
+namespace {
+
+struct Decoded {
+  google::rpc::Status status;
+  google::rpc::ErrorInfo info;
+  bool has_retry = false;
+  google::rpc::RetryInfo retry;
+};
+
+Decoded Decode(const grpc::Status& status) {
+  Decoded decoded;
+  EXPECT_TRUE(decoded.status.ParseFromString(status.error_details()));
+  for (const auto& detail : decoded.status.details()) {
+    if (detail.Is<google::rpc::ErrorInfo>()) EXPECT_TRUE(detail.UnpackTo(&decoded.info));
+    if (detail.Is<google::rpc::RetryInfo>()) {
+      decoded.has_retry = detail.UnpackTo(&decoded.retry);
+    }
+  }
+  return decoded;
+}
+
+TEST(GrpcStatusTest, OkIsOk) { EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok()); }
+
+TEST(GrpcStatusTest, EveryReasonKeepsItsCodeAndTravelsInErrorInfo) {
+  for (ErrorReason reason :
+       {ErrorReason::kKeyNotAccessible, ErrorReason::kKeyDisabled, ErrorReason::kKeyNotFound,
+        ErrorReason::kEdekInvalid, ErrorReason::kInvalidRequest, ErrorReason::kCallerNotAuthorized,
+        ErrorReason::kKmsThrottled, ErrorReason::kKmsUnavailable, ErrorReason::kKeyringReadOnly,
+        ErrorReason::kInternal}) {
+    grpc::Status status = ToGrpcStatus(Annotate(MakeError(reason, "inner"), "outer"));
+    EXPECT_EQ(static_cast<int>(status.error_code()), static_cast<int>(CodeForReason(reason)));
+    EXPECT_EQ(status.error_message(), "outer: inner");
+    Decoded decoded = Decode(status);
+    EXPECT_EQ(decoded.status.code(), static_cast<int>(status.error_code()));
+    EXPECT_EQ(decoded.status.message(), "outer: inner");
+    EXPECT_EQ(decoded.info.reason(), ErrorReasonName(reason));
+    EXPECT_EQ(decoded.info.domain(), "keybroker");
+  }
+}
+
+TEST(GrpcStatusTest, ErrorInfoUsesTheStandardTypeUrl) {
+  Decoded decoded = Decode(ToGrpcStatus(KeyNotFound("x")));
+  ASSERT_EQ(decoded.status.details_size(), 1);
+  EXPECT_EQ(decoded.status.details(0).type_url(), "type.googleapis.com/google.rpc.ErrorInfo");
+}
+
+TEST(GrpcStatusTest, ThrottlingCarriesRetryInfo) {
+  absl::Status throttled = MakeError(ErrorReason::kKmsThrottled, "slow down");
+  SetRetryDelay(throttled, absl::Milliseconds(2500));
+  Decoded decoded = Decode(ToGrpcStatus(throttled));
+  ASSERT_TRUE(decoded.has_retry);
+  EXPECT_EQ(decoded.retry.retry_delay().seconds(), 2);
+  EXPECT_EQ(decoded.retry.retry_delay().nanos(), 500000000);
+}
+
+TEST(GrpcStatusTest, StatusWithoutReasonGetsOneFromItsCode) {
+  EXPECT_EQ(Decode(ToGrpcStatus(absl::InvalidArgumentError("x"))).info.reason(),
+            "INVALID_REQUEST");
+  grpc::Status internal = ToGrpcStatus(absl::FailedPreconditionError("disk on fire"));
+  EXPECT_EQ(internal.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(Decode(internal).info.reason(), "INTERNAL");
+}
+
+}  // namespace
+}  // namespace keybroker::server
