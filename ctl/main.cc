@@ -1,1 +1,95 @@
-int main() { return 0; }
+// keybrokerctl: the operator's command line for keybroker.
+//
+//   keybrokerctl [--addr ADDR] [--timeout S] [TLS flags] COMMAND [options]
+//
+// One RPC per run; the result is one JSON object on stdout, an error one JSON
+// object on stderr. Exit status 0 on success, 1 when the call failed, 2 when
+// the command line was wrong.
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "ctl/channel.h"
+#include "ctl/commands.h"
+#include "ctl/json_output.h"
+#include "ctl/request_args.h"
+#include "grpc/support/log.h"
+#include "keybroker/v1/key_broker.grpc.pb.h"
+
+namespace {
+
+using keybroker::ctl::ConnectionFlags;
+
+CLI::Validator TimeoutSeconds() {
+  return CLI::Validator(
+      [](std::string& text) {
+        return std::string(keybroker::ctl::CheckTimeoutSeconds(text).message());
+      },
+      "");
+}
+
+// gRPC logs connection failures on stderr itself, and the error JSON already
+// carries them; keep stderr to that one object unless the operator asks for
+// gRPC's logs with GRPC_VERBOSITY or GRPC_TRACE.
+void QuietGrpcLogs() {
+  if (std::getenv("GRPC_VERBOSITY") != nullptr || std::getenv("GRPC_TRACE") != nullptr) return;
+  gpr_set_log_function([](gpr_log_func_args*) {});
+}
+
+void AddGlobalOptions(CLI::App& app, ConnectionFlags* flags) {
+  app.add_option("--addr", flags->addr, "Broker address, host:port or unix:/path")
+      ->capture_default_str();
+  app.add_option("--timeout", flags->timeout_seconds, "Deadline of the call, in seconds")
+      ->check(TimeoutSeconds())
+      ->capture_default_str();
+  app.add_flag("--tls", flags->tls, "Use TLS, trusting the system's roots");
+  app.add_option("--ca-file", flags->ca_file, "PEM roots to trust instead (implies --tls)")
+      ->check(CLI::ExistingFile);
+  CLI::Option* cert =
+      app.add_option("--cert-file", flags->cert_file, "PEM client certificate, for mutual TLS")
+          ->check(CLI::ExistingFile);
+  CLI::Option* key =
+      app.add_option("--key-file", flags->key_file, "PEM client private key, for mutual TLS")
+          ->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
+  app.set_version_flag("--version", std::string("keybrokerctl ") + KEYBROKER_VERSION);
+  // Global options may also follow the subcommand.
+  app.fallthrough();
+}
+
+// Parses the command line. Returns -1 to go on, else the exit status: 0 after
+// --help or --version, kExitUsage after CLI11 reported an error (its own exit
+// codes, 100 and up, would break the documented 0/1/2 contract).
+int Parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+    return -1;
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? 0 : keybroker::ctl::kExitUsage;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"keybrokerctl: command line for the keybroker envelope-encryption broker",
+               "keybrokerctl"};
+  app.footer(
+      "Prints one JSON object: the result on stdout or {\"error\": ...} on stderr.\n"
+      "Exit status: 0 success, 1 the call failed, 2 usage error.");
+  ConnectionFlags flags;
+  keybroker::ctl::CommandArgs args;
+  AddGlobalOptions(app, &flags);
+  keybroker::ctl::AddCommands(app, &args);
+  if (int exit_status = Parse(app, argc, argv); exit_status >= 0) return exit_status;
+
+  QuietGrpcLogs();
+  auto channel = keybroker::ctl::MakeChannel(flags);
+  if (!channel.ok()) return keybroker::ctl::ReportUsageError(channel.status().message());
+  std::unique_ptr<keybroker::v1::KeyBroker::Stub> stub =
+      keybroker::v1::KeyBroker::NewStub(*channel);
+  return keybroker::ctl::RunCommand(app.get_subcommands().front()->get_name(), args, *stub, flags);
+}

@@ -1,5 +1,6 @@
 #include "kms_adapters/local/local_kms.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -144,8 +145,10 @@ absl::StatusOr<const KeyVersion*> LocalKms::VersionOf(const Keyring& keyring,
   }
   if (version == nullptr) {
     // Versions are never removed, so this EDEK was not made by this keyring.
-    return EdekInvalid(absl::StrCat("edek names local key ", edek.key_name, " version ",
-                                    edek.key_version, ", which this keyring does not hold"));
+    // The name and version are untrusted bytes: escape them for the message.
+    return EdekInvalid(absl::StrCat("edek names local key '", absl::CHexEscape(edek.key_name),
+                                    "' version '", absl::CHexEscape(edek.key_version),
+                                    "', which this keyring does not hold"));
   }
   return version;
 }

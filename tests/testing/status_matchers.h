@@ -42,7 +42,8 @@ MATCHER_P2(StatusIs, code, message_matcher, "has code " + absl::StatusCodeToStri
 MATCHER_P(HasReason, reason, "has reason " + std::string(ErrorReasonName(reason))) {
   const absl::Status& status = GetStatus(arg);
   *result_listener << "status is " << status;
-  return ReasonOf(status) == reason && status.code() == CodeForReason(reason);
+  return ::keybroker::ReasonOf(status) == reason &&
+         status.code() == ::keybroker::CodeForReason(reason);
 }
 
 #define ASSERT_OK(expr) ASSERT_THAT((expr), ::keybroker::testing::IsOk())

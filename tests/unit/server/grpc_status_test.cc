@@ -71,3 +71,16 @@ TEST(GrpcStatusTest, StatusWithoutReasonGetsOneFromItsCode) {
 
 }  // namespace
 }  // namespace keybroker::server
+
+namespace keybroker::server {
+namespace {
+
+TEST(GrpcStatusTest, InvalidUtf8InAMessageDoesNotLoseTheDetails) {
+  grpc::Status status = ToGrpcStatus(EdekInvalid("bad name \x80\xff end \xc3\xa9"));
+  Decoded decoded = Decode(status);
+  EXPECT_EQ(decoded.info.reason(), "EDEK_INVALID");
+  EXPECT_EQ(decoded.status.message(), "bad name ?? end \xc3\xa9");
+}
+
+}  // namespace
+}  // namespace keybroker::server

@@ -1,0 +1,36 @@
+// Turns keybrokerctl's textual arguments into request fields: the repeated
+// --context KEY=VALUE and base64 byte strings. Errors are usage errors: the
+// messages name the flag and are meant for the operator's terminal.
+#ifndef KEYBROKER_CTL_REQUEST_ARGS_H_
+#define KEYBROKER_CTL_REQUEST_ARGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/map.h"
+
+namespace keybroker::ctl {
+
+// Adds each "KEY=VALUE" of `pairs` to `context`, splitting on the first '='
+// (values may contain '='). INVALID_ARGUMENT when an entry has no '=' or a
+// key is given twice.
+absl::Status AddContextPairs(const std::vector<std::string>& pairs,
+                             google::protobuf::Map<std::string, std::string>* context);
+
+// Decodes standard base64 `text` into `out` (replacing its contents).
+// INVALID_ARGUMENT, naming `flag`, when `text` is not base64.
+absl::Status DecodeBase64Flag(absl::string_view flag, absl::string_view text, std::string* out);
+
+// Returns whether `text` is well-formed UTF-8 (no overlong forms, surrogates
+// or code points past U+10FFFF), which proto3 string fields require.
+bool IsValidUtf8(absl::string_view text);
+
+// Checks a per-call timeout: a number of seconds, more than 0 and at most a
+// day. INVALID_ARGUMENT otherwise.
+absl::Status CheckTimeoutSeconds(absl::string_view text);
+
+}  // namespace keybroker::ctl
+
+#endif  // KEYBROKER_CTL_REQUEST_ARGS_H_
