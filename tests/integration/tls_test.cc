@@ -1,0 +1,124 @@
+// gRPC TLS and mutual TLS on the real broker, with certificates made by the
+// openssl command line for each test run.
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "gtest/gtest.h"
+#include "tests/integration/broker_process.h"
+#include "tests/integration/grpc_test_client.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keybroker::testing {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Makes CA `ca` (ca.crt/ca.key) and leaf `name` (name.crt/name.key) signed by
+// it, valid for localhost and 127.0.0.1.
+void MakeCertificates(const TempDir& dir, const std::string& ca, const std::string& name) {
+  std::string script =
+      "set -e; cd '" + dir.path() + "'\n" +
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+      "-keyout " + ca + ".key -out " + ca + ".crt -subj /CN=" + ca + " 2>/dev/null\n" +
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      "-keyout " + name + ".key -out " + name + ".csr -subj /CN=localhost 2>/dev/null\n" +
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext\n" +
+      "openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca + ".key "
+      "-CAcreateserial -days 1 -extfile san.ext -out " + name + ".crt 2>/dev/null\n";
+  ASSERT_EQ(std::system(script.c_str()), 0);
+}
+
+std::unique_ptr<v1::KeyBroker::Stub> TlsStub(const std::string& address,
+                                             grpc::SslCredentialsOptions options) {
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  return v1::KeyBroker::NewStub(
+      grpc::CreateCustomChannel(address, grpc::SslCredentials(options), args));
+}
+
+grpc::Status Describe(v1::KeyBroker::Stub& stub) {
+  v1::DescribeKeyRequest request;
+  request.set_key("default");
+  v1::DescribeKeyResponse response;
+  return stub.DescribeKey(Ctx(std::chrono::seconds(5)).get(), request, &response);
+}
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MakeCertificates(dir_, "ca", "server");
+    MakeCertificates(dir_, "client-ca", "client");
+    MakeCertificates(dir_, "other-ca", "other");
+    std::ofstream(dir_.File("master-key")) << std::string(64, '1');
+  }
+
+  std::unique_ptr<BrokerProcess> Start(bool mutual) {
+    std::ofstream(dir_.File("config.yaml"))
+        << "listen: 127.0.0.1:0\n"
+        << "tls:\n"
+        << "  cert_file: " << dir_.File("server.crt") << "\n"
+        << "  key_file: " << dir_.File("server.key") << "\n"
+        << (mutual ? "  client_ca_file: " + dir_.File("client-ca.crt") + "\n" : "")
+        << "kms:\n  local:\n    keyring_file: " << dir_.File("keyring") << "\n"
+        << "    master_key_file: " << dir_.File("master-key") << "\n"
+        << "keys:\n  - alias: default\n    local_key: k\n";
+    auto broker = BrokerProcess::Start({"--config", dir_.File("config.yaml")});
+    EXPECT_OK(broker);
+    return broker.ok() ? *std::move(broker) : nullptr;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(TlsTest, ClientTrustingTheCaConnectsOthersDoNot) {
+  auto broker = Start(/*mutual=*/false);
+  ASSERT_NE(broker, nullptr);
+  grpc::SslCredentialsOptions trusted;
+  trusted.pem_root_certs = Slurp(dir_.File("ca.crt"));
+  EXPECT_TRUE(Describe(*TlsStub(broker->address(), trusted)).ok());
+
+  grpc::SslCredentialsOptions untrusted;
+  untrusted.pem_root_certs = Slurp(dir_.File("other-ca.crt"));
+  EXPECT_EQ(Describe(*TlsStub(broker->address(), untrusted)).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Describe(*NewStub(broker->address())).error_code(), grpc::StatusCode::UNAVAILABLE)
+      << "a plaintext client must not get through";
+}
+
+TEST_F(TlsTest, MutualTlsRequiresAClientCertificateFromTheClientCa) {
+  auto broker = Start(/*mutual=*/true);
+  ASSERT_NE(broker, nullptr);
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = Slurp(dir_.File("ca.crt"));
+  EXPECT_NE(Describe(*TlsStub(broker->address(), options)).error_code(), grpc::StatusCode::OK)
+      << "no client certificate";
+
+  options.pem_cert_chain = Slurp(dir_.File("other.crt"));
+  options.pem_private_key = Slurp(dir_.File("other.key"));
+  EXPECT_NE(Describe(*TlsStub(broker->address(), options)).error_code(), grpc::StatusCode::OK)
+      << "a certificate from another CA";
+
+  options.pem_cert_chain = Slurp(dir_.File("client.crt"));
+  options.pem_private_key = Slurp(dir_.File("client.key"));
+  EXPECT_TRUE(Describe(*TlsStub(broker->address(), options)).ok());
+}
+
+TEST_F(TlsTest, UnreadableCertificateStopsStart) {
+  std::ofstream(dir_.File("config.yaml"))
+      << "listen: 127.0.0.1:0\ntls:\n  cert_file: " << dir_.File("absent.crt")
+      << "\n  key_file: " << dir_.File("server.key") << "\n"
+      << "kms:\n  local:\n    keyring_file: " << dir_.File("keyring") << "\n"
+      << "    master_key_file: " << dir_.File("master-key") << "\n"
+      << "keys:\n  - alias: default\n    local_key: k\n";
+  std::string output;
+  EXPECT_EQ(BrokerProcess::RunToExit({"--config", dir_.File("config.yaml")}, &output), 1);
+  EXPECT_NE(output.find("tls.cert_file"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace keybroker::testing
