@@ -88,7 +88,10 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view data
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoError("cannot create", temp);
   FdCloser closer(fd);
-  absl::Status status = WriteAll(fd, data, temp);
+  // open(2) applies the umask; the caller asked for exactly `mode`.
+  absl::Status status = ::fchmod(fd, static_cast<mode_t>(mode)) == 0
+                            ? WriteAll(fd, data, temp)
+                            : ErrnoError("cannot chmod", temp);
   if (status.ok() && ::fsync(fd) != 0) status = ErrnoError("cannot fsync", temp);
   if (status.ok() && ::close(closer.Release()) != 0) status = ErrnoError("cannot close", temp);
   if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {

@@ -67,7 +67,11 @@ void Write(Level level, absl::string_view event, Fields fields) {
   line["level"] = LevelName(level);
   line["event"] = std::string(event);
   if (fields.is_object()) {
-    for (auto& [key, value] : fields.items()) line[key] = std::move(value);
+    for (auto& [key, value] : fields.items()) {
+      // A field may not overwrite the line's own ts/level/event.
+      bool reserved = key == "ts" || key == "level" || key == "event";
+      line[reserved ? "field_" + key : key] = std::move(value);
+    }
   }
   // Invalid UTF-8 in a field is replaced rather than thrown on.
   std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

@@ -31,7 +31,7 @@ class AesGcm {
                            absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag);
 
   // Decrypts and verifies. `plaintext` must be exactly ciphertext.size()
-  // bytes; on any failure it is wiped. INVALID_ARGUMENT when the tag does not
+  // bytes; when verification fails it is wiped (nothing unverified is left). INVALID_ARGUMENT when the tag does not
   // verify (wrong key, nonce, aad, or tampered input) or sizes are wrong.
   static absl::Status Open(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                            absl::Span<const uint8_t> ciphertext, absl::Span<const uint8_t> aad,

@@ -54,7 +54,7 @@ struct Edek {
   std::string wrapped;
 };
 
-// Encodes `edek`. INVALID_ARGUMENT (reason INTERNAL: our own bug) if a field
+// Encodes `edek`. INTERNAL (reason INTERNAL: our own bug) if a field
 // is out of the format's range.
 absl::StatusOr<std::string> EncodeEdek(const Edek& edek);
 

@@ -49,6 +49,10 @@ bool SetOaepSha256(EVP_PKEY_CTX* ctx) {
          EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) > 0;
 }
 
+// A PEM password callback that supplies none: an encrypted private key then
+// fails to load instead of OpenSSL prompting on the controlling terminal.
+int NoPassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userdata*/) { return 0; }
+
 absl::StatusOr<std::string> BnParamBytes(EVP_PKEY* pkey, const char* name) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(pkey, name, &raw) != 1) {
@@ -133,7 +137,8 @@ absl::StatusOr<RsaOaepPrivateKey> RsaOaepPrivateKey::Generate(size_t bits) {
 
 absl::StatusOr<RsaOaepPrivateKey> RsaOaepPrivateKey::FromPem(const SecretBytes& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.Reveal().data(), static_cast<int>(pem.size())));
-  EVP_PKEY* pkey = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+  EVP_PKEY* pkey =
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr) : nullptr;
   PkeyPtr owned = Wrap(pkey);
   if (!IsUsableRsa(pkey)) {
     return absl::InvalidArgumentError("rsa: not a PEM RSA private key of a usable size");

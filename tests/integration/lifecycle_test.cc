@@ -12,21 +12,13 @@
 #include "tests/integration/broker_process.h"
 #include "tests/integration/grpc_test_client.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/files.h"
 #include "tests/testing/temp_dir.h"
 
 namespace keybroker::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void Spit(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-}
 
 std::vector<std::string> Embedded(const TempDir& dir) {
   return {"--listen", "127.0.0.1:0", "--data-dir", dir.path()};
@@ -115,7 +107,7 @@ TEST(LifecycleTest, SigtermAndSigintStopCleanly) {
 TEST(LifecycleTest, TruncatedOrCorruptedKeyringStopsStartAndIsLeftAlone) {
   TempDir dir;
   Initialise(dir);
-  std::string keyring = Slurp(dir.File("keyring"));
+  std::string keyring = ReadAll(dir.File("keyring"));
   ASSERT_GT(keyring.size(), 40u);
   std::string corrupt = keyring;
   corrupt[corrupt.size() - 3] ^= 0x20;
@@ -124,30 +116,30 @@ TEST(LifecycleTest, TruncatedOrCorruptedKeyringStopsStartAndIsLeftAlone) {
            {keyring.substr(0, keyring.size() - 1), "corrupted or truncated"},
            {corrupt, "corrupted"},
            {"", "truncated"}}) {
-    Spit(dir.File("keyring"), bad);
+    WriteAll(dir.File("keyring"), bad);
     std::string output;
     EXPECT_EQ(BrokerProcess::RunToExit(Embedded(dir), &output), 1);
     EXPECT_THAT(output, HasSubstr("startup_failed"));
     EXPECT_THAT(output, HasSubstr(expected));
     EXPECT_THAT(output, HasSubstr(dir.File("keyring")));
-    EXPECT_EQ(Slurp(dir.File("keyring")), bad) << "the keyring file must not be rewritten";
+    EXPECT_EQ(ReadAll(dir.File("keyring")), bad) << "the keyring file must not be rewritten";
   }
 }
 
 TEST(LifecycleTest, WrongMasterKeyStopsStartAndLeavesTheKeyringAlone) {
   TempDir dir;
   Initialise(dir);
-  std::string keyring = Slurp(dir.File("keyring"));
-  Spit(dir.File("master-key"), std::string(64, 'a') + "\n");
+  std::string keyring = ReadAll(dir.File("keyring"));
+  WriteAll(dir.File("master-key"), std::string(64, 'a') + "\n");
   std::string output;
   EXPECT_EQ(BrokerProcess::RunToExit(Embedded(dir), &output), 1);
   EXPECT_THAT(output, HasSubstr("wrong master key"));
-  EXPECT_EQ(Slurp(dir.File("keyring")), keyring);
+  EXPECT_EQ(ReadAll(dir.File("keyring")), keyring);
 
-  Spit(dir.File("master-key"), "not hex at all");
+  WriteAll(dir.File("master-key"), "not hex at all");
   EXPECT_EQ(BrokerProcess::RunToExit(Embedded(dir), &output), 1);
   EXPECT_THAT(output, HasSubstr("64 hex characters"));
-  EXPECT_EQ(Slurp(dir.File("keyring")), keyring);
+  EXPECT_EQ(ReadAll(dir.File("keyring")), keyring);
 }
 
 TEST(LifecycleTest, MasterKeyFromTheEnvironment) {
@@ -173,8 +165,8 @@ TEST(LifecycleTest, MasterKeyFromTheEnvironment) {
 
 TEST(LifecycleTest, ConfigurationFileWithTwoAliasesOnAUnixSocket) {
   TempDir dir;
-  Spit(dir.File("master-key"), std::string(64, '7'));
-  Spit(dir.File("keybroker.yaml"), "listen: unix:" + dir.File("kb.sock") + "\n" +
+  WriteAll(dir.File("master-key"), std::string(64, '7'));
+  WriteAll(dir.File("keybroker.yaml"), "listen: unix:" + dir.File("kb.sock") + "\n" +
                                        "log_level: debug\n"
                                        "kms:\n"
                                        "  local:\n"
@@ -206,7 +198,7 @@ TEST(LifecycleTest, ConfigurationFileWithTwoAliasesOnAUnixSocket) {
 
 TEST(LifecycleTest, BadConfigurationStopsStartNamingTheField) {
   TempDir dir;
-  Spit(dir.File("keybroker.yaml"),
+  WriteAll(dir.File("keybroker.yaml"),
        "listen: 127.0.0.1:0\nkms:\n  local:\n    keyring_file: /tmp/x\n    read_onyl: true\n"
        "keys:\n  - alias: a\n    local_key: b\n");
   std::string output;

@@ -8,15 +8,11 @@
 #include "tests/integration/broker_process.h"
 #include "tests/integration/grpc_test_client.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/files.h"
 #include "tests/testing/temp_dir.h"
 
 namespace keybroker::testing {
 namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // Makes CA `ca` (ca.crt/ca.key) and leaf `name` (name.crt/name.key) signed by
 // it, valid for localhost and 127.0.0.1.
@@ -79,11 +75,11 @@ TEST_F(TlsTest, ClientTrustingTheCaConnectsOthersDoNot) {
   auto broker = Start(/*mutual=*/false);
   ASSERT_NE(broker, nullptr);
   grpc::SslCredentialsOptions trusted;
-  trusted.pem_root_certs = Slurp(dir_.File("ca.crt"));
+  trusted.pem_root_certs = ReadAll(dir_.File("ca.crt"));
   EXPECT_TRUE(Describe(*TlsStub(broker->address(), trusted)).ok());
 
   grpc::SslCredentialsOptions untrusted;
-  untrusted.pem_root_certs = Slurp(dir_.File("other-ca.crt"));
+  untrusted.pem_root_certs = ReadAll(dir_.File("other-ca.crt"));
   EXPECT_EQ(Describe(*TlsStub(broker->address(), untrusted)).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(Describe(*NewStub(broker->address())).error_code(), grpc::StatusCode::UNAVAILABLE)
@@ -94,17 +90,17 @@ TEST_F(TlsTest, MutualTlsRequiresAClientCertificateFromTheClientCa) {
   auto broker = Start(/*mutual=*/true);
   ASSERT_NE(broker, nullptr);
   grpc::SslCredentialsOptions options;
-  options.pem_root_certs = Slurp(dir_.File("ca.crt"));
+  options.pem_root_certs = ReadAll(dir_.File("ca.crt"));
   EXPECT_NE(Describe(*TlsStub(broker->address(), options)).error_code(), grpc::StatusCode::OK)
       << "no client certificate";
 
-  options.pem_cert_chain = Slurp(dir_.File("other.crt"));
-  options.pem_private_key = Slurp(dir_.File("other.key"));
+  options.pem_cert_chain = ReadAll(dir_.File("other.crt"));
+  options.pem_private_key = ReadAll(dir_.File("other.key"));
   EXPECT_NE(Describe(*TlsStub(broker->address(), options)).error_code(), grpc::StatusCode::OK)
       << "a certificate from another CA";
 
-  options.pem_cert_chain = Slurp(dir_.File("client.crt"));
-  options.pem_private_key = Slurp(dir_.File("client.key"));
+  options.pem_cert_chain = ReadAll(dir_.File("client.crt"));
+  options.pem_private_key = ReadAll(dir_.File("client.key"));
   EXPECT_TRUE(Describe(*TlsStub(broker->address(), options)).ok());
 }
 

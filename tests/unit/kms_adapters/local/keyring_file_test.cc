@@ -10,23 +10,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/files.h"
 #include "tests/testing/temp_dir.h"
 
 namespace keybroker::kms {
 namespace {
 
 using ::keybroker::testing::StatusIs;
+using ::keybroker::testing::ReadAll;
 using ::keybroker::testing::TempDir;
+using ::keybroker::testing::WriteAll;
 using ::testing::HasSubstr;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void Spit(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-}
 
 class KeyringFileTest : public ::testing::Test {
  protected:
@@ -54,7 +48,7 @@ TEST_F(KeyringFileTest, RoundTripsAndIsPrivate) {
 }
 
 TEST_F(KeyringFileTest, KeyMaterialIsNotInTheFileInTheClear) {
-  std::string file = Slurp(path_);
+  std::string file = ReadAll(path_);
   std::string material(keyring_.Find("k", 1)->material.RevealAsStringView());
   EXPECT_EQ(file.find(material), std::string::npos);
 }
@@ -65,32 +59,32 @@ TEST_F(KeyringFileTest, WrongMasterKeyIsNamedAsSuch) {
 }
 
 TEST_F(KeyringFileTest, EveryTruncationIsRejected) {
-  std::string file = Slurp(path_);
+  std::string file = ReadAll(path_);
   for (size_t n = 0; n < file.size(); ++n) {
-    Spit(path_, file.substr(0, n));
+    WriteAll(path_, file.substr(0, n));
     EXPECT_THAT(ReadKeyringFile(path_, master_), StatusIs(absl::StatusCode::kFailedPrecondition))
         << "truncated to " << n;
   }
 }
 
 TEST_F(KeyringFileTest, EveryFlippedByteIsRejected) {
-  std::string file = Slurp(path_);
+  std::string file = ReadAll(path_);
   for (size_t i = 0; i < file.size(); ++i) {
     std::string corrupt = file;
     corrupt[i] ^= 0x01;
-    Spit(path_, corrupt);
+    WriteAll(path_, corrupt);
     EXPECT_THAT(ReadKeyringFile(path_, master_), StatusIs(absl::StatusCode::kFailedPrecondition))
         << "byte " << i;
   }
 }
 
 TEST_F(KeyringFileTest, CorruptionAndForeignFilesGetDistinctMessages) {
-  std::string file = Slurp(path_);
+  std::string file = ReadAll(path_);
   file[file.size() - 20] ^= 0x40;
-  Spit(path_, file);
+  WriteAll(path_, file);
   EXPECT_THAT(ReadKeyringFile(path_, master_),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("corrupted")));
-  Spit(path_, std::string(100, 'z'));
+  WriteAll(path_, std::string(100, 'z'));
   EXPECT_THAT(ReadKeyringFile(path_, master_),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a keybroker keyring")));
 }
@@ -101,9 +95,9 @@ TEST_F(KeyringFileTest, MissingFileIsNotFound) {
 }
 
 TEST_F(KeyringFileTest, EachWriteUsesAFreshNonce) {
-  std::string first = Slurp(path_);
+  std::string first = ReadAll(path_);
   ASSERT_OK(WriteKeyringFile(path_, master_, keyring_));
-  std::string second = Slurp(path_);
+  std::string second = ReadAll(path_);
   ASSERT_EQ(first.size(), second.size());
   EXPECT_NE(first.substr(13, 12), second.substr(13, 12));
 }

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "kms_adapters/local/keyring_file.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/files.h"
 #include "tests/testing/temp_dir.h"
 
 namespace keybroker::kms {
@@ -19,16 +20,13 @@ namespace {
 
 using ::keybroker::testing::HasReason;
 using ::keybroker::testing::StatusIs;
+using ::keybroker::testing::ReadAll;
 using ::keybroker::testing::TempDir;
+using ::keybroker::testing::WriteAll;
 using ::testing::HasSubstr;
 
 crypto::EncryptionContext Context(std::vector<crypto::EncryptionContext::Pair> pairs) {
   return *crypto::EncryptionContext::FromPairs(std::move(pairs));
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 class LocalKmsTest : public ::testing::Test {
@@ -168,7 +166,7 @@ TEST_F(LocalKmsTest, ReadOnlyKeyringMustExistAndHoldTheKeys) {
 
 TEST_F(LocalKmsTest, CorruptKeyringStopsStartWithoutTouchingTheFile) {
   std::string path = dir_.File("keyring");
-  std::string original = Slurp(path);
+  std::string original = ReadAll(path);
   std::string truncated = original.substr(0, original.size() - 5);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << truncated;
   LocalKmsOptions options;
@@ -176,10 +174,10 @@ TEST_F(LocalKmsTest, CorruptKeyringStopsStartWithoutTouchingTheFile) {
   options.required_keys = {"k1", "k9"};  // would be written if start went on
   EXPECT_THAT(LocalKms::Create(options, master_.Clone()),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_EQ(Slurp(path), truncated);
+  EXPECT_EQ(ReadAll(path), truncated);
   EXPECT_THAT(LocalKms::Create(options, *crypto::RandomSecret(32)),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_EQ(Slurp(path), truncated);
+  EXPECT_EQ(ReadAll(path), truncated);
 }
 
 TEST_F(LocalKmsTest, ConcurrentWrapsAndRotationsLoseNothing) {
