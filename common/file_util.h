@@ -23,6 +23,10 @@ absl::Status ReadFileInto(const std::string& path, size_t max_size, std::string*
 // over `path`, fsync the directory. The file gets permission bits `mode`.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode);
 
+// Returns the directory part of `path` ("." when there is none, "/" for a
+// file in the root).
+std::string DirectoryOf(const std::string& path);
+
 // Creates directory `path` (and missing parents) with `mode`; OK if it exists.
 absl::Status MakeDirectories(const std::string& path, int mode);
 

@@ -21,7 +21,8 @@ using internal::PkeyPtr;
 
 // OAEP overhead for SHA-256: 2 * 32 + 2 bytes.
 constexpr size_t kOaepSha256Overhead = 66;
-constexpr size_t kMinModulusBits = 1024;
+// Smaller keys are below every current recommendation (NIST SP 800-57).
+constexpr size_t kMinModulusBits = 2048;
 constexpr size_t kMaxModulusBits = 16384;
 
 template <typename T, void (*Free)(T*)>

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "common/utf8.h"
 #include "ctl/json_output.h"
 #include "ctl/request_args.h"
 #include "ctl/wipe.h"

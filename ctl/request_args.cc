@@ -14,39 +14,7 @@ namespace {
 // Longer deadlines are a typo, and would overflow the clock's arithmetic.
 constexpr double kMaxTimeoutSeconds = 24 * 60 * 60;
 
-struct Utf8Lead {
-  size_t length;  // of the whole sequence; 0 when the byte cannot start one
-  uint32_t bits;  // the code point bits the lead byte carries
-};
-
-Utf8Lead DecodeLead(unsigned char lead) {
-  if (lead < 0x80) return {1, lead};
-  if ((lead & 0xE0) == 0xC0) return {2, lead & 0x1Fu};
-  if ((lead & 0xF0) == 0xE0) return {3, lead & 0x0Fu};
-  if ((lead & 0xF8) == 0xF0) return {4, lead & 0x07u};
-  return {0, 0};
-}
-
 }  // namespace
-
-bool IsValidUtf8(absl::string_view text) {
-  static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
-  for (size_t i = 0; i < text.size();) {
-    auto [length, code_point] = DecodeLead(static_cast<unsigned char>(text[i]));
-    if (length == 0 || text.size() - i < length) return false;
-    for (size_t k = 1; k < length; ++k) {
-      unsigned char next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code_point = (code_point << 6) | (next & 0x3F);
-    }
-    if (code_point < kSmallest[length] || code_point > 0x10FFFF ||
-        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
-}
 
 absl::Status CheckTimeoutSeconds(absl::string_view text) {
   double seconds = 0;

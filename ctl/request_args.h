@@ -23,10 +23,6 @@ absl::Status AddContextPairs(const std::vector<std::string>& pairs,
 // INVALID_ARGUMENT, naming `flag`, when `text` is not base64.
 absl::Status DecodeBase64Flag(absl::string_view flag, absl::string_view text, std::string* out);
 
-// Returns whether `text` is well-formed UTF-8 (no overlong forms, surrogates
-// or code points past U+10FFFF), which proto3 string fields require.
-bool IsValidUtf8(absl::string_view text);
-
 // Checks a per-call timeout: a number of seconds, more than 0 and at most a
 // day. INVALID_ARGUMENT otherwise.
 absl::Status CheckTimeoutSeconds(absl::string_view text);

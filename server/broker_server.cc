@@ -1,5 +1,7 @@
 #include "server/broker_server.h"
 
+#include <openssl/crypto.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
@@ -34,7 +36,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Confi
     options.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
-  return grpc::SslServerCredentials(options);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::SslServerCredentials(options);
+  // gRPC keeps its own copy; wipe ours.
+  for (auto& key_pair : options.pem_key_cert_pairs) {
+    OPENSSL_cleanse(key_pair.private_key.data(), key_pair.private_key.size());
+  }
+  return credentials;
 }
 
 // The address with the port gRPC picked, for a configured port of 0.

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/error_reason.h"
+#include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -19,31 +20,6 @@ ErrorReason ReasonFor(const absl::Status& status) {
   }
 }
 
-// Returns `text` with every byte that is not part of a well-formed UTF-8
-// sequence replaced by '?': google.rpc.Status.message is a proto3 string,
-// which must be UTF-8 or the whole details blob fails to serialize.
-std::string ValidUtf8(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = len > 0 && i + len <= text.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-    }
-    if (ok) {
-      out.append(text.data() + i, len);
-      i += len;
-    } else {
-      out.push_back('?');
-      ++i;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -56,7 +32,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                               : absl::StatusCode::kInternal;
   google::rpc::Status details;
   details.set_code(static_cast<int>(code));
-  std::string message = ValidUtf8(status.message());
+  // google.rpc.Status.message is a proto3 string: it must be UTF-8 or the
+  // whole details blob is lost.
+  std::string message = ToValidUtf8(status.message());
   details.set_message(message);
   google::rpc::ErrorInfo info;
   info.set_reason(std::string(ErrorReasonName(reason)));

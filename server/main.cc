@@ -48,8 +48,8 @@ absl::StatusOr<keybroker::server::Config> ConfigFromFlags(const Flags& flags) {
   return config;
 }
 
-// Blocks SIGTERM and SIGINT in every thread (gRPC's included, as they are
-// created after this) so that only the main thread's sigwait sees them.
+// Blocks SIGTERM and SIGINT in this thread and so in every thread created
+// later (gRPC's included): only the main thread's sigwait sees them.
 sigset_t BlockShutdownSignals() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -67,6 +67,8 @@ int Fail(absl::string_view event, const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First, before any thread exists: every thread inherits the mask.
+  sigset_t signals = BlockShutdownSignals();
   Flags flags;
   CLI::App app{"keybroker: envelope-encryption broker (gRPC keybroker.v1.KeyBroker)"};
   app.add_option("--config", flags.config_file, "YAML configuration file");
@@ -83,7 +85,12 @@ int main(int argc, char** argv) {
   keybroker::log::ParseLevel(config->log_level, &level);
   keybroker::log::SetLevel(level);
 
-  sigset_t signals = BlockShutdownSignals();
+  if (!config->metrics_listen.empty()) {
+    keybroker::log::Warn("metrics_not_served",
+                         {{"metrics_listen", config->metrics_listen},
+                          {"message", "metrics_listen is accepted but this build serves no "
+                                      "metrics endpoint yet"}});
+  }
   absl::StatusOr<std::unique_ptr<keybroker::server::BrokerServer>> server =
       keybroker::server::BrokerServer::Start(*config);
   if (!server.ok()) return Fail("startup_failed", server.status());

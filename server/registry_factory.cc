@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
+#include "common/file_lock.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "kms_adapters/local/local_kms.h"
@@ -10,21 +11,23 @@
 namespace keybroker::server {
 namespace {
 
-std::string DirectoryOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
 absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config) {
   const LocalKmsConfig& local = *config.local;
+  kms::LocalKmsOptions options;
   if (!local.read_only) {
     RETURN_IF_ERROR(MakeDirectories(DirectoryOf(local.keyring_file), 0700));
+    // Taken before the master key is read or generated, so that two brokers
+    // starting on one directory cannot both create a master key.
+    absl::StatusOr<std::unique_ptr<FileLock>> lock =
+        FileLock::Acquire(kms::KeyringLockPath(local.keyring_file));
+    if (!lock.ok()) return Annotate(lock.status(), "kms.local");
+    options.lock = *std::move(lock);
   }
   absl::StatusOr<crypto::SecretBytes> master_key =
-      local.generate_master_key ? kms::LoadOrCreateDevelopmentMasterKey(local.master_key_file)
-                                : kms::LoadMasterKey(local.master_key_file);
+      local.generate_master_key
+          ? kms::LoadOrCreateDevelopmentMasterKey(local.master_key_file, local.keyring_file)
+          : kms::LoadMasterKey(local.master_key_file);
   if (!master_key.ok()) return Annotate(master_key.status(), "kms.local");
-  kms::LocalKmsOptions options;
   options.keyring_file = local.keyring_file;
   options.read_only = local.read_only;
   for (const KeyBinding& binding : config.keys) {

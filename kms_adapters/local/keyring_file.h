@@ -4,14 +4,16 @@
 //   offset  size  field
 //   0       4     magic "KBKR"
 //   4       1     file format version, 1
-//   5       8     master key check: the first 8 bytes of
-//                 HMAC-SHA-256(master key, "keybroker keyring master key check v1")
+//   5       8     master key check: HKDF-SHA-256(master key, no salt,
+//                 "keybroker keyring master key check v1"), 8 bytes
 //   13      12    AES-GCM nonce, fresh for every write
-//   25      n     AES-256-GCM ciphertext of Keyring::Serialize()
+//   25      n     AES-256-GCM ciphertext of Keyring::Serialize(), under the
+//                 file key HKDF-SHA-256(master key, no salt,
+//                 "keybroker keyring file key v1"), 32 bytes
 //   25+n    16    GCM tag
 // Bytes 0..24 are the GCM associated data. The check value lets start-up tell
 // "wrong master key" from "corrupted file" without weakening anything: it is a
-// MAC output under a secret key, one-way.
+// one-way derivation, independent of the file key.
 //
 // Writes replace the file atomically (common/file_util.h): a crash leaves the
 // old or the new keyring, never a mix, so no version is ever lost.

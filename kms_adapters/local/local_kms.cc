@@ -9,21 +9,32 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "crypto/aes_gcm.h"
+#include "crypto/bytes.h"
+#include "crypto/hkdf.h"
 #include "crypto/random.h"
 #include "kms_adapters/local/keyring_file.h"
 
 namespace keybroker::kms {
 namespace {
 
+using crypto::AsBytes;
+using crypto::AsMutableBytes;
+
 constexpr absl::string_view kAlgorithm = "AES-256-GCM";
 constexpr size_t kMaxDekSize = 64;
 
-absl::Span<const uint8_t> AsBytes(absl::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
+// Each EDEK gets its own AES-GCM key, derived from the KEK version with a
+// fresh 256-bit random salt (kept in the EDEK's IV field). A key is then used
+// once, so the all-zero nonce is safe, and the 2^32-wraps limit of random
+// 96-bit GCM nonces under one key does not apply to a long-lived KEK.
+constexpr size_t kSaltSize = 32;
+constexpr absl::string_view kWrapKeyInfo = "keybroker local wrap v1";
+constexpr uint8_t kZeroNonce[crypto::AesGcm::kNonceSize] = {};
 
-absl::Span<uint8_t> AsMutableBytes(std::string& s) {
-  return {reinterpret_cast<uint8_t*>(s.data()), s.size()};
+absl::StatusOr<crypto::SecretBytes> WrapKeyFor(const KeyVersion& version,
+                                               const crypto::Edek& edek) {
+  return crypto::HkdfSha256(version.material, AsBytes(edek.iv), kWrapKeyInfo,
+                            crypto::AesGcm::kKeySize);
 }
 
 // The GCM associated data: authenticated EDEK header, then the context.
@@ -51,10 +62,15 @@ absl::StatusOr<Keyring> OpenOrCreate(const LocalKmsOptions& options,
 
 }  // namespace
 
+std::string KeyringLockPath(const std::string& keyring_file) { return keyring_file + ".lock"; }
+
 absl::StatusOr<std::unique_ptr<LocalKms>> LocalKms::Create(LocalKmsOptions options,
                                                            crypto::SecretBytes master_key) {
   if (master_key.size() != crypto::AesGcm::kKeySize) {
     return absl::InvalidArgumentError("the master key must be 32 bytes");
+  }
+  if (!options.read_only && options.lock == nullptr) {
+    ASSIGN_OR_RETURN(options.lock, FileLock::Acquire(KeyringLockPath(options.keyring_file)));
   }
   bool dirty = false;
   ASSIGN_OR_RETURN(Keyring keyring, OpenOrCreate(options, master_key, &dirty));
@@ -119,12 +135,13 @@ absl::StatusOr<WrappedKey> LocalKms::Wrap(absl::string_view key_id,
   edek.algorithm = crypto::EdekAlgorithm::kAes256Gcm;
   edek.key_name = std::string(key_id);
   edek.key_version = absl::StrCat(current->number);
-  edek.iv.resize(crypto::AesGcm::kNonceSize);
+  edek.iv.resize(kSaltSize);
   edek.tag.resize(crypto::AesGcm::kTagSize);
   edek.wrapped.resize(dek.size());
   RETURN_IF_ERROR(crypto::FillRandom(AsMutableBytes(edek.iv)));
+  ASSIGN_OR_RETURN(crypto::SecretBytes wrap_key, WrapKeyFor(*current, edek));
   ASSIGN_OR_RETURN(std::string aad, AssociatedData(edek, context));
-  RETURN_IF_ERROR(crypto::AesGcm::Seal(current->material, AsBytes(edek.iv), dek.Reveal(),
+  RETURN_IF_ERROR(crypto::AesGcm::Seal(wrap_key, kZeroNonce, dek.Reveal(),
                                        AsBytes(aad), AsMutableBytes(edek.wrapped),
                                        AsMutableBytes(edek.tag)));
   ASSIGN_OR_RETURN(std::string encoded, crypto::EncodeEdek(edek));
@@ -158,14 +175,15 @@ absl::StatusOr<crypto::SecretBytes> LocalKms::Unwrap(const crypto::Edek& edek,
                                                      const CallOptions& options) {
   std::shared_ptr<const Keyring> keyring = Snapshot();
   ASSIGN_OR_RETURN(const KeyVersion* version, VersionOf(*keyring, edek));
-  if (edek.iv.size() != crypto::AesGcm::kNonceSize ||
-      edek.tag.size() != crypto::AesGcm::kTagSize || edek.wrapped.size() > kMaxDekSize) {
-    return EdekInvalid("edek iv, tag or wrapped key has the wrong size for AES-256-GCM");
+  if (edek.iv.size() != kSaltSize || edek.tag.size() != crypto::AesGcm::kTagSize ||
+      edek.wrapped.size() > kMaxDekSize) {
+    return EdekInvalid("edek salt, tag or wrapped key has the wrong size for a local edek");
   }
+  ASSIGN_OR_RETURN(crypto::SecretBytes wrap_key, WrapKeyFor(*version, edek));
   ASSIGN_OR_RETURN(std::string aad, AssociatedData(edek, context));
   crypto::SecretBytes dek(edek.wrapped.size());
   absl::Status opened =
-      crypto::AesGcm::Open(version->material, AsBytes(edek.iv), AsBytes(edek.wrapped),
+      crypto::AesGcm::Open(wrap_key, kZeroNonce, AsBytes(edek.wrapped),
                            AsBytes(aad), AsBytes(edek.tag), dek.RevealMutable());
   if (!opened.ok()) {
     return EdekInvalid(absl::StrCat(
@@ -185,8 +203,8 @@ absl::StatusOr<std::string> LocalKms::Rotate(absl::string_view key_id,
                                              const CallOptions& options) {
   if (options_.read_only) {
     return MakeError(ErrorReason::kKeyringReadOnly,
-                     absl::StrCat("the local keyring is read-only (kms.local.read_only); rotate "
-                                  "it out of band with `keybrokerctl keyring rotate`"));
+                     "the local keyring is read-only (kms.local.read_only): rotate the keyring "
+                     "file out of band");
   }
   absl::MutexLock write_lock(&write_mu_);
   Keyring next = Snapshot()->Clone();
@@ -195,8 +213,10 @@ absl::StatusOr<std::string> LocalKms::Rotate(absl::string_view key_id,
   // Durable first, visible second: never wrap under a version not on disk.
   absl::Status written = WriteKeyringFile(options_.keyring_file, master_key_, next);
   if (!written.ok()) {
+    log::Error("local_key_rotation_not_saved",
+               {{"key", std::string(key_id)}, {"error", std::string(written.message())}});
     return Internal(absl::StrCat("rotation of local key ", key_id,
-                                 " not saved: ", written.message()));
+                                 " could not be saved; the broker's log says why"));
   }
   {
     absl::MutexLock lock(&mu_);

@@ -1,10 +1,11 @@
 // LocalKms: the embedded, service-managed keyring (no cloud needed).
 //
 // Key ids are local key names. Each key has AES-256 versions 1, 2, ...; wraps
-// use the current version with AES-256-GCM, a fresh 96-bit nonce, and as
-// associated data the EDEK's authenticated header followed by the canonical
-// encryption context, so neither the header nor the context can change
-// without Unwrap failing.
+// use the current version: a per-EDEK key HKDF-SHA-256(version key, 32-byte
+// random salt, "keybroker local wrap v1"), AES-256-GCM with a zero nonce
+// (each derived key seals once), and as associated data the EDEK's
+// authenticated header followed by the canonical encryption context, so
+// neither the header nor the context can change without Unwrap failing.
 //
 // The keyring lives in an encrypted file (keyring_file.h). A rotation writes
 // the new keyring to disk before it becomes visible, so no EDEK is ever made
@@ -21,6 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/file_lock.h"
 #include "kms_adapters/kms.h"
 #include "kms_adapters/local/keyring.h"
 
@@ -34,13 +36,20 @@ struct LocalKmsOptions {
   // Keys the configuration refers to. Missing ones are created (and the file
   // written) unless read_only.
   std::vector<std::string> required_keys;
+  // The writer's lock on the keyring (keyring_file + ".lock"), when the caller
+  // took it already; otherwise Create takes it (unless read_only).
+  std::shared_ptr<FileLock> lock;
 };
+
+// The lock file that guards `keyring_file` against a second writer.
+std::string KeyringLockPath(const std::string& keyring_file);
 
 class LocalKms : public Kms {
  public:
   // Opens (or, unless read_only, creates) the keyring file. Fails, without
   // touching the file, when it is unreadable, truncated, corrupted or under
-  // another master key.
+  // another master key, or (unless read_only) when another process holds the
+  // keyring's lock.
   static absl::StatusOr<std::unique_ptr<LocalKms>> Create(LocalKmsOptions options,
                                                           crypto::SecretBytes master_key);
 

@@ -38,9 +38,15 @@ absl::StatusOr<crypto::SecretBytes> LoadMasterKey(const std::string& file) {
   return FromEnvironment();
 }
 
-absl::StatusOr<crypto::SecretBytes> LoadOrCreateDevelopmentMasterKey(const std::string& file) {
+absl::StatusOr<crypto::SecretBytes> LoadOrCreateDevelopmentMasterKey(
+    const std::string& file, const std::string& keyring_file) {
   if (std::getenv(kMasterKeyEnv) != nullptr) return FromEnvironment();
   if (FileExists(file)) return FromFile(file);
+  if (FileExists(keyring_file)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "keyring ", keyring_file, " exists but its master key file ", file,
+        " is missing: restore it (or set ", kMasterKeyEnv, "); a new master key cannot open it"));
+  }
   ASSIGN_OR_RETURN(crypto::SecretBytes key, crypto::RandomSecret(32));
   // Hex-encode straight into a secret buffer: no unwiped temporaries.
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -22,8 +22,11 @@ absl::StatusOr<crypto::SecretBytes> LoadMasterKey(const std::string& file);
 
 // For the embedded default (`--data-dir`): KEYBROKER_MASTER_KEY if set, else
 // `file`, generating it (mode 0600) on first start with a warning that a
-// master key stored beside the keyring is for development only.
-absl::StatusOr<crypto::SecretBytes> LoadOrCreateDevelopmentMasterKey(const std::string& file);
+// master key stored beside the keyring is for development only. Refuses to
+// generate one when `keyring_file` already exists: a new key could never open
+// it. Call with the keyring's lock held.
+absl::StatusOr<crypto::SecretBytes> LoadOrCreateDevelopmentMasterKey(
+    const std::string& file, const std::string& keyring_file);
 
 }  // namespace keybroker::kms
 

@@ -1,11 +1,13 @@
 #include "tests/integration/broker_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/match.h"
@@ -19,14 +21,16 @@ extern char** environ;
 namespace keybroker::testing {
 namespace {
 
-// Spawns `argv` with stderr on a new pipe; returns the pid and the read end.
+// Spawns `argv` with stderr (and stdout too when `merge_stdout`) on a new
+// pipe; returns the pid and the pipe's read end.
 pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-            int* stderr_fd) {
+            int* stderr_fd, bool merge_stdout = false) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  if (merge_stdout) posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   std::vector<std::string> envs;
   for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
   envs.insert(envs.end(), env.begin(), env.end());
@@ -89,15 +93,25 @@ absl::StatusOr<std::unique_ptr<BrokerProcess>> BrokerProcess::Start(
 int BrokerProcess::RunToExit(const std::vector<std::string>& args, std::string* output,
                              const std::vector<std::string>& env) {
   int fd = -1;
-  pid_t pid = Spawn(Argv(args), env, &fd);
+  pid_t pid = Spawn(Argv(args), env, &fd, /*merge_stdout=*/true);
   if (pid < 0) return -1;
   output->clear();
+  // A broker that wrongly keeps running must fail the test, not hang it.
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
   char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) output->append(buffer, n);
+  while (absl::Now() < deadline) {
+    struct pollfd ready = {fd, POLLIN, 0};
+    if (::poll(&ready, 1, 100) <= 0) continue;
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    output->append(buffer, n);
+  }
   ::close(fd);
-  int code = WaitExit(pid, absl::Seconds(20));
-  if (code < 0) ::kill(pid, SIGKILL);
+  int code = WaitExit(pid, std::max(deadline - absl::Now(), absl::Milliseconds(100)));
+  if (code < 0) {
+    ::kill(pid, SIGKILL);
+    WaitExit(pid, absl::Seconds(5));
+  }
   return code;
 }
 

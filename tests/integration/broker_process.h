@@ -34,13 +34,17 @@ class BrokerProcess {
       absl::Duration timeout = absl::Seconds(20));
 
   // Runs keybroker with `args` expecting it to exit by itself (a start-up
-  // failure); returns its exit code and fills `output` with its stderr.
+  // failure); returns its exit code (-1 if it had to be killed after 20 s)
+  // and fills `output` with its stdout and stderr.
   static int RunToExit(const std::vector<std::string>& args, std::string* output,
                        const std::vector<std::string>& env = {});
 
   ~BrokerProcess();
 
   const std::string& address() const { return address_; }
+
+  // The process id, for tests that signal it themselves.
+  pid_t pid() const { return pid_; }
 
   // Sends `signal_number` and waits up to `timeout` for the exit; returns the
   // exit code (128 + signal if killed by one), or -1 if still running.

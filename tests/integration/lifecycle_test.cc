@@ -3,11 +3,16 @@
 // configuration files, unix sockets, TLS and mutual TLS, and shutdown on
 // SIGTERM / SIGINT.
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <fstream>
+#include <thread>
 #include <iterator>
 
 #include "gmock/gmock.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "tests/integration/broker_process.h"
 #include "tests/integration/grpc_test_client.h"
@@ -214,8 +219,103 @@ TEST(LifecycleTest, BadConfigurationStopsStartNamingTheField) {
 
 TEST(LifecycleTest, VersionFlag) {
   std::string output;
-  // CLI11 prints the version on stdout; the exit code is what matters here.
   EXPECT_EQ(BrokerProcess::RunToExit({"--version"}, &output), 0);
+  EXPECT_THAT(output, ::testing::MatchesRegex("keybroker [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+}
+
+TEST(LifecycleTest, ASecondBrokerOnTheSameDataDirectoryIsRefused) {
+  TempDir dir;
+  auto first = BrokerProcess::Start(Embedded(dir));
+  ASSERT_OK(first);
+  std::string keyring = ReadAll(dir.File("keyring"));
+  std::string output;
+  EXPECT_EQ(BrokerProcess::RunToExit(Embedded(dir), &output), 1);
+  EXPECT_THAT(output, HasSubstr("another process is using this keyring"));
+  EXPECT_EQ(ReadAll(dir.File("keyring")), keyring);
+  GenerateDek(*NewStub((*first)->address()));  // the first one is unaffected
+}
+
+TEST(LifecycleTest, MissingMasterKeyBesideAnExistingKeyringIsNotRegenerated) {
+  TempDir dir;
+  Initialise(dir);
+  ASSERT_EQ(std::remove(dir.File("master-key").c_str()), 0);
+  std::string output;
+  EXPECT_EQ(BrokerProcess::RunToExit(Embedded(dir), &output), 1);
+  EXPECT_THAT(output, HasSubstr("is missing"));
+  EXPECT_NE(::access(dir.File("master-key").c_str(), F_OK), 0);
+}
+
+TEST(LifecycleTest, InFlightCallsFinishOnSigterm) {
+  TempDir dir;
+  auto broker = BrokerProcess::Start(Embedded(dir));
+  ASSERT_OK(broker);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, unavailable{0};
+  std::vector<std::string> other;
+  absl::Mutex mu;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 6; ++t) {
+    clients.emplace_back([&] {
+      auto stub = NewStub((*broker)->address());
+      while (!stop) {
+        v1::GenerateDekRequest request;
+        request.set_key("default");
+        v1::GenerateDekResponse response;
+        grpc::Status status = stub->GenerateDek(Ctx().get(), request, &response);
+        if (status.ok()) {
+          ++ok;
+        } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                   status.error_code() == grpc::StatusCode::CANCELLED) {
+          // Refused: sent after the stop, or accepted by the transport but
+          // never started (gRPC cancels calls not yet matched to a handler).
+          ++unavailable;
+        } else {
+          absl::MutexLock lock(&mu);
+          other.push_back(status.error_message());
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ((*broker)->Terminate(), 0);
+  absl::SleepFor(absl::Milliseconds(200));
+  stop = true;
+  for (auto& client : clients) client.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_GT(unavailable.load(), 0) << "calls after the stop are refused";
+  EXPECT_TRUE(other.empty()) << "no started call may fail: "
+                             << ::testing::PrintToString(other);
+}
+
+TEST(LifecycleTest, KillDuringRotationsLosesNoVersion) {
+  TempDir dir;
+  std::vector<Made> made;
+  for (int round = 0; round < 5; ++round) {
+    auto broker = BrokerProcess::Start(Embedded(dir));
+    ASSERT_OK(broker);
+    auto stub = NewStub((*broker)->address());
+    for (const Made& m : made) {
+      std::string plaintext;
+      ASSERT_TRUE(Unwrap(*stub, m, &plaintext).ok()) << "round " << round << " v" << m.version;
+      ASSERT_EQ(plaintext, m.plaintext);
+    }
+    std::atomic<bool> stop{false};
+    std::thread rotator([&] {
+      auto rotate_stub = NewStub((*broker)->address());
+      while (!stop) {
+        v1::RotateRequest request;
+        request.set_key("default");
+        v1::RotateResponse response;
+        rotate_stub->Rotate(Ctx().get(), request, &response);
+      }
+    });
+    // Wrap DEKs while rotations land, then kill -9 with rotations in flight.
+    for (int i = 0; i < 20; ++i) made.push_back(GenerateDek(*stub));
+    ::kill((*broker)->pid(), SIGKILL);
+    stop = true;
+    rotator.join();
+    (*broker)->Terminate(absl::Seconds(5));
+  }
 }
 
 }  // namespace

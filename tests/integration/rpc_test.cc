@@ -27,7 +27,10 @@ class RpcTest : public ::testing::Test {
     delete dir_;
   }
 
-  void SetUp() override { stub_ = NewStub(broker_->address()); }
+  void SetUp() override {
+    ASSERT_NE(broker_, nullptr) << "the broker did not start";
+    stub_ = NewStub(broker_->address());
+  }
 
   v1::GenerateDekResponse GenerateDek(const std::map<std::string, std::string>& context) {
     v1::GenerateDekRequest request;

@@ -9,8 +9,10 @@ This proves a client in another language needs nothing but the contract.
 
 Usage: outside_client_test.py PROTO_DIR KEYBROKER_BINARY
 """
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +20,7 @@ import unittest
 
 PROTO_DIR, KEYBROKER = sys.argv[1], sys.argv[2]
 GEN_DIR = tempfile.mkdtemp(prefix="keybroker-py-")
+atexit.register(shutil.rmtree, GEN_DIR, ignore_errors=True)
 subprocess.run(
     ["protoc", f"--proto_path={PROTO_DIR}", f"--python_out={GEN_DIR}",
      "keybroker/v1/key_broker.proto", "google/rpc/status.proto",
@@ -50,6 +53,7 @@ class Broker:
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=20)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def method(channel, name):

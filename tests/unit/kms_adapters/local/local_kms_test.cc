@@ -107,6 +107,7 @@ TEST_F(LocalKmsTest, RotateKeepsOldVersionsAndPersists) {
   EXPECT_EQ(kms_->Describe("k1", options_)->key_version, "2");
   EXPECT_EQ(kms_->Describe("k2", options_)->key_version, "1") << "other keys untouched";
 
+  kms_.reset();  // releases the keyring lock
   std::unique_ptr<LocalKms> reopened = Open();
   ASSERT_NE(reopened, nullptr);
   for (const WrappedKey* wrapped : {&v1, &v2}) {
@@ -152,6 +153,14 @@ TEST_F(LocalKmsTest, ReadOnlyKeyringRefusesRotate) {
   EXPECT_OK(read_only->Wrap("k1", dek_, context_, options_));
 }
 
+TEST_F(LocalKmsTest, EachEdekHasItsOwnSalt) {
+  crypto::Edek a = Decode(kms_->Wrap("k1", dek_, context_, options_)->edek);
+  crypto::Edek b = Decode(kms_->Wrap("k1", dek_, context_, options_)->edek);
+  EXPECT_EQ(a.iv.size(), 32u);
+  EXPECT_NE(a.iv, b.iv);
+  EXPECT_NE(a.wrapped, b.wrapped) << "the same DEK under the same version must not repeat";
+}
+
 TEST_F(LocalKmsTest, ReadOnlyKeyringMustExistAndHoldTheKeys) {
   LocalKmsOptions options;
   options.keyring_file = dir_.File("absent");
@@ -164,7 +173,17 @@ TEST_F(LocalKmsTest, ReadOnlyKeyringMustExistAndHoldTheKeys) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("k3")));
 }
 
+TEST_F(LocalKmsTest, ASecondWriterIsRefused) {
+  LocalKmsOptions options;
+  options.keyring_file = dir_.File("keyring");
+  EXPECT_THAT(LocalKms::Create(options, master_.Clone()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("another process")));
+  kms_.reset();
+  EXPECT_OK(LocalKms::Create(options, master_.Clone()));
+}
+
 TEST_F(LocalKmsTest, CorruptKeyringStopsStartWithoutTouchingTheFile) {
+  kms_.reset();
   std::string path = dir_.File("keyring");
   std::string original = ReadAll(path);
   std::string truncated = original.substr(0, original.size() - 5);
@@ -194,6 +213,7 @@ TEST_F(LocalKmsTest, ConcurrentWrapsAndRotationsLoseNothing) {
     });
   }
   for (std::thread& thread : threads) thread.join();
+  kms_.reset();
   std::unique_ptr<LocalKms> reopened = Open();
   for (const auto& list : made) {
     for (const WrappedKey& wrapped : list) {

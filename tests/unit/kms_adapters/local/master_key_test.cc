@@ -59,19 +59,27 @@ TEST_F(MasterKeyTest, MissingEverywhereIsAClearError) {
 }
 
 TEST_F(MasterKeyTest, DevelopmentKeyIsGeneratedOnceAndKept) {
-  absl::StatusOr<crypto::SecretBytes> first = LoadOrCreateDevelopmentMasterKey(dir_.File("mk"));
+  absl::StatusOr<crypto::SecretBytes> first = LoadOrCreateDevelopmentMasterKey(dir_.File("mk"), dir_.File("keyring"));
   ASSERT_OK(first);
   struct stat st;
   ASSERT_EQ(::stat(dir_.File("mk").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
-  absl::StatusOr<crypto::SecretBytes> second = LoadOrCreateDevelopmentMasterKey(dir_.File("mk"));
+  absl::StatusOr<crypto::SecretBytes> second = LoadOrCreateDevelopmentMasterKey(dir_.File("mk"), dir_.File("keyring"));
   ASSERT_OK(second);
   EXPECT_TRUE(first->ConstantTimeEquals(*second));
 }
 
+TEST_F(MasterKeyTest, DevelopmentKeyIsNotGeneratedForAnExistingKeyring) {
+  std::ofstream(dir_.File("keyring")) << "KBKR...";
+  EXPECT_THAT(LoadOrCreateDevelopmentMasterKey(dir_.File("mk"), dir_.File("keyring")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is missing")));
+  struct stat st;
+  EXPECT_NE(::stat(dir_.File("mk").c_str(), &st), 0);
+}
+
 TEST_F(MasterKeyTest, DevelopmentModePrefersTheEnvironment) {
   ::setenv(kMasterKeyEnv, kHex, 1);
-  absl::StatusOr<crypto::SecretBytes> key = LoadOrCreateDevelopmentMasterKey(dir_.File("mk"));
+  absl::StatusOr<crypto::SecretBytes> key = LoadOrCreateDevelopmentMasterKey(dir_.File("mk"), dir_.File("keyring"));
   ASSERT_OK(key);
   EXPECT_EQ(key->Reveal()[31], 0x1f);
   struct stat st;
