@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev openssl libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
-  libgtest-dev libgmock-dev python3 python3-grpcio python3-protobuf
+  libcpprest-dev libgtest-dev libgmock-dev python3 python3-grpcio python3-protobuf
 )
 
 missing=()

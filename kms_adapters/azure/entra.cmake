@@ -1,0 +1,1 @@
+# (Entra ID sources are listed here)

@@ -1,0 +1,57 @@
+// HttpClient: the one way the Azure adapters reach the network.
+//
+// A small interface so that Key Vault and Entra ID clients can be tested
+// against fakes, and so that the transport (cpprestsdk) stays in one file.
+// Implementations are safe for concurrent use.
+#ifndef KEYBROKER_KMS_ADAPTERS_AZURE_HTTP_CLIENT_H_
+#define KEYBROKER_KMS_ADAPTERS_AZURE_HTTP_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace keybroker::kms::azure {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST"
+  std::string url;     // absolute: https://host[:port]/path?query
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  // The value of header `name` (case-insensitive), or "" when absent.
+  std::string Header(absl::string_view name) const;
+};
+
+// Trust settings for one TLS client.
+struct TlsTrust {
+  // PEM bundle of roots to trust instead of the system's; empty: system roots.
+  std::string ca_file;
+  // Skip certificate verification. Tests only: configuration refuses it unless
+  // explicitly allowed, and it is logged as a warning.
+  bool insecure_skip_verify = false;
+};
+
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+
+  // Sends `request` and returns the response, whatever its HTTP status.
+  // Fails only when there is no response: UNAVAILABLE for connection, TLS or
+  // read failures; DEADLINE_EXCEEDED when `deadline` passes first.
+  virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Time deadline) = 0;
+};
+
+}  // namespace keybroker::kms::azure
+
+#endif  // KEYBROKER_KMS_ADAPTERS_AZURE_HTTP_CLIENT_H_

@@ -1,0 +1,1 @@
+# (Key Vault sources are listed here)

@@ -1,0 +1,1 @@
+# (entra tests are listed here)

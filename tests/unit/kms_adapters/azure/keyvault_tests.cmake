@@ -1,0 +1,1 @@
+# (keyvault tests are listed here)

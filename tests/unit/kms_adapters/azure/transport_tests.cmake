@@ -1,0 +1,1 @@
+# (transport tests are listed here)
