@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "server/config_azure.h"
 #include "server/yaml_fields.h"
 
 namespace keybroker::server {
@@ -57,7 +58,8 @@ absl::Status ParseCache(YamlObject& root, CacheConfig* out) {
   return cache.Finish();
 }
 
-absl::Status ParseKms(YamlObject& root, std::optional<LocalKmsConfig>* local) {
+absl::Status ParseKms(YamlObject& root, std::optional<LocalKmsConfig>* local,
+                      std::optional<AzureConfig>* azure) {
   ASSIGN_OR_RETURN(YamlObject kms, root.Object("kms"));
   if (kms.Has("local")) {
     ASSIGN_OR_RETURN(YamlObject section, kms.Object("local"));
@@ -72,9 +74,12 @@ absl::Status ParseKms(YamlObject& root, std::optional<LocalKmsConfig>* local) {
     kms.Node("local");
   }
   if (kms.Has("azure")) {
-    return Invalid("kms.azure", "(Azure Key Vault / Managed HSM) is not supported by this build yet");
+    AzureConfig config;
+    RETURN_IF_ERROR(ParseAzureSection(kms, &config));
+    *azure = std::move(config);
+  } else {
+    kms.Node("azure");
   }
-  kms.Node("azure");
   return kms.Finish();
 }
 
@@ -88,12 +93,15 @@ absl::Status ParseKeys(YamlObject& root, std::vector<KeyBinding>* out) {
     KeyBinding binding;
     RETURN_IF_ERROR(entry.String("alias", &binding.alias));
     RETURN_IF_ERROR(entry.String("local_key", &binding.local_key));
-    if (entry.Has("azure_key")) {
-      return Invalid(entry.PathOf("azure_key"), "is not supported by this build yet");
-    }
+    RETURN_IF_ERROR(entry.String("azure_key", &binding.azure_key));
+    RETURN_IF_ERROR(entry.String("identity", &binding.identity));
+    RETURN_IF_ERROR(entry.String("vault_kind", &binding.vault_kind));
+    RETURN_IF_ERROR(entry.Bool("hsm_random", &binding.hsm_random));
     RETURN_IF_ERROR(entry.Finish());
     if (binding.alias.empty()) return Invalid(entry.PathOf("alias"), "is required");
-    if (binding.local_key.empty()) return Invalid(entry.PathOf("local_key"), "is required");
+    if (binding.local_key.empty() == binding.azure_key.empty()) {
+      return Invalid(path, "needs exactly one of local_key and azure_key");
+    }
     out->push_back(std::move(binding));
   }
   return absl::OkStatus();
@@ -107,7 +115,7 @@ absl::StatusOr<Config> ParseDocument(const YAML::Node& document) {
   RETURN_IF_ERROR(root.String("log_level", &config.log_level));
   RETURN_IF_ERROR(ParseTls(root, &config.tls));
   RETURN_IF_ERROR(ParseCache(root, &config.cache));
-  RETURN_IF_ERROR(ParseKms(root, &config.local));
+  RETURN_IF_ERROR(ParseKms(root, &config.local, &config.azure));
   RETURN_IF_ERROR(ParseKeys(root, &config.keys));
   RETURN_IF_ERROR(root.Finish());
   return config;
@@ -139,6 +147,7 @@ absl::Status ValidateConfig(const Config& config) {
     if (binding.local_key.size() > 255) {
       return Invalid(absl::StrCat("keys[", i, "].local_key"), "must be at most 255 bytes");
     }
+    if (!binding.azure_key.empty()) RETURN_IF_ERROR(ValidateAzureBinding(config, i));
   }
   return absl::OkStatus();
 }
@@ -178,7 +187,10 @@ Config EmbeddedDefaultConfig(const std::string& listen, const std::string& data_
   local.master_key_file = absl::StrCat(data_dir, "/master-key");
   local.generate_master_key = true;
   config.local = local;
-  config.keys.push_back(KeyBinding{"default", "service-default"});
+  KeyBinding binding;
+  binding.alias = "default";
+  binding.local_key = "service-default";
+  config.keys.push_back(std::move(binding));
   return config;
 }
 

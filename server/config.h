@@ -37,9 +37,46 @@ struct LocalKmsConfig {
   bool generate_master_key = false;
 };
 
+// Trust for one TLS client (Key Vault, or an identity's Entra endpoint).
+struct TlsTrustConfig {
+  std::string ca_file;                // empty: the system's roots
+  bool insecure_skip_verify = false;  // tests only; needs KEYBROKER_ALLOW_INSECURE_TLS=1
+};
+
+// One Entra ID identity (kms.azure.identities.NAME). Exactly one of the
+// credential kinds is set.
+struct AzureIdentityConfig {
+  enum class Kind { kClientSecret, kClientCertificate, kWorkloadIdentity, kManagedIdentity };
+  std::string name;
+  Kind kind = Kind::kClientSecret;
+  std::string tenant_id;
+  std::string client_id_file;      // client_id.password_file
+  std::string client_secret_file;  // client_secret.password_file
+  std::string cert_file, key_file; // client_certificate
+  // workload_identity: each defaults to the pod's AZURE_* variable.
+  std::string workload_client_id, workload_tenant_id, workload_token_file,
+      workload_authority_host;
+  // managed_identity: both optional.
+  std::string managed_client_id, managed_endpoint;
+  std::string oauth_endpoint_url;  // authority host; inferred from the vault host when empty
+  std::string scope;               // inferred from the vault host when empty
+  TlsTrustConfig tls;              // trust for Entra ID, separate from Key Vault's
+};
+
+struct AzureConfig {
+  TlsTrustConfig key_vault_tls;
+  int64_t request_timeout_seconds = 10;
+  int64_t max_concurrent_requests_per_vault = 64;
+  std::vector<AzureIdentityConfig> identities;
+};
+
 struct KeyBinding {
   std::string alias;
-  std::string local_key;  // name of a key in the local keyring
+  std::string local_key;   // name of a key in the local keyring
+  std::string azure_key;   // Key Vault / Managed HSM key identifier URL
+  std::string identity;    // kms.azure.identities name, for azure_key
+  std::string vault_kind;  // "vault" | "managed_hsm"; inferred from the host when empty
+  bool hsm_random = false; // Managed HSM keys: DEK bytes from the HSM's RNG
 };
 
 struct Config {
@@ -49,6 +86,7 @@ struct Config {
   std::optional<TlsConfig> tls;
   CacheConfig cache;
   std::optional<LocalKmsConfig> local;
+  std::optional<AzureConfig> azure;
   std::vector<KeyBinding> keys;
 };
 

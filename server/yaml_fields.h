@@ -23,7 +23,8 @@ class YamlObject {
   static absl::StatusOr<YamlObject> Of(const YAML::Node& node, std::string path);
 
   bool Has(const std::string& key) const;
-  // The sub-path of `key`, for messages.
+  // This object's own path, and the sub-path of `key`, for messages.
+  const std::string& path() const { return path_; }
   std::string PathOf(const std::string& key) const;
 
   // Each reads `key` into `out` if present (leaving `out` alone otherwise) and

@@ -1,1 +1,6 @@
-# (Key Vault sources are listed here)
+list(APPEND azure_sources
+  ${CMAKE_CURRENT_SOURCE_DIR}/key_id.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/key_vault_errors.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/key_vault_client.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/azure_kms.cc
+)

@@ -1,0 +1,272 @@
+#include "kms_adapters/azure/azure_kms.h"
+
+#include <openssl/crypto.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/error_reason.h"
+#include "common/status_macros.h"
+#include "crypto/bytes.h"
+#include "crypto/hmac.h"
+#include "crypto/random.h"
+
+namespace keybroker::kms::azure {
+namespace {
+
+constexpr absl::string_view kRsaAlgorithm = "RSA-OAEP-256";
+constexpr absl::string_view kGcmAlgorithm = "AES-256-GCM";
+constexpr size_t kContextHashSize = 32;
+constexpr size_t kMinRsaBits = 2048;
+
+bool IsRsa(const KeyBundle& bundle) { return bundle.kty == "RSA" || bundle.kty == "RSA-HSM"; }
+bool IsAes(const KeyBundle& bundle) { return bundle.kty == "oct-HSM" || bundle.kty == "oct"; }
+
+absl::Status Disabled(const VaultKey& key, absl::string_view why) {
+  return MakeError(ErrorReason::kKeyDisabled,
+                   absl::StrCat("key ", key.id.EdekName(), " cannot be used: ", why));
+}
+
+// Checks that the current version may wrap now (§3.2, §7.2).
+absl::Status CheckUsable(const VaultKey& key, const KeyBundle& bundle, VaultKind kind,
+                         absl::Time now) {
+  if (!bundle.enabled) return Disabled(key, "it is disabled");
+  if (bundle.not_before.has_value() && *bundle.not_before > now) {
+    return Disabled(key, "it is not valid yet (nbf)");
+  }
+  if (bundle.expires.has_value() && *bundle.expires <= now) return Disabled(key, "it expired");
+  if (IsRsa(bundle)) {
+    if (!bundle.HasOp("wrapKey") || !bundle.HasOp("unwrapKey")) {
+      return Disabled(key, "its key_ops lack wrapKey or unwrapKey");
+    }
+    return absl::OkStatus();
+  }
+  if (IsAes(bundle) && kind == VaultKind::kManagedHsm) {
+    if (!bundle.HasOp("encrypt") || !bundle.HasOp("decrypt")) {
+      return Disabled(key, "its key_ops lack encrypt or decrypt");
+    }
+    return absl::OkStatus();
+  }
+  return Disabled(key, absl::StrCat("key type ", bundle.kty, " is not supported (RSA, RSA-HSM, "
+                                    "or oct-HSM on a Managed HSM)"));
+}
+
+// SHA-256(authenticated header || canonical context): what binds an RSA EDEK
+// to its header and context, inside the RSA ciphertext.
+absl::StatusOr<crypto::Sha256Digest> ContextBinding(const crypto::Edek& edek,
+                                             const crypto::EncryptionContext& context) {
+  ASSIGN_OR_RETURN(std::string bound, crypto::EdekAuthenticatedHeader(edek));
+  bound.append(context.canonical());
+  return crypto::Sha256(crypto::AsBytes(bound));
+}
+
+absl::StatusOr<std::string> GcmAad(const crypto::Edek& edek,
+                                   const crypto::EncryptionContext& context) {
+  ASSIGN_OR_RETURN(std::string aad, crypto::EdekAuthenticatedHeader(edek));
+  aad.append(context.canonical());
+  return aad;
+}
+
+crypto::Edek NewEdek(const VaultKey& key, const KeyBundle& bundle) {
+  crypto::Edek edek;
+  edek.kms = crypto::EdekKms::kAzure;
+  edek.algorithm =
+      IsRsa(bundle) ? crypto::EdekAlgorithm::kRsaOaep256 : crypto::EdekAlgorithm::kAes256Gcm;
+  edek.key_name = key.id.EdekName();
+  edek.key_version = bundle.version;
+  return edek;
+}
+
+}  // namespace
+
+absl::Status AzureKms::AddKey(AzureKeyOptions options) {
+  ASSIGN_OR_RETURN(KeyId id, ParseKeyId(options.key_url));
+  if (by_url_.contains(options.key_url) || by_edek_name_.contains(id.EdekName())) {
+    return absl::InvalidArgumentError(absl::StrCat("azure key ", options.key_url,
+                                                   " is configured twice"));
+  }
+  auto binding = std::make_unique<Binding>();
+  binding->pinned_version = id.version;
+  binding->vault_key = VaultKey{id, options.scope, options.tokens};
+  binding->options = std::move(options);
+  by_edek_name_[id.EdekName()] = binding.get();
+  by_url_[binding->options.key_url] = std::move(binding);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const AzureKms::Binding*> AzureKms::Find(absl::string_view key_id) const {
+  auto it = by_url_.find(key_id);
+  if (it == by_url_.end()) return KeyNotFound(absl::StrCat("no azure key ", key_id));
+  return it->second.get();
+}
+
+absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Fetch(const Binding& binding,
+                                                                          absl::Time deadline) {
+  ASSIGN_OR_RETURN(KeyBundle bundle,
+                   client_->GetKey(binding.vault_key, binding.pinned_version, deadline));
+  auto metadata = std::make_shared<Metadata>();
+  if (IsRsa(bundle)) {
+    absl::StatusOr<crypto::RsaOaepPublicKey> key = crypto::RsaOaepPublicKey::FromJwk(bundle.n,
+                                                                                    bundle.e);
+    if (!key.ok() || key->modulus_bits() < kMinRsaBits) {
+      return Disabled(binding.vault_key, "its RSA public key is not a usable key of 2048 bits "
+                                         "or more");
+    }
+    metadata->public_key = std::make_shared<const crypto::RsaOaepPublicKey>(*std::move(key));
+  }
+  metadata->bundle = std::move(bundle);
+  metadata->fetched = absl::Now();
+  return metadata;
+}
+
+void AzureKms::Store(const Binding& binding, std::shared_ptr<const Metadata> metadata) {
+  absl::MutexLock lock(&mu_);
+  if (metadata == nullptr) {
+    metadata_.erase(&binding);
+  } else {
+    metadata_[&binding] = std::move(metadata);
+  }
+}
+
+absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
+    const Binding& binding, absl::Time deadline, bool refresh) {
+  if (!refresh) {
+    absl::MutexLock lock(&mu_);
+    auto it = metadata_.find(&binding);
+    if (it != metadata_.end() && absl::Now() - it->second->fetched < metadata_ttl_) {
+      return it->second;
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const Metadata>> fetched = Fetch(binding, deadline);
+  if (!fetched.ok()) {
+    // A key the customer revoked, disabled or deleted must stop wrapping now,
+    // not when some stale copy ages out; a vault that is merely unreachable
+    // keeps serving the copy it has until the TTL.
+    std::optional<ErrorReason> reason = ReasonOf(fetched.status());
+    if (reason != ErrorReason::kKmsUnavailable && reason != ErrorReason::kKmsThrottled) {
+      Store(binding, nullptr);
+    }
+    return fetched.status();
+  }
+  Store(binding, *fetched);
+  return fetched;
+}
+
+absl::StatusOr<KeyDescription> AzureKms::Describe(absl::string_view key_id,
+                                                  const CallOptions& options) {
+  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
+                   Current(*binding, options.deadline, /*refresh=*/true));
+  RETURN_IF_ERROR(
+      CheckUsable(binding->vault_key, metadata->bundle, binding->options.kind, absl::Now()));
+  KeyDescription description;
+  description.key_version = metadata->bundle.version;
+  description.algorithm = std::string(IsRsa(metadata->bundle) ? kRsaAlgorithm : kGcmAlgorithm);
+  description.kms = binding->options.kind == VaultKind::kVault ? "azure_key_vault"
+                                                               : "azure_managed_hsm";
+  description.quantum_resistant = !IsRsa(metadata->bundle);
+  description.customer_managed = true;
+  return description;
+}
+
+absl::StatusOr<crypto::SecretBytes> AzureKms::GenerateDekMaterial(absl::string_view key_id,
+                                                                 size_t size,
+                                                                 const CallOptions& options) {
+  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  if (binding->options.hsm_random && binding->options.kind == VaultKind::kManagedHsm) {
+    return client_->RandomBytes(binding->vault_key, static_cast<int>(size), options.deadline);
+  }
+  return crypto::RandomSecret(size);
+}
+
+absl::StatusOr<WrappedKey> AzureKms::Wrap(absl::string_view key_id,
+                                          const crypto::SecretBytes& dek,
+                                          const crypto::EncryptionContext& context,
+                                          const CallOptions& options) {
+  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
+                   Current(*binding, options.deadline, /*refresh=*/false));
+  RETURN_IF_ERROR(
+      CheckUsable(binding->vault_key, metadata->bundle, binding->options.kind, absl::Now()));
+  crypto::Edek edek = NewEdek(binding->vault_key, metadata->bundle);
+  if (IsRsa(metadata->bundle)) {
+    return WrapRsa(*binding, *metadata, std::move(edek), dek, context);
+  }
+  return WrapGcm(*binding, *metadata, std::move(edek), dek, context, options.deadline);
+}
+
+absl::StatusOr<WrappedKey> AzureKms::WrapRsa(const Binding& binding, const Metadata& metadata,
+                                             crypto::Edek edek, const crypto::SecretBytes& dek,
+                                             const crypto::EncryptionContext& context) {
+  ASSIGN_OR_RETURN(crypto::Sha256Digest bound, ContextBinding(edek, context));
+  crypto::SecretBytes inner(dek.size() + kContextHashSize);
+  std::copy(dek.Reveal().begin(), dek.Reveal().end(), inner.RevealMutable().begin());
+  std::copy(bound.begin(), bound.end(), inner.RevealMutable().begin() + dek.size());
+  ASSIGN_OR_RETURN(edek.wrapped, metadata.public_key->Encrypt(inner.Reveal()));
+  ASSIGN_OR_RETURN(std::string encoded, crypto::EncodeEdek(edek));
+  return WrappedKey{std::move(encoded), std::move(edek.key_version)};
+}
+
+absl::StatusOr<WrappedKey> AzureKms::WrapGcm(const Binding& binding, const Metadata& metadata,
+                                             crypto::Edek edek, const crypto::SecretBytes& dek,
+                                             const crypto::EncryptionContext& context,
+                                             absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::string aad, GcmAad(edek, context));
+  ASSIGN_OR_RETURN(GcmCiphertext sealed, client_->EncryptGcm(binding.vault_key, edek.key_version,
+                                                             dek, aad, deadline));
+  edek.wrapped = std::move(sealed.value);
+  edek.iv = std::move(sealed.iv);
+  edek.tag = std::move(sealed.tag);
+  ASSIGN_OR_RETURN(std::string encoded, crypto::EncodeEdek(edek));
+  return WrappedKey{std::move(encoded), std::move(edek.key_version)};
+}
+
+absl::StatusOr<std::string> AzureKms::KeyIdOf(const crypto::Edek& edek) {
+  auto it = by_edek_name_.find(edek.key_name);
+  if (edek.kms != crypto::EdekKms::kAzure || it == by_edek_name_.end()) {
+    return EdekInvalid("edek names an azure key this broker is not configured with");
+  }
+  return it->second->options.key_url;
+}
+
+absl::StatusOr<crypto::SecretBytes> AzureKms::Unwrap(const crypto::Edek& edek,
+                                                     const crypto::EncryptionContext& context,
+                                                     const CallOptions& options) {
+  // Only configured keys: a crafted EDEK never makes the broker send anything.
+  ASSIGN_OR_RETURN(std::string key_url, KeyIdOf(edek));
+  const Binding& binding = *by_url_.find(key_url)->second;
+  if (edek.algorithm == crypto::EdekAlgorithm::kAes256Gcm) {
+    ASSIGN_OR_RETURN(std::string aad, GcmAad(edek, context));
+    return client_->DecryptGcm(binding.vault_key, edek.key_version,
+                               GcmCiphertext{edek.wrapped, edek.iv, edek.tag}, aad,
+                               options.deadline);
+  }
+  ASSIGN_OR_RETURN(crypto::Sha256Digest bound, ContextBinding(edek, context));
+  ASSIGN_OR_RETURN(crypto::SecretBytes inner,
+                   client_->UnwrapKey(binding.vault_key, edek.key_version, kRsaAlgorithm,
+                                      edek.wrapped, options.deadline));
+  if (inner.size() <= kContextHashSize ||
+      CRYPTO_memcmp(inner.Reveal().data() + inner.size() - kContextHashSize, bound.data(),
+                    kContextHashSize) != 0) {
+    return EdekInvalid(absl::StrCat("edek under azure key ", binding.vault_key.id.EdekName(),
+                                    " does not match its header or encryption context"));
+  }
+  return crypto::SecretBytes::CopyFrom(inner.Reveal().subspan(0, inner.size() - kContextHashSize));
+}
+
+absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
+                                             const CallOptions& options) {
+  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  if (binding->pinned_version.empty()) {
+    absl::StatusOr<KeyBundle> rotated = client_->RotateKey(binding->vault_key, options.deadline);
+    // Without the rotate permission, the customer rotates in Key Vault and we
+    // pick the latest version up at once.
+    if (!rotated.ok() && ReasonOf(rotated.status()) != ErrorReason::kKeyNotAccessible) {
+      return rotated.status();
+    }
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
+                   Current(*binding, options.deadline, /*refresh=*/true));
+  return metadata->bundle.version;
+}
+
+}  // namespace keybroker::kms::azure

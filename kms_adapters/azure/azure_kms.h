@@ -1,0 +1,113 @@
+// AzureKms: customer keys in Azure Key Vault (RSA / RSA-HSM, RSA-OAEP-256) and
+// Managed HSM (oct-HSM AES-256, A256GCM) behind the Kms interface.
+//
+// Key ids are the configured key identifier URLs. EDEKs name a key as
+// "{vault host}/{key name}" plus Key Vault's own version id: never a URL, and
+// an EDEK naming a key that is not configured is rejected without a request.
+//
+// RSA keys: the current version's public key is cached (metadata TTL), and
+// GenerateDek/Wrap encrypt locally with RSA-OAEP-256 over
+//   DEK || SHA-256(EDEK authenticated header || canonical context),
+// so only Unwrap calls Key Vault, and a changed context or header fails the
+// hash check after unwrapping. Managed HSM AES keys: Wrap calls encrypt with
+// A256GCM and the header and context as AAD; the IV and tag go in the EDEK.
+//
+// Key metadata (current version, key type, public key, attributes) is cached
+// for `metadata_ttl`; Rotate refreshes it at once. After the customer removes
+// access, wraps fail once the cached metadata expires and a refresh is
+// refused: the revocation bound is the metadata TTL (and, for unwraps, the
+// broker's unwrap cache TTL).
+//
+// Safe for concurrent use once all keys are added.
+#ifndef KEYBROKER_KMS_ADAPTERS_AZURE_AZURE_KMS_H_
+#define KEYBROKER_KMS_ADAPTERS_AZURE_AZURE_KMS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "crypto/rsa_oaep.h"
+#include "kms_adapters/azure/key_vault_client.h"
+#include "kms_adapters/kms.h"
+
+namespace keybroker::kms::azure {
+
+struct AzureKeyOptions {
+  std::string key_url;        // the configured identifier (the Kms key_id)
+  VaultKind kind = VaultKind::kVault;
+  std::string scope;          // token scope of the vault
+  TokenProvider* tokens = nullptr;  // outlives the AzureKms
+  bool hsm_random = false;    // draw DEKs from the Managed HSM's RNG
+};
+
+class AzureKms : public Kms {
+ public:
+  // `client` must outlive the AzureKms.
+  AzureKms(KeyVaultClient* client, absl::Duration metadata_ttl)
+      : client_(client), metadata_ttl_(metadata_ttl) {}
+
+  // Registers a key before any call. INVALID_ARGUMENT for a malformed URL or
+  // a key configured twice.
+  absl::Status AddKey(AzureKeyOptions options);
+
+  crypto::EdekKms kind() const override { return crypto::EdekKms::kAzure; }
+  absl::StatusOr<KeyDescription> Describe(absl::string_view key_id,
+                                          const CallOptions& options) override;
+  absl::StatusOr<crypto::SecretBytes> GenerateDekMaterial(absl::string_view key_id, size_t size,
+                                                         const CallOptions& options) override;
+  absl::StatusOr<WrappedKey> Wrap(absl::string_view key_id, const crypto::SecretBytes& dek,
+                                  const crypto::EncryptionContext& context,
+                                  const CallOptions& options) override;
+  absl::StatusOr<crypto::SecretBytes> Unwrap(const crypto::Edek& edek,
+                                             const crypto::EncryptionContext& context,
+                                             const CallOptions& options) override;
+  absl::StatusOr<std::string> KeyIdOf(const crypto::Edek& edek) override;
+  absl::StatusOr<std::string> Rotate(absl::string_view key_id,
+                                     const CallOptions& options) override;
+
+ private:
+  struct Binding {
+    AzureKeyOptions options;
+    VaultKey vault_key;
+    std::string pinned_version;  // from a versioned URL; empty: follow the latest
+  };
+  // A validated snapshot of the key's current version.
+  struct Metadata {
+    KeyBundle bundle;
+    std::shared_ptr<const crypto::RsaOaepPublicKey> public_key;  // RSA keys
+    absl::Time fetched;
+  };
+
+  absl::StatusOr<const Binding*> Find(absl::string_view key_id) const;
+  // The current version's metadata, fetched again when older than the TTL or
+  // when `refresh`; a refused refresh drops the cached copy.
+  absl::StatusOr<std::shared_ptr<const Metadata>> Current(const Binding& binding,
+                                                          absl::Time deadline, bool refresh);
+  absl::StatusOr<std::shared_ptr<const Metadata>> Fetch(const Binding& binding,
+                                                        absl::Time deadline);
+  void Store(const Binding& binding, std::shared_ptr<const Metadata> metadata);
+
+  absl::StatusOr<WrappedKey> WrapRsa(const Binding& binding, const Metadata& metadata,
+                                     crypto::Edek edek, const crypto::SecretBytes& dek,
+                                     const crypto::EncryptionContext& context);
+  absl::StatusOr<WrappedKey> WrapGcm(const Binding& binding, const Metadata& metadata,
+                                     crypto::Edek edek, const crypto::SecretBytes& dek,
+                                     const crypto::EncryptionContext& context,
+                                     absl::Time deadline);
+
+  // Set at construction / AddKey.
+  KeyVaultClient* const client_;
+  const absl::Duration metadata_ttl_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Binding>> by_url_;
+  absl::flat_hash_map<std::string, const Binding*> by_edek_name_;
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<const Binding*, std::shared_ptr<const Metadata>> metadata_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace keybroker::kms::azure
+
+#endif  // KEYBROKER_KMS_ADAPTERS_AZURE_AZURE_KMS_H_

@@ -1,0 +1,233 @@
+#include "kms_adapters/azure/key_vault_client.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/error_reason.h"
+#include "common/status_macros.h"
+#include "kms_adapters/azure/key_vault_errors.h"
+#include "nlohmann/json.hpp"
+
+namespace keybroker::kms::azure {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr absl::string_view kApiVersion = "api-version=7.4";
+
+void Wipe(std::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+}
+
+// Wipes a string when it goes out of scope (request and response bodies that
+// carry key material in base64url).
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(std::string* s) : s_(s) {}
+  ~WipeOnExit() { Wipe(*s_); }
+
+ private:
+  std::string* s_;
+};
+
+std::string B64(absl::string_view bytes) { return absl::WebSafeBase64Escape(bytes); }
+
+// Decodes a base64url field (padded or not, §11). Wipes the JSON's copy.
+absl::StatusOr<std::string> ReadB64(Json& json, const char* field, absl::string_view what) {
+  if (!json.contains(field) || !json[field].is_string()) {
+    return Internal(absl::StrCat(what, ": response has no '", field, "'"));
+  }
+  std::string& text = json[field].get_ref<std::string&>();
+  std::string bytes;
+  bool ok = absl::WebSafeBase64Unescape(text, &bytes);
+  Wipe(text);
+  if (!ok) return Internal(absl::StrCat(what, ": response '", field, "' is not base64url"));
+  return bytes;
+}
+
+absl::StatusOr<Json> ParseBody(std::string& body, absl::string_view what) {
+  Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  Wipe(body);
+  if (!json.is_object()) return Internal(absl::StrCat(what, ": response is not a JSON object"));
+  return json;
+}
+
+std::optional<absl::Time> OptionalTime(const Json& attributes, const char* field) {
+  if (!attributes.contains(field) || !attributes[field].is_number_integer()) return std::nullopt;
+  return absl::FromUnixSeconds(attributes[field].get<int64_t>());
+}
+
+// Reads a KeyBundle (§3.2); members may come in any order.
+absl::StatusOr<KeyBundle> ParseBundle(std::string& body, absl::string_view what) {
+  ASSIGN_OR_RETURN(Json json, ParseBody(body, what));
+  if (!json.contains("key") || !json["key"].is_object()) {
+    return Internal(absl::StrCat(what, ": response has no key"));
+  }
+  Json& key = json["key"];
+  KeyBundle bundle;
+  std::string kid = key.value("kid", "");
+  bundle.version = absl::AsciiStrToLower(kid.substr(kid.rfind('/') + 1));
+  bundle.kty = key.value("kty", "");
+  if (key.contains("key_ops") && key["key_ops"].is_array()) {
+    for (const Json& op : key["key_ops"]) {
+      if (op.is_string()) bundle.key_ops.push_back(op.get<std::string>());
+    }
+  }
+  if (key.contains("n")) {
+    ASSIGN_OR_RETURN(bundle.n, ReadB64(key, "n", what));
+    ASSIGN_OR_RETURN(bundle.e, ReadB64(key, "e", what));
+  }
+  if (json.contains("attributes") && json["attributes"].is_object()) {
+    const Json& attributes = json["attributes"];
+    bundle.enabled = attributes.value("enabled", true);
+    bundle.not_before = OptionalTime(attributes, "nbf");
+    bundle.expires = OptionalTime(attributes, "exp");
+  }
+  if (bundle.version.size() != 32 || bundle.kty.empty()) {
+    return Internal(absl::StrCat(what, ": response kid or kty is malformed"));
+  }
+  return bundle;
+}
+
+std::string Describe(const VaultKey& key, absl::string_view version) {
+  return absl::StrCat("key ", key.id.EdekName(), version.empty() ? "" : " version ", version);
+}
+
+}  // namespace
+
+bool KeyBundle::HasOp(absl::string_view op) const {
+  return std::find(key_ops.begin(), key_ops.end(), op) != key_ops.end();
+}
+
+absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline) {
+  WipeOnExit wipe_body(&call.body);
+  std::string what = Describe(*call.key, "");
+  HttpRequest request;
+  request.method = call.method;
+  request.url = absl::StrCat(call.key->id.VaultUrl(), call.path, "?", kApiVersion);
+  request.body = call.body;
+  WipeOnExit wipe_request(&request.body);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::StatusOr<crypto::SecretBytes> token = call.key->tokens->Token(call.key->scope, deadline);
+    if (!token.ok()) return Annotate(token.status(), absl::StrCat(call.operation, " on ", what));
+    request.headers = {{"Authorization", absl::StrCat("Bearer ", token->RevealAsStringView())},
+                       {"Accept", "application/json"}};
+    if (!request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+    absl::StatusOr<HttpResponse> response = http_->Send(request, deadline);
+    Wipe(request.headers[0].second);
+    if (!response.ok()) return TransportError(response.status(), call.operation, what);
+    if (response->status != 401 || attempt == 1) return response;
+    // An expired or revoked token: fetch a fresh one and try once more.
+    call.key->tokens->Invalidate(call.key->scope);
+  }
+  return Internal("unreachable");
+}
+
+absl::StatusOr<KeyBundle> KeyVaultClient::GetKey(const VaultKey& key, absl::string_view version,
+                                                 absl::Time deadline) {
+  std::string path = absl::StrCat("/keys/", key.id.name, version.empty() ? "" : "/", version);
+  ASSIGN_OR_RETURN(HttpResponse response, Send({&key, "get key", "GET", path, ""}, deadline));
+  if (response.status != 200) {
+    return KeyVaultError(response, "get key", Describe(key, version), false);
+  }
+  ASSIGN_OR_RETURN(KeyBundle bundle, ParseBundle(response.body, "get key"));
+  bundle.request_id = response.Header("x-ms-request-id");
+  return bundle;
+}
+
+absl::StatusOr<KeyBundle> KeyVaultClient::RotateKey(const VaultKey& key, absl::Time deadline) {
+  std::string path = absl::StrCat("/keys/", key.id.name, "/rotate");
+  ASSIGN_OR_RETURN(HttpResponse response, Send({&key, "rotate", "POST", path, ""}, deadline));
+  if (response.status != 200) return KeyVaultError(response, "rotate", Describe(key, ""), false);
+  ASSIGN_OR_RETURN(KeyBundle bundle, ParseBundle(response.body, "rotate"));
+  bundle.request_id = response.Header("x-ms-request-id");
+  return bundle;
+}
+
+absl::StatusOr<crypto::SecretBytes> KeyVaultClient::UnwrapKey(const VaultKey& key,
+                                                              absl::string_view version,
+                                                              absl::string_view alg,
+                                                              absl::string_view wrapped,
+                                                              absl::Time deadline) {
+  std::string path = absl::StrCat("/keys/", key.id.name, "/", version, "/unwrapkey");
+  std::string body = absl::StrCat(R"({"alg":")", alg, R"(","value":")", B64(wrapped), R"("})");
+  ASSIGN_OR_RETURN(HttpResponse response,
+                   Send({&key, "unwrapkey", "POST", path, std::move(body)}, deadline));
+  WipeOnExit wipe(&response.body);
+  if (response.status != 200) {
+    return KeyVaultError(response, "unwrapkey", Describe(key, version), true);
+  }
+  ASSIGN_OR_RETURN(Json json, ParseBody(response.body, "unwrapkey"));
+  ASSIGN_OR_RETURN(std::string plaintext, ReadB64(json, "value", "unwrapkey"));
+  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(plaintext);
+  Wipe(plaintext);
+  return secret;
+}
+
+absl::StatusOr<GcmCiphertext> KeyVaultClient::EncryptGcm(const VaultKey& key,
+                                                         absl::string_view version,
+                                                         const crypto::SecretBytes& plaintext,
+                                                         absl::string_view aad,
+                                                         absl::Time deadline) {
+  std::string path = absl::StrCat("/keys/", key.id.name, "/", version, "/encrypt");
+  std::string value = B64(plaintext.RevealAsStringView());
+  std::string body = absl::StrCat(R"({"alg":"A256GCM","value":")", value, R"(","aad":")",
+                                  B64(aad), R"("})");
+  Wipe(value);
+  ASSIGN_OR_RETURN(HttpResponse response,
+                   Send({&key, "encrypt", "POST", path, std::move(body)}, deadline));
+  if (response.status != 200) {
+    return KeyVaultError(response, "encrypt", Describe(key, version), false);
+  }
+  ASSIGN_OR_RETURN(Json json, ParseBody(response.body, "encrypt"));
+  GcmCiphertext out;
+  ASSIGN_OR_RETURN(out.value, ReadB64(json, "value", "encrypt"));
+  ASSIGN_OR_RETURN(out.iv, ReadB64(json, "iv", "encrypt"));
+  ASSIGN_OR_RETURN(out.tag, ReadB64(json, "tag", "encrypt"));
+  return out;
+}
+
+absl::StatusOr<crypto::SecretBytes> KeyVaultClient::DecryptGcm(const VaultKey& key,
+                                                               absl::string_view version,
+                                                               const GcmCiphertext& ciphertext,
+                                                               absl::string_view aad,
+                                                               absl::Time deadline) {
+  std::string path = absl::StrCat("/keys/", key.id.name, "/", version, "/decrypt");
+  std::string body = absl::StrCat(R"({"alg":"A256GCM","value":")", B64(ciphertext.value),
+                                  R"(","iv":")", B64(ciphertext.iv), R"(","tag":")",
+                                  B64(ciphertext.tag), R"(","aad":")", B64(aad), R"("})");
+  ASSIGN_OR_RETURN(HttpResponse response,
+                   Send({&key, "decrypt", "POST", path, std::move(body)}, deadline));
+  WipeOnExit wipe(&response.body);
+  if (response.status != 200) {
+    return KeyVaultError(response, "decrypt", Describe(key, version), true);
+  }
+  ASSIGN_OR_RETURN(Json json, ParseBody(response.body, "decrypt"));
+  ASSIGN_OR_RETURN(std::string plaintext, ReadB64(json, "value", "decrypt"));
+  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(plaintext);
+  Wipe(plaintext);
+  return secret;
+}
+
+absl::StatusOr<crypto::SecretBytes> KeyVaultClient::RandomBytes(const VaultKey& key, int count,
+                                                                absl::Time deadline) {
+  std::string body = absl::StrCat(R"({"count":)", count, "}");
+  ASSIGN_OR_RETURN(HttpResponse response,
+                   Send({&key, "rng", "POST", "/rng", std::move(body)}, deadline));
+  WipeOnExit wipe(&response.body);
+  if (response.status != 200) return KeyVaultError(response, "rng", key.id.host, false);
+  ASSIGN_OR_RETURN(Json json, ParseBody(response.body, "rng"));
+  ASSIGN_OR_RETURN(std::string bytes, ReadB64(json, "value", "rng"));
+  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(bytes);
+  Wipe(bytes);
+  if (secret.size() != static_cast<size_t>(count)) {
+    return Internal("rng: Managed HSM returned the wrong number of bytes");
+  }
+  return secret;
+}
+
+}  // namespace keybroker::kms::azure

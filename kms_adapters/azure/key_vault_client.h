@@ -1,0 +1,109 @@
+// KeyVaultClient: the Key Vault / Managed HSM REST operations keybroker uses
+// (api-version 7.4), with authentication and the error mapping of DESIGN.md.
+//
+// Requests carry a bearer token for the vault's scope from a TokenProvider;
+// a 401 makes the client drop the cached token and try once more with a
+// fresh one before reporting the key inaccessible. Transport retries and
+// per-vault concurrency limits belong to the HttpClient passed in (see
+// retrying_http_client.h, concurrency_limited_http_client.h).
+//
+// Errors (reasons): 401 after a fresh token and 403 -> KEY_NOT_ACCESSIBLE;
+// 403 KeyDisabled / KeyOperationForbidden -> KEY_DISABLED; 404 ->
+// KEY_NOT_FOUND; 400 on unwrap/decrypt -> EDEK_INVALID; 429 -> KMS_THROTTLED
+// (with the retry delay); 5xx, connection failures, deadline -> KMS_UNAVAILABLE.
+// Messages carry Key Vault's x-ms-request-id and error codes, never tokens or
+// key material. Safe for concurrent use.
+#ifndef KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_CLIENT_H_
+#define KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_CLIENT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "crypto/secret_bytes.h"
+#include "kms_adapters/azure/http_client.h"
+#include "kms_adapters/azure/key_id.h"
+
+namespace keybroker::kms::azure {
+
+// Bearer tokens for a scope (implemented over TokenCache).
+class TokenProvider {
+ public:
+  virtual ~TokenProvider() = default;
+  virtual absl::StatusOr<crypto::SecretBytes> Token(absl::string_view scope,
+                                                    absl::Time deadline) = 0;
+  // Drops the cached token for `scope` (after Key Vault answered 401).
+  virtual void Invalidate(absl::string_view scope) = 0;
+};
+
+// Where one key lives and how to authenticate to its vault.
+struct VaultKey {
+  KeyId id;             // host, name (version ignored: calls say which)
+  std::string scope;    // token scope for the vault
+  TokenProvider* tokens = nullptr;  // must outlive the client's calls
+};
+
+// The parts of a KeyBundle keybroker reads (§3.2).
+struct KeyBundle {
+  std::string version;               // from the versioned kid
+  std::string kty;                   // RSA, RSA-HSM, oct-HSM...
+  std::vector<std::string> key_ops;
+  std::string n, e;                  // RSA modulus and exponent, raw bytes
+  bool enabled = true;
+  std::optional<absl::Time> not_before, expires;
+  std::string request_id;            // x-ms-request-id of the response
+
+  bool HasOp(absl::string_view op) const;
+};
+
+// An AES-GCM encryption result from Managed HSM (§5).
+struct GcmCiphertext {
+  std::string value, iv, tag;  // raw bytes
+};
+
+class KeyVaultClient {
+ public:
+  // `http` must outlive the client.
+  explicit KeyVaultClient(HttpClient* http) : http_(http) {}
+
+  // GET /keys/{name}[/{version}]; latest when `version` is empty.
+  absl::StatusOr<KeyBundle> GetKey(const VaultKey& key, absl::string_view version,
+                                   absl::Time deadline);
+  // POST /keys/{name}/rotate: a new version; returns its bundle.
+  absl::StatusOr<KeyBundle> RotateKey(const VaultKey& key, absl::Time deadline);
+  // POST /keys/{name}/{version}/unwrapkey with `alg`.
+  absl::StatusOr<crypto::SecretBytes> UnwrapKey(const VaultKey& key, absl::string_view version,
+                                                absl::string_view alg, absl::string_view wrapped,
+                                                absl::Time deadline);
+  // POST /keys/{name}/{version}/encrypt with A256GCM; Managed HSM makes the IV.
+  absl::StatusOr<GcmCiphertext> EncryptGcm(const VaultKey& key, absl::string_view version,
+                                           const crypto::SecretBytes& plaintext,
+                                           absl::string_view aad, absl::Time deadline);
+  // POST /keys/{name}/{version}/decrypt with A256GCM.
+  absl::StatusOr<crypto::SecretBytes> DecryptGcm(const VaultKey& key, absl::string_view version,
+                                                 const GcmCiphertext& ciphertext,
+                                                 absl::string_view aad, absl::Time deadline);
+  // POST /rng on a Managed HSM: `count` (1..128) random bytes.
+  absl::StatusOr<crypto::SecretBytes> RandomBytes(const VaultKey& key, int count,
+                                                  absl::Time deadline);
+
+ private:
+  struct Call {
+    const VaultKey* key;
+    std::string operation;  // for messages: "get key", "unwrapkey"...
+    std::string method;
+    std::string path;       // after the vault URL, without the query
+    std::string body;       // JSON, may hold key material: wiped after the call
+  };
+  // Sends `call` with a bearer token, once more after a 401 with a fresh one.
+  absl::StatusOr<HttpResponse> Send(Call call, absl::Time deadline);
+
+  HttpClient* http_;
+};
+
+}  // namespace keybroker::kms::azure
+
+#endif  // KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_CLIENT_H_

@@ -1,0 +1,82 @@
+#include "kms_adapters/azure/key_vault_errors.h"
+
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/error_reason.h"
+#include "common/utf8.h"
+#include "nlohmann/json.hpp"
+
+namespace keybroker::kms::azure {
+namespace {
+
+constexpr absl::Duration kDefaultThrottleDelay = absl::Seconds(1);
+
+struct ServiceError {
+  std::string code;        // error.code, e.g. "Forbidden"
+  std::string inner_code;  // error.innererror.code, e.g. "ForbiddenByRbac"
+};
+
+// Reads {"error":{"code","innererror":{"code"}}}; Managed HSM may send an
+// empty body (§2.1), which leaves both empty.
+ServiceError ParseServiceError(const std::string& body) {
+  ServiceError error;
+  nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("error") || !json["error"].is_object()) return error;
+  const nlohmann::json& e = json["error"];
+  if (e.contains("code") && e["code"].is_string()) error.code = e["code"];
+  if (e.contains("innererror") && e["innererror"].is_object() &&
+      e["innererror"].contains("code") && e["innererror"]["code"].is_string()) {
+    error.inner_code = e["innererror"]["code"];
+  }
+  return error;
+}
+
+ErrorReason ReasonFor(int status, const ServiceError& error, bool edek_operation) {
+  if (status == 401) return ErrorReason::kKeyNotAccessible;
+  if (status == 403) {
+    // A disabled key or an operation outside key_ops is the key's state, not
+    // a lost permission (DESIGN.md error table).
+    if (error.inner_code == "KeyDisabled" || error.inner_code == "KeyOperationForbidden") {
+      return ErrorReason::kKeyDisabled;
+    }
+    return ErrorReason::kKeyNotAccessible;
+  }
+  if (status == 404) return ErrorReason::kKeyNotFound;
+  if (status == 400 && edek_operation) return ErrorReason::kEdekInvalid;
+  if (status == 429) return ErrorReason::kKmsThrottled;
+  if (status >= 500) return ErrorReason::kKmsUnavailable;
+  // Any other 4xx is a request we should not have sent.
+  return ErrorReason::kInternal;
+}
+
+}  // namespace
+
+absl::Status KeyVaultError(const HttpResponse& response, absl::string_view operation,
+                           absl::string_view what, bool edek_operation) {
+  ServiceError error = ParseServiceError(response.body);
+  ErrorReason reason = ReasonFor(response.status, error, edek_operation);
+  std::string message = absl::StrCat(
+      operation, " on ", what, " failed: HTTP ", response.status,
+      error.code.empty() ? "" : absl::StrCat(" ", error.code),
+      error.inner_code.empty() ? "" : absl::StrCat("/", error.inner_code));
+  std::string request_id = response.Header("x-ms-request-id");
+  if (!request_id.empty()) absl::StrAppend(&message, " (x-ms-request-id ", request_id, ")");
+  absl::Status status = MakeError(reason, ToValidUtf8(message));
+  if (reason == ErrorReason::kKmsThrottled) {
+    int64_t seconds = 0;
+    SetRetryDelay(status, absl::SimpleAtoi(response.Header("Retry-After"), &seconds) && seconds > 0
+                              ? absl::Seconds(seconds)
+                              : kDefaultThrottleDelay);
+  }
+  return status;
+}
+
+absl::Status TransportError(const absl::Status& status, absl::string_view operation,
+                            absl::string_view what) {
+  return MakeError(ErrorReason::kKmsUnavailable,
+                   absl::StrCat(operation, " on ", what, " failed: ", status.message()));
+}
+
+}  // namespace keybroker::kms::azure

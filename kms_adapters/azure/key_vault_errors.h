@@ -1,0 +1,25 @@
+// Maps a Key Vault / Managed HSM error response to a keybroker error
+// (keyvault-protocol.md §7), keeping the service's codes and request id in the
+// message for diagnosis.
+#ifndef KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_ERRORS_H_
+#define KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_ERRORS_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "kms_adapters/azure/http_client.h"
+
+namespace keybroker::kms::azure {
+
+// Returns the error for a non-2xx `response` to `operation` ("unwrapkey",
+// "get key", ...) on `what` ("key vault-a.vault.azure.net/cmk version ...").
+// `edek_operation`: unwrapkey/decrypt, where a 400 means a bad EDEK.
+absl::Status KeyVaultError(const HttpResponse& response, absl::string_view operation,
+                           absl::string_view what, bool edek_operation);
+
+// Returns the error for a failed transport call (no response at all).
+absl::Status TransportError(const absl::Status& status, absl::string_view operation,
+                            absl::string_view what);
+
+}  // namespace keybroker::kms::azure
+
+#endif  // KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_ERRORS_H_
