@@ -105,7 +105,8 @@ class ControlApp:
     def _any_host(self, spec: dict) -> str:
         name = _field(spec, "host", str, required=True)
         if name not in self.emulator.hosts:
-            raise ControlError(404, f"no host called {name!r}; hosts: {sorted(self.emulator.hosts)}")
+            raise ControlError(404, f"no host called {name!r}; "
+                                    f"hosts: {sorted(self.emulator.hosts)}")
         return name
 
     # --- keys -----------------------------------------------------------------------------
@@ -218,8 +219,8 @@ class ControlApp:
         ms = _field(spec, "ms", int, required=True)
         if ms < 0:
             raise ControlError(400, "'ms' must be >= 0")
-        return self._add_fault(spec, Fault(LATENCY, _count(spec), _field(spec, "path_contains", str),
-                                           ms=ms))
+        return self._add_fault(spec, Fault(LATENCY, _count(spec),
+                                           _field(spec, "path_contains", str), ms=ms))
 
     def _drop(self, spec: dict) -> Response:
         return self._add_fault(spec, Fault(DROP, _count(spec), _field(spec, "path_contains", str)))

@@ -68,7 +68,8 @@ def check_usable(key: KeyVersion, op: str, now: float) -> None:
     """Raises the 403 the service gives for a key the operation may not use (§7.2)."""
     op_name = _KEY_OP_NAME[op]
     if not key.enabled:
-        raise KeyVaultError(403, "Forbidden", f"Operation {op_name} is not allowed on a disabled key.",
+        raise KeyVaultError(403, "Forbidden",
+                            f"Operation {op_name} is not allowed on a disabled key.",
                             inner="KeyDisabled")
     if op_name not in key.key_ops:
         raise KeyVaultError(403, "Forbidden", f"Operation {op_name} is not permitted on this key.",
@@ -77,10 +78,11 @@ def check_usable(key: KeyVersion, op: str, now: float) -> None:
         # §7.2/§14.4: 403 Forbidden is documented; the exact code/innererror was never
         # observed, so none is invented here (README "Assumptions").
         if key.exp is not None and key.exp <= now:
-            raise KeyVaultError(403, "Forbidden", f"Operation {op_name} is not allowed on an expired key.")
-        if key.nbf is not None and key.nbf > now:
             raise KeyVaultError(403, "Forbidden",
-                                f"Operation {op_name} is not allowed on a key that is not yet valid.")
+                                f"Operation {op_name} is not allowed on an expired key.")
+        if key.nbf is not None and key.nbf > now:
+            raise KeyVaultError(403, "Forbidden", f"Operation {op_name} is not allowed on "
+                                                  "a key that is not yet valid.")
 
 
 def run(op: str, key: KeyVersion, params: dict, kind: str, base_url: str) -> dict:
@@ -145,7 +147,8 @@ def _aes_gcm(op: str, key: KeyVersion, alg: str, params: dict) -> dict:
     try:
         plaintext = AESGCM(key.material).decrypt(iv, params["value"] + tag, aad)
     except InvalidTag:
-        raise _bad("Error occurred while decrypting: the authentication tag does not match.") from None
+        raise _bad("Error occurred while decrypting: the authentication tag does not "
+                   "match.") from None
     return {"value": b64url_encode(plaintext)}   # no iv/tag/aad in the decrypt response (§5)
 
 

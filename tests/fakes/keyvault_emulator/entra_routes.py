@@ -17,8 +17,10 @@ _IMDS_PATH = ["metadata", "identity", "oauth2", "token"]
 # Injected fault bodies. AADSTS90055 is TenantThrottlingError, 90033 MSODS unavailable,
 # 50000 a token issuance error (Entra's error-code list; not in the reference).
 _ENTRA_FAULTS = {
-    429: ("temporarily_unavailable", 90055, "TenantThrottlingError - There are too many incoming requests."),
-    500: ("server_error", 50000, "There was an error issuing a token or an issue with our sign-in service."),
+    429: ("temporarily_unavailable", 90055,
+          "TenantThrottlingError - There are too many incoming requests."),
+    500: ("server_error", 50000,
+          "There was an error issuing a token or an issue with our sign-in service."),
     503: ("temporarily_unavailable", 90033, "A transient error has occurred. Please try again."),
 }
 _IMDS_FAULTS = {429: ("too_many_requests", "Too many requests"),
@@ -76,14 +78,15 @@ class EntraApp:
     def _token(self, req: Request) -> Response:
         if req.method != "POST":
             raise EntraError(400, "invalid_request", 900561,
-                             f"The endpoint only accepts POST requests. Received a {req.method} request.")
+                             "The endpoint only accepts POST requests. "
+                             f"Received a {req.method} request.")
         tenant = _segments(req.path)[0]
         if not self.directory.is_known_tenant(tenant):   # §9.4
             raise EntraError(400, "invalid_tenant", 90002,
-                             f"Tenant '{tenant}' not found. Check to make sure you have the correct "
-                             "tenant ID and are signing into the correct cloud. Check with your "
-                             "subscription administrator, this may happen if there are no active "
-                             "subscriptions for the tenant.")
+                             f"Tenant '{tenant}' not found. Check to make sure you have the "
+                             "correct tenant ID and are signing into the correct cloud. Check "
+                             "with your subscription administrator, this may happen if there are "
+                             "no active subscriptions for the tenant.")
         form = _parse_form(req.body)
         grant_type = _required(form, "grant_type")
         if grant_type != "client_credentials":
@@ -97,10 +100,10 @@ class EntraApp:
         if principal is None or principal.tenant != tenant.lower():   # §9.4
             raise EntraError(400, "unauthorized_client", 700016,
                              f"Application with identifier '{client_id}' was not found in the "
-                             f"directory '{tenant}'. This can happen if the application has not been "
-                             "installed by the administrator of the tenant or consented to by any "
-                             "user in the tenant. You may have sent your authentication request to "
-                             "the wrong tenant.")
+                             f"directory '{tenant}'. This can happen if the application has not "
+                             "been installed by the administrator of the tenant or consented to "
+                             "by any user in the tenant. You may have sent your authentication "
+                             "request to the wrong tenant.")
         self._authenticate_client(req, tenant, principal, form, basic_secret)
         resource = self._resource_from_scope(form.get("scope"))
         token, _ = self.directory.issue_token(principal, resource)
@@ -117,14 +120,14 @@ class EntraApp:
             expected = principal.client_secret
             if expected is None or not hmac.compare_digest(secret.encode(), expected.encode()):
                 raise EntraError(401, "invalid_client", 7000215,   # §9.4
-                                 "Invalid client secret provided. Ensure the secret being sent in "
-                                 "the request is the client secret value, not the client secret ID, "
-                                 f"for a secret added to app '{principal.client_id}'.")
+                                 "Invalid client secret provided. Ensure the secret being sent "
+                                 "in the request is the client secret value, not the client "
+                                 f"secret ID, for a secret added to app '{principal.client_id}'.")
             return
         if assertion is not None:
             if form.get("client_assertion_type") != assertions.JWT_BEARER:
-                raise EntraError(400, "invalid_request", 90014,
-                                 "The required field 'client_assertion_type' is missing or invalid.")
+                raise EntraError(400, "invalid_request", 90014, "The required field "
+                                 "'client_assertion_type' is missing or invalid.")
             assertions.verify(assertion, principal, self._token_urls(req, tenant), time.time())
             return
         raise EntraError(401, "invalid_client", 7000218,
@@ -159,10 +162,12 @@ class EntraApp:
         if req.method != "GET":
             raise ImdsError(400, "invalid_request", f"Method {req.method} is not supported")
         if not req.query.get("api-version"):
-            raise ImdsError(400, "invalid_request", "Required query variable 'api-version' is missing")
+            raise ImdsError(400, "invalid_request",
+                            "Required query variable 'api-version' is missing")
         resource = req.query.get("resource")
         if not resource:
-            raise ImdsError(400, "invalid_request", "Required audience variable 'resource' is missing")
+            raise ImdsError(400, "invalid_request",
+                            "Required audience variable 'resource' is missing")
         principal = self.directory.managed_identity(req.query.get("client_id"),
                                                     req.query.get("object_id"))
         if principal is None:
@@ -231,7 +236,8 @@ def _basic_credentials(req: Request):
     if scheme.lower() != "basic":
         return None, None
     try:
-        client_id, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        client_id, _, secret = decoded.partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None, None
     return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)

@@ -129,7 +129,7 @@ class KeyStore:
         if not isinstance(name, str) or not _KEY_NAME.fullmatch(name):
             raise KeyStoreError(f"invalid key name {name!r}: 1-127 of 0-9 a-z A-Z - (§1.1)")
         kty = _normalise_type(self.kind, kty, size)
-        with self._lock:
+        with self._lock:   # checked before generating (slow) and again before inserting
             if name.lower() in self._keys:
                 raise KeyStoreError(f"key {name} already exists; use add-version")
         ops = key_ops if key_ops is not None else _DEFAULT_KEY_OPS[(self.kind, kty)]

@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 
 from . import crypto_ops
-from .keys import MANAGED_HSM, VAULT
+from .keys import MANAGED_HSM
 from .state import Emulator, HostState
 from .wire import KeyVaultError, Request, Response, b64url_encode, json_response, JSON_CONTENT_TYPE
 
@@ -40,7 +40,8 @@ _FAULT_CODES = {429: ("Throttled", "Request was not processed because too many r
 
 _NOT_FOUND_HINT = ("was not found in this key vault. If you recently deleted this key you may "
                    "be able to recover it using the correct recovery command. For help "
-                   "resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182")
+                   "resolving this issue, please see "
+                   "https://go.microsoft.com/fwlink/?linkid=2125182")
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,10 @@ class KeyVaultApp:
     def _challenge(self):
         # Vaults name login.windows.net, MHSM login.microsoftonline.com (§2.1); SDKs take
         # only the tenant from it (§2.2), so the real hosts are kept.
-        authority = "https://login.microsoftonline.com" if self.is_hsm else "https://login.windows.net"
-        return ("WWW-Authenticate",
-                f'Bearer authorization="{authority}/{self.host.tenant}", resource="{self.host.audience}"')
+        authority = ("https://login.microsoftonline.com" if self.is_hsm
+                     else "https://login.windows.net")
+        return ("WWW-Authenticate", f'Bearer authorization="{authority}/{self.host.tenant}", '
+                                    f'resource="{self.host.audience}"')
 
     def _unauthorized(self, message: str) -> KeyVaultError:
         return KeyVaultError(401, "Unauthorized", message, headers=[self._challenge()])
@@ -132,7 +134,8 @@ class KeyVaultApp:
         granted = self.emulator.directory.lookup_token(token.strip())
         if granted is None:
             # Outside the reference's table: the text of a third-party capture.
-            raise self._unauthorized("[AggregatedAuthenticationFailure] Error validating token: 'S2S17001'.")
+            raise self._unauthorized(
+                "[AggregatedAuthenticationFailure] Error validating token: 'S2S17001'.")
         if granted.expires_at <= time.time():
             raise self._unauthorized("[TokenExpired] Error validating token: 'S2S12086'.")   # §2.3
         if granted.audience != self.host.audience:
@@ -147,7 +150,8 @@ class KeyVaultApp:
     def _check_api_version(self, req: Request) -> None:
         version = req.query.get("api-version")
         if version is None:   # required, no default (§12)
-            raise KeyVaultError(400, "BadParameter", "The 'api-version' query parameter is required.")
+            raise KeyVaultError(400, "BadParameter",
+                                "The 'api-version' query parameter is required.")
         if version != API_VERSION:   # I-py-28595's wording (§7.2)
             raise KeyVaultError(400, "BadParameter",
                                 f"The specified version ({version}) is not recognized. Consider "
@@ -165,7 +169,8 @@ class KeyVaultApp:
             "Caller is not authorized to perform action on resource.\r\n"
             "If role assignments, deny assignments or role definitions were changed recently, "
             "please observe propagation time.\r\n"
-            f"Caller: appid={token.client_id};oid={object_id};iss=https://sts.windows.net/{token.tenant}/\r\n"
+            f"Caller: appid={token.client_id};oid={object_id};"
+            f"iss=https://sts.windows.net/{token.tenant}/\r\n"
             f"Action: '{_VAULT_ACTIONS[route.op]}'\r\n"
             "Resource: '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/"
             f"keybroker-emulator/providers/microsoft.keyvault/vaults/{vault}{scope}'\r\n"
@@ -180,7 +185,8 @@ class KeyVaultApp:
         key = self.host.keys.get(route.name, route.version)
         if key is None:   # the 2021+ message (§7.2)
             ident = f"{route.name}/{route.version}" if route.version else route.name
-            raise KeyVaultError(404, "KeyNotFound", f"A key with (name/id) {ident} {_NOT_FOUND_HINT}")
+            raise KeyVaultError(404, "KeyNotFound",
+                                f"A key with (name/id) {ident} {_NOT_FOUND_HINT}")
         return key
 
     def _get_key(self, req: Request, route: Route) -> Response:
@@ -209,7 +215,8 @@ class KeyVaultApp:
         key = self._find(route)
         params = crypto_ops.parse_parameters(req.body)
         crypto_ops.check_usable(key, route.op, time.time())
-        return self._ok(req, crypto_ops.run(route.op, key, params, self.host.kind, self._base_url(req)))
+        result = crypto_ops.run(route.op, key, params, self.host.kind, self._base_url(req))
+        return self._ok(req, result)
 
     def _rng(self, req: Request, route: Route) -> Response:
         try:
