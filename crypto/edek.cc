@@ -32,12 +32,18 @@ bool KnownAlgorithm(uint8_t value) {
          value == static_cast<uint8_t>(EdekAlgorithm::kRsaOaep256);
 }
 
-absl::Status CheckEncodable(const Edek& edek) {
+absl::Status CheckHeaderEncodable(const Edek& edek) {
   if (edek.key_name.empty() || edek.key_name.size() > Edek::kMaxNameSize ||
-      edek.key_version.empty() || edek.key_version.size() > Edek::kMaxNameSize ||
-      edek.iv.size() > Edek::kMaxIvOrTagSize || edek.tag.size() > Edek::kMaxIvOrTagSize ||
+      edek.key_version.empty() || edek.key_version.size() > Edek::kMaxNameSize) {
+    return Internal("edek key name or version out of the format's range");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBodyEncodable(const Edek& edek) {
+  if (edek.iv.size() > Edek::kMaxIvOrTagSize || edek.tag.size() > Edek::kMaxIvOrTagSize ||
       edek.wrapped.empty() || edek.wrapped.size() > Edek::kMaxWrappedSize) {
-    return Internal("edek field out of the format's range");
+    return Internal("edek iv, tag or wrapped key out of the format's range");
   }
   return absl::OkStatus();
 }
@@ -101,7 +107,7 @@ absl::Status ReadVersion(Reader& reader, std::string* version) {
 }  // namespace
 
 absl::StatusOr<std::string> EdekAuthenticatedHeader(const Edek& edek) {
-  RETURN_IF_ERROR(CheckEncodable(edek));
+  RETURN_IF_ERROR(CheckHeaderEncodable(edek));
   std::string out;
   out.reserve(4 + edek.key_name.size() + 1 + edek.key_version.size());
   out.push_back(static_cast<char>(Edek::kFormatV1));
@@ -120,6 +126,7 @@ absl::StatusOr<std::string> EdekAuthenticatedHeader(const Edek& edek) {
 }
 
 absl::StatusOr<std::string> EncodeEdek(const Edek& edek) {
+  RETURN_IF_ERROR(CheckBodyEncodable(edek));
   ASSIGN_OR_RETURN(std::string out, EdekAuthenticatedHeader(edek));
   out.reserve(out.size() + 4 + edek.iv.size() + edek.tag.size() + edek.wrapped.size());
   out.push_back(static_cast<char>(edek.iv.size()));

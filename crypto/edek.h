@@ -58,8 +58,8 @@ struct Edek {
 // is out of the format's range.
 absl::StatusOr<std::string> EncodeEdek(const Edek& edek);
 
-// Returns the authenticated header of `edek` (see the layout). Fails like
-// EncodeEdek.
+// Returns the authenticated header of `edek` (see the layout); only the
+// header fields need to be set. Fails like EncodeEdek for those fields.
 absl::StatusOr<std::string> EdekAuthenticatedHeader(const Edek& edek);
 
 // Decodes an EDEK. INVALID_ARGUMENT with reason EDEK_INVALID and a message

@@ -56,6 +56,10 @@ class Kms {
   // The EDEK KMS kind this implementation reads and writes.
   virtual crypto::EdekKms kind() const = 0;
 
+  // Whether operations may wait on a remote service (and so are worth
+  // caching, and must not run on a thread that serves other calls).
+  virtual bool calls_remote_service() const { return false; }
+
   // Returns the current state of `key_id`; an error if it is not usable now.
   virtual absl::StatusOr<KeyDescription> Describe(absl::string_view key_id,
                                                   const CallOptions& options) = 0;

@@ -1,6 +1,7 @@
 #include "server/broker_core.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/error_reason.h"
 #include "common/status_macros.h"
 
@@ -44,12 +45,42 @@ absl::StatusOr<BrokerCore::DecodedEdek> BrokerCore::Decode(absl::string_view ede
   return DecodedEdek{std::move(decoded), kms};
 }
 
+absl::StatusOr<UnwrappedDek> BrokerCore::UnwrapDecoded(absl::string_view edek_bytes,
+                                                       const DecodedEdek& decoded,
+                                                       const crypto::EncryptionContext& context,
+                                                       const kms::CallOptions& options) const {
+  bool cached = unwrap_cache_ != nullptr && decoded.kms->calls_remote_service();
+  absl::Time now = absl::Now();
+  if (cached) {
+    if (auto hit = unwrap_cache_->Get(edek_bytes, context.canonical(), now)) {
+      return UnwrappedDek{std::move(hit->dek), std::move(hit->key_version)};
+    }
+  }
+  ASSIGN_OR_RETURN(crypto::SecretBytes dek, decoded.kms->Unwrap(decoded.edek, context, options));
+  UnwrappedDek result{std::move(dek), decoded.edek.key_version};
+  if (cached) {
+    unwrap_cache_->Put(edek_bytes, context.canonical(),
+                       UnwrapCache::Entry{result.plaintext.Clone(), result.key_version}, now);
+  }
+  return result;
+}
+
 absl::StatusOr<UnwrappedDek> BrokerCore::Unwrap(absl::string_view edek,
                                                 const crypto::EncryptionContext& context,
                                                 const kms::CallOptions& options) const {
   ASSIGN_OR_RETURN(DecodedEdek decoded, Decode(edek));
-  ASSIGN_OR_RETURN(crypto::SecretBytes dek, decoded.kms->Unwrap(decoded.edek, context, options));
-  return UnwrappedDek{std::move(dek), std::move(decoded.edek.key_version)};
+  return UnwrapDecoded(edek, decoded, context, options);
+}
+
+bool BrokerCore::MayBlock(absl::string_view alias) const {
+  absl::StatusOr<const BoundKey*> key = registry_->Find(alias);
+  return key.ok() && (*key)->kms->calls_remote_service();
+}
+
+bool BrokerCore::MayBlockOnEdek(absl::string_view edek) const {
+  if (edek.size() < 2) return false;
+  absl::StatusOr<kms::Kms*> kms = registry_->KmsFor(static_cast<crypto::EdekKms>(edek[1]));
+  return kms.ok() && (*kms)->calls_remote_service();
 }
 
 absl::StatusOr<std::string> BrokerCore::Rotate(absl::string_view alias,
@@ -63,8 +94,8 @@ absl::StatusOr<kms::WrappedKey> BrokerCore::Rewrap(absl::string_view edek,
                                                    const kms::CallOptions& options) const {
   ASSIGN_OR_RETURN(DecodedEdek decoded, Decode(edek));
   ASSIGN_OR_RETURN(std::string key_id, decoded.kms->KeyIdOf(decoded.edek));
-  ASSIGN_OR_RETURN(crypto::SecretBytes dek, decoded.kms->Unwrap(decoded.edek, context, options));
-  return decoded.kms->Wrap(key_id, dek, context, options);
+  ASSIGN_OR_RETURN(UnwrappedDek dek, UnwrapDecoded(edek, decoded, context, options));
+  return decoded.kms->Wrap(key_id, dek.plaintext, context, options);
 }
 
 absl::StatusOr<KeyStatus> BrokerCore::DescribeKey(absl::string_view alias,

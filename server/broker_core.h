@@ -15,6 +15,7 @@
 #include "crypto/secret_bytes.h"
 #include "kms_adapters/kms.h"
 #include "server/key_registry.h"
+#include "server/unwrap_cache.h"
 
 namespace keybroker::server {
 
@@ -41,8 +42,16 @@ class BrokerCore {
   static constexpr size_t kDekSize = 32;
   static constexpr size_t kMaxWrapSize = 64;
 
-  // `registry` must outlive the core.
-  explicit BrokerCore(const KeyRegistry* registry) : registry_(registry) {}
+  // `registry` (and `unwrap_cache`, if given) must outlive the core. The
+  // cache serves Unwrap and Rewrap for KMSs that call a remote service.
+  explicit BrokerCore(const KeyRegistry* registry, UnwrapCache* unwrap_cache = nullptr)
+      : registry_(registry), unwrap_cache_(unwrap_cache) {}
+
+  // Whether a call on `alias`, or on `edek`, may wait on a remote KMS (the
+  // service then runs it off gRPC's callback threads). False for anything
+  // that fails fast (unknown alias, malformed EDEK).
+  bool MayBlock(absl::string_view alias) const;
+  bool MayBlockOnEdek(absl::string_view edek) const;
 
   absl::StatusOr<GeneratedDek> GenerateDek(absl::string_view alias,
                                            const crypto::EncryptionContext& context,
@@ -72,8 +81,14 @@ class BrokerCore {
     kms::Kms* kms;
   };
   absl::StatusOr<DecodedEdek> Decode(absl::string_view edek) const;
+  // Unwraps through the unwrap cache when the KMS is remote.
+  absl::StatusOr<UnwrappedDek> UnwrapDecoded(absl::string_view edek_bytes,
+                                             const DecodedEdek& decoded,
+                                             const crypto::EncryptionContext& context,
+                                             const kms::CallOptions& options) const;
 
   const KeyRegistry* registry_;
+  UnwrapCache* unwrap_cache_;
 };
 
 }  // namespace keybroker::server

@@ -17,6 +17,10 @@
 namespace keybroker::server {
 namespace {
 
+// Threads for calls waiting on a remote KMS. Each vault is further limited by
+// kms.azure.max_concurrent_requests_per_vault.
+constexpr int kBlockingThreads = 64;
+
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view field) {
   absl::StatusOr<crypto::SecretBytes> pem = crypto::ReadSecretFile(path, 1 << 20);
   if (!pem.ok()) return Annotate(pem.status(), absl::StrCat("tls.", field));
@@ -55,8 +59,13 @@ std::string BoundAddress(const std::string& configured, int port) {
 absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& config) {
   std::unique_ptr<BrokerServer> server(new BrokerServer());
   ASSIGN_OR_RETURN(server->registry_, BuildKeyRegistry(config));
-  server->core_ = std::make_unique<BrokerCore>(server->registry_.get());
-  server->service_ = std::make_unique<KeyBrokerService>(server->core_.get());
+  server->unwrap_cache_ =
+      std::make_unique<UnwrapCache>(static_cast<size_t>(config.cache.unwrap_max_entries),
+                                    absl::Seconds(config.cache.unwrap_ttl_seconds));
+  server->core_ = std::make_unique<BrokerCore>(server->registry_.get(), server->unwrap_cache_.get());
+  server->executor_ = std::make_unique<BlockingExecutor>(kBlockingThreads);
+  server->service_ =
+      std::make_unique<KeyBrokerService>(server->core_.get(), server->executor_.get());
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, Credentials(config));
 
   grpc::EnableDefaultHealthCheckService(true);

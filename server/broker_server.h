@@ -10,10 +10,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "server/blocking_executor.h"
 #include "server/broker_core.h"
 #include "server/config.h"
 #include "server/key_broker_service.h"
 #include "server/key_registry.h"
+#include "server/unwrap_cache.h"
 
 namespace keybroker::server {
 
@@ -34,8 +36,11 @@ class BrokerServer {
  private:
   BrokerServer() = default;
 
+  // Declared in dependency order: each outlives what is declared after it.
   std::unique_ptr<KeyRegistry> registry_;
+  std::unique_ptr<UnwrapCache> unwrap_cache_;
   std::unique_ptr<BrokerCore> core_;
+  std::unique_ptr<BlockingExecutor> executor_;
   std::unique_ptr<KeyBrokerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

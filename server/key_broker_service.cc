@@ -26,14 +26,10 @@ class WipingReactor final : public grpc::ServerUnaryReactor {
   std::string* secret_;
 };
 
-// Finishes `context`'s RPC with `status`, wiping `secret` afterwards when
-// given.
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const absl::Status& status,
-                                 std::string* secret = nullptr) {
-  grpc::ServerUnaryReactor* reactor =
-      secret != nullptr ? new WipingReactor(secret) : context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+// A reactor for `context`'s RPC that wipes `secret` when done, if given.
+grpc::ServerUnaryReactor* NewReactor(grpc::CallbackServerContext* context,
+                                     std::string* secret = nullptr) {
+  return secret != nullptr ? new WipingReactor(secret) : context->DefaultReactor();
 }
 
 kms::CallOptions OptionsOf(const grpc::CallbackServerContext* context) {
@@ -107,45 +103,73 @@ absl::Status DoDescribeKey(const BrokerCore& core, const kms::CallOptions& optio
 
 }  // namespace
 
+template <typename Work>
+grpc::ServerUnaryReactor* KeyBrokerService::Run(grpc::ServerUnaryReactor* reactor, bool may_block,
+                                                Work work) {
+  auto finish = [reactor, work = std::move(work)]() { reactor->Finish(ToGrpcStatus(work())); };
+  if (may_block && executor_ != nullptr) {
+    executor_->Submit(std::move(finish));
+  } else {
+    finish();
+  }
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* KeyBrokerService::GenerateDek(grpc::CallbackServerContext* context,
                                                         const v1::GenerateDekRequest* request,
                                                         v1::GenerateDekResponse* response) {
-  absl::Status status = DoGenerateDek(*core_, OptionsOf(context), *request, response);
-  return Finish(context, status, response->mutable_plaintext());
+  return Run(NewReactor(context, response->mutable_plaintext()), core_->MayBlock(request->key()),
+             [this, context, request, response] {
+               return DoGenerateDek(*core_, OptionsOf(context), *request, response);
+             });
 }
 
 grpc::ServerUnaryReactor* KeyBrokerService::Wrap(grpc::CallbackServerContext* context,
                                                  const v1::WrapRequest* request,
                                                  v1::WrapResponse* response) {
-  absl::Status status = DoWrap(*core_, OptionsOf(context), *request, response);
-  return Finish(context, status, MutableRequestBytes(request->plaintext()));
+  return Run(NewReactor(context, MutableRequestBytes(request->plaintext())),
+             core_->MayBlock(request->key()), [this, context, request, response] {
+               return DoWrap(*core_, OptionsOf(context), *request, response);
+             });
 }
 
 grpc::ServerUnaryReactor* KeyBrokerService::Unwrap(grpc::CallbackServerContext* context,
                                                    const v1::UnwrapRequest* request,
                                                    v1::UnwrapResponse* response) {
-  absl::Status status = DoUnwrap(*core_, OptionsOf(context), *request, response);
-  return Finish(context, status, response->mutable_plaintext());
+  return Run(NewReactor(context, response->mutable_plaintext()),
+             core_->MayBlockOnEdek(request->edek()), [this, context, request, response] {
+               return DoUnwrap(*core_, OptionsOf(context), *request, response);
+             });
 }
 
 grpc::ServerUnaryReactor* KeyBrokerService::Rotate(grpc::CallbackServerContext* context,
                                                    const v1::RotateRequest* request,
                                                    v1::RotateResponse* response) {
-  absl::StatusOr<std::string> version = core_->Rotate(request->key(), OptionsOf(context));
-  if (version.ok()) response->set_key_version(*std::move(version));
-  return Finish(context, version.status());
+  return Run(NewReactor(context), core_->MayBlock(request->key()),
+             [this, context, request, response]() -> absl::Status {
+               ASSIGN_OR_RETURN(std::string version,
+                                core_->Rotate(request->key(), OptionsOf(context)));
+               response->set_key_version(std::move(version));
+               return absl::OkStatus();
+             });
 }
 
 grpc::ServerUnaryReactor* KeyBrokerService::Rewrap(grpc::CallbackServerContext* context,
                                                    const v1::RewrapRequest* request,
                                                    v1::RewrapResponse* response) {
-  return Finish(context, DoRewrap(*core_, OptionsOf(context), *request, response));
+  return Run(NewReactor(context), core_->MayBlockOnEdek(request->edek()),
+             [this, context, request, response] {
+               return DoRewrap(*core_, OptionsOf(context), *request, response);
+             });
 }
 
 grpc::ServerUnaryReactor* KeyBrokerService::DescribeKey(grpc::CallbackServerContext* context,
                                                         const v1::DescribeKeyRequest* request,
                                                         v1::DescribeKeyResponse* response) {
-  return Finish(context, DoDescribeKey(*core_, OptionsOf(context), *request, response));
+  return Run(NewReactor(context), core_->MayBlock(request->key()),
+             [this, context, request, response] {
+               return DoDescribeKey(*core_, OptionsOf(context), *request, response);
+             });
 }
 
 }  // namespace keybroker::server

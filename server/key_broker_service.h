@@ -2,7 +2,9 @@
 //
 // Handlers are thin: read the request, call one BrokerCore function, fill the
 // response or translate the error (grpc_status.h). They use gRPC's callback
-// API and finish inline: local-keyring operations are CPU-only and short.
+// API: calls on the local keyring finish inline on gRPC's thread (CPU-only,
+// except a Rotate's file write); calls that may wait on a remote KMS run on
+// the BlockingExecutor, because callback threads must not block.
 // Responses and requests that hold key material are wiped when the RPC is
 // done (gRPC's own transport buffers are beyond our reach).
 //
@@ -11,14 +13,17 @@
 #define KEYBROKER_SERVER_KEY_BROKER_SERVICE_H_
 
 #include "keybroker/v1/key_broker.grpc.pb.h"
+#include "server/blocking_executor.h"
 #include "server/broker_core.h"
 
 namespace keybroker::server {
 
 class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService {
  public:
-  // `core` must outlive the service.
-  explicit KeyBrokerService(const BrokerCore* core) : core_(core) {}
+  // `core` and `executor` must outlive the service; without an executor
+  // everything runs inline.
+  KeyBrokerService(const BrokerCore* core, BlockingExecutor* executor)
+      : core_(core), executor_(executor) {}
 
   grpc::ServerUnaryReactor* GenerateDek(grpc::CallbackServerContext* context,
                                         const v1::GenerateDekRequest* request,
@@ -40,7 +45,13 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
                                         v1::DescribeKeyResponse* response) override;
 
  private:
+  // Runs `work` (returning absl::Status) inline or on the executor, then
+  // finishes `reactor` with its status.
+  template <typename Work>
+  grpc::ServerUnaryReactor* Run(grpc::ServerUnaryReactor* reactor, bool may_block, Work work);
+
   const BrokerCore* core_;
+  BlockingExecutor* executor_;
 };
 
 }  // namespace keybroker::server

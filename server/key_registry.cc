@@ -24,6 +24,7 @@ absl::Status KeyRegistry::Bind(const std::string& alias, crypto::EdekKms kind,
     return absl::InvalidArgumentError(absl::StrCat("key alias ", alias, " is bound twice"));
   }
   aliases_.push_back(alias);
+  bindings_.push_back(BoundKey{alias, *kms, key_id});
   return absl::OkStatus();
 }
 

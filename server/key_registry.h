@@ -33,9 +33,19 @@ class KeyRegistry {
   absl::StatusOr<kms::Kms*> KmsFor(crypto::EdekKms kind) const;
 
   const std::vector<std::string>& aliases() const { return aliases_; }
+  const std::vector<BoundKey>& bindings() const { return bindings_; }
+
+  // Keeps `dependency` (clients, credentials a KMS uses) alive for as long as
+  // the KMSs.
+  void KeepAlive(std::shared_ptr<void> dependency) {
+    dependencies_.push_back(std::move(dependency));
+  }
 
  private:
+  // Destroyed after kms_ (members go in reverse order).
+  std::vector<std::shared_ptr<void>> dependencies_;
   std::vector<std::unique_ptr<kms::Kms>> kms_;
+  std::vector<BoundKey> bindings_;
   absl::flat_hash_map<std::string, BoundKey> keys_;
   std::vector<std::string> aliases_;
 };

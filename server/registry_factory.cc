@@ -1,5 +1,7 @@
 #include "server/registry_factory.h"
 
+#include "server/azure_kms_factory.h"
+
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/file_lock.h"
@@ -48,8 +50,10 @@ absl::StatusOr<std::unique_ptr<KeyRegistry>> BuildKeyRegistry(const Config& conf
     RETURN_IF_ERROR(registry->AddKms(std::move(local)));
   }
   for (const KeyBinding& binding : config.keys) {
+    if (binding.local_key.empty()) continue;
     RETURN_IF_ERROR(registry->Bind(binding.alias, crypto::EdekKms::kLocal, binding.local_key));
   }
+  if (config.azure.has_value()) RETURN_IF_ERROR(AddAzureKms(config, registry.get()));
   return registry;
 }
 

@@ -53,6 +53,7 @@ class AzureKms : public Kms {
   absl::Status AddKey(AzureKeyOptions options);
 
   crypto::EdekKms kind() const override { return crypto::EdekKms::kAzure; }
+  bool calls_remote_service() const override { return true; }
   absl::StatusOr<KeyDescription> Describe(absl::string_view key_id,
                                           const CallOptions& options) override;
   absl::StatusOr<crypto::SecretBytes> GenerateDekMaterial(absl::string_view key_id, size_t size,

@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "kms_adapters/azure/http_client.h"
+#include "kms_adapters/azure/url.h"
 
 // Kept out of this header so that its includers do not pull in Boost.
 namespace web::http::client {
@@ -43,8 +44,8 @@ class CpprestHttpClient : public HttpClient {
   // `request_timeout`. FAILED_PRECONDITION when trust.ca_file is set but
   // cannot be read or holds no PEM certificate (the message names the file);
   // INVALID_ARGUMENT when request_timeout is not positive and finite.
-  static absl::StatusOr<std::unique_ptr<CpprestHttpClient>> Create(
-      TlsTrust trust, absl::Duration request_timeout);
+  static absl::StatusOr<std::unique_ptr<CpprestHttpClient>> Create(TlsTrust trust,
+                                                                   absl::Duration request_timeout);
 
   ~CpprestHttpClient() override;
 
@@ -58,9 +59,9 @@ class CpprestHttpClient : public HttpClient {
  private:
   CpprestHttpClient(TlsTrust trust, absl::Duration request_timeout);
 
-  // Returns the cpprest client for `origin`, creating it on first use.
+  // Returns the cpprest client for url's origin, creating it on first use.
   // Throws what cpprest throws; Send catches it.
-  std::shared_ptr<web::http::client::http_client> ClientFor(const std::string& origin);
+  std::shared_ptr<web::http::client::http_client> ClientFor(const Url& url);
 
   // Set at construction.
   const TlsTrust trust_;

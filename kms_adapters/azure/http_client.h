@@ -22,6 +22,9 @@ struct HttpRequest {
   std::string url;     // absolute: https://host[:port]/path?query
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // False for requests that change state (Key Vault's rotate): they are not
+  // retried after a 5xx or a lost connection, which may follow a success.
+  bool retry_safe = true;
 };
 
 struct HttpResponse {

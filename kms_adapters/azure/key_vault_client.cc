@@ -110,6 +110,7 @@ absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline
   request.method = call.method;
   request.url = absl::StrCat(call.key->id.VaultUrl(), call.path, "?", kApiVersion);
   request.body = call.body;
+  request.retry_safe = call.retry_safe;
   WipeOnExit wipe_request(&request.body);
   for (int attempt = 0; attempt < 2; ++attempt) {
     absl::StatusOr<crypto::SecretBytes> token = call.key->tokens->Token(call.key->scope, deadline);
@@ -141,7 +142,8 @@ absl::StatusOr<KeyBundle> KeyVaultClient::GetKey(const VaultKey& key, absl::stri
 
 absl::StatusOr<KeyBundle> KeyVaultClient::RotateKey(const VaultKey& key, absl::Time deadline) {
   std::string path = absl::StrCat("/keys/", key.id.name, "/rotate");
-  ASSIGN_OR_RETURN(HttpResponse response, Send({&key, "rotate", "POST", path, ""}, deadline));
+  ASSIGN_OR_RETURN(HttpResponse response,
+                   Send({&key, "rotate", "POST", path, "", /*retry_safe=*/false}, deadline));
   if (response.status != 200) return KeyVaultError(response, "rotate", Describe(key, ""), false);
   ASSIGN_OR_RETURN(KeyBundle bundle, ParseBundle(response.body, "rotate"));
   bundle.request_id = response.Header("x-ms-request-id");

@@ -97,6 +97,7 @@ class KeyVaultClient {
     std::string method;
     std::string path;       // after the vault URL, without the query
     std::string body;       // JSON, may hold key material: wiped after the call
+    bool retry_safe = true; // false for rotate, which creates a version
   };
   // Sends `call` with a bearer token, once more after a 401 with a fresh one.
   absl::StatusOr<HttpResponse> Send(Call call, absl::Time deadline);

@@ -33,12 +33,20 @@ ServiceError ParseServiceError(const std::string& body) {
   return error;
 }
 
-ErrorReason ReasonFor(int status, const ServiceError& error, bool edek_operation) {
+ErrorReason ReasonFor(int status, const ServiceError& error, absl::string_view operation,
+                      bool edek_operation) {
   if (status == 401) return ErrorReason::kKeyNotAccessible;
   if (status == 403) {
     // A disabled key or an operation outside key_ops is the key's state, not
     // a lost permission (DESIGN.md error table).
     if (error.inner_code == "KeyDisabled" || error.inner_code == "KeyOperationForbidden") {
+      return ErrorReason::kKeyDisabled;
+    }
+    // An expired or not-yet-valid key refuses wrapkey/encrypt with a bare 403
+    // Forbidden (§7.2); permission denials name themselves (ForbiddenByRbac,
+    // ForbiddenByPolicy, AccessDenied...).
+    if (error.code == "Forbidden" && error.inner_code.empty() &&
+        (operation == "wrapkey" || operation == "encrypt")) {
       return ErrorReason::kKeyDisabled;
     }
     return ErrorReason::kKeyNotAccessible;
@@ -56,7 +64,7 @@ ErrorReason ReasonFor(int status, const ServiceError& error, bool edek_operation
 absl::Status KeyVaultError(const HttpResponse& response, absl::string_view operation,
                            absl::string_view what, bool edek_operation) {
   ServiceError error = ParseServiceError(response.body);
-  ErrorReason reason = ReasonFor(response.status, error, edek_operation);
+  ErrorReason reason = ReasonFor(response.status, error, operation, edek_operation);
   std::string message = absl::StrCat(
       operation, " on ", what, " failed: HTTP ", response.status,
       error.code.empty() ? "" : absl::StrCat(" ", error.code),

@@ -1,5 +1,7 @@
 #include "kms_adapters/azure/url.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -37,9 +39,10 @@ bool IsIpv6Literal(absl::string_view host) {
 
 absl::Status ParsePort(absl::string_view text, int* port) {
   if (text.empty()) return absl::OkStatus();  // "host:" means the default port
+  bool digits_only = std::all_of(text.begin(), text.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
   int value = 0;
-  bool digits_only = true;
-  for (char c : text) digits_only = digits_only && absl::ascii_isdigit(static_cast<unsigned char>(c));
   if (!digits_only || !absl::SimpleAtoi(text, &value) || value < 1 || value > 65535) {
     return absl::InvalidArgumentError("url port must be a number from 1 to 65535");
   }
@@ -59,9 +62,8 @@ absl::Status ParseAuthority(absl::string_view authority, Url* url) {
     if (host_end != absl::string_view::npos) ++host_end;
   }
   absl::string_view host = authority.substr(0, host_end);
-  absl::string_view after_host = host_end == absl::string_view::npos
-                                     ? absl::string_view()
-                                     : authority.substr(host_end);
+  absl::string_view after_host =
+      host_end == absl::string_view::npos ? absl::string_view() : authority.substr(host_end);
   if (!IsHostName(host) && !IsIpv6Literal(host)) {
     return absl::InvalidArgumentError("url has no valid host");
   }
@@ -109,7 +111,9 @@ absl::StatusOr<std::string> OriginOf(absl::string_view url) {
 std::string UrlEncode(absl::string_view value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
-  out.reserve(value.size());
+  // The worst case up front: a regrown buffer would leave unwiped copies of
+  // secrets (client secrets are form-encoded).
+  out.reserve(3 * value.size());
   for (char c : value) {
     if (IsUnreserved(c)) {
       out.push_back(c);

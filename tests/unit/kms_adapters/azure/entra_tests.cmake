@@ -1,1 +1,13 @@
-# (entra tests are listed here)
+# Entra ID credentials and the token cache (kms_adapters/azure/entra/).
+keybroker_test(token_response_test SOURCES token_response_test.cc LIBS keybroker_kms_azure)
+keybroker_test(token_endpoint_test SOURCES token_endpoint_test.cc LIBS keybroker_kms_azure)
+keybroker_test(client_secret_credential_test
+  SOURCES client_secret_credential_test.cc LIBS keybroker_kms_azure)
+keybroker_test(client_assertion_test SOURCES client_assertion_test.cc LIBS keybroker_kms_azure)
+keybroker_test(client_certificate_credential_test
+  SOURCES client_certificate_credential_test.cc LIBS keybroker_kms_azure)
+keybroker_test(workload_identity_credential_test
+  SOURCES workload_identity_credential_test.cc LIBS keybroker_kms_azure)
+keybroker_test(managed_identity_credential_test
+  SOURCES managed_identity_credential_test.cc LIBS keybroker_kms_azure)
+keybroker_test(token_cache_test SOURCES token_cache_test.cc LIBS keybroker_kms_azure)

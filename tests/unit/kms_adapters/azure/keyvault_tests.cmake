@@ -1,1 +1,2 @@
-# (keyvault tests are listed here)
+keybroker_test(key_id_test SOURCES key_id_test.cc LIBS keybroker_kms_azure)
+keybroker_test(key_vault_errors_test SOURCES key_vault_errors_test.cc LIBS keybroker_kms_azure)

@@ -1,0 +1,38 @@
+// BlockingExecutor: a fixed pool of threads for calls that may wait on a
+// remote KMS, so that they never occupy gRPC's callback threads (which must
+// not block). Tasks run in submission order. The destructor finishes queued
+// tasks, then joins. Safe for concurrent use.
+#ifndef KEYBROKER_SERVER_BLOCKING_EXECUTOR_H_
+#define KEYBROKER_SERVER_BLOCKING_EXECUTOR_H_
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace keybroker::server {
+
+class BlockingExecutor {
+ public:
+  explicit BlockingExecutor(int threads);
+  ~BlockingExecutor();
+  BlockingExecutor(const BlockingExecutor&) = delete;
+  BlockingExecutor& operator=(const BlockingExecutor&) = delete;
+
+  void Submit(std::function<void()> task);
+
+ private:
+  void Work();
+
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace keybroker::server
+
+#endif  // KEYBROKER_SERVER_BLOCKING_EXECUTOR_H_

@@ -1,0 +1,355 @@
+// The real broker against the Key Vault / Managed HSM / Entra ID emulator over
+// TLS: every RPC with RSA keys of each size and with Managed HSM AES keys,
+// local RSA wraps unwrapped by the vault, key versions picked up, access
+// revoked and restored, throttling and faults survived, token refresh, TLS
+// trust, and EDEKs naming unconfigured keys refused without a request.
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/broker_process.h"
+#include "tests/integration/grpc_test_client.h"
+#include "tests/integration/keyvault_emulator_process.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keybroker::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+constexpr char kTenant[] = "11111111-2222-3333-4444-555555555555";
+constexpr char kClientId[] = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+constexpr int kTtlSeconds = 2;  // metadata and unwrap cache: the revocation bound
+
+struct Key {
+  std::string alias, host, name, kty;
+  int size;
+};
+
+const std::vector<Key>& Keys() {
+  static const std::vector<Key> keys = {
+      {"rsa2048", "kv1", "rsa2048", "RSA", 2048},  {"rsa3072", "kv1", "rsa3072", "RSA", 3072},
+      {"rsa4096", "kv1", "rsa4096", "RSA", 4096},  {"hsm-rsa", "hsm1", "hsm-rsa", "RSA-HSM", 2048},
+      {"hsm-aes", "hsm1", "hsm-aes", "oct-HSM", 256},
+  };
+  return keys;
+}
+
+class AzureTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    auto emulator = KeyVaultEmulator::Start(
+        {"--vault", "kv1", "--hsm", "hsm1", "--entra", "--separate-entra-ca"}, dir_->path());
+    ASSERT_OK(emulator);
+    emulator_ = emulator->release();
+    ASSERT_OK(emulator_->Control("register-principal",
+                                 {{"tenant", kTenant},
+                                  {"client_id", kClientId},
+                                  {"client_secret", "s3cret value+/="},
+                                  {"hosts", {"kv1", "hsm1"}}}));
+    for (const Key& key : Keys()) {
+      ASSERT_OK(emulator_->Control(
+          "create-key",
+          {{"host", key.host}, {"name", key.name}, {"kty", key.kty}, {"size", key.size}}));
+    }
+    WriteAll(dir_->File("client-id"), std::string(kClientId) + "\n");
+    WriteAll(dir_->File("client-secret"), "s3cret value+/=\n");
+    WriteAll(dir_->File("keybroker.yaml"), Config(emulator_->ca_file()));
+    auto broker = BrokerProcess::Start({"--config", dir_->File("keybroker.yaml")});
+    ASSERT_OK(broker);
+    broker_ = broker->release();
+  }
+
+  static void TearDownTestSuite() {
+    delete broker_;
+    delete emulator_;
+    delete dir_;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(broker_, nullptr);
+    stub_ = NewStub(broker_->address());
+    ASSERT_OK(emulator_->Control("clear-faults", Json::object()));
+  }
+
+  // The broker configuration; `kv_ca` is the CA trusted for the vaults.
+  static std::string Config(const std::string& kv_ca) {
+    std::string config = absl::StrCat(
+        "listen: 127.0.0.1:0\n"
+        "cache: { metadata_ttl_seconds: ", kTtlSeconds, ", unwrap_ttl_seconds: ", kTtlSeconds,
+        " }\n"
+        "kms:\n"
+        "  azure:\n"
+        "    key_vault_tls: { ca_file: ", kv_ca, " }\n"
+        "    request_timeout_seconds: 5\n"
+        "    identities:\n"
+        "      app:\n"
+        "        tenant_id: ", kTenant, "\n"
+        "        client_id: { password_file: ", dir_->File("client-id"), " }\n"
+        "        client_secret: { password_file: ", dir_->File("client-secret"), " }\n"
+        "        oauth_endpoint_url: ", emulator_->Url("entra"), "\n"
+        "        tls: { ca_file: ", emulator_->entra_ca_file(), " }\n"
+        "keys:\n");
+    for (const Key& key : Keys()) {
+      absl::StrAppend(&config, "  - alias: ", key.alias, "\n    azure_key: ",
+                      emulator_->Url(key.host), "/keys/", key.name, "\n    identity: app\n",
+                      "    vault_kind: ", key.host == "kv1" ? "vault" : "managed_hsm", "\n");
+    }
+    return config;
+  }
+
+  grpc::Status GenerateDek(const std::string& alias, v1::GenerateDekResponse* response,
+                           const std::string& tenant = "acme") {
+    v1::GenerateDekRequest request;
+    request.set_key(alias);
+    (*request.mutable_context())["tenant"] = tenant;
+    grpc::Status status = stub_->GenerateDek(Ctx().get(), request, response);
+    if (!status.ok()) std::cerr << "GenerateDek(" << alias << "): " << status.error_message() << "\n";
+    return status;
+  }
+
+  grpc::Status Unwrap(const std::string& edek, std::string* plaintext,
+                      const std::string& tenant = "acme") {
+    v1::UnwrapRequest request;
+    request.set_edek(edek);
+    (*request.mutable_context())["tenant"] = tenant;
+    v1::UnwrapResponse response;
+    grpc::Status status = stub_->Unwrap(Ctx().get(), request, &response);
+    *plaintext = response.plaintext();
+    return status;
+  }
+
+  v1::DescribeKeyResponse Describe(const std::string& alias, grpc::Status* status = nullptr) {
+    v1::DescribeKeyRequest request;
+    request.set_key(alias);
+    v1::DescribeKeyResponse response;
+    grpc::Status s = stub_->DescribeKey(Ctx().get(), request, &response);
+    if (status != nullptr) *status = s;
+    return response;
+  }
+
+  static void WaitPastTheBound() { absl::SleepFor(absl::Seconds(kTtlSeconds) + absl::Milliseconds(300)); }
+
+  static TempDir* dir_;
+  static KeyVaultEmulator* emulator_;
+  static BrokerProcess* broker_;
+  std::unique_ptr<v1::KeyBroker::Stub> stub_;
+};
+
+TempDir* AzureTest::dir_ = nullptr;
+KeyVaultEmulator* AzureTest::emulator_ = nullptr;
+BrokerProcess* AzureTest::broker_ = nullptr;
+
+TEST_F(AzureTest, EveryRpcWithEveryKeyKind) {
+  for (const Key& key : Keys()) {
+    SCOPED_TRACE(key.alias);
+    v1::GenerateDekResponse dek;
+    ASSERT_TRUE(GenerateDek(key.alias, &dek).ok());
+    EXPECT_EQ(dek.plaintext().size(), 32u);
+    EXPECT_EQ(dek.key_version().size(), 32u) << "Key Vault's own version id";
+    std::string plaintext;
+    ASSERT_TRUE(Unwrap(dek.edek(), &plaintext).ok());
+    EXPECT_EQ(plaintext, dek.plaintext());
+    grpc::Status wrong = Unwrap(dek.edek(), &plaintext, "other-tenant");
+    EXPECT_EQ(wrong.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(GrpcReasonOf(wrong), "EDEK_INVALID");
+
+    v1::WrapRequest wrap;
+    wrap.set_key(key.alias);
+    wrap.set_plaintext(std::string(48, 'k'));
+    (*wrap.mutable_context())["tenant"] = "acme";
+    v1::WrapResponse wrapped;
+    ASSERT_TRUE(stub_->Wrap(Ctx().get(), wrap, &wrapped).ok());
+    ASSERT_TRUE(Unwrap(wrapped.edek(), &plaintext).ok());
+    EXPECT_EQ(plaintext, wrap.plaintext());
+
+    v1::RewrapRequest rewrap;
+    rewrap.set_edek(dek.edek());
+    (*rewrap.mutable_context())["tenant"] = "acme";
+    v1::RewrapResponse rewrapped;
+    ASSERT_TRUE(stub_->Rewrap(Ctx().get(), rewrap, &rewrapped).ok());
+    ASSERT_TRUE(Unwrap(rewrapped.edek(), &plaintext).ok());
+    EXPECT_EQ(plaintext, dek.plaintext());
+
+    v1::DescribeKeyResponse described = Describe(key.alias);
+    EXPECT_TRUE(described.accessible());
+    EXPECT_TRUE(described.customer_managed());
+    EXPECT_EQ(described.key_version(), dek.key_version());
+    EXPECT_EQ(described.algorithm(), key.kty == "oct-HSM" ? "AES-256-GCM" : "RSA-OAEP-256");
+    EXPECT_EQ(described.quantum_resistant(), key.kty == "oct-HSM");
+    EXPECT_EQ(described.kms(), key.host == "kv1" ? "azure_key_vault" : "azure_managed_hsm");
+  }
+}
+
+TEST_F(AzureTest, RsaWrapsAreLocalAndUnwrapsAreCached) {
+  v1::GenerateDekResponse dek;
+  ASSERT_TRUE(GenerateDek("rsa2048", &dek).ok());  // warms the metadata
+  ASSERT_OK(emulator_->Control("reset-counts", Json::object()));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(GenerateDek("rsa2048", &dek).ok());
+  EXPECT_EQ(emulator_->Count("kv1", "wrapkey"), 0);
+  EXPECT_EQ(emulator_->Count("kv1", "get_key"), 0);
+  std::string plaintext;
+  ASSERT_TRUE(Unwrap(dek.edek(), &plaintext).ok());
+  ASSERT_TRUE(Unwrap(dek.edek(), &plaintext).ok());
+  EXPECT_EQ(emulator_->Count("kv1", "unwrapkey"), 1) << "the second unwrap is a cache hit";
+  EXPECT_EQ(plaintext, dek.plaintext());
+}
+
+TEST_F(AzureTest, CustomersNewVersionIsPickedUpWithinTheTtlAndAtOnceAfterRotate) {
+  v1::GenerateDekResponse before;
+  ASSERT_TRUE(GenerateDek("rsa3072", &before).ok());
+  absl::StatusOr<Json> added =
+      emulator_->Control("add-version", {{"host", "kv1"}, {"name", "rsa3072"}});
+  ASSERT_OK(added);
+  std::string kid = (*added)["key"]["kid"];
+  std::string new_version = kid.substr(kid.rfind('/') + 1);
+  WaitPastTheBound();
+  v1::GenerateDekResponse after;
+  ASSERT_TRUE(GenerateDek("rsa3072", &after).ok());
+  EXPECT_EQ(after.key_version(), new_version);
+  std::string plaintext;
+  ASSERT_TRUE(Unwrap(before.edek(), &plaintext).ok()) << "old versions still unwrap";
+  EXPECT_EQ(plaintext, before.plaintext());
+
+  v1::RotateRequest rotate;
+  rotate.set_key("rsa3072");
+  v1::RotateResponse rotated;
+  ASSERT_TRUE(stub_->Rotate(Ctx().get(), rotate, &rotated).ok());
+  EXPECT_NE(rotated.key_version(), new_version);
+  ASSERT_TRUE(GenerateDek("rsa3072", &after).ok());
+  EXPECT_EQ(after.key_version(), rotated.key_version()) << "no wait after Rotate";
+}
+
+TEST_F(AzureTest, RevokedAccessDeniesWithinTheBoundAndRestoringItLosesNothing) {
+  std::vector<v1::GenerateDekResponse> made(3);
+  for (auto& dek : made) ASSERT_TRUE(GenerateDek("rsa4096", &dek).ok());
+  v1::GenerateDekResponse aes;
+  ASSERT_TRUE(GenerateDek("hsm-aes", &aes).ok());
+
+  ASSERT_OK(emulator_->Control("revoke", {{"host", "kv1"}, {"client_id", kClientId}}));
+  ASSERT_OK(emulator_->Control("revoke", {{"host", "hsm1"}, {"client_id", kClientId}}));
+  WaitPastTheBound();
+  v1::GenerateDekResponse denied;
+  grpc::Status status = GenerateDek("rsa4096", &denied);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(GrpcReasonOf(status), "KEY_NOT_ACCESSIBLE");
+  std::string plaintext;
+  status = Unwrap(made[0].edek(), &plaintext);
+  EXPECT_EQ(GrpcReasonOf(status), "KEY_NOT_ACCESSIBLE");
+  EXPECT_EQ(GrpcReasonOf(Unwrap(aes.edek(), &plaintext)), "KEY_NOT_ACCESSIBLE");
+  v1::DescribeKeyResponse described = Describe("rsa4096", &status);
+  EXPECT_TRUE(status.ok());
+  EXPECT_FALSE(described.accessible());
+  EXPECT_EQ(described.reason(), "KEY_NOT_ACCESSIBLE");
+
+  ASSERT_OK(emulator_->Control("grant", {{"host", "kv1"}, {"client_id", kClientId}}));
+  ASSERT_OK(emulator_->Control("grant", {{"host", "hsm1"}, {"client_id", kClientId}}));
+  for (const auto& dek : made) {
+    ASSERT_TRUE(Unwrap(dek.edek(), &plaintext).ok());
+    EXPECT_EQ(plaintext, dek.plaintext());
+  }
+  ASSERT_TRUE(Unwrap(aes.edek(), &plaintext).ok());
+  EXPECT_EQ(plaintext, aes.plaintext());
+  EXPECT_TRUE(GenerateDek("rsa4096", &denied).ok());
+}
+
+TEST_F(AzureTest, ThrottlingServerErrorsAndDroppedConnectionsAreRetried) {
+  v1::GenerateDekResponse dek;
+  ASSERT_TRUE(GenerateDek("hsm-aes", &dek).ok());
+  ASSERT_OK(emulator_->Control("reset-counts", Json::object()));
+  ASSERT_OK(emulator_->Control(
+      "fault", {{"host", "hsm1"}, {"status", 429}, {"retry_after", 1}, {"count", 1}}));
+  ASSERT_OK(emulator_->Control("fault", {{"host", "hsm1"}, {"status", 503}, {"count", 1}}));
+  ASSERT_OK(emulator_->Control("drop", {{"host", "hsm1"}, {"count", 1}}));
+  std::string plaintext;
+  grpc::Status status = Unwrap(dek.edek(), &plaintext, "acme");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(plaintext, dek.plaintext());
+  EXPECT_EQ(emulator_->Count("hsm1", "decrypt"), 4) << "429, 503, dropped, then served";
+}
+
+TEST_F(AzureTest, ThrottlingThatOutlastsRetriesIsResourceExhausted) {
+  v1::GenerateDekResponse dek;
+  ASSERT_TRUE(GenerateDek("hsm-rsa", &dek).ok());
+  ASSERT_OK(emulator_->Control("fault", {{"host", "hsm1"}, {"status", 429}, {"count", -1}}));
+  std::string plaintext;
+  grpc::Status status = Unwrap(dek.edek(), &plaintext);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(GrpcReasonOf(status), "KMS_THROTTLED");
+  ASSERT_OK(emulator_->Control("clear-faults", Json::object()));
+  ASSERT_OK(emulator_->Control("fault", {{"host", "hsm1"}, {"status", 500}, {"count", -1}}));
+  status = Unwrap(dek.edek(), &plaintext, "other");  // not cached
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(GrpcReasonOf(status), "KMS_UNAVAILABLE");
+}
+
+TEST_F(AzureTest, ExpiredTokensAreRefreshed) {
+  v1::GenerateDekResponse dek;
+  ASSERT_TRUE(GenerateDek("hsm-aes", &dek).ok());
+  int tokens = emulator_->Count("entra", "token");
+  ASSERT_OK(emulator_->Control("expire-tokens", Json::object()));
+  std::string plaintext;
+  grpc::Status status = Unwrap(dek.edek(), &plaintext, "acme");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(emulator_->Count("entra", "token"), tokens) << "a 401 forced a new token";
+}
+
+TEST_F(AzureTest, DisabledKeysAreReportedAsSuch) {
+  ASSERT_OK(emulator_->Control("set-attributes",
+                               {{"host", "kv1"}, {"name", "rsa2048"}, {"enabled", false}}));
+  grpc::Status status;
+  v1::DescribeKeyResponse described = Describe("rsa2048", &status);
+  EXPECT_TRUE(status.ok());
+  EXPECT_FALSE(described.accessible());
+  EXPECT_EQ(described.reason(), "KEY_DISABLED");
+  v1::GenerateDekResponse dek;
+  status = GenerateDek("rsa2048", &dek);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(GrpcReasonOf(status), "KEY_DISABLED");
+  ASSERT_OK(emulator_->Control("set-attributes",
+                               {{"host", "kv1"}, {"name", "rsa2048"}, {"enabled", true}}));
+  EXPECT_TRUE(Describe("rsa2048").accessible());
+}
+
+TEST_F(AzureTest, EdekNamingAnUnconfiguredKeySendsNoRequest) {
+  v1::GenerateDekResponse dek;
+  ASSERT_TRUE(GenerateDek("rsa2048", &dek).ok());
+  std::string edek = dek.edek();
+  // Byte 3 is the key name length, then "127.0.0.1:PORT/rsa2048": rename the key.
+  size_t at = edek.find("rsa2048");
+  ASSERT_NE(at, std::string::npos);
+  edek.replace(at, 7, "rsa2049");
+  ASSERT_OK(emulator_->Control("reset-counts", Json::object()));
+  std::string plaintext;
+  grpc::Status status = Unwrap(edek, &plaintext);
+  EXPECT_EQ(GrpcReasonOf(status), "EDEK_INVALID");
+  absl::StatusOr<Json> counts = emulator_->Control("counts");
+  ASSERT_OK(counts);
+  for (const auto& [host, operations] : counts->items()) {
+    EXPECT_TRUE(operations.empty()) << host << ": " << operations.dump();
+  }
+}
+
+TEST_F(AzureTest, UntrustedVaultCertificateFailsTheConnection) {
+  TempDir dir;
+  std::string config = Config(emulator_->entra_ca_file());  // the wrong CA for the vaults
+  WriteAll(dir.File("keybroker.yaml"), config);
+  auto broker = BrokerProcess::Start({"--config", dir.File("keybroker.yaml")});
+  ASSERT_OK(broker);
+  auto stub = NewStub((*broker)->address());
+  v1::DescribeKeyRequest request;
+  request.set_key("rsa2048");
+  v1::DescribeKeyResponse response;
+  grpc::Status status = stub->DescribeKey(Ctx().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(GrpcReasonOf(status), "KMS_UNAVAILABLE");
+}
+
+}  // namespace
+}  // namespace keybroker::testing

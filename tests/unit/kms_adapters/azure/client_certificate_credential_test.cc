@@ -1,0 +1,171 @@
+#include "kms_adapters/azure/entra/client_certificate_credential.h"
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/error_reason.h"
+#include "crypto/secret_bytes.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/fake_http_client.h"
+#include "tests/testing/openssl_cli.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/unit/kms_adapters/azure/entra_jwt_testing.h"
+#include "tests/unit/kms_adapters/azure/entra_testing.h"
+
+namespace keybroker::kms::azure {
+namespace {
+
+using ::keybroker::testing::DecodedJwt;
+using ::keybroker::testing::DecodeJwt;
+using ::keybroker::testing::EntraError;
+using ::keybroker::testing::EntraToken;
+using ::keybroker::testing::FakeClock;
+using ::keybroker::testing::FakeHttpClient;
+using ::keybroker::testing::FormFieldNames;
+using ::keybroker::testing::HasReason;
+using ::keybroker::testing::ParseForm;
+using ::keybroker::testing::StatusIs;
+using ::keybroker::testing::VerifyPs256;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kTenant[] = "11111111-2222-3333-4444-555555555555";
+constexpr char kClientId[] = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+constexpr char kScope[] = "https://managedhsm.azure.net/.default";
+
+class ClientCertificateCredentialTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cli_.MakeSelfSigned(2048, "key.pem", "cert.pem")) << cli_.last_log();
+  }
+
+  ClientCertificateCredential::Options Options(const std::string& cert_file = "cert.pem",
+                                               const std::string& key_file = "key.pem") {
+    ClientCertificateCredential::Options options;
+    options.tenant_id = kTenant;
+    options.client_id = crypto::SecretBytes::CopyFrom(absl::StrCat(kClientId, "\n"));
+    options.certificate_pem = cli_.Read(cert_file);
+    options.private_key_pem = crypto::SecretBytes::CopyFrom(cli_.Read(key_file));
+    options.authority_host = "https://login.microsoftonline.us/";
+    return options;
+  }
+
+  std::unique_ptr<ClientCertificateCredential> Make() {
+    absl::StatusOr<std::unique_ptr<ClientCertificateCredential>> credential =
+        ClientCertificateCredential::Create(Options(), &http_, &clock_);
+    EXPECT_OK(credential);
+    return credential.ok() ? std::move(*credential) : nullptr;
+  }
+
+  keybroker::testing::OpensslCli cli_;
+  FakeClock clock_;
+  HttpResponse answer_ = EntraToken("cert-token", 3599);
+  FakeHttpClient http_{[this](const HttpRequest&) { return answer_; }};
+};
+
+TEST_F(ClientCertificateCredentialTest, SendsASignedAssertionForTheTokenUrl) {
+  std::unique_ptr<ClientCertificateCredential> credential = Make();
+  ASSERT_NE(credential, nullptr);
+  absl::StatusOr<AccessToken> token = credential->Fetch(kScope, absl::InfiniteFuture());
+  ASSERT_OK(token);
+  EXPECT_EQ(token->token.RevealAsStringView(), "cert-token");
+  EXPECT_EQ(token->expires_at, clock_.Now() + absl::Seconds(3599));
+
+  ASSERT_EQ(http_.requests().size(), 1u);
+  const HttpRequest request = http_.requests()[0];
+  const std::string token_url =
+      absl::StrCat("https://login.microsoftonline.us/", kTenant, "/oauth2/v2.0/token");
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.url, token_url);
+  EXPECT_THAT(
+      FormFieldNames(request.body),
+      ElementsAre("grant_type", "client_id", "client_assertion_type", "client_assertion", "scope"));
+  std::map<std::string, std::string> form = ParseForm(request.body);
+  EXPECT_EQ(form["grant_type"], "client_credentials");
+  EXPECT_EQ(form["client_id"], kClientId);
+  EXPECT_EQ(form["client_assertion_type"],
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+  EXPECT_THAT(request.body, HasSubstr("client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3A"
+                                      "client-assertion-type%3Ajwt-bearer"));
+  EXPECT_EQ(form["scope"], kScope);
+  EXPECT_THAT(form, Not(::testing::Contains(::testing::Key("client_secret"))));
+
+  DecodedJwt jwt = DecodeJwt(form["client_assertion"]);
+  ASSERT_TRUE(jwt.ok) << form["client_assertion"];
+  EXPECT_EQ(jwt.header["alg"], "PS256");
+  EXPECT_EQ(jwt.claims["aud"], token_url);
+  EXPECT_EQ(jwt.claims["iss"], kClientId);
+  EXPECT_EQ(jwt.claims["sub"], kClientId);
+  EXPECT_EQ(jwt.claims["iat"], absl::ToUnixSeconds(clock_.Now()));
+  EXPECT_EQ(jwt.claims["exp"], absl::ToUnixSeconds(clock_.Now()) + 600);
+  EXPECT_TRUE(VerifyPs256(jwt, cli_.Read("cert.pem")));
+}
+
+TEST_F(ClientCertificateCredentialTest, EveryFetchSignsANewAssertionAtTheClocksTime) {
+  std::unique_ptr<ClientCertificateCredential> credential = Make();
+  ASSERT_NE(credential, nullptr);
+  ASSERT_OK(credential->Fetch(kScope, absl::InfiniteFuture()));
+  clock_.Advance(absl::Minutes(45));
+  ASSERT_OK(credential->Fetch(kScope, absl::InfiniteFuture()));
+  ASSERT_EQ(http_.requests().size(), 2u);
+  DecodedJwt first = DecodeJwt(ParseForm(http_.requests()[0].body)["client_assertion"]);
+  DecodedJwt second = DecodeJwt(ParseForm(http_.requests()[1].body)["client_assertion"]);
+  ASSERT_TRUE(first.ok && second.ok);
+  EXPECT_NE(first.claims["jti"], second.claims["jti"]);
+  EXPECT_EQ(second.claims["nbf"].get<int64_t>() - first.claims["nbf"].get<int64_t>(), 45 * 60);
+  EXPECT_TRUE(VerifyPs256(second, cli_.Read("cert.pem")));
+}
+
+TEST_F(ClientCertificateCredentialTest, ACombinedPemFileServesAsBoth) {
+  cli_.Write("combined.pem", cli_.Read("key.pem") + cli_.Read("cert.pem"));
+  EXPECT_OK(ClientCertificateCredential::Create(Options("combined.pem", "combined.pem"), &http_,
+                                                &clock_));
+}
+
+TEST_F(ClientCertificateCredentialTest, CreateRefusesMismatchedOrUnusableKeys) {
+  ASSERT_TRUE(cli_.MakeSelfSigned(2048, "other_key.pem", "other_cert.pem")) << cli_.last_log();
+  absl::StatusOr<std::unique_ptr<ClientCertificateCredential>> mismatched =
+      ClientCertificateCredential::Create(Options("cert.pem", "other_key.pem"), &http_, &clock_);
+  EXPECT_THAT(mismatched, StatusIs(absl::StatusCode::kInvalidArgument,
+                                   HasSubstr("does not hold the certificate's private key")));
+
+  ASSERT_TRUE(cli_.Run("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.pem"));
+  ASSERT_TRUE(cli_.Run("req -x509 -key ec.pem -out ec_cert.pem -days 1 -subj /CN=ec"));
+  ASSERT_TRUE(cli_.MakeSelfSigned(1024, "small_key.pem", "small_cert.pem")) << cli_.last_log();
+  const std::pair<const char*, const char*> unusable[] = {
+      {"key.pem", "key.pem"},               // no certificate
+      {"cert.pem", "cert.pem"},             // no key
+      {"ec_cert.pem", "ec.pem"},            // PS256 needs RSA
+      {"small_cert.pem", "small_key.pem"},  // under 2048 bits
+  };
+  for (const auto& [cert, key] : unusable) {
+    absl::StatusOr<std::unique_ptr<ClientCertificateCredential>> credential =
+        ClientCertificateCredential::Create(Options(cert, key), &http_, &clock_);
+    EXPECT_THAT(credential, StatusIs(absl::StatusCode::kInvalidArgument)) << cert << " " << key;
+    EXPECT_THAT(std::string(credential.status().message()), Not(HasSubstr("PRIVATE KEY")));
+  }
+  EXPECT_TRUE(http_.requests().empty());
+}
+
+TEST_F(ClientCertificateCredentialTest, RefusedAssertionIsKeyNotAccessibleWithoutTheAssertion) {
+  std::unique_ptr<ClientCertificateCredential> credential = Make();
+  ASSERT_NE(credential, nullptr);
+  answer_ =
+      EntraError(401, "invalid_client", 700027, "Client assertion contains an invalid signature.");
+  absl::StatusOr<AccessToken> token = credential->Fetch(kScope, absl::InfiniteFuture());
+  EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
+  std::string assertion = ParseForm(http_.requests()[0].body)["client_assertion"];
+  EXPECT_THAT(std::string(token.status().message()),
+              AllOf(HasSubstr("AADSTS700027"), Not(HasSubstr(assertion.substr(0, 20))),
+                    Not(HasSubstr("eyJ"))));
+}
+
+}  // namespace
+}  // namespace keybroker::kms::azure
