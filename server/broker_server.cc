@@ -13,6 +13,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/registry_factory.h"
+#include "server/startup_checks.h"
 
 namespace keybroker::server {
 namespace {
@@ -20,6 +21,7 @@ namespace {
 // Threads for calls waiting on a remote KMS. Each vault is further limited by
 // kms.azure.max_concurrent_requests_per_vault.
 constexpr int kBlockingThreads = 64;
+constexpr absl::Duration kKeyCheckTimeout = absl::Seconds(5);
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view field) {
   absl::StatusOr<crypto::SecretBytes> pem = crypto::ReadSecretFile(path, 1 << 20);
@@ -81,6 +83,10 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   }
   server->address_ = BoundAddress(config.listen, port);
   server->server_->GetHealthCheckService()->SetServingStatus(true);
+  BrokerServer* self = server.get();
+  server->key_checks_ = std::thread([self] {
+    CheckConfiguredKeys(*self->registry_, *self->core_, kKeyCheckTimeout, self->stopping_);
+  });
   log::Info("listening", {{"address", server->address_},
                           {"tls", config.tls.has_value()},
                           {"mutual_tls", config.tls.has_value() &&
@@ -89,7 +95,14 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   return server;
 }
 
+BrokerServer::~BrokerServer() {
+  stopping_ = true;
+  if (key_checks_.joinable()) key_checks_.join();
+}
+
 void BrokerServer::Shutdown(absl::Duration grace) {
+  stopping_ = true;
+  if (key_checks_.joinable()) key_checks_.join();
   if (server_ == nullptr) return;
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

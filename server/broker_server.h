@@ -6,6 +6,8 @@
 
 #include <memory>
 #include <string>
+#include <atomic>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -35,6 +37,10 @@ class BrokerServer {
 
  private:
   BrokerServer() = default;
+ public:
+  ~BrokerServer();
+
+ private:
 
   // Declared in dependency order: each outlives what is declared after it.
   std::unique_ptr<KeyRegistry> registry_;
@@ -44,6 +50,8 @@ class BrokerServer {
   std::unique_ptr<KeyBrokerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
+  std::atomic<bool> stopping_{false};
+  std::thread key_checks_;  // startup_checks.h, joined at Shutdown
 };
 
 }  // namespace keybroker::server

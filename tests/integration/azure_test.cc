@@ -3,6 +3,8 @@
 // local RSA wraps unwrapped by the vault, key versions picked up, access
 // revoked and restored, throttling and faults survived, token refresh, TLS
 // trust, and EDEKs naming unconfigured keys refused without a request.
+#include <atomic>
+#include <cstdlib>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +42,26 @@ const std::vector<Key>& Keys() {
   return keys;
 }
 
+// Keys reached through the other credential kinds (one identity each).
+struct IdentityKey {
+  std::string alias, host, name, kty, identity;
+  int size;
+};
+
+const std::vector<IdentityKey>& IdentityKeys() {
+  static const std::vector<IdentityKey> keys = {
+      {"cert-key", "kv1", "cert-key", "RSA", "cert-app", 2048},
+      {"wi-key", "kv1", "wi-key", "RSA", "wi-app", 2048},
+      {"mi-aes", "hsm1", "mi-aes", "oct-HSM", "mi-app", 256},
+  };
+  return keys;
+}
+
+constexpr char kCertClientId[] = "cccccccc-0000-0000-0000-000000000001";
+constexpr char kWorkloadClientId[] = "cccccccc-0000-0000-0000-000000000002";
+constexpr char kManagedClientId[] = "cccccccc-0000-0000-0000-000000000003";
+constexpr int kWorkloadTokenLifetime = 4;
+
 class AzureTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -58,12 +80,20 @@ class AzureTest : public ::testing::Test {
           "create-key",
           {{"host", key.host}, {"name", key.name}, {"kty", key.kty}, {"size", key.size}}));
     }
+    for (const IdentityKey& key : IdentityKeys()) {
+      ASSERT_OK(emulator_->Control(
+          "create-key",
+          {{"host", key.host}, {"name", key.name}, {"kty", key.kty}, {"size", key.size}}));
+    }
+    RegisterOtherIdentities();
     WriteAll(dir_->File("client-id"), std::string(kClientId) + "\n");
     WriteAll(dir_->File("client-secret"), "s3cret value+/=\n");
     WriteAll(dir_->File("keybroker.yaml"), Config(emulator_->ca_file()));
     auto broker = BrokerProcess::Start({"--config", dir_->File("keybroker.yaml")});
     ASSERT_OK(broker);
     broker_ = broker->release();
+    // Tests count the emulator's requests: let the start-up key checks finish.
+    ASSERT_TRUE(broker_->WaitForLogLine("key_checks_done", absl::Seconds(60)));
   }
 
   static void TearDownTestSuite() {
@@ -76,6 +106,49 @@ class AzureTest : public ::testing::Test {
     ASSERT_NE(broker_, nullptr);
     stub_ = NewStub(broker_->address());
     ASSERT_OK(emulator_->Control("clear-faults", Json::object()));
+  }
+
+  // A certificate identity, a workload identity (federated token file, short
+  // tokens) and a managed identity, each with its own principal.
+  static void RegisterOtherIdentities() {
+    std::string script = "set -e; cd '" + dir_->path() + "'; " +
+                         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=cert-app "
+                         "-keyout cert-app.key -out cert-app.crt 2>/dev/null";
+    ASSERT_EQ(std::system(script.c_str()), 0);
+    ASSERT_OK(emulator_->Control("register-principal",
+                                 {{"client_id", kCertClientId},
+                                  {"certificate_pem", ReadAll(dir_->File("cert-app.crt"))},
+                                  {"hosts", {"kv1"}}}));
+    WriteAll(dir_->File("cert-client-id"), kCertClientId);
+    WriteAll(dir_->File("federated-token"), "eyJ.federated.token-for-wi-app");
+    ASSERT_OK(emulator_->Control("register-principal",
+                                 {{"client_id", kWorkloadClientId},
+                                  {"federated_token", "eyJ.federated.token-for-wi-app"},
+                                  {"token_lifetime_seconds", kWorkloadTokenLifetime},
+                                  {"hosts", {"kv1"}}}));
+    ASSERT_OK(emulator_->Control("register-principal", {{"client_id", kManagedClientId},
+                                                        {"managed_identity", true},
+                                                        {"hosts", {"hsm1"}}}));
+  }
+
+  static std::string OtherIdentitiesConfig() {
+    std::string entra = emulator_->Url("entra");
+    std::string ca = emulator_->entra_ca_file();
+    return absl::StrCat(
+        "      cert-app:\n"
+        "        tenant_id: ", kTenant, "\n"
+        "        client_id: { password_file: ", dir_->File("cert-client-id"), " }\n"
+        "        client_certificate: { cert_file: ", dir_->File("cert-app.crt"),
+        ", key_file: ", dir_->File("cert-app.key"), " }\n"
+        "        oauth_endpoint_url: ", entra, "\n"
+        "        tls: { ca_file: ", ca, " }\n"
+        "      wi-app:\n"
+        "        workload_identity: { client_id: ", kWorkloadClientId, ", tenant_id: ", kTenant,
+        ", token_file: ", dir_->File("federated-token"), ", authority_host: ", entra, " }\n"
+        "        tls: { ca_file: ", ca, " }\n"
+        "      mi-app:\n"
+        "        managed_identity: { client_id: ", kManagedClientId, ", endpoint: ", entra, " }\n"
+        "        tls: { ca_file: ", ca, " }\n");
   }
 
   // The broker configuration; `kv_ca` is the CA trusted for the vaults.
@@ -94,12 +167,18 @@ class AzureTest : public ::testing::Test {
         "        client_id: { password_file: ", dir_->File("client-id"), " }\n"
         "        client_secret: { password_file: ", dir_->File("client-secret"), " }\n"
         "        oauth_endpoint_url: ", emulator_->Url("entra"), "\n"
-        "        tls: { ca_file: ", emulator_->entra_ca_file(), " }\n"
-        "keys:\n");
+        "        tls: { ca_file: ", emulator_->entra_ca_file(), " }\n",
+        OtherIdentitiesConfig(), "keys:\n");
     for (const Key& key : Keys()) {
       absl::StrAppend(&config, "  - alias: ", key.alias, "\n    azure_key: ",
                       emulator_->Url(key.host), "/keys/", key.name, "\n    identity: app\n",
                       "    vault_kind: ", key.host == "kv1" ? "vault" : "managed_hsm", "\n");
+    }
+    for (const IdentityKey& key : IdentityKeys()) {
+      absl::StrAppend(&config, "  - alias: ", key.alias, "\n    azure_key: ",
+                      emulator_->Url(key.host), "/keys/", key.name, "\n    identity: ",
+                      key.identity, "\n    vault_kind: ",
+                      key.host == "kv1" ? "vault" : "managed_hsm\n    hsm_random: true", "\n");
     }
     return config;
   }
@@ -334,6 +413,74 @@ TEST_F(AzureTest, EdekNamingAnUnconfiguredKeySendsNoRequest) {
   for (const auto& [host, operations] : counts->items()) {
     EXPECT_TRUE(operations.empty()) << host << ": " << operations.dump();
   }
+}
+
+TEST_F(AzureTest, CertificateWorkloadAndManagedIdentitiesWork) {
+  for (const IdentityKey& key : IdentityKeys()) {
+    SCOPED_TRACE(key.alias);
+    v1::GenerateDekResponse dek;
+    ASSERT_TRUE(GenerateDek(key.alias, &dek).ok());
+    std::string plaintext;
+    grpc::Status status = Unwrap(dek.edek(), &plaintext);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(plaintext, dek.plaintext());
+  }
+  EXPECT_GT(emulator_->Count("entra", "imds"), 0);
+  EXPECT_GT(emulator_->Count("hsm1", "rng"), 0) << "mi-aes draws DEKs from the HSM";
+}
+
+TEST_F(AzureTest, TokensAreRefreshedBeforeTheyExpire) {
+  ASSERT_TRUE(Describe("wi-key").accessible());  // a token of kWorkloadTokenLifetime seconds
+  int before = emulator_->Count("entra", "token");
+  ASSERT_TRUE(Describe("wi-key").accessible());
+  EXPECT_EQ(emulator_->Count("entra", "token"), before) << "a fresh token is reused";
+  absl::SleepFor(absl::Seconds(kWorkloadTokenLifetime) + absl::Milliseconds(500));
+  grpc::Status status;
+  EXPECT_TRUE(Describe("wi-key", &status).accessible()) << status.error_message();
+  EXPECT_GT(emulator_->Count("entra", "token"), before);
+}
+
+TEST_F(AzureTest, ThrottlingBurstsAreSurvived) {
+  std::vector<v1::GenerateDekResponse> deks(40);
+  for (auto& dek : deks) ASSERT_TRUE(GenerateDek("rsa2048", &dek, "burst").ok());
+  ASSERT_OK(emulator_->Control("fault", {{"host", "kv1"}, {"status", 429}, {"count", 15}}));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = NewStub(broker_->address());
+      for (size_t i = t; i < deks.size(); i += 8) {
+        v1::UnwrapRequest request;
+        request.set_edek(deks[i].edek());
+        (*request.mutable_context())["tenant"] = "burst";
+        v1::UnwrapResponse response;
+        grpc::Status status = stub->Unwrap(Ctx(std::chrono::seconds(20)).get(), request, &response);
+        if (!status.ok() || response.plaintext() != deks[i].plaintext()) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(AzureTest, InsecureTlsIsRefusedUnlessExplicitlyAllowed) {
+  TempDir dir;
+  std::string config = Config(emulator_->entra_ca_file());  // the wrong CA...
+  config.replace(config.find("key_vault_tls: {"), 16, "key_vault_tls: { insecure_skip_verify: true,");
+  WriteAll(dir.File("keybroker.yaml"), config);
+  std::string output;
+  EXPECT_EQ(BrokerProcess::RunToExit({"--config", dir.File("keybroker.yaml")}, &output), 1);
+  EXPECT_THAT(output, HasSubstr("KEYBROKER_ALLOW_INSECURE_TLS"));
+
+  auto broker = BrokerProcess::Start({"--config", dir.File("keybroker.yaml")},
+                                     {"KEYBROKER_ALLOW_INSECURE_TLS=1"});
+  ASSERT_OK(broker);
+  EXPECT_THAT((*broker)->Lines(), ::testing::Contains(HasSubstr("insecure_tls")));
+  auto stub = NewStub((*broker)->address());
+  v1::DescribeKeyRequest request;
+  request.set_key("rsa2048");
+  v1::DescribeKeyResponse response;
+  EXPECT_TRUE(stub->DescribeKey(Ctx().get(), request, &response).ok()) << "...not checked";
 }
 
 TEST_F(AzureTest, UntrustedVaultCertificateFailsTheConnection) {

@@ -133,6 +133,11 @@ int BrokerProcess::Stop(int signal_number, absl::Duration timeout) {
   return code;
 }
 
+bool BrokerProcess::WaitForLogLine(absl::string_view needle, absl::Duration timeout) {
+  std::string line;
+  return WaitForLine(needle, timeout, &line);
+}
+
 std::vector<std::string> BrokerProcess::Lines() const {
   absl::MutexLock lock(&mu_);
   return lines_;

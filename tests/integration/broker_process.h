@@ -55,6 +55,9 @@ class BrokerProcess {
   // All stderr lines so far.
   std::vector<std::string> Lines() const;
 
+  // Waits up to `timeout` for a stderr line containing `needle`.
+  bool WaitForLogLine(absl::string_view needle, absl::Duration timeout);
+
  private:
   BrokerProcess() = default;
   void ReadLines(int fd);
