@@ -1,0 +1,129 @@
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/config.h"
+#include "tests/testing/status_matchers.h"
+
+namespace keybroker::server {
+namespace {
+
+using ::keybroker::testing::StatusIs;
+using ::testing::HasSubstr;
+using Kind = AzureIdentityConfig::Kind;
+
+constexpr char kAzure[] = R"(
+listen: 0.0.0.0:50051
+kms:
+  azure:
+    key_vault_tls: { ca_file: /etc/keybroker/kv-ca.pem }
+    request_timeout_seconds: 7
+    max_concurrent_requests_per_vault: 16
+    identities:
+      fhir-prod:
+        tenant_id: 00000000-0000-0000-0000-000000000000
+        client_id: { password_file: /etc/keybroker/fhir-prod/client-id }
+        client_secret: { password_file: /etc/keybroker/fhir-prod/client-secret }
+        oauth_endpoint_url: https://login.microsoftonline.com
+        scope: https://vault.azure.net/.default
+        tls: { ca_file: /etc/keybroker/entra-ca.pem }
+      tenant-b-cert:
+        tenant_id: 11111111-1111-1111-1111-111111111111
+        client_id: { password_file: /ids/b }
+        client_certificate: { cert_file: /c.pem, key_file: /k.pem }
+      in-cluster:
+        workload_identity: {}
+      node:
+        managed_identity: { client_id: abc, endpoint: http://169.254.169.254 }
+keys:
+  - alias: tenant-a
+    azure_key: https://vault-a.vault.azure.net/keys/fhir-cmk
+    identity: fhir-prod
+  - alias: tenant-b
+    azure_key: https://hsm-b.managedhsm.azure.net/keys/cmk
+    identity: tenant-b-cert
+    vault_kind: managed_hsm
+    hsm_random: true
+)";
+
+TEST(ConfigAzureTest, ParsesTheDesignSketch) {
+  absl::StatusOr<Config> config = ParseConfig(kAzure);
+  ASSERT_OK(config);
+  ASSERT_TRUE(config->azure.has_value());
+  const AzureConfig& azure = *config->azure;
+  EXPECT_EQ(azure.key_vault_tls.ca_file, "/etc/keybroker/kv-ca.pem");
+  EXPECT_EQ(azure.request_timeout_seconds, 7);
+  EXPECT_EQ(azure.max_concurrent_requests_per_vault, 16);
+  ASSERT_EQ(azure.identities.size(), 4u);
+  std::map<std::string, const AzureIdentityConfig*> by_name;
+  for (const auto& identity : azure.identities) by_name[identity.name] = &identity;
+  EXPECT_EQ(by_name["fhir-prod"]->kind, Kind::kClientSecret);
+  EXPECT_EQ(by_name["fhir-prod"]->client_secret_file, "/etc/keybroker/fhir-prod/client-secret");
+  EXPECT_EQ(by_name["fhir-prod"]->tls.ca_file, "/etc/keybroker/entra-ca.pem");
+  EXPECT_EQ(by_name["fhir-prod"]->scope, "https://vault.azure.net/.default");
+  EXPECT_EQ(by_name["tenant-b-cert"]->kind, Kind::kClientCertificate);
+  EXPECT_EQ(by_name["tenant-b-cert"]->key_file, "/k.pem");
+  EXPECT_EQ(by_name["in-cluster"]->kind, Kind::kWorkloadIdentity);
+  EXPECT_EQ(by_name["node"]->kind, Kind::kManagedIdentity);
+  EXPECT_EQ(by_name["node"]->managed_client_id, "abc");
+  ASSERT_EQ(config->keys.size(), 2u);
+  EXPECT_EQ(config->keys[1].vault_kind, "managed_hsm");
+  EXPECT_TRUE(config->keys[1].hsm_random);
+}
+
+struct BadCase {
+  std::string yaml;
+  const char* message;
+};
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.message; }
+
+class BadAzureConfigTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadAzureConfigTest, IsRejectedNamingTheField) {
+  EXPECT_THAT(ParseConfig(GetParam().yaml),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(GetParam().message)));
+}
+
+std::string WithIdentity(const std::string& identity, const std::string& key_extra = "") {
+  return "listen: a:1\nkms:\n  azure:\n    identities:\n      app:\n" + identity +
+         "keys:\n  - alias: a\n    azure_key: https://v.vault.azure.net/keys/k\n"
+         "    identity: app\n" + key_extra;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadAzureConfigTest,
+    ::testing::Values(
+        BadCase{WithIdentity("        tenant_id: t\n        client_id: { password_file: /i }\n"),
+                "needs exactly one of client_secret"},
+        BadCase{WithIdentity("        client_id: { password_file: /i }\n"
+                             "        client_secret: { password_file: /s }\n"),
+                "kms.azure.identities.app.tenant_id is required"},
+        BadCase{WithIdentity("        tenant_id: t\n"
+                             "        client_secret: { password_file: /s }\n"),
+                "kms.azure.identities.app.client_id is required"},
+        BadCase{WithIdentity("        tenant_id: t\n        client_id: { password_file: /i }\n"
+                             "        client_secret: { password: hunter2 }\n"),
+                "kms.azure.identities.app.client_secret.password is not a known field"},
+        BadCase{WithIdentity("        managed_identity: {}\n        workload_identity: {}\n"),
+                "needs exactly one of"},
+        BadCase{WithIdentity("        managed_identity: { endpoint: x, colour: red }\n"),
+                "kms.azure.identities.app.managed_identity.colour is not a known field"},
+        BadCase{WithIdentity("        managed_identity: {}\n", "    vault_kind: keyvault\n"),
+                "keys[0].vault_kind must be vault or managed_hsm"},
+        BadCase{"listen: a:1\nkms:\n  azure:\n    identities: {}\nkeys:\n  - alias: a\n"
+                "    azure_key: https://v.vault.azure.net/keys/k\n    identity: nobody\n",
+                "keys[0].identity 'nobody' is not in kms.azure.identities"},
+        BadCase{"listen: a:1\nkeys:\n  - alias: a\n    azure_key: https://v.vault.azure.net/keys/k\n"
+                "    identity: x\n",
+                "keys[0].azure_key needs a kms.azure section"},
+        BadCase{"listen: a:1\nkms:\n  azure: { identities: {} }\nkeys:\n  - alias: a\n"
+                "    azure_key: https://v.vault.azure.net/keys/k\n",
+                "keys[0].identity is required"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\nkeys:\n  - alias: a\n"
+                "    local_key: k\n    azure_key: https://v.vault.azure.net/keys/k\n",
+                "keys[0] needs exactly one of local_key and azure_key"},
+        BadCase{WithIdentity("        managed_identity: {}\n        tls: { ca: /x }\n"),
+                "kms.azure.identities.app.tls.ca is not a known field"},
+        BadCase{"listen: a:1\nkms:\n  azure:\n    request_timeout_seconds: 0\n",
+                "kms.azure.request_timeout_seconds must be a positive integer"}));
+
+}  // namespace
+}  // namespace keybroker::server
