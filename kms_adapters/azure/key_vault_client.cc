@@ -93,6 +93,15 @@ absl::StatusOr<KeyBundle> ParseBundle(std::string& body, absl::string_view what)
   return bundle;
 }
 
+// The key material in a crypto operation's response: base64url `value`.
+absl::StatusOr<crypto::SecretBytes> SecretValue(std::string& body, absl::string_view what) {
+  ASSIGN_OR_RETURN(Json json, ParseBody(body, what));
+  ASSIGN_OR_RETURN(std::string bytes, ReadB64(json, "value", what));
+  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(bytes);
+  Wipe(bytes);
+  return secret;
+}
+
 std::string Describe(const VaultKey& key, absl::string_view version) {
   return absl::StrCat("key ", key.id.EdekName(), version.empty() ? "" : " version ", version);
 }
@@ -163,11 +172,7 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::UnwrapKey(const VaultKey& ke
   if (response.status != 200) {
     return KeyVaultError(response, "unwrapkey", Describe(key, version), true);
   }
-  ASSIGN_OR_RETURN(Json json, ParseBody(response.body, "unwrapkey"));
-  ASSIGN_OR_RETURN(std::string plaintext, ReadB64(json, "value", "unwrapkey"));
-  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(plaintext);
-  Wipe(plaintext);
-  return secret;
+  return SecretValue(response.body, "unwrapkey");
 }
 
 absl::StatusOr<GcmCiphertext> KeyVaultClient::EncryptGcm(const VaultKey& key,
@@ -208,11 +213,7 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::DecryptGcm(const VaultKey& k
   if (response.status != 200) {
     return KeyVaultError(response, "decrypt", Describe(key, version), true);
   }
-  ASSIGN_OR_RETURN(Json json, ParseBody(response.body, "decrypt"));
-  ASSIGN_OR_RETURN(std::string plaintext, ReadB64(json, "value", "decrypt"));
-  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(plaintext);
-  Wipe(plaintext);
-  return secret;
+  return SecretValue(response.body, "decrypt");
 }
 
 absl::StatusOr<crypto::SecretBytes> KeyVaultClient::RandomBytes(const VaultKey& key, int count,
@@ -222,10 +223,7 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::RandomBytes(const VaultKey& 
                    Send({&key, "rng", "POST", "/rng", std::move(body)}, deadline));
   WipeOnExit wipe(&response.body);
   if (response.status != 200) return KeyVaultError(response, "rng", key.id.host, false);
-  ASSIGN_OR_RETURN(Json json, ParseBody(response.body, "rng"));
-  ASSIGN_OR_RETURN(std::string bytes, ReadB64(json, "value", "rng"));
-  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(bytes);
-  Wipe(bytes);
+  ASSIGN_OR_RETURN(crypto::SecretBytes secret, SecretValue(response.body, "rng"));
   if (secret.size() != static_cast<size_t>(count)) {
     return Internal("rng: Managed HSM returned the wrong number of bytes");
   }
