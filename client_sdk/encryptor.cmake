@@ -1,0 +1,1 @@
+# Encryptor sources

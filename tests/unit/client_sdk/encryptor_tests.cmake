@@ -1,0 +1,1 @@
+# encryptor tests
