@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/log.h"
@@ -24,6 +25,10 @@ namespace {
 
 namespace az = kms::azure;
 using Kind = AzureIdentityConfig::Kind;
+
+// How long a call waits for a slot at a vault already at its concurrency
+// limit before it is answered KMS_THROTTLED.
+constexpr absl::Duration kMaxSlotWait = absl::Seconds(2);
 
 // The TokenProvider the Key Vault client asks, over an identity's cache.
 class CachedTokens : public az::TokenProvider {
@@ -65,7 +70,7 @@ absl::StatusOr<std::unique_ptr<az::HttpClient>> NewHttpClient(const az::TlsTrust
   // Retry-After holds no slot of its vault.
   if (per_origin_limit > 0) {
     client = std::make_unique<az::ConcurrencyLimitedHttpClient>(std::move(client),
-                                                                per_origin_limit);
+                                                                per_origin_limit, kMaxSlotWait);
   }
   return std::make_unique<az::RetryingHttpClient>(std::move(client), az::RetryPolicy());
 }
@@ -118,16 +123,29 @@ absl::StatusOr<std::unique_ptr<az::Credential>> NewCredential(const Config& conf
       return az::ClientCertificateCredential::Create(std::move(options), http, clock);
     }
     case Kind::kWorkloadIdentity: {
+      // Each field: the workload_identity block, else the identity's own
+      // tenant_id / client_id / oauth_endpoint_url, else the pod's AZURE_*.
       az::WorkloadIdentityCredential::Options options{
           identity.workload_client_id, identity.workload_tenant_id, identity.workload_token_file,
           identity.workload_authority_host.empty() ? identity.oauth_endpoint_url
                                                    : identity.workload_authority_host};
+      if (options.tenant_id.empty()) options.tenant_id = identity.tenant_id;
+      if (options.client_id.empty() && !identity.client_id_file.empty()) {
+        ASSIGN_OR_RETURN(crypto::SecretBytes id,
+                         ReadSecret(identity.client_id_file, path + ".client_id"));
+        options.client_id = std::string(absl::StripAsciiWhitespace(id.RevealAsStringView()));
+      }
       az::WorkloadIdentityCredential::FillFromEnvironment(options);
       return az::WorkloadIdentityCredential::Create(options, http, clock);
     }
     case Kind::kManagedIdentity: {
       az::ManagedIdentityCredential::Options options;
       options.client_id = identity.managed_client_id;
+      if (options.client_id.empty() && !identity.client_id_file.empty()) {
+        ASSIGN_OR_RETURN(crypto::SecretBytes id,
+                         ReadSecret(identity.client_id_file, path + ".client_id"));
+        options.client_id = std::string(absl::StripAsciiWhitespace(id.RevealAsStringView()));
+      }
       if (!identity.managed_endpoint.empty()) options.endpoint = identity.managed_endpoint;
       return az::ManagedIdentityCredential::Create(options, http, clock);
     }
@@ -195,6 +213,10 @@ absl::StatusOr<az::AzureKeyOptions> KeyOptions(const Config& config, size_t i,
                                                           : "https://managedhsm.azure.net/.default";
   }
   options.tokens = runtime.tokens[binding.identity].get();
+  if (binding.hsm_random && options.kind != az::VaultKind::kManagedHsm) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ".hsm_random needs a Managed HSM key (vault_kind managed_hsm)"));
+  }
   options.hsm_random = binding.hsm_random;
   return options;
 }

@@ -15,8 +15,16 @@ BlockingExecutor::~BlockingExecutor() {
 }
 
 void BlockingExecutor::Submit(std::function<void()> task) {
-  absl::MutexLock lock(&mu_);
-  tasks_.push_back(std::move(task));
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      tasks_.push_back(std::move(task));
+      return;
+    }
+  }
+  // No worker would take it any more: run it here rather than drop it (a
+  // dropped task would leave its RPC unfinished).
+  task();
 }
 
 void BlockingExecutor::Work() {

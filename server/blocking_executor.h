@@ -22,6 +22,7 @@ class BlockingExecutor {
   BlockingExecutor(const BlockingExecutor&) = delete;
   BlockingExecutor& operator=(const BlockingExecutor&) = delete;
 
+  // Queues `task`; once the executor is being destroyed, runs it inline.
   void Submit(std::function<void()> task);
 
  private:

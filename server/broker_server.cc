@@ -18,8 +18,7 @@
 namespace keybroker::server {
 namespace {
 
-// Threads for calls waiting on a remote KMS. Each vault is further limited by
-// kms.azure.max_concurrent_requests_per_vault.
+// The least number of threads for calls waiting on a remote KMS.
 constexpr int kBlockingThreads = 64;
 constexpr absl::Duration kKeyCheckTimeout = absl::Seconds(5);
 
@@ -65,7 +64,12 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
       std::make_unique<UnwrapCache>(static_cast<size_t>(config.cache.unwrap_max_entries),
                                     absl::Seconds(config.cache.unwrap_ttl_seconds));
   server->core_ = std::make_unique<BrokerCore>(server->registry_.get(), server->unwrap_cache_.get());
-  server->executor_ = std::make_unique<BlockingExecutor>(kBlockingThreads);
+  // More threads than one vault may use at once, so that a slow vault cannot
+  // take them all (it also sheds load after a short wait for a slot).
+  int per_vault = config.azure.has_value()
+                      ? static_cast<int>(config.azure->max_concurrent_requests_per_vault)
+                      : 0;
+  server->executor_ = std::make_unique<BlockingExecutor>(std::max(kBlockingThreads, 2 * per_vault + 16));
   server->service_ =
       std::make_unique<KeyBrokerService>(server->core_.get(), server->executor_.get());
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, Credentials(config));

@@ -31,16 +31,14 @@ class BrokerServer {
   // was 0).
   const std::string& address() const { return address_; }
 
+  ~BrokerServer();
+
   // Stops accepting calls, lets in-flight calls finish for up to `grace`,
   // then cancels the rest. Returns when the server has stopped.
   void Shutdown(absl::Duration grace);
 
  private:
   BrokerServer() = default;
- public:
-  ~BrokerServer();
-
- private:
 
   // Declared in dependency order: each outlives what is declared after it.
   std::unique_ptr<KeyRegistry> registry_;

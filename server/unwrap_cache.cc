@@ -13,6 +13,7 @@ std::optional<UnwrapCache::Entry> UnwrapCache::Get(absl::string_view edek,
                                                    absl::string_view context, absl::Time now) {
   std::string key = KeyOf(edek, context);
   absl::MutexLock lock(&mu_);
+  EvictLocked(now);  // expired DEKs leave memory even without new traffic
   auto it = slots_.find(key);
   if (it == slots_.end() || it->second.expires <= now) return std::nullopt;
   return Entry{it->second.entry.dek.Clone(), it->second.entry.key_version};
@@ -35,7 +36,8 @@ void UnwrapCache::Put(absl::string_view edek, absl::string_view context, const E
 
 void UnwrapCache::EvictLocked(absl::Time now) {
   // Entries are inserted with the same TTL, so the oldest expire first. A
-  // re-Put entry keeps its first place in line and may leave a little early.
+  // re-Put entry keeps its first place in line, so until it expires it holds
+  // back the purge of expired entries behind it (they still never serve).
   while (!order_.empty()) {
     auto it = slots_.find(order_.front());
     if (it != slots_.end() && it->second.expires > now) break;

@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/error_reason.h"
@@ -17,6 +19,12 @@ constexpr absl::string_view kRsaAlgorithm = "RSA-OAEP-256";
 constexpr absl::string_view kGcmAlgorithm = "AES-256-GCM";
 constexpr size_t kContextHashSize = 32;
 constexpr size_t kMinRsaBits = 2048;
+
+bool IsKeyVaultVersion(absl::string_view version) {
+  return version.size() == 32 && std::all_of(version.begin(), version.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
 
 bool IsRsa(const KeyBundle& bundle) { return bundle.kty == "RSA" || bundle.kty == "RSA-HSM"; }
 bool IsAes(const KeyBundle& bundle) { return bundle.kty == "oct-HSM" || bundle.kty == "oct"; }
@@ -50,20 +58,21 @@ absl::Status CheckUsable(const VaultKey& key, const KeyBundle& bundle, VaultKind
                                     "or oct-HSM on a Managed HSM)"));
 }
 
-// SHA-256(authenticated header || canonical context): what binds an RSA EDEK
-// to its header and context, inside the RSA ciphertext.
-absl::StatusOr<crypto::Sha256Digest> ContextBinding(const crypto::Edek& edek,
-                                             const crypto::EncryptionContext& context) {
-  ASSIGN_OR_RETURN(std::string bound, crypto::EdekAuthenticatedHeader(edek));
-  bound.append(context.canonical());
-  return crypto::Sha256(crypto::AsBytes(bound));
-}
-
+// Authenticated EDEK header || canonical context: what an EDEK is bound to
+// (the AAD of Managed HSM AES keys; hashed inside RSA ciphertexts).
 absl::StatusOr<std::string> GcmAad(const crypto::Edek& edek,
                                    const crypto::EncryptionContext& context) {
   ASSIGN_OR_RETURN(std::string aad, crypto::EdekAuthenticatedHeader(edek));
   aad.append(context.canonical());
   return aad;
+}
+
+// SHA-256 of the above: binds an RSA EDEK to its header and context, inside
+// the RSA ciphertext.
+absl::StatusOr<crypto::Sha256Digest> ContextBinding(const crypto::Edek& edek,
+                                                    const crypto::EncryptionContext& context) {
+  ASSIGN_OR_RETURN(std::string bound, GcmAad(edek, context));
+  return crypto::Sha256(crypto::AsBytes(bound));
 }
 
 crypto::Edek NewEdek(const VaultKey& key, const KeyBundle& bundle) {
@@ -80,7 +89,8 @@ crypto::Edek NewEdek(const VaultKey& key, const KeyBundle& bundle) {
 
 absl::Status AzureKms::AddKey(AzureKeyOptions options) {
   ASSIGN_OR_RETURN(KeyId id, ParseKeyId(options.key_url));
-  if (by_url_.contains(options.key_url) || by_edek_name_.contains(id.EdekName())) {
+  if (by_url_.contains(options.key_url)) return absl::OkStatus();  // another alias, same key
+  if (by_edek_name_.contains(id.EdekName())) {
     return absl::InvalidArgumentError(absl::StrCat("azure key ", options.key_url,
                                                    " is configured twice"));
   }
@@ -101,8 +111,16 @@ absl::StatusOr<const AzureKms::Binding*> AzureKms::Find(absl::string_view key_id
 
 absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Fetch(const Binding& binding,
                                                                           absl::Time deadline) {
+  // Stamped before the request: the TTL (the revocation bound) counts from
+  // the moment the answer might already have been true.
+  absl::Time started = absl::Now();
   ASSIGN_OR_RETURN(KeyBundle bundle,
                    client_->GetKey(binding.vault_key, binding.pinned_version, deadline));
+  return MetadataFor(binding, std::move(bundle), started);
+}
+
+absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::MetadataFor(
+    const Binding& binding, KeyBundle bundle, absl::Time fetched) {
   auto metadata = std::make_shared<Metadata>();
   if (IsRsa(bundle)) {
     absl::StatusOr<crypto::RsaOaepPublicKey> key = crypto::RsaOaepPublicKey::FromJwk(bundle.n,
@@ -114,7 +132,7 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Fetch(const 
     metadata->public_key = std::make_shared<const crypto::RsaOaepPublicKey>(*std::move(key));
   }
   metadata->bundle = std::move(bundle);
-  metadata->fetched = absl::Now();
+  metadata->fetched = fetched;
   return metadata;
 }
 
@@ -122,9 +140,14 @@ void AzureKms::Store(const Binding& binding, std::shared_ptr<const Metadata> met
   absl::MutexLock lock(&mu_);
   if (metadata == nullptr) {
     metadata_.erase(&binding);
-  } else {
-    metadata_[&binding] = std::move(metadata);
+    dropped_at_[&binding] = absl::Now();
+    return;
   }
+  // A slow fetch that began before a refusal dropped the key must not bring
+  // the key back.
+  auto dropped = dropped_at_.find(&binding);
+  if (dropped != dropped_at_.end() && metadata->fetched <= dropped->second) return;
+  metadata_[&binding] = std::move(metadata);
 }
 
 absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
@@ -225,6 +248,11 @@ absl::StatusOr<std::string> AzureKms::KeyIdOf(const crypto::Edek& edek) {
   if (edek.kms != crypto::EdekKms::kAzure || it == by_edek_name_.end()) {
     return EdekInvalid("edek names an azure key this broker is not configured with");
   }
+  // The version goes into the request path: only Key Vault's own form (32
+  // lowercase hex, which the EDEK codec stores raw) may reach it.
+  if (!IsKeyVaultVersion(edek.key_version)) {
+    return EdekInvalid("edek's azure key version is not a Key Vault version id");
+  }
   return it->second->options.key_url;
 }
 
@@ -256,14 +284,25 @@ absl::StatusOr<crypto::SecretBytes> AzureKms::Unwrap(const crypto::Edek& edek,
 absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
                                              const CallOptions& options) {
   ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
-  if (binding->pinned_version.empty()) {
-    absl::StatusOr<KeyBundle> rotated = client_->RotateKey(binding->vault_key, options.deadline);
-    // Without the rotate permission, the customer rotates in Key Vault and we
-    // pick the latest version up at once.
-    if (!rotated.ok() && ReasonOf(rotated.status()) != ErrorReason::kKeyNotAccessible) {
-      return rotated.status();
-    }
+  if (!binding->pinned_version.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "azure key ", key_id, " is pinned to a version; rotate by configuring a new one"));
   }
+  absl::StatusOr<KeyBundle> rotated = client_->RotateKey(binding->vault_key, options.deadline);
+  if (rotated.ok()) {
+    // Use what rotate returned: a GET right after could still see the old
+    // version, and failing here would make the caller rotate again.
+    absl::StatusOr<std::shared_ptr<const Metadata>> metadata =
+        MetadataFor(*binding, *std::move(rotated), absl::Now());
+    if (metadata.ok()) {
+      Store(*binding, *metadata);
+      return (*metadata)->bundle.version;
+    }
+  } else if (ReasonOf(rotated.status()) != ErrorReason::kKeyNotAccessible) {
+    return rotated.status();
+  }
+  // Without the rotate permission the customer rotates in Key Vault; pick
+  // the latest version up at once.
   ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
                    Current(*binding, options.deadline, /*refresh=*/true));
   return metadata->bundle.version;

@@ -48,8 +48,8 @@ class AzureKms : public Kms {
   AzureKms(KeyVaultClient* client, absl::Duration metadata_ttl)
       : client_(client), metadata_ttl_(metadata_ttl) {}
 
-  // Registers a key before any call. INVALID_ARGUMENT for a malformed URL or
-  // a key configured twice.
+  // Registers a key before any call (the same URL again is another alias of
+  // it). INVALID_ARGUMENT for a malformed URL, or two URLs for one key.
   absl::Status AddKey(AzureKeyOptions options);
 
   crypto::EdekKms kind() const override { return crypto::EdekKms::kAzure; }
@@ -88,6 +88,9 @@ class AzureKms : public Kms {
                                                           absl::Time deadline, bool refresh);
   absl::StatusOr<std::shared_ptr<const Metadata>> Fetch(const Binding& binding,
                                                         absl::Time deadline);
+  // Validates a fetched bundle (RSA public key of 2048 bits or more).
+  absl::StatusOr<std::shared_ptr<const Metadata>> MetadataFor(const Binding& binding,
+                                                              KeyBundle bundle, absl::Time fetched);
   void Store(const Binding& binding, std::shared_ptr<const Metadata> metadata);
 
   absl::StatusOr<WrappedKey> WrapRsa(const Binding& binding, const Metadata& metadata,
@@ -107,6 +110,8 @@ class AzureKms : public Kms {
   absl::Mutex mu_;
   absl::flat_hash_map<const Binding*, std::shared_ptr<const Metadata>> metadata_
       ABSL_GUARDED_BY(mu_);
+  // When a refusal last dropped each key's metadata.
+  absl::flat_hash_map<const Binding*, absl::Time> dropped_at_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace keybroker::kms::azure

@@ -1,6 +1,8 @@
 #include "kms_adapters/azure/concurrency_limited_http_client.h"
 
 #include <algorithm>
+
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,8 +12,11 @@
 namespace keybroker::kms::azure {
 
 ConcurrencyLimitedHttpClient::ConcurrencyLimitedHttpClient(std::unique_ptr<HttpClient> inner,
-                                                           int max_in_flight_per_origin)
-    : inner_(std::move(inner)), limit_(std::max(max_in_flight_per_origin, 1)) {}
+                                                           int max_in_flight_per_origin,
+                                                           absl::Duration max_wait)
+    : inner_(std::move(inner)),
+      limit_(std::max(max_in_flight_per_origin, 1)),
+      max_wait_(max_wait) {}
 
 absl::StatusOr<HttpResponse> ConcurrencyLimitedHttpClient::Send(const HttpRequest& request,
                                                                 absl::Time deadline) {
@@ -28,10 +33,16 @@ absl::Status ConcurrencyLimitedHttpClient::Acquire(const std::string& origin, ab
                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return HasRoomLocked(origin); };
   // Await re-evaluates the condition whenever mu_ is released, so each
   // Release lets one more waiter for that origin in.
-  if (!mu_.AwaitWithDeadline(absl::Condition(&has_room), deadline)) {
+  // A caller waits at most max_wait_: a thread parked here is a thread other
+  // vaults cannot use, so a saturated vault sheds load rather than hoard them.
+  absl::Time give_up = std::min(deadline, absl::Now() + max_wait_);
+  if (!mu_.AwaitWithDeadline(absl::Condition(&has_room), give_up)) {
+    std::string message =
+        absl::StrCat("concurrency limit of ", limit_, " in-flight requests to ", origin,
+                     " reached");
+    if (give_up < deadline) return absl::ResourceExhaustedError(message);
     return absl::DeadlineExceededError(
-        absl::StrCat("deadline exceeded waiting for a request slot: concurrency limit of ", limit_,
-                     " in-flight requests to ", origin, " reached"));
+        absl::StrCat("deadline exceeded waiting for a request slot: ", message));
   }
   ++in_flight_[origin];
   return absl::OkStatus();

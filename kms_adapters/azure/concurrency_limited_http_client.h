@@ -30,7 +30,10 @@ class ConcurrencyLimitedHttpClient : public HttpClient {
  public:
   // Wraps `inner`, allowing `max_in_flight_per_origin` (at least 1) requests
   // per origin at a time.
-  ConcurrencyLimitedHttpClient(std::unique_ptr<HttpClient> inner, int max_in_flight_per_origin);
+  // A caller finding the origin full waits up to `max_wait` (and never past
+  // its deadline), then gets RESOURCE_EXHAUSTED.
+  ConcurrencyLimitedHttpClient(std::unique_ptr<HttpClient> inner, int max_in_flight_per_origin,
+                               absl::Duration max_wait = absl::InfiniteDuration());
 
   // Waits for a slot for the request's origin, then sends it through the
   // inner client and returns what that returns. DEADLINE_EXCEEDED when no
@@ -48,6 +51,7 @@ class ConcurrencyLimitedHttpClient : public HttpClient {
   // Set at construction.
   const std::unique_ptr<HttpClient> inner_;
   const int limit_;
+  const absl::Duration max_wait_;
 
   mutable absl::Mutex mu_;
   // Requests in flight per origin; no entry means none.

@@ -18,7 +18,7 @@ namespace keybroker::kms::azure {
 enum class VaultKind { kVault, kManagedHsm };
 
 struct KeyId {
-  std::string scheme;    // "https" (http only for tests against an emulator)
+  std::string scheme;    // always "https"
   std::string host;      // lower-cased, with ":port" when one was given
   std::string name;      // lower-cased
   std::string version;   // empty: follow the latest version

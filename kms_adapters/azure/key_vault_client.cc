@@ -56,6 +56,12 @@ absl::StatusOr<Json> ParseBody(std::string& body, absl::string_view what) {
   return json;
 }
 
+// A string member, or "" (never throws on a member of another type).
+std::string StringField(const Json& object, const char* field) {
+  auto it = object.find(field);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 std::optional<absl::Time> OptionalTime(const Json& attributes, const char* field) {
   if (!attributes.contains(field) || !attributes[field].is_number_integer()) return std::nullopt;
   return absl::FromUnixSeconds(attributes[field].get<int64_t>());
@@ -69,21 +75,22 @@ absl::StatusOr<KeyBundle> ParseBundle(std::string& body, absl::string_view what)
   }
   Json& key = json["key"];
   KeyBundle bundle;
-  std::string kid = key.value("kid", "");
+  std::string kid = StringField(key, "kid");
   bundle.version = absl::AsciiStrToLower(kid.substr(kid.rfind('/') + 1));
-  bundle.kty = key.value("kty", "");
+  bundle.kty = StringField(key, "kty");
   if (key.contains("key_ops") && key["key_ops"].is_array()) {
     for (const Json& op : key["key_ops"]) {
       if (op.is_string()) bundle.key_ops.push_back(op.get<std::string>());
     }
   }
-  if (key.contains("n")) {
+  if (bundle.kty == "RSA" || bundle.kty == "RSA-HSM") {
     ASSIGN_OR_RETURN(bundle.n, ReadB64(key, "n", what));
     ASSIGN_OR_RETURN(bundle.e, ReadB64(key, "e", what));
   }
   if (json.contains("attributes") && json["attributes"].is_object()) {
     const Json& attributes = json["attributes"];
-    bundle.enabled = attributes.value("enabled", true);
+    bundle.enabled = !attributes.contains("enabled") || !attributes["enabled"].is_boolean() ||
+                     attributes["enabled"].get<bool>();
     bundle.not_before = OptionalTime(attributes, "nbf");
     bundle.expires = OptionalTime(attributes, "exp");
   }

@@ -33,8 +33,7 @@ ServiceError ParseServiceError(const std::string& body) {
   return error;
 }
 
-ErrorReason ReasonFor(int status, const ServiceError& error, absl::string_view operation,
-                      bool edek_operation) {
+ErrorReason ReasonFor(int status, const ServiceError& error, bool edek_operation) {
   if (status == 401) return ErrorReason::kKeyNotAccessible;
   if (status == 403) {
     // A disabled key or an operation outside key_ops is the key's state, not
@@ -42,13 +41,9 @@ ErrorReason ReasonFor(int status, const ServiceError& error, absl::string_view o
     if (error.inner_code == "KeyDisabled" || error.inner_code == "KeyOperationForbidden") {
       return ErrorReason::kKeyDisabled;
     }
-    // An expired or not-yet-valid key refuses wrapkey/encrypt with a bare 403
-    // Forbidden (§7.2); permission denials name themselves (ForbiddenByRbac,
-    // ForbiddenByPolicy, AccessDenied...).
-    if (error.code == "Forbidden" && error.inner_code.empty() &&
-        (operation == "wrapkey" || operation == "encrypt")) {
-      return ErrorReason::kKeyDisabled;
-    }
+    // Any other 403 (RBAC, access policy, firewall; Managed HSM rarely says
+    // which) is lost access. Expired and not-yet-valid keys are caught from
+    // the key's attributes before any wrap.
     return ErrorReason::kKeyNotAccessible;
   }
   if (status == 404) return ErrorReason::kKeyNotFound;
@@ -64,7 +59,7 @@ ErrorReason ReasonFor(int status, const ServiceError& error, absl::string_view o
 absl::Status KeyVaultError(const HttpResponse& response, absl::string_view operation,
                            absl::string_view what, bool edek_operation) {
   ServiceError error = ParseServiceError(response.body);
-  ErrorReason reason = ReasonFor(response.status, error, operation, edek_operation);
+  ErrorReason reason = ReasonFor(response.status, error, edek_operation);
   std::string message = absl::StrCat(
       operation, " on ", what, " failed: HTTP ", response.status,
       error.code.empty() ? "" : absl::StrCat(" ", error.code),
@@ -83,8 +78,15 @@ absl::Status KeyVaultError(const HttpResponse& response, absl::string_view opera
 
 absl::Status TransportError(const absl::Status& status, absl::string_view operation,
                             absl::string_view what) {
-  return MakeError(ErrorReason::kKmsUnavailable,
-                   absl::StrCat(operation, " on ", what, " failed: ", status.message()));
+  // A request the transport refused to send is our own fault, not the vault's;
+  // a vault at its concurrency limit is throttling by another name.
+  ErrorReason reason = absl::IsInvalidArgument(status)      ? ErrorReason::kInternal
+                       : absl::IsResourceExhausted(status) ? ErrorReason::kKmsThrottled
+                                                           : ErrorReason::kKmsUnavailable;
+  absl::Status error =
+      MakeError(reason, absl::StrCat(operation, " on ", what, " failed: ", status.message()));
+  if (reason == ErrorReason::kKmsThrottled) SetRetryDelay(error, kDefaultThrottleDelay);
+  return error;
 }
 
 }  // namespace keybroker::kms::azure

@@ -61,7 +61,10 @@ absl::StatusOr<std::unique_ptr<KeyVaultEmulator>> KeyVaultEmulator::Start(
   bool got = ReadLine(out[0], absl::Seconds(30), &line);
   ::close(out[0]);
   if (!got) return absl::UnavailableError("the key vault emulator did not report ready");
-  emulator->ready_ = nlohmann::json::parse(line);
+  emulator->ready_ = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!emulator->ready_.is_object() || !emulator->ready_.contains("ca_file")) {
+    return absl::UnavailableError("the key vault emulator's ready line is not what it should be");
+  }
   emulator->ca_file_ = emulator->ready_["ca_file"];
   emulator->entra_ca_file_ = emulator->ready_["entra_ca_file"];
   kms::azure::TlsTrust trust;
@@ -107,8 +110,9 @@ absl::StatusOr<nlohmann::json> KeyVaultEmulator::Control(const std::string& endp
 
 int KeyVaultEmulator::Count(const std::string& host, const std::string& operation) {
   absl::StatusOr<nlohmann::json> counts = Control("counts");
-  if (!counts.ok() || !(*counts)[host].contains(operation)) return 0;
-  return (*counts)[host][operation].get<int>();
+  if (!counts.ok() || !counts->contains(host)) return -1;  // fails any expected count
+  const nlohmann::json& ops = (*counts)[host];
+  return ops.contains(operation) ? ops[operation].get<int>() : 0;
 }
 
 }  // namespace keybroker::testing

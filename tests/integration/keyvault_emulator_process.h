@@ -36,7 +36,8 @@ class KeyVaultEmulator {
   // JSON answer, or an error with the emulator's message.
   absl::StatusOr<nlohmann::json> Control(const std::string& endpoint,
                                          const nlohmann::json& body = nullptr);
-  // The request count of `operation` on `host` (see GET /control/counts).
+  // The request count of `operation` on `host` (see GET /control/counts); -1
+  // when the counts cannot be read.
   int Count(const std::string& host, const std::string& operation);
 
  private:

@@ -8,6 +8,12 @@
 #include "common/log.h"
 
 namespace keybroker::kms::azure {
+namespace {
+
+// The least time a shared token fetch gets, whatever its caller's deadline.
+constexpr absl::Duration kMinFetchTime = absl::Seconds(10);
+
+}  // namespace
 
 TokenCache::TokenCache(std::string identity, std::unique_ptr<Credential> credential,
                        const Clock* clock, Options options)
@@ -58,7 +64,10 @@ absl::StatusOr<crypto::SecretBytes> TokenCache::RefreshLocked(const std::string&
   entry.refreshing = true;
   const absl::Time started = clock_->Now();
   mu_.Unlock();
-  absl::StatusOr<AccessToken> fetched = credential_->Fetch(scope, deadline);
+  // The fetch serves every waiter, not only this caller: a caller with a very
+  // short deadline must not fail it for all of them.
+  absl::StatusOr<AccessToken> fetched =
+      credential_->Fetch(scope, std::max(deadline, clock_->Now() + kMinFetchTime));
   mu_.Lock();
   entry.refreshing = false;
   ++entry.completed;  // wakes the waiters (Await re-checks on unlock)

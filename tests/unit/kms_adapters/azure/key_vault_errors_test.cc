@@ -35,7 +35,7 @@ TEST(KeyVaultErrorsTest, MapsTheDesignTable) {
   EXPECT_THAT(KeyVaultError(Error(403, "Forbidden", "KeyOperationForbidden"), "decrypt", "k", true),
               HasReason(ErrorReason::kKeyDisabled));
   EXPECT_THAT(KeyVaultError(Error(403, "Forbidden"), "encrypt", "k", false),
-              HasReason(ErrorReason::kKeyDisabled)) << "expired key";
+              HasReason(ErrorReason::kKeyNotAccessible)) << "a bare 403 is lost access";
   EXPECT_THAT(KeyVaultError(Error(404, "KeyNotFound"), "get key", "k", false),
               HasReason(ErrorReason::kKeyNotFound));
   EXPECT_THAT(KeyVaultError(Error(400, "BadParameter"), "unwrapkey", "k", true),
