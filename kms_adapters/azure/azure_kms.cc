@@ -138,6 +138,10 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::MetadataFor(
 
 void AzureKms::Store(const Binding& binding, std::shared_ptr<const Metadata> metadata) {
   absl::MutexLock lock(&mu_);
+  StoreLocked(binding, std::move(metadata));
+}
+
+void AzureKms::StoreLocked(const Binding& binding, std::shared_ptr<const Metadata> metadata) {
   if (metadata == nullptr) {
     metadata_.erase(&binding);
     dropped_at_[&binding] = absl::Now();
@@ -152,25 +156,39 @@ void AzureKms::Store(const Binding& binding, std::shared_ptr<const Metadata> met
 
 absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
     const Binding& binding, absl::Time deadline, bool refresh) {
-  if (!refresh) {
-    absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&mu_);
+  Refresh& state = refreshes_[&binding];
+  if (!refresh || state.in_flight) {
+    // One fetch per key at a time: when the TTL runs out under load, the
+    // others wait for it (each until its own deadline) instead of all asking.
+    uint64_t generation = state.generation;
+    auto settled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !state.in_flight || state.generation != generation;
+    };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&settled), deadline)) {
+      return MakeError(ErrorReason::kKmsUnavailable,
+                       "deadline passed while another call fetched the key's metadata");
+    }
     auto it = metadata_.find(&binding);
     if (it != metadata_.end() && absl::Now() - it->second->fetched < metadata_ttl_) {
       return it->second;
     }
+    if (state.generation != generation && !state.last_error.ok()) return state.last_error;
   }
+  state.in_flight = true;
+  mu_.Unlock();
   absl::StatusOr<std::shared_ptr<const Metadata>> fetched = Fetch(binding, deadline);
-  if (!fetched.ok()) {
-    // A key the customer revoked, disabled or deleted must stop wrapping now,
-    // not when some stale copy ages out; a vault that is merely unreachable
-    // keeps serving the copy it has until the TTL.
-    std::optional<ErrorReason> reason = ReasonOf(fetched.status());
-    if (reason != ErrorReason::kKmsUnavailable && reason != ErrorReason::kKmsThrottled) {
-      Store(binding, nullptr);
-    }
-    return fetched.status();
+  mu_.Lock();
+  state.in_flight = false;
+  ++state.generation;
+  state.last_error = fetched.status();
+  if (fetched.ok()) {
+    StoreLocked(binding, *fetched);
+  } else {
+    // The copy has expired (or a refresh was asked for): a key the customer
+    // revoked, disabled or deleted must not come back from it.
+    StoreLocked(binding, nullptr);
   }
-  Store(binding, *fetched);
   return fetched;
 }
 

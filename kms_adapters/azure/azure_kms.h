@@ -27,6 +27,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "crypto/rsa_oaep.h"
 #include "kms_adapters/azure/key_vault_client.h"
@@ -92,6 +93,8 @@ class AzureKms : public Kms {
   absl::StatusOr<std::shared_ptr<const Metadata>> MetadataFor(const Binding& binding,
                                                               KeyBundle bundle, absl::Time fetched);
   void Store(const Binding& binding, std::shared_ptr<const Metadata> metadata);
+  void StoreLocked(const Binding& binding, std::shared_ptr<const Metadata> metadata)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::StatusOr<WrappedKey> WrapRsa(const Binding& binding, const Metadata& metadata,
                                      crypto::Edek edek, const crypto::SecretBytes& dek,
@@ -110,6 +113,14 @@ class AzureKms : public Kms {
   absl::Mutex mu_;
   absl::flat_hash_map<const Binding*, std::shared_ptr<const Metadata>> metadata_
       ABSL_GUARDED_BY(mu_);
+  // The metadata fetch of each key: at most one in flight.
+  struct Refresh {
+    bool in_flight = false;
+    uint64_t generation = 0;  // fetches finished
+    absl::Status last_error;  // of the last finished fetch
+  };
+  // node_hash_map: Current() keeps a reference across an unlocked fetch.
+  absl::node_hash_map<const Binding*, Refresh> refreshes_ ABSL_GUARDED_BY(mu_);
   // When a refusal last dropped each key's metadata.
   absl::flat_hash_map<const Binding*, absl::Time> dropped_at_ ABSL_GUARDED_BY(mu_);
 };
