@@ -29,14 +29,18 @@ EVP_CIPHER_CTX* ThreadContext() {
   return ctx.get();
 }
 
-bool SizesFit(absl::Span<const uint8_t> nonce, size_t in, size_t out, size_t aad) {
-  return !nonce.empty() && nonce.size() <= kMaxNonceSize && in == out && in <= INT_MAX &&
-         aad <= INT_MAX;
+using AadParts = std::initializer_list<absl::Span<const uint8_t>>;
+
+bool SizesFit(absl::Span<const uint8_t> nonce, size_t in, size_t out, AadParts aad_parts) {
+  for (absl::Span<const uint8_t> part : aad_parts) {
+    if (part.size() > INT_MAX) return false;
+  }
+  return !nonce.empty() && nonce.size() <= kMaxNonceSize && in == out && in <= INT_MAX;
 }
 
 // Initialises `ctx` for AES-256-GCM with key and nonce, and feeds the aad.
 bool Begin(EVP_CIPHER_CTX* ctx, int encrypt, const SecretBytes& key,
-           absl::Span<const uint8_t> nonce, absl::Span<const uint8_t> aad) {
+           absl::Span<const uint8_t> nonce, AadParts aad_parts) {
   const EVP_CIPHER* cipher = Aes256Gcm();
   if (ctx == nullptr || cipher == nullptr) return false;
   if (EVP_CipherInit_ex2(ctx, cipher, nullptr, nullptr, encrypt, nullptr) != 1) return false;
@@ -48,9 +52,14 @@ bool Begin(EVP_CIPHER_CTX* ctx, int encrypt, const SecretBytes& key,
       1) {
     return false;
   }
-  int len = 0;
-  return aad.empty() ||
-         EVP_CipherUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1;
+  for (absl::Span<const uint8_t> part : aad_parts) {
+    int len = 0;
+    if (!part.empty() &&
+        EVP_CipherUpdate(ctx, nullptr, &len, part.data(), static_cast<int>(part.size())) != 1) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -58,14 +67,26 @@ bool Begin(EVP_CIPHER_CTX* ctx, int encrypt, const SecretBytes& key,
 absl::Status AesGcm::Seal(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                           absl::Span<const uint8_t> plaintext, absl::Span<const uint8_t> aad,
                           absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag) {
+  return SealWithAadParts(key, nonce, plaintext, {aad}, ciphertext, tag);
+}
+
+absl::Status AesGcm::Open(const SecretBytes& key, absl::Span<const uint8_t> nonce,
+                          absl::Span<const uint8_t> ciphertext, absl::Span<const uint8_t> aad,
+                          absl::Span<const uint8_t> tag, absl::Span<uint8_t> plaintext) {
+  return OpenWithAadParts(key, nonce, ciphertext, {aad}, tag, plaintext);
+}
+
+absl::Status AesGcm::SealWithAadParts(const SecretBytes& key, absl::Span<const uint8_t> nonce,
+                                      absl::Span<const uint8_t> plaintext, AadParts aad_parts,
+                                      absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag) {
   if (key.size() != kKeySize || tag.size() != kTagSize ||
-      !SizesFit(nonce, plaintext.size(), ciphertext.size(), aad.size())) {
+      !SizesFit(nonce, plaintext.size(), ciphertext.size(), aad_parts)) {
     return absl::InvalidArgumentError("aes-256-gcm: wrong key, nonce, tag or buffer size");
   }
   EVP_CIPHER_CTX* ctx = ThreadContext();
   int len = 0;
   int final_len = 0;
-  if (!Begin(ctx, 1, key, nonce, aad) ||
+  if (!Begin(ctx, 1, key, nonce, aad_parts) ||
       (!plaintext.empty() && EVP_CipherUpdate(ctx, ciphertext.data(), &len, plaintext.data(),
                                               static_cast<int>(plaintext.size())) != 1) ||
       EVP_CipherFinal_ex(ctx, ciphertext.data() + len, &final_len) != 1 ||
@@ -76,11 +97,12 @@ absl::Status AesGcm::Seal(const SecretBytes& key, absl::Span<const uint8_t> nonc
   return absl::OkStatus();
 }
 
-absl::Status AesGcm::Open(const SecretBytes& key, absl::Span<const uint8_t> nonce,
-                          absl::Span<const uint8_t> ciphertext, absl::Span<const uint8_t> aad,
-                          absl::Span<const uint8_t> tag, absl::Span<uint8_t> plaintext) {
+absl::Status AesGcm::OpenWithAadParts(const SecretBytes& key, absl::Span<const uint8_t> nonce,
+                                      absl::Span<const uint8_t> ciphertext, AadParts aad_parts,
+                                      absl::Span<const uint8_t> tag,
+                                      absl::Span<uint8_t> plaintext) {
   if (key.size() != kKeySize || tag.size() != kTagSize ||
-      !SizesFit(nonce, ciphertext.size(), plaintext.size(), aad.size())) {
+      !SizesFit(nonce, ciphertext.size(), plaintext.size(), aad_parts)) {
     return absl::InvalidArgumentError("aes-256-gcm: wrong key, nonce, tag or buffer size");
   }
   EVP_CIPHER_CTX* ctx = ThreadContext();
@@ -88,7 +110,7 @@ absl::Status AesGcm::Open(const SecretBytes& key, absl::Span<const uint8_t> nonc
   int final_len = 0;
   // EVP wants a mutable tag pointer but only reads it.
   void* tag_ptr = const_cast<uint8_t*>(tag.data());
-  bool ok = Begin(ctx, 0, key, nonce, aad) &&
+  bool ok = Begin(ctx, 0, key, nonce, aad_parts) &&
             (ciphertext.empty() ||
              EVP_CipherUpdate(ctx, plaintext.data(), &len, ciphertext.data(),
                               static_cast<int>(ciphertext.size())) == 1) &&

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
@@ -36,6 +37,20 @@ class AesGcm {
   static absl::Status Open(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                            absl::Span<const uint8_t> ciphertext, absl::Span<const uint8_t> aad,
                            absl::Span<const uint8_t> tag, absl::Span<uint8_t> plaintext);
+
+  // As Seal and Open, with the associated data given in pieces: GCM
+  // authenticates their concatenation, fed in order without copying (the
+  // SDK's ciphertext header followed by the caller's aad). Each piece is at
+  // most INT_MAX bytes.
+  static absl::Status SealWithAadParts(const SecretBytes& key, absl::Span<const uint8_t> nonce,
+                                       absl::Span<const uint8_t> plaintext,
+                                       std::initializer_list<absl::Span<const uint8_t>> aad_parts,
+                                       absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag);
+  static absl::Status OpenWithAadParts(const SecretBytes& key, absl::Span<const uint8_t> nonce,
+                                       absl::Span<const uint8_t> ciphertext,
+                                       std::initializer_list<absl::Span<const uint8_t>> aad_parts,
+                                       absl::Span<const uint8_t> tag,
+                                       absl::Span<uint8_t> plaintext);
 };
 
 }  // namespace keybroker::crypto

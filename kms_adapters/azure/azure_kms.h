@@ -84,7 +84,8 @@ class AzureKms : public Kms {
 
   absl::StatusOr<const Binding*> Find(absl::string_view key_id) const;
   // The current version's metadata, fetched again when older than the TTL or
-  // when `refresh`; a refused refresh drops the cached copy.
+  // when `refresh` (one fetch per key at a time; others wait for it). Any
+  // failed fetch drops the cached copy, so nothing stale outlives a refusal.
   absl::StatusOr<std::shared_ptr<const Metadata>> Current(const Binding& binding,
                                                           absl::Time deadline, bool refresh);
   absl::StatusOr<std::shared_ptr<const Metadata>> Fetch(const Binding& binding,

@@ -94,7 +94,11 @@ absl::StatusOr<KeyBundle> ParseBundle(std::string& body, absl::string_view what)
     bundle.not_before = OptionalTime(attributes, "nbf");
     bundle.expires = OptionalTime(attributes, "exp");
   }
-  if (bundle.version.size() != 32 || bundle.kty.empty()) {
+  // The version goes into request paths and EDEKs, and AzureKms unwraps only
+  // Key Vault's own form (32 hex, §1.1): refuse any other before a wrap uses it.
+  if (bundle.version.size() != 32 ||
+      !std::all_of(bundle.version.begin(), bundle.version.end(), absl::ascii_isxdigit) ||
+      bundle.kty.empty()) {
     return Internal(absl::StrCat(what, ": response kid or kty is malformed"));
   }
   return bundle;

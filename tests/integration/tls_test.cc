@@ -1,6 +1,5 @@
 // gRPC TLS and mutual TLS on the real broker, with certificates made by the
 // openssl command line for each test run.
-#include <cstdlib>
 #include <fstream>
 #include <iterator>
 
@@ -10,24 +9,10 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/files.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_certificates.h"
 
 namespace keybroker::testing {
 namespace {
-
-// Makes CA `ca` (ca.crt/ca.key) and leaf `name` (name.crt/name.key) signed by
-// it, valid for localhost and 127.0.0.1.
-void MakeCertificates(const TempDir& dir, const std::string& ca, const std::string& name) {
-  std::string script =
-      "set -e; cd '" + dir.path() + "'\n" +
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
-      "-keyout " + ca + ".key -out " + ca + ".crt -subj /CN=" + ca + " 2>/dev/null\n" +
-      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-      "-keyout " + name + ".key -out " + name + ".csr -subj /CN=localhost 2>/dev/null\n" +
-      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext\n" +
-      "openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca + ".key "
-      "-CAcreateserial -days 1 -extfile san.ext -out " + name + ".crt 2>/dev/null\n";
-  ASSERT_EQ(std::system(script.c_str()), 0);
-}
 
 std::unique_ptr<v1::KeyBroker::Stub> TlsStub(const std::string& address,
                                              grpc::SslCredentialsOptions options) {
@@ -47,9 +32,9 @@ grpc::Status Describe(v1::KeyBroker::Stub& stub) {
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    MakeCertificates(dir_, "ca", "server");
-    MakeCertificates(dir_, "client-ca", "client");
-    MakeCertificates(dir_, "other-ca", "other");
+    ASSERT_TRUE(MakeCertificates(dir_.path(), "ca", "server"));
+    ASSERT_TRUE(MakeCertificates(dir_.path(), "client-ca", "client"));
+    ASSERT_TRUE(MakeCertificates(dir_.path(), "other-ca", "other"));
     std::ofstream(dir_.File("master-key")) << std::string(64, '1');
   }
 

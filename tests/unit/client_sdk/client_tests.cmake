@@ -1,1 +1,9 @@
-# client tests
+# Client tests. Those against the real broker need the keybroker binary
+# built first.
+foreach(test client_test channel_test)
+  keybroker_test(sdk_${test} SOURCES ${test}.cc LIBS keybroker_sdk keybroker_integration_testing)
+  add_dependencies(sdk_${test} keybroker)
+endforeach()
+# The round trip through the server's ToGrpcStatus proves the inverse.
+keybroker_test(sdk_grpc_status_test SOURCES grpc_status_test.cc
+  LIBS keybroker_sdk keybroker_server_lib)

@@ -116,6 +116,25 @@ TEST_P(AesGcmVectorTest, OpenRecoversThePlaintext) {
   EXPECT_THAT(plaintext, ElementsAreArray(FromHex(v.plaintext)));
 }
 
+TEST_P(AesGcmVectorTest, AadInPartsIsTheirConcatenation) {
+  const GcmVector& v = GetParam();
+  Bytes aad = FromHex(v.aad), plaintext = FromHex(v.plaintext);
+  absl::Span<const uint8_t> all(aad);
+  for (size_t cut = 0; cut <= aad.size(); ++cut) {
+    SCOPED_TRACE(cut);
+    Bytes ciphertext(plaintext.size()), tag(AesGcm::kTagSize), opened(plaintext.size());
+    ASSERT_OK(AesGcm::SealWithAadParts(KeyFromHex(v.key), FromHex(v.nonce), plaintext,
+                                       {all.subspan(0, cut), {}, all.subspan(cut)},
+                                       absl::MakeSpan(ciphertext), absl::MakeSpan(tag)));
+    EXPECT_THAT(ciphertext, ElementsAreArray(FromHex(v.ciphertext)));
+    EXPECT_THAT(tag, ElementsAreArray(FromHex(v.tag)));
+    ASSERT_OK(AesGcm::OpenWithAadParts(KeyFromHex(v.key), FromHex(v.nonce), ciphertext,
+                                       {all.subspan(0, cut), all.subspan(cut)}, tag,
+                                       absl::MakeSpan(opened)));
+    EXPECT_EQ(opened, plaintext);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(PublishedVectors, AesGcmVectorTest, ::testing::ValuesIn(kVectors),
                          [](const auto& info) { return std::string(info.param.name); });
 

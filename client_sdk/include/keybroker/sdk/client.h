@@ -1,11 +1,20 @@
-// Client: a typed, thread-safe wrapper of the keybroker.v1.KeyBroker stub.
+// Client: a typed wrapper of the keybroker.v1.KeyBroker stub.
 //
 // One Client holds one gRPC channel (TLS, mutual TLS, plaintext, or a unix
 // socket) to one broker address or, with a "dns:///" or "ipv4:" target, to
 // several replicas balanced round_robin. Every call has a deadline; retries
 // of UNAVAILABLE go through gRPC's service config. Errors are absl::Status
-// with the gRPC code and the broker's machine-readable reason attached
-// (keybroker::ReasonOf, common/error_reason.h: KEY_NOT_ACCESSIBLE, ...).
+// with the gRPC code and message, the broker's machine-readable reason
+// attached (keybroker::ReasonOf in common/error_reason.h, installed as
+// "keybroker/common/error_reason.h": KEY_NOT_ACCESSIBLE, ...), and for
+// KMS_THROTTLED how long to wait (keybroker::RetryDelayOf). Errors gRPC makes
+// itself (UNAVAILABLE when no broker answers, DEADLINE_EXCEEDED) carry no
+// reason.
+//
+// Plaintext DEKs are returned in crypto::SecretBytes; the Client wipes its
+// own copies in the response messages.
+//
+// Safe for concurrent use; calls from many threads share the one channel.
 #ifndef KEYBROKER_SDK_CLIENT_H_
 #define KEYBROKER_SDK_CLIENT_H_
 
@@ -22,14 +31,18 @@ struct ClientOptions {
   // A gRPC target: "host:port", "unix:/path", "dns:///name:port" (every
   // address of the name, round_robin), "ipv4:10.0.0.1:50051,10.0.0.2:50051".
   std::string target;
-  // TLS: off unless `tls` or a file below is set.
+  // TLS: off unless `tls` or a file below is set. The files are PEM, read
+  // once by Create().
   bool tls = false;
   std::string ca_file;    // roots to trust instead of the system's
   std::string cert_file;  // client certificate and key: mutual TLS
   std::string key_file;
   std::string server_name_override;  // for tests: the name the certificate has
-  absl::Duration timeout = absl::Seconds(5);  // per call
-  int max_attempts = 3;                       // gRPC retries of UNAVAILABLE
+  // Deadline of each call, all of its retry attempts included.
+  absl::Duration timeout = absl::Seconds(5);
+  // Attempts per call (the first included) while the answer is UNAVAILABLE;
+  // clamped to 2..5, the range gRPC accepts.
+  int max_attempts = 3;
 };
 
 struct KeyDescription {
@@ -39,22 +52,33 @@ struct KeyDescription {
 
 class Client : public DekSource {
  public:
-  // Creates the channel (lazily connected). INVALID_ARGUMENT for unusable
-  // options or unreadable certificate files.
+  // Creates the channel (connected lazily, by the first call). INVALID_ARGUMENT
+  // naming the option for an empty target, a timeout that is not positive,
+  // an unreadable certificate file, only one of cert_file and key_file, or
+  // server_name_override without TLS.
   static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientOptions& options);
   ~Client() override;
 
+  // See DekSource. NOT_FOUND (KEY_NOT_FOUND) for an unknown alias.
   absl::StatusOr<DataKey> GenerateDek(absl::string_view key_alias,
                                       const Context& context) override;
+  // See DekSource. INVALID_ARGUMENT (EDEK_INVALID) for a malformed or tampered
+  // EDEK or another context.
   absl::StatusOr<crypto::SecretBytes> Unwrap(absl::string_view edek,
                                              const Context& context) override;
-  // Wraps caller-supplied key material (1 to 64 bytes); returns the EDEK.
+  // Wraps caller-supplied key material (1 to 64 bytes; INVALID_ARGUMENT,
+  // INVALID_REQUEST otherwise) under the current version of `key_alias`;
+  // returns the EDEK.
   absl::StatusOr<std::string> Wrap(absl::string_view key_alias,
                                    const crypto::SecretBytes& plaintext, const Context& context);
-  // Returns the EDEK re-wrapped under the key's current version.
+  // Returns the EDEK re-wrapped under its key's current version; the DEK
+  // never leaves the broker.
   absl::StatusOr<std::string> Rewrap(absl::string_view edek, const Context& context);
-  // Returns the new current version.
+  // Makes a new version of `key_alias` current and returns it.
+  // FAILED_PRECONDITION (KEYRING_READ_ONLY) on a read-only keyring.
   absl::StatusOr<std::string> Rotate(absl::string_view key_alias);
+  // Describes the key. An inaccessible key is an OK answer with
+  // accessible == false and `reason` set.
   absl::StatusOr<KeyDescription> DescribeKey(absl::string_view key_alias);
 
  private:

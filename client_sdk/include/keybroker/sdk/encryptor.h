@@ -8,13 +8,14 @@
 //
 // DEK reuse is bounded by a number of encryptions (never above 2^32, the
 // random 96-bit nonce limit) and by age. A replacement DEK is fetched in the
-// background before the current one runs out, so once warm an Encrypt never
-// waits on the broker; concurrent misses for one alias share one broker
-// call. DEKs are zeroed when evicted. When the broker is unreachable and the
-// cached DEK is used up, Encrypt fails with the broker's error; it never
-// returns plaintext.
+// background (one thread per fetch, at most one fetch per alias at a time)
+// before the current one runs out, so once warm an Encrypt never waits on
+// the broker; concurrent misses for one alias share one broker call. DEKs are
+// zeroed when evicted. When the broker is unreachable and the cached DEK is
+// used up, Encrypt fails with the broker's error; it never returns plaintext.
 //
-// Safe for concurrent use.
+// Safe for concurrent use. Encrypt and Decrypt on a warm cache take locks
+// briefly, allocate only the returned string and do no I/O.
 #ifndef KEYBROKER_SDK_ENCRYPTOR_H_
 #define KEYBROKER_SDK_ENCRYPTOR_H_
 
@@ -25,35 +26,62 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "keybroker/sdk/clock.h"
 #include "keybroker/sdk/dek_source.h"
 
 namespace keybroker::sdk {
 
 struct EncryptorOptions {
-  uint64_t max_encryptions_per_dek = uint64_t{1} << 24;  // capped at 2^32
+  // Encryptions per DEK. Values above 2^32 (the AES-GCM limit for random
+  // 96-bit nonces) are capped at 2^32; 0 is INVALID_ARGUMENT.
+  uint64_t max_encryptions_per_dek = uint64_t{1} << 24;
+  // How long after it arrived a DEK may encrypt. This is also how long
+  // Encrypt keeps working after access to the key is removed, so choose it
+  // within the revocation bound promised to customers.
   absl::Duration max_dek_age = absl::Hours(1);
-  // Fetch the next DEK when this fraction of either budget is used.
+  // Fetch the next DEK in the background when this fraction of either budget
+  // is used; in (0, 1]. An alias idle through the last (1 - refresh_at) of
+  // max_dek_age gets its next DEK on demand, and that Encrypt waits.
   double refresh_at = 0.75;
+  // After a background fetch fails, the next one starts no sooner than this.
+  // (An Encrypt that has no DEK left always fetches, and waits.)
+  absl::Duration background_retry_delay = absl::Seconds(1);
+  // Decrypt-side cache of unwrapped DEKs; 0 entries or a zero TTL caches
+  // nothing. The TTL adds to the revocation bound: a cached DEK keeps
+  // decrypting for up to this long after access to its key is removed.
   size_t decrypt_cache_entries = 10000;
   absl::Duration decrypt_cache_ttl = absl::Minutes(5);
-  // The encryption context every DEK of this Encryptor is bound to.
+  // The encryption context every DEK of this Encryptor is bound to. Decrypt
+  // unwraps with it too: the decrypting Encryptor must use the same one.
   Context dek_context;
+  // Where DEK ages and cache TTLs are measured; nullptr means
+  // MonotonicClock(). Must outlive the Encryptor. For tests.
+  const Clock* clock = nullptr;
 };
 
 class Encryptor {
  public:
-  // `source` must outlive the Encryptor. INVALID_ARGUMENT for bad options.
+  // `source` must outlive the Encryptor. INVALID_ARGUMENT (reason
+  // INVALID_REQUEST) for a null source or bad options. Does no I/O.
   static absl::StatusOr<std::unique_ptr<Encryptor>> Create(DekSource* source,
                                                            EncryptorOptions options);
+  // Waits for background DEK fetches in flight (as long as the source's own
+  // call timeout). No Encrypt or Decrypt may be running.
   ~Encryptor();
 
-  // Returns the ciphertext of `plaintext`, authenticated with `aad`.
+  // Returns the ciphertext of `plaintext` (docs/ciphertext-format.md),
+  // authenticated with `aad`, under the current DEK of `key_alias`. Waits
+  // for the source only when the alias has no DEK with budget left.
+  // INVALID_ARGUMENT (INVALID_REQUEST) for an empty alias or a plaintext over
+  // 2^31 - 1 bytes; the source's error (KEY_NOT_ACCESSIBLE, KMS_UNAVAILABLE,
+  // ..., code and reason kept) when the DEK fetch it waited for failed.
   absl::StatusOr<std::string> Encrypt(absl::string_view key_alias, absl::string_view plaintext,
                                       absl::string_view aad);
 
   // Returns the plaintext, or INVALID_ARGUMENT (reason EDEK_INVALID) when the
-  // ciphertext is malformed, tampered with, or `aad` differs; the broker's
-  // errors (KEY_NOT_ACCESSIBLE...) as they are.
+  // ciphertext is malformed, tampered with, truncated, or `aad` differs; the
+  // broker's Unwrap errors (KEY_NOT_ACCESSIBLE...) as they are. Unwraps the
+  // EDEK with options.dek_context unless the decrypt cache has its DEK.
   absl::StatusOr<std::string> Decrypt(absl::string_view ciphertext, absl::string_view aad);
 
  private:

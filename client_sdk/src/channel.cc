@@ -1,0 +1,94 @@
+#include "client_sdk/src/channel.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/substitute.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "crypto/wipe.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace keybroker::sdk::internal {
+namespace {
+
+// Far above any real certificate bundle; keeps a mistyped path (a disk image,
+// /dev/zero) from being read whole.
+constexpr size_t kMaxPemFileSize = 1 << 20;
+
+bool WantsTls(const ClientOptions& options) {
+  return options.tls || !options.ca_file.empty() || !options.cert_file.empty() ||
+         !options.key_file.empty();
+}
+
+absl::Status ReadPemOption(absl::string_view option, const std::string& path, std::string* out) {
+  if (path.empty()) return absl::OkStatus();
+  absl::Status read = ReadFileInto(path, kMaxPemFileSize, out);
+  if (read.ok()) return read;
+  return absl::InvalidArgumentError(absl::StrCat(option, " ", path, ": ", read.message()));
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
+    const ClientOptions& options) {
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return absl::InvalidArgumentError("mutual TLS needs both cert_file and key_file");
+  }
+  // Empty pem_root_certs means gRPC's default roots: the system's.
+  grpc::SslCredentialsOptions ssl;
+  crypto::ScopedWipe wipe_key(&ssl.pem_private_key);  // the credentials keep their own copy
+  RETURN_IF_ERROR(ReadPemOption("ca_file", options.ca_file, &ssl.pem_root_certs));
+  RETURN_IF_ERROR(ReadPemOption("cert_file", options.cert_file, &ssl.pem_cert_chain));
+  RETURN_IF_ERROR(ReadPemOption("key_file", options.key_file, &ssl.pem_private_key));
+  return grpc::SslCredentials(ssl);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
+    const ClientOptions& options) {
+  if (WantsTls(options)) return TlsCredentials(options);
+  if (!options.server_name_override.empty()) {
+    return absl::InvalidArgumentError("server_name_override needs TLS");
+  }
+  return grpc::InsecureChannelCredentials();
+}
+
+}  // namespace
+
+std::string ServiceConfigJson(int max_attempts) {
+  // gRPC rejects a whole service config whose maxAttempts is below 2, and
+  // treats anything above 5 as 5.
+  max_attempts = std::clamp(max_attempts, 2, 5);
+  // A "name" entry without "method" applies to every method of the service.
+  return absl::Substitute(R"json({
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "methodConfig": [{
+    "name": [{"service": "keybroker.v1.KeyBroker"}],
+    "retryPolicy": {
+      "maxAttempts": $0,
+      "initialBackoff": "0.1s",
+      "maxBackoff": "1s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }]
+})json",
+                          max_attempts);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& options) {
+  if (options.target.empty()) return absl::InvalidArgumentError("target is empty");
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials, Credentials(options));
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(ServiceConfigJson(options.max_attempts));
+  // The config above is a default that a DNS TXT record could replace; the
+  // retry and balancing policy is ours to choose, not the name server's.
+  args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+  if (!options.server_name_override.empty()) {
+    args.SetSslTargetNameOverride(options.server_name_override);
+  }
+  return grpc::CreateCustomChannel(options.target, credentials, args);
+}
+
+}  // namespace keybroker::sdk::internal

@@ -1,0 +1,31 @@
+// Test PKI made with the openssl command line for each test run: a CA and a
+// leaf certificate signed by it, for gRPC TLS and mutual TLS tests.
+#ifndef KEYBROKER_TESTS_TESTING_TEST_CERTIFICATES_H_
+#define KEYBROKER_TESTS_TESTING_TEST_CERTIFICATES_H_
+
+#include <cstdlib>
+#include <string>
+
+namespace keybroker::testing {
+
+// Makes, in directory `dir`, CA `ca` (ca.crt, ca.key) and leaf `name`
+// (name.crt, name.key) signed by it, with CN localhost and subject
+// alternative names localhost and 127.0.0.1, valid for a day (EC P-256).
+// Returns whether openssl succeeded.
+inline bool MakeCertificates(const std::string& dir, const std::string& ca,
+                             const std::string& name) {
+  std::string script =
+      "set -e; cd '" + dir + "'\n" +
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+      "-keyout " + ca + ".key -out " + ca + ".crt -subj /CN=" + ca + " 2>/dev/null\n" +
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      "-keyout " + name + ".key -out " + name + ".csr -subj /CN=localhost 2>/dev/null\n" +
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext\n" +
+      "openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca + ".key "
+      "-CAcreateserial -days 1 -extfile san.ext -out " + name + ".crt 2>/dev/null\n";
+  return std::system(script.c_str()) == 0;
+}
+
+}  // namespace keybroker::testing
+
+#endif  // KEYBROKER_TESTS_TESTING_TEST_CERTIFICATES_H_

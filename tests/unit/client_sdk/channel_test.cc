@@ -1,0 +1,295 @@
+// How a Client reaches brokers: option checks, the service config, a unix
+// socket, TLS and mutual TLS, round_robin over two real brokers with a
+// replica killed, and the per-call deadline against a peer that never
+// answers.
+#include "client_sdk/src/channel.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "common/error_reason.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "keybroker/sdk/client.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/broker_process.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_certificates.h"
+
+namespace keybroker::sdk {
+namespace {
+
+using ::keybroker::testing::BrokerProcess;
+using ::keybroker::testing::MakeCertificates;
+using ::keybroker::testing::StatusIs;
+using ::keybroker::testing::TempDir;
+using ::testing::HasSubstr;
+
+std::unique_ptr<BrokerProcess> StartBroker(const std::vector<std::string>& args) {
+  auto broker = BrokerProcess::Start(args);
+  EXPECT_OK(broker);
+  return broker.ok() ? *std::move(broker) : nullptr;
+}
+
+std::unique_ptr<BrokerProcess> StartLocalBroker(const TempDir& dir, const std::string& name) {
+  return StartBroker({"--listen", "127.0.0.1:0", "--data-dir", dir.File(name)});
+}
+
+std::unique_ptr<Client> MakeClient(const ClientOptions& options) {
+  auto client = Client::Create(options);
+  EXPECT_OK(client);
+  return client.ok() ? *std::move(client) : nullptr;
+}
+
+std::unique_ptr<Client> MakeClient(const std::string& target) {
+  ClientOptions options;
+  options.target = target;
+  return MakeClient(options);
+}
+
+absl::Status Describe(Client& client) { return client.DescribeKey("default").status(); }
+
+TEST(ServiceConfigTest, RoundRobinAndRetriesOfUnavailableForEveryMethod) {
+  nlohmann::json config = nlohmann::json::parse(internal::ServiceConfigJson(3));
+  EXPECT_EQ(config["loadBalancingConfig"], nlohmann::json::parse(R"([{"round_robin": {}}])"));
+  ASSERT_EQ(config["methodConfig"].size(), 1u);
+  const nlohmann::json& method = config["methodConfig"][0];
+  EXPECT_EQ(method["name"], nlohmann::json::parse(R"([{"service": "keybroker.v1.KeyBroker"}])"));
+  const nlohmann::json& retry = method["retryPolicy"];
+  EXPECT_EQ(retry["maxAttempts"], 3);
+  EXPECT_EQ(retry["initialBackoff"], "0.1s");
+  EXPECT_EQ(retry["maxBackoff"], "1s");
+  EXPECT_EQ(retry["backoffMultiplier"], 2);
+  EXPECT_EQ(retry["retryableStatusCodes"], nlohmann::json::parse(R"(["UNAVAILABLE"])"));
+}
+
+TEST(ServiceConfigTest, MaxAttemptsIsClampedToWhatGrpcAccepts) {
+  for (auto [asked, used] : {std::pair{-1, 2}, {0, 2}, {1, 2}, {2, 2}, {5, 5}, {9, 5}}) {
+    EXPECT_EQ(nlohmann::json::parse(internal::ServiceConfigJson(
+                  asked))["methodConfig"][0]["retryPolicy"]["maxAttempts"],
+              used)
+        << asked;
+  }
+}
+
+TEST(ClientOptionsTest, UnusableOptionsAreInvalidArguments) {
+  TempDir dir;
+  std::ofstream(dir.File("some.pem")) << "x";
+  auto rejected = [](ClientOptions options) { return Client::Create(options).status(); };
+  ClientOptions options;
+  EXPECT_THAT(rejected(options), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("target")));
+  options.target = "127.0.0.1:1";
+  options.timeout = absl::ZeroDuration();
+  EXPECT_THAT(rejected(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("timeout")));
+
+  ClientOptions tls;
+  tls.target = "127.0.0.1:1";
+  tls.ca_file = dir.File("absent.pem");
+  EXPECT_THAT(rejected(tls), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ca_file")));
+  tls.ca_file = dir.File("some.pem");
+  tls.cert_file = dir.File("some.pem");
+  EXPECT_THAT(rejected(tls), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key_file")));
+  tls.key_file = dir.File("absent.key");
+  EXPECT_THAT(rejected(tls), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("key_file " + dir.File("absent.key"))));
+  tls.cert_file = dir.File("absent.crt");
+  tls.key_file = dir.File("some.pem");
+  EXPECT_THAT(rejected(tls), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cert_file")));
+
+  ClientOptions plain;
+  plain.target = "127.0.0.1:1";
+  plain.server_name_override = "localhost";
+  EXPECT_THAT(rejected(plain),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("server_name_override")));
+}
+
+TEST(ChannelTest, UnixSocket) {
+  TempDir dir;
+  std::string socket = "unix:" + dir.File("kb.sock");
+  auto broker = StartBroker({"--listen", socket, "--data-dir", dir.File("data")});
+  ASSERT_NE(broker, nullptr);
+  std::unique_ptr<Client> client = MakeClient(socket);
+  ASSERT_NE(client, nullptr);
+  absl::StatusOr<DataKey> dek = client->GenerateDek("default", {});
+  ASSERT_OK(dek);
+  EXPECT_OK(client->Unwrap(dek->edek, {}));
+}
+
+class TlsChannelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(MakeCertificates(dir_.path(), "ca", "server"));
+    ASSERT_TRUE(MakeCertificates(dir_.path(), "client-ca", "client"));
+    ASSERT_TRUE(MakeCertificates(dir_.path(), "other-ca", "other"));
+    std::ofstream(dir_.File("master-key")) << std::string(64, '1');
+  }
+
+  std::unique_ptr<BrokerProcess> Start(bool mutual) {
+    std::ofstream(dir_.File("config.yaml"))
+        << "listen: 127.0.0.1:0\n"
+        << "tls:\n"
+        << "  cert_file: " << dir_.File("server.crt") << "\n"
+        << "  key_file: " << dir_.File("server.key") << "\n"
+        << (mutual ? "  client_ca_file: " + dir_.File("client-ca.crt") + "\n" : "")
+        << "kms:\n  local:\n    keyring_file: " << dir_.File("keyring") << "\n"
+        << "    master_key_file: " << dir_.File("master-key") << "\n"
+        << "keys:\n  - alias: default\n    local_key: k\n";
+    return StartBroker({"--config", dir_.File("config.yaml")});
+  }
+
+  ClientOptions Options(const std::string& address, const std::string& ca) const {
+    ClientOptions options;
+    options.target = address;
+    options.ca_file = dir_.File(ca + ".crt");
+    options.timeout = absl::Seconds(5);
+    return options;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(TlsChannelTest, TrustsOnlyTheGivenCa) {
+  auto broker = Start(/*mutual=*/false);
+  ASSERT_NE(broker, nullptr);
+  ClientOptions trusted = Options(broker->address(), "ca");
+  EXPECT_OK(Describe(*MakeClient(trusted)));  // the certificate names 127.0.0.1
+  trusted.target = "ipv4:" + broker->address();
+  trusted.server_name_override = "localhost";
+  EXPECT_OK(Describe(*MakeClient(trusted)));
+
+  EXPECT_THAT(Describe(*MakeClient(Options(broker->address(), "other-ca"))),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(Describe(*MakeClient(broker->address())), StatusIs(absl::StatusCode::kUnavailable))
+      << "a plaintext client must not get through";
+}
+
+TEST_F(TlsChannelTest, MutualTlsSendsTheClientCertificate) {
+  auto broker = Start(/*mutual=*/true);
+  ASSERT_NE(broker, nullptr);
+  ClientOptions options = Options(broker->address(), "ca");
+  EXPECT_FALSE(Describe(*MakeClient(options)).ok()) << "no client certificate";
+
+  options.cert_file = dir_.File("other.crt");
+  options.key_file = dir_.File("other.key");
+  EXPECT_FALSE(Describe(*MakeClient(options)).ok()) << "a certificate from another CA";
+
+  options.cert_file = dir_.File("client.crt");
+  options.key_file = dir_.File("client.key");
+  std::unique_ptr<Client> client = MakeClient(options);
+  absl::StatusOr<DataKey> dek = client->GenerateDek("default", {{"tenant", "t"}});
+  ASSERT_OK(dek);
+  EXPECT_OK(client->Unwrap(dek->edek, {{"tenant", "t"}}));
+}
+
+// Which of two brokers made `edek`: each has its own keyring, so only the
+// one that made an EDEK can unwrap it.
+int MadeBy(Client& first, Client& second, const std::string& edek) {
+  if (first.Unwrap(edek, {}).ok()) return 0;
+  if (second.Unwrap(edek, {}).ok()) return 1;
+  return -1;
+}
+
+TEST(BalancingTest, RoundRobinUsesEveryReplicaAndSurvivesLosingOne) {
+  TempDir dir;
+  std::unique_ptr<BrokerProcess> brokers[] = {StartLocalBroker(dir, "a"),
+                                              StartLocalBroker(dir, "b")};
+  ASSERT_NE(brokers[0], nullptr);
+  ASSERT_NE(brokers[1], nullptr);
+  std::unique_ptr<Client> direct[] = {MakeClient(brokers[0]->address()),
+                                      MakeClient(brokers[1]->address())};
+  std::unique_ptr<Client> balanced =
+      MakeClient("ipv4:" + brokers[0]->address() + "," + brokers[1]->address());
+
+  // round_robin picks among the replicas that are connected; the second may
+  // take a moment to be.
+  int served[2] = {0, 0};
+  for (int i = 0; i < 100 && (served[0] == 0 || served[1] == 0); ++i) {
+    absl::StatusOr<DataKey> dek = balanced->GenerateDek("default", {});
+    ASSERT_OK(dek);
+    int by = MadeBy(*direct[0], *direct[1], dek->edek);
+    ASSERT_GE(by, 0);
+    ++served[by];
+  }
+  EXPECT_GT(served[0], 0);
+  EXPECT_GT(served[1], 0);
+
+  // Killed without a GOAWAY while calls are in flight: those on the dead
+  // connection fail UNAVAILABLE and are retried on the replica left, which
+  // then takes every call.
+  std::atomic<bool> stop{false};
+  std::atomic<int> calls{0}, failures{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      while (!stop) {
+        ++calls;
+        absl::Status status = balanced->GenerateDek("default", {}).status();
+        if (!status.ok()) {
+          ++failures;
+          ADD_FAILURE() << status;
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(brokers[0]->Stop(SIGKILL), 128 + SIGKILL);
+  absl::SleepFor(absl::Milliseconds(500));
+  stop = true;
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(failures.load(), 0) << "of " << calls.load();
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<DataKey> dek = balanced->GenerateDek("default", {});
+    ASSERT_OK(dek) << i;
+    EXPECT_OK(direct[1]->Unwrap(dek->edek, {}));
+  }
+}
+
+// A TCP socket that accepts connections (the kernel does) but never speaks.
+class SilentPeer {
+ public:
+  SilentPeer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(address);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), size) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      ADD_FAILURE() << "cannot listen";
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentPeer() { ::close(fd_); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(DeadlineTest, CallToAPeerThatNeverAnswersEndsAtTheDeadline) {
+  SilentPeer peer;
+  ClientOptions options;
+  options.target = peer.address();
+  options.timeout = absl::Milliseconds(500);
+  std::unique_ptr<Client> client = MakeClient(options);
+  for (int call = 0; call < 2; ++call) {  // a fresh deadline for each call
+    absl::Time start = absl::Now();
+    EXPECT_THAT(client->GenerateDek("default", {}), StatusIs(absl::StatusCode::kDeadlineExceeded));
+    absl::Duration took = absl::Now() - start;
+    EXPECT_GE(took, absl::Milliseconds(450));
+    EXPECT_LT(took, absl::Seconds(3));
+  }
+}
+
+}  // namespace
+}  // namespace keybroker::sdk

@@ -1,0 +1,101 @@
+#include "client_sdk/src/decrypt_cache.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "crypto/secret_bytes.h"
+#include "gtest/gtest.h"
+
+namespace keybroker::sdk::internal {
+namespace {
+
+using crypto::SecretBytes;
+
+const absl::Time kStart = absl::FromUnixSeconds(1000);
+
+std::shared_ptr<const SecretBytes> Dek(char fill) {
+  return std::make_shared<const SecretBytes>(SecretBytes::CopyFrom(std::string(32, fill)));
+}
+
+TEST(DecryptCacheTest, ReturnsWhatWasPutUntilTheTtl) {
+  DecryptCache cache(10, absl::Seconds(30));
+  EXPECT_EQ(cache.Get("edek", kStart), nullptr);
+  auto dek = Dek('a');
+  cache.Put("edek", dek, kStart);
+  EXPECT_EQ(cache.Get("edek", kStart), dek);
+  EXPECT_EQ(cache.Get("edek", kStart + absl::Seconds(29)), dek);
+  EXPECT_EQ(cache.Get("edek", kStart + absl::Seconds(30)), nullptr);
+  EXPECT_EQ(cache.Get("other", kStart), nullptr);
+}
+
+TEST(DecryptCacheTest, ExpiredDeksAreDroppedAndWiped) {
+  DecryptCache cache(10, absl::Seconds(30));
+  std::weak_ptr<const SecretBytes> watched;
+  {
+    auto dek = Dek('a');
+    watched = dek;
+    cache.Put("old", std::move(dek), kStart);
+  }
+  cache.Put("new", Dek('b'), kStart + absl::Seconds(31));
+  EXPECT_EQ(cache.size(), 1u);
+  // No other holder: the SecretBytes was destroyed, which wipes it.
+  EXPECT_TRUE(watched.expired());
+}
+
+TEST(DecryptCacheTest, FullCacheDropsTheOldest) {
+  DecryptCache cache(2, absl::Minutes(5));
+  cache.Put("one", Dek('1'), kStart);
+  cache.Put("two", Dek('2'), kStart + absl::Seconds(1));
+  cache.Put("three", Dek('3'), kStart + absl::Seconds(2));
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(cache.Get("one", kStart + absl::Seconds(3)), nullptr);
+  EXPECT_NE(cache.Get("two", kStart + absl::Seconds(3)), nullptr);
+  EXPECT_NE(cache.Get("three", kStart + absl::Seconds(3)), nullptr);
+}
+
+TEST(DecryptCacheTest, AnEvictedDekInUseIsWipedWhenReleased) {
+  DecryptCache cache(1, absl::Minutes(5));
+  cache.Put("one", Dek('1'), kStart);
+  std::shared_ptr<const SecretBytes> in_use = cache.Get("one", kStart);
+  std::weak_ptr<const SecretBytes> watched = in_use;
+  cache.Put("two", Dek('2'), kStart);
+  EXPECT_EQ(cache.Get("one", kStart), nullptr);
+  EXPECT_FALSE(watched.expired());  // a decryption still holds it
+  in_use.reset();
+  EXPECT_TRUE(watched.expired());
+}
+
+TEST(DecryptCacheTest, APutForACachedEdekKeepsTheFirst) {
+  DecryptCache cache(10, absl::Minutes(5));
+  auto first = Dek('a');
+  cache.Put("edek", first, kStart);
+  cache.Put("edek", Dek('b'), kStart + absl::Seconds(1));
+  EXPECT_EQ(cache.Get("edek", kStart + absl::Seconds(2)), first);
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST(DecryptCacheTest, ExpiredEntryBehindALiveOneIsReplaced) {
+  // Puts made with slightly different clocks can queue out of order.
+  DecryptCache cache(10, absl::Seconds(30));
+  cache.Put("late", Dek('l'), kStart + absl::Seconds(5));
+  cache.Put("early", Dek('e'), kStart);
+  const absl::Time later = kStart + absl::Seconds(31);  // "early" expired, "late" not
+  EXPECT_EQ(cache.Get("early", later), nullptr);
+  auto renewed = Dek('r');
+  cache.Put("early", renewed, later);
+  EXPECT_EQ(cache.Get("early", later), renewed);
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(DecryptCacheTest, ZeroEntriesOrTtlCachesNothing) {
+  DecryptCache no_entries(0, absl::Minutes(5));
+  no_entries.Put("edek", Dek('a'), kStart);
+  EXPECT_EQ(no_entries.Get("edek", kStart), nullptr);
+  DecryptCache no_ttl(10, absl::ZeroDuration());
+  no_ttl.Put("edek", Dek('a'), kStart);
+  EXPECT_EQ(no_ttl.Get("edek", kStart), nullptr);
+}
+
+}  // namespace
+}  // namespace keybroker::sdk::internal

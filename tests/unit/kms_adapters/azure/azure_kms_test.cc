@@ -1,0 +1,673 @@
+#include "kms_adapters/azure/azure_kms.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/error_reason.h"
+#include "crypto/edek.h"
+#include "crypto/encryption_context.h"
+#include "crypto/random.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/fakes/fake_http_client.h"
+#include "tests/fakes/fake_token_provider.h"
+#include "tests/fakes/in_memory_key_vault.h"
+#include "tests/testing/openssl_cli.h"
+#include "tests/testing/status_matchers.h"
+
+namespace keybroker::kms::azure {
+namespace {
+
+using ::keybroker::testing::FakeHttpClient;
+using ::keybroker::testing::FakeTokenProvider;
+using ::keybroker::testing::HasReason;
+using ::keybroker::testing::InMemoryKeyVault;
+using ::keybroker::testing::OpensslCli;
+using ::keybroker::testing::StatusIs;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+constexpr char kVaultHost[] = "myvault.vault.azure.net";
+constexpr char kHsmHost[] = "myhsm.managedhsm.azure.net";
+constexpr char kKeyUrl[] = "https://myvault.vault.azure.net/keys/kek-orders";
+constexpr char kHsmKeyUrl[] = "https://myhsm.managedhsm.azure.net/keys/kek-aes";
+
+crypto::EncryptionContext Context(absl::string_view tenant) {
+  return *crypto::EncryptionContext::FromPairs({{"tenant", tenant}, {"table", "orders"}});
+}
+
+crypto::SecretBytes Dek() { return *crypto::RandomSecret(32); }
+
+bool SameBytes(const crypto::SecretBytes& a, const crypto::SecretBytes& b) {
+  return a.ConstantTimeEquals(b);
+}
+
+class AzureKmsTest : public ::testing::Test {
+ protected:
+  AzureKmsTest() : http_(vault_.Handler()), client_(&http_) { UseTtl(absl::Minutes(10)); }
+
+  void UseTtl(absl::Duration ttl) { kms_ = std::make_unique<AzureKms>(&client_, ttl); }
+
+  AzureKeyOptions VaultKeyOptions(const std::string& url) {
+    AzureKeyOptions options;
+    options.key_url = url;
+    options.kind = VaultKind::kVault;
+    options.scope = "https://vault.azure.net/.default";
+    options.tokens = &tokens_;
+    return options;
+  }
+  AzureKeyOptions HsmKeyOptions(const std::string& url) {
+    AzureKeyOptions options = VaultKeyOptions(url);
+    options.kind = VaultKind::kManagedHsm;
+    options.scope = "https://managedhsm.azure.net/.default";
+    return options;
+  }
+  // Adds an RSA key to the vault and to the AzureKms; returns its version.
+  std::string AddRsaKey(const std::string& name = "kek-orders",
+                        InMemoryKeyVault::Version version = InMemoryKeyVault::Rsa()) {
+    std::string id = vault_.AddVersion(kVaultHost, name, std::move(version));
+    EXPECT_OK(kms_->AddKey(VaultKeyOptions(absl::StrCat("https://", kVaultHost, "/keys/", name))));
+    return id;
+  }
+
+  size_t requests() const { return http_.requests().size(); }
+
+  absl::StatusOr<WrappedKey> Wrap(const std::string& url, const crypto::SecretBytes& dek,
+                                  const crypto::EncryptionContext& context) {
+    return kms_->Wrap(url, dek, context, CallOptions());
+  }
+  absl::StatusOr<crypto::SecretBytes> Unwrap(const crypto::Edek& edek,
+                                             const crypto::EncryptionContext& context) {
+    return kms_->Unwrap(edek, context, CallOptions());
+  }
+  absl::StatusOr<crypto::SecretBytes> Unwrap(const WrappedKey& wrapped,
+                                             const crypto::EncryptionContext& context) {
+    absl::StatusOr<crypto::Edek> edek = crypto::DecodeEdek(wrapped.edek);
+    if (!edek.ok()) return edek.status();
+    return Unwrap(*edek, context);
+  }
+
+  InMemoryKeyVault vault_;
+  FakeHttpClient http_;
+  KeyVaultClient client_;
+  FakeTokenProvider tokens_;
+  std::unique_ptr<AzureKms> kms_;
+};
+
+// --- RSA keys on a vault --------------------------------------------------
+
+TEST_F(AzureKmsTest, RsaWrapIsLocalOnceMetadataIsCachedAndUnwrapRoundTrips) {
+  std::string version = AddRsaKey();
+  crypto::SecretBytes dek = Dek();
+
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, dek, Context("a"));
+  ASSERT_OK(wrapped);
+  EXPECT_EQ(wrapped->key_version, version);
+  EXPECT_EQ(vault_.count("get"), 1);
+  size_t after_first = requests();
+  for (int i = 0; i < 3; ++i) ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  EXPECT_EQ(requests(), after_first) << "RSA wraps are local while the metadata is fresh";
+
+  absl::StatusOr<crypto::Edek> edek = crypto::DecodeEdek(wrapped->edek);
+  ASSERT_OK(edek);
+  EXPECT_EQ(edek->kms, crypto::EdekKms::kAzure);
+  EXPECT_EQ(edek->algorithm, crypto::EdekAlgorithm::kRsaOaep256);
+  EXPECT_EQ(edek->key_name, "myvault.vault.azure.net/kek-orders");
+  EXPECT_EQ(edek->key_version, version);
+  EXPECT_EQ(edek->wrapped.size(), 256u);
+  EXPECT_TRUE(edek->iv.empty());
+
+  absl::StatusOr<crypto::SecretBytes> unwrapped = Unwrap(*edek, Context("a"));
+  ASSERT_OK(unwrapped);
+  EXPECT_TRUE(SameBytes(*unwrapped, dek));
+  EXPECT_EQ(vault_.count("unwrapkey"), 1);
+  EXPECT_EQ(vault_.count("get"), 1) << "unwrap needs no metadata";
+  EXPECT_EQ(vault_.paths().back(), absl::StrCat("/keys/kek-orders/", version, "/unwrapkey"));
+}
+
+TEST_F(AzureKmsTest, RsaUnwrapUnderAnotherContextFailsAfterUnwrapping) {
+  AddRsaKey();
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  EXPECT_THAT(Unwrap(*wrapped, Context("b")), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_THAT(Unwrap(*wrapped, crypto::EncryptionContext()), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_EQ(vault_.count("unwrapkey"), 2) << "Key Vault unwrapped; the binding check refused";
+  EXPECT_OK(Unwrap(*wrapped, Context("a")));
+}
+
+TEST_F(AzureKmsTest, RsaEdekRelabeledToAnotherKeyOrVersionFailsAfterUnwrapping) {
+  // The same key material under two names and in two versions (a customer
+  // import): Key Vault unwraps the relabeled EDEK, the header binding does not.
+  std::string version = AddRsaKey("kek-orders", InMemoryKeyVault::Rsa(0));
+  std::string twin_version = AddRsaKey("kek-twin", InMemoryKeyVault::Rsa(0));
+
+  crypto::SecretBytes dek = Dek();
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, dek, Context("a"));
+  ASSERT_OK(wrapped);
+  std::string second_version =
+      vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa(0));
+  crypto::Edek edek = *crypto::DecodeEdek(wrapped->edek);
+  ASSERT_EQ(edek.key_version, version);
+
+  crypto::Edek renamed = edek;
+  renamed.key_name = "myvault.vault.azure.net/kek-twin";
+  renamed.key_version = twin_version;
+  EXPECT_THAT(Unwrap(renamed, Context("a")), HasReason(ErrorReason::kEdekInvalid));
+
+  crypto::Edek reversioned = edek;
+  reversioned.key_version = second_version;
+  EXPECT_THAT(Unwrap(reversioned, Context("a")), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_EQ(vault_.count("unwrapkey"), 2);
+
+  absl::StatusOr<crypto::SecretBytes> unwrapped = Unwrap(edek, Context("a"));
+  ASSERT_OK(unwrapped);
+  EXPECT_TRUE(SameBytes(*unwrapped, dek));
+}
+
+TEST_F(AzureKmsTest, TamperedRsaCiphertextIsEdekInvalid) {
+  AddRsaKey();
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  crypto::Edek edek = *crypto::DecodeEdek(wrapped->edek);
+  edek.wrapped[100] ^= 0x01;
+  EXPECT_THAT(Unwrap(edek, Context("a")), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_EQ(vault_.count("unwrapkey"), 1);
+}
+
+TEST_F(AzureKmsTest, RsaHsmKeyOnAManagedHsmWrapsLocally) {
+  InMemoryKeyVault::Version version = InMemoryKeyVault::Rsa(1);
+  version.kty = "RSA-HSM";
+  vault_.AddVersion(kHsmHost, "kek-rsa", version);
+  std::string url = absl::StrCat("https://", kHsmHost, "/keys/kek-rsa");
+  ASSERT_OK(kms_->AddKey(HsmKeyOptions(url)));
+  crypto::SecretBytes dek = Dek();
+  absl::StatusOr<WrappedKey> wrapped = Wrap(url, dek, Context("a"));
+  ASSERT_OK(wrapped);
+  EXPECT_EQ(vault_.count("encrypt"), 0);
+  absl::StatusOr<crypto::SecretBytes> unwrapped = Unwrap(*wrapped, Context("a"));
+  ASSERT_OK(unwrapped);
+  EXPECT_TRUE(SameBytes(*unwrapped, dek));
+}
+
+// --- AES keys on a Managed HSM --------------------------------------------
+
+TEST_F(AzureKmsTest, HsmAesWrapsRemotelyAndRoundTrips) {
+  std::string version = vault_.AddVersion(kHsmHost, "kek-aes", InMemoryKeyVault::Aes());
+  ASSERT_OK(kms_->AddKey(HsmKeyOptions(kHsmKeyUrl)));
+  crypto::SecretBytes dek = Dek();
+
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kHsmKeyUrl, dek, Context("a"));
+  ASSERT_OK(wrapped);
+  EXPECT_EQ(wrapped->key_version, version);
+  EXPECT_EQ(vault_.count("get"), 1);
+  EXPECT_EQ(vault_.count("encrypt"), 1);
+  crypto::Edek edek = *crypto::DecodeEdek(wrapped->edek);
+  EXPECT_EQ(edek.algorithm, crypto::EdekAlgorithm::kAes256Gcm);
+  EXPECT_EQ(edek.key_name, "myhsm.managedhsm.azure.net/kek-aes");
+  EXPECT_EQ(edek.iv.size(), 12u);
+  EXPECT_EQ(edek.tag.size(), 16u);
+  EXPECT_EQ(edek.wrapped.size(), 32u);
+
+  // The AAD is the EDEK's authenticated header and the canonical context.
+  std::string aad = *crypto::EdekAuthenticatedHeader(edek) + Context("a").canonical();
+  EXPECT_EQ(vault_.last_aad(), aad);
+
+  absl::StatusOr<crypto::SecretBytes> unwrapped = Unwrap(edek, Context("a"));
+  ASSERT_OK(unwrapped);
+  EXPECT_TRUE(SameBytes(*unwrapped, dek));
+  EXPECT_EQ(vault_.count("decrypt"), 1);
+  EXPECT_EQ(vault_.paths().back(), absl::StrCat("/keys/kek-aes/", version, "/decrypt"));
+
+  ASSERT_OK(Wrap(kHsmKeyUrl, Dek(), Context("a")));
+  EXPECT_EQ(vault_.count("get"), 1) << "metadata cached";
+  EXPECT_EQ(vault_.count("encrypt"), 2) << "every AES wrap is an HSM call";
+}
+
+TEST_F(AzureKmsTest, HsmAesBindsContextAndHeader) {
+  InMemoryKeyVault::Version material = InMemoryKeyVault::Aes();
+  std::string same_material = vault_.AddVersion(kHsmHost, "kek-aes", material);
+  std::string latest = vault_.AddVersion(kHsmHost, "kek-aes", material);
+  ASSERT_OK(kms_->AddKey(HsmKeyOptions(kHsmKeyUrl)));
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kHsmKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  crypto::Edek edek = *crypto::DecodeEdek(wrapped->edek);
+
+  EXPECT_THAT(Unwrap(edek, Context("b")), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_THAT(Unwrap(edek, crypto::EncryptionContext()), HasReason(ErrorReason::kEdekInvalid));
+  crypto::Edek reversioned = edek;
+  ASSERT_EQ(reversioned.key_version, latest);
+  reversioned.key_version = same_material;
+  EXPECT_THAT(Unwrap(reversioned, Context("a")), HasReason(ErrorReason::kEdekInvalid));
+  crypto::Edek bad_tag = edek;
+  bad_tag.tag[0] ^= 0x80;
+  EXPECT_THAT(Unwrap(bad_tag, Context("a")), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_EQ(vault_.count("decrypt"), 4);
+  EXPECT_OK(Unwrap(edek, Context("a")));
+}
+
+TEST_F(AzureKmsTest, HsmRandomDrawsFromTheHsm) {
+  vault_.AddVersion(kHsmHost, "kek-aes", InMemoryKeyVault::Aes());
+  AzureKeyOptions options = HsmKeyOptions(kHsmKeyUrl);
+  options.hsm_random = true;
+  ASSERT_OK(kms_->AddKey(options));
+  absl::StatusOr<crypto::SecretBytes> material =
+      kms_->GenerateDekMaterial(kHsmKeyUrl, 32, CallOptions());
+  ASSERT_OK(material);
+  EXPECT_EQ(material->size(), 32u);
+  EXPECT_EQ(vault_.count("rng"), 1);
+  ASSERT_EQ(vault_.paths().size(), 1u);
+  EXPECT_EQ(vault_.paths()[0], "/rng");
+  EXPECT_EQ(Json::parse(http_.requests()[0].body), Json({{"count", 32}}));
+}
+
+TEST_F(AzureKmsTest, WithoutHsmRandomDekMaterialIsLocal) {
+  vault_.AddVersion(kHsmHost, "kek-aes", InMemoryKeyVault::Aes());
+  ASSERT_OK(kms_->AddKey(HsmKeyOptions(kHsmKeyUrl)));
+  AzureKeyOptions vault_options = VaultKeyOptions(kKeyUrl);
+  vault_options.hsm_random = true;  // a vault has no RNG to draw from
+  ASSERT_OK(kms_->AddKey(vault_options));
+  absl::StatusOr<crypto::SecretBytes> a = kms_->GenerateDekMaterial(kHsmKeyUrl, 32, CallOptions());
+  absl::StatusOr<crypto::SecretBytes> b = kms_->GenerateDekMaterial(kKeyUrl, 32, CallOptions());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_EQ(a->size(), 32u);
+  EXPECT_FALSE(SameBytes(*a, *b));
+  EXPECT_EQ(requests(), 0u);
+}
+
+TEST_F(AzureKmsTest, DescribeReportsKindAndAlgorithm) {
+  std::string rsa_version = AddRsaKey();
+  std::string aes_version = vault_.AddVersion(kHsmHost, "kek-aes", InMemoryKeyVault::Aes());
+  ASSERT_OK(kms_->AddKey(HsmKeyOptions(kHsmKeyUrl)));
+  absl::StatusOr<KeyDescription> rsa = kms_->Describe(kKeyUrl, CallOptions());
+  ASSERT_OK(rsa);
+  EXPECT_EQ(rsa->key_version, rsa_version);
+  EXPECT_EQ(rsa->algorithm, "RSA-OAEP-256");
+  EXPECT_EQ(rsa->kms, "azure_key_vault");
+  EXPECT_FALSE(rsa->quantum_resistant);
+  EXPECT_TRUE(rsa->customer_managed);
+  absl::StatusOr<KeyDescription> aes = kms_->Describe(kHsmKeyUrl, CallOptions());
+  ASSERT_OK(aes);
+  EXPECT_EQ(aes->key_version, aes_version);
+  EXPECT_EQ(aes->algorithm, "AES-256-GCM");
+  EXPECT_EQ(aes->kms, "azure_managed_hsm");
+  EXPECT_TRUE(aes->quantum_resistant);
+}
+
+// --- Keys that may not wrap -----------------------------------------------
+
+TEST_F(AzureKmsTest, RsaKeyUnder2048BitsIsDisabled) {
+  OpensslCli openssl;
+  ASSERT_TRUE(openssl.Run("genrsa -out short.pem 1024")) << openssl.last_log();
+  ASSERT_TRUE(openssl.Run("rsa -in short.pem -noout -modulus")) << openssl.last_log();
+  std::string output = openssl.Read("openssl.log");
+  absl::string_view hex = absl::StripAsciiWhitespace(output);
+  ASSERT_TRUE(absl::ConsumePrefix(&hex, "Modulus=")) << output;
+  InMemoryKeyVault::Version version = InMemoryKeyVault::Rsa();
+  version.n = absl::HexStringToBytes(hex);
+  ASSERT_EQ(version.n.size(), 128u);
+  AddRsaKey("kek-orders", version);
+
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, Dek(), Context("a"));
+  EXPECT_THAT(wrapped, HasReason(ErrorReason::kKeyDisabled));
+  EXPECT_THAT(std::string(wrapped.status().message()), HasSubstr("2048"));
+  EXPECT_THAT(kms_->Describe(kKeyUrl, CallOptions()), HasReason(ErrorReason::kKeyDisabled));
+}
+
+TEST_F(AzureKmsTest, KeyOpsWithoutWrapKeyOrEncryptAreDisabled) {
+  InMemoryKeyVault::Version rsa = InMemoryKeyVault::Rsa();
+  rsa.key_ops = {"encrypt", "decrypt", "unwrapKey"};
+  AddRsaKey("kek-orders", rsa);
+  EXPECT_THAT(Wrap(kKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKeyDisabled));
+
+  InMemoryKeyVault::Version aes = InMemoryKeyVault::Aes();
+  aes.key_ops = {"wrapKey", "unwrapKey", "decrypt"};
+  vault_.AddVersion(kHsmHost, "kek-aes", aes);
+  ASSERT_OK(kms_->AddKey(HsmKeyOptions(kHsmKeyUrl)));
+  EXPECT_THAT(Wrap(kHsmKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKeyDisabled));
+  EXPECT_EQ(vault_.count("encrypt"), 0);
+}
+
+TEST_F(AzureKmsTest, DisabledExpiredAndNotYetValidKeysAreDisabled) {
+  int64_t now = absl::ToUnixSeconds(absl::Now());
+  InMemoryKeyVault::Version disabled = InMemoryKeyVault::Rsa();
+  disabled.enabled = false;
+  InMemoryKeyVault::Version expired = InMemoryKeyVault::Rsa();
+  expired.exp = now - 60;
+  InMemoryKeyVault::Version early = InMemoryKeyVault::Rsa();
+  early.nbf = now + 3600;
+  InMemoryKeyVault::Version current = InMemoryKeyVault::Rsa();
+  current.nbf = now - 3600;
+  current.exp = now + 3600;
+  AddRsaKey("kek-disabled", disabled);
+  AddRsaKey("kek-expired", expired);
+  AddRsaKey("kek-early", early);
+  AddRsaKey("kek-current", current);
+  for (const char* name : {"kek-disabled", "kek-expired", "kek-early"}) {
+    SCOPED_TRACE(name);
+    std::string url = absl::StrCat("https://", kVaultHost, "/keys/", name);
+    EXPECT_THAT(Wrap(url, Dek(), Context("a")), HasReason(ErrorReason::kKeyDisabled));
+    EXPECT_THAT(kms_->Describe(url, CallOptions()), HasReason(ErrorReason::kKeyDisabled));
+  }
+  EXPECT_OK(Wrap(absl::StrCat("https://", kVaultHost, "/keys/kek-current"), Dek(), Context("a")));
+}
+
+TEST_F(AzureKmsTest, AesKeyOnAVaultIsNotSupported) {
+  vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Aes());
+  ASSERT_OK(kms_->AddKey(VaultKeyOptions(kKeyUrl)));
+  EXPECT_THAT(Wrap(kKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKeyDisabled));
+  EXPECT_EQ(vault_.count("encrypt"), 0);
+}
+
+// --- Metadata TTL and revocation -------------------------------------------
+
+TEST_F(AzureKmsTest, NewVersionIsPickedUpAfterTheTtl) {
+  const absl::Duration ttl = absl::Milliseconds(200);
+  UseTtl(ttl);
+  std::string first = AddRsaKey();
+  absl::Time start = absl::Now();
+  absl::StatusOr<WrappedKey> before = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(before);
+  EXPECT_EQ(before->key_version, first);
+
+  std::string second = vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa(1));
+  absl::StatusOr<WrappedKey> cached = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(cached);
+  if (absl::Now() - start < ttl) {  // a very slow machine may already be past it
+    EXPECT_EQ(cached->key_version, first);
+    EXPECT_EQ(vault_.count("get"), 1);
+  }
+
+  absl::SleepFor(ttl + absl::Milliseconds(50));
+  absl::StatusOr<WrappedKey> after = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(after);
+  EXPECT_EQ(after->key_version, second);
+  // EDEKs of both versions still unwrap.
+  EXPECT_OK(Unwrap(*before, Context("a")));
+  EXPECT_OK(Unwrap(*after, Context("a")));
+}
+
+TEST_F(AzureKmsTest, RefusedRefreshAfterTheTtlStopsWrapsWithoutStaleRevival) {
+  const absl::Duration ttl = absl::Milliseconds(200);
+  UseTtl(ttl);
+  AddRsaKey();
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  absl::SleepFor(ttl + absl::Milliseconds(50));
+
+  vault_.Fail("get", 403, "Forbidden", "ForbiddenByRbac");
+  EXPECT_THAT(Wrap(kKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKeyNotAccessible));
+  // The vault now fails differently: the dropped copy must not come back.
+  vault_.Fail("get", 503, "ServiceUnavailable");
+  EXPECT_THAT(Wrap(kKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKmsUnavailable));
+  vault_.Fail("get", 429, "Throttled");
+  EXPECT_THAT(Wrap(kKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKmsThrottled));
+  EXPECT_EQ(vault_.count("get"), 4);
+  // Access restored: wraps work again.
+  EXPECT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+}
+
+TEST_F(AzureKmsTest, UnreachableVaultAfterTheTtlFailsWraps) {
+  const absl::Duration ttl = absl::Milliseconds(200);
+  UseTtl(ttl);
+  AddRsaKey();
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  absl::SleepFor(ttl + absl::Milliseconds(50));
+  vault_.Fail("get", 503, "ServiceUnavailable", "", /*count=*/2);
+  EXPECT_THAT(Wrap(kKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKmsUnavailable));
+  EXPECT_THAT(Wrap(kKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKmsUnavailable));
+  EXPECT_EQ(vault_.count("get"), 3) << "each wrap past the TTL asks again";
+  EXPECT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+}
+
+TEST_F(AzureKmsTest, RefusedRefreshWithinTheTtlDropsTheCachedCopy) {
+  AddRsaKey();  // TTL 10 minutes
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  vault_.Fail("get", 403, "Forbidden", "ForbiddenByRbac", /*count=*/2);
+  EXPECT_THAT(kms_->Describe(kKeyUrl, CallOptions()), HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(Wrap(kKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKeyNotAccessible))
+      << "the refusal dropped the copy long before its TTL";
+  EXPECT_EQ(vault_.count("get"), 3);
+}
+
+TEST_F(AzureKmsTest, FailedRefreshWithinTheTtlOfAnUnreachableVaultAlsoDropsTheCopy) {
+  // Any failed fetch drops the cached copy, an unreachable vault's too (the
+  // failure may hide a revocation): after a failed Describe, the next wrap
+  // asks the vault again instead of using the copy.
+  AddRsaKey();
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  vault_.Fail("get", 503, "ServiceUnavailable");
+  EXPECT_THAT(kms_->Describe(kKeyUrl, CallOptions()), HasReason(ErrorReason::kKmsUnavailable));
+  EXPECT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  EXPECT_EQ(vault_.count("get"), 3);
+}
+
+TEST_F(AzureKmsTest, ADisabledKeyStopsWrapsAtTheNextRefresh) {
+  AddRsaKey();
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  InMemoryKeyVault::Version disabled = InMemoryKeyVault::Rsa();
+  disabled.enabled = false;
+  vault_.AddVersion(kVaultHost, "kek-orders", disabled);
+  EXPECT_THAT(kms_->Describe(kKeyUrl, CallOptions()), HasReason(ErrorReason::kKeyDisabled));
+  EXPECT_THAT(Wrap(kKeyUrl, Dek(), Context("a")), HasReason(ErrorReason::kKeyDisabled));
+}
+
+// --- Rotate -----------------------------------------------------------------
+
+TEST_F(AzureKmsTest, RotateUsesTheRotateAnswerWithoutAGet) {
+  std::string first = AddRsaKey();
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  ASSERT_EQ(vault_.count("get"), 1);
+
+  absl::StatusOr<std::string> rotated = kms_->Rotate(kKeyUrl, CallOptions());
+  ASSERT_OK(rotated);
+  EXPECT_NE(*rotated, first);
+  EXPECT_EQ(vault_.count("rotate"), 1);
+  EXPECT_EQ(vault_.count("get"), 1) << "no GET after rotate";
+  EXPECT_FALSE(http_.requests().back().retry_safe);
+
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  EXPECT_EQ(wrapped->key_version, *rotated) << "wraps use the new version at once";
+  EXPECT_EQ(vault_.count("get"), 1);
+  EXPECT_OK(Unwrap(*wrapped, Context("a")));
+}
+
+TEST_F(AzureKmsTest, RotateWithoutPermissionPicksUpTheLatestVersion) {
+  AddRsaKey();
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  // The customer rotates in Key Vault; the broker may not.
+  std::string customer = vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa(1));
+  vault_.Fail("rotate", 403, "Forbidden", "ForbiddenByRbac");
+
+  absl::StatusOr<std::string> rotated = kms_->Rotate(kKeyUrl, CallOptions());
+  ASSERT_OK(rotated);
+  EXPECT_EQ(*rotated, customer);
+  EXPECT_EQ(vault_.count("rotate"), 1);
+  EXPECT_EQ(vault_.count("get"), 2);
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  EXPECT_EQ(wrapped->key_version, customer);
+  EXPECT_EQ(vault_.count("get"), 2);
+}
+
+TEST_F(AzureKmsTest, RotateFailuresOtherThanLostAccessAreReturned) {
+  AddRsaKey();
+  vault_.Fail("rotate", 503, "ServiceUnavailable");
+  EXPECT_THAT(kms_->Rotate(kKeyUrl, CallOptions()), HasReason(ErrorReason::kKmsUnavailable));
+  vault_.Fail("rotate", 403, "Forbidden", "KeyDisabled");
+  EXPECT_THAT(kms_->Rotate(kKeyUrl, CallOptions()), HasReason(ErrorReason::kKeyDisabled));
+  EXPECT_EQ(vault_.count("get"), 0);
+}
+
+TEST_F(AzureKmsTest, PinnedVersionWrapsWithItAndRefusesRotate) {
+  std::string pinned = vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa(0));
+  std::string latest = vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa(1));
+  std::string url = absl::StrCat(kKeyUrl, "/", pinned);
+  ASSERT_OK(kms_->AddKey(VaultKeyOptions(url)));
+
+  absl::StatusOr<WrappedKey> wrapped = Wrap(url, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  EXPECT_EQ(wrapped->key_version, pinned);
+  EXPECT_NE(wrapped->key_version, latest);
+  ASSERT_EQ(vault_.paths().size(), 1u);
+  EXPECT_EQ(vault_.paths()[0], absl::StrCat("/keys/kek-orders/", pinned));
+  EXPECT_OK(Unwrap(*wrapped, Context("a")));
+
+  size_t before = requests();
+  EXPECT_THAT(kms_->Rotate(url, CallOptions()), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(requests(), before);
+}
+
+// --- EDEKs naming what is not configured -----------------------------------
+
+TEST_F(AzureKmsTest, EdekForAnUnconfiguredKeyOrBadVersionSendsNothing) {
+  std::string version = AddRsaKey();
+  crypto::Edek good;
+  good.kms = crypto::EdekKms::kAzure;
+  good.algorithm = crypto::EdekAlgorithm::kRsaOaep256;
+  good.key_name = "myvault.vault.azure.net/kek-orders";
+  good.key_version = version;
+  good.wrapped = std::string(256, 'x');
+  absl::StatusOr<std::string> key_id = kms_->KeyIdOf(good);
+  ASSERT_OK(key_id);
+  EXPECT_EQ(*key_id, kKeyUrl);
+
+  std::vector<crypto::Edek> bad;
+  for (const char* name : {"myvault.vault.azure.net/other", "evil.example.com/kek-orders",
+                           "myvault.vault.azure.net/kek-orders/", "kek-orders",
+                           "https://myvault.vault.azure.net/keys/kek-orders"}) {
+    crypto::Edek edek = good;
+    edek.key_name = name;
+    bad.push_back(edek);
+  }
+  for (std::string bad_version :
+       {std::string(""), std::string("v1"), version.substr(1), version + "0",
+        std::string("974EB8A01DE843D6AD746295F85F11F3"), std::string(31, 'a') + "g",
+        std::string("../../../rng?x=0123456789abcdef0"), version.substr(0, 31) + "/"}) {
+    crypto::Edek edek = good;
+    edek.key_version = bad_version;
+    bad.push_back(edek);
+  }
+  crypto::Edek local = good;
+  local.kms = crypto::EdekKms::kLocal;
+  bad.push_back(local);
+
+  for (const crypto::Edek& edek : bad) {
+    SCOPED_TRACE(absl::StrCat(edek.key_name, " ", edek.key_version));
+    EXPECT_THAT(kms_->KeyIdOf(edek), HasReason(ErrorReason::kEdekInvalid));
+    EXPECT_THAT(Unwrap(edek, Context("a")), HasReason(ErrorReason::kEdekInvalid));
+  }
+  EXPECT_EQ(requests(), 0u) << "a crafted EDEK never makes the broker send anything";
+}
+
+TEST_F(AzureKmsTest, EveryEdekWrapReturnsCanBeUnwrapped) {
+  // Key Vault documents versions as "a system-generated, 32 character string"
+  // (§1.1; every one seen is lowercase hex). Unwrap accepts only 32 lowercase
+  // hex, so a wrap must never hand out an EDEK under any other form of
+  // version: better to refuse the wrap than to make an EDEK nothing can
+  // unwrap.
+  vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa(),
+                    "0123456789abcdefghijklmnopqrstuv");
+  ASSERT_OK(kms_->AddKey(VaultKeyOptions(kKeyUrl)));
+  crypto::SecretBytes dek = Dek();
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, dek, Context("a"));
+  if (wrapped.ok()) {
+    absl::StatusOr<crypto::SecretBytes> unwrapped = Unwrap(*wrapped, Context("a"));
+    EXPECT_OK(unwrapped) << "wrapped under version " << wrapped->key_version;
+  }
+}
+
+TEST_F(AzureKmsTest, UnknownKeyIdIsKeyNotFoundWithoutARequest) {
+  AddRsaKey();
+  EXPECT_THAT(Wrap("https://myvault.vault.azure.net/keys/other", Dek(), Context("a")),
+              HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_THAT(kms_->Rotate("kek-orders", CallOptions()), HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_EQ(requests(), 0u);
+}
+
+// --- Configuration ----------------------------------------------------------
+
+TEST_F(AzureKmsTest, TheSameUrlTwiceIsTwoAliasesOfOneKey) {
+  std::string version = vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa());
+  ASSERT_OK(kms_->AddKey(VaultKeyOptions(kKeyUrl)));
+  ASSERT_OK(kms_->AddKey(VaultKeyOptions(kKeyUrl)));
+  crypto::SecretBytes dek = Dek();
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, dek, Context("a"));
+  ASSERT_OK(wrapped);
+  EXPECT_EQ(wrapped->key_version, version);
+  crypto::Edek edek = *crypto::DecodeEdek(wrapped->edek);
+  EXPECT_EQ(*kms_->KeyIdOf(edek), kKeyUrl);
+  absl::StatusOr<crypto::SecretBytes> unwrapped = Unwrap(edek, Context("a"));
+  ASSERT_OK(unwrapped);
+  EXPECT_TRUE(SameBytes(*unwrapped, dek));
+}
+
+TEST_F(AzureKmsTest, TwoDifferentUrlsForOneKeyOrABadUrlAreRefused) {
+  ASSERT_OK(kms_->AddKey(VaultKeyOptions(kKeyUrl)));
+  EXPECT_THAT(kms_->AddKey(VaultKeyOptions("https://MyVault.vault.azure.net/keys/KEK-orders")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      kms_->AddKey(VaultKeyOptions(absl::StrCat(kKeyUrl, "/974eb8a01de843d6ad746295f85f11f3"))),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(kms_->AddKey(VaultKeyOptions("http://myvault.vault.azure.net/keys/k")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(kms_->AddKey(VaultKeyOptions("https://myvault.vault.azure.net/secrets/k")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// --- Concurrency --------------------------------------------------------------
+
+TEST_F(AzureKmsTest, FetchesOfOtherKeysWhileOneIsInFlightDoNotConfuseIt) {
+  // Current() keeps a reference to the key's fetch state across the unlocked
+  // fetch; first use of many other keys meanwhile must not move it.
+  AddRsaKey("kek-slow", InMemoryKeyVault::Rsa(0));
+  std::vector<std::string> others;
+  for (int i = 0; i < 40; ++i) {
+    others.push_back(absl::StrCat("kek-", i));
+    AddRsaKey(others.back(), InMemoryKeyVault::Rsa(0));
+  }
+  std::string slow_url = absl::StrCat("https://", kVaultHost, "/keys/kek-slow");
+  vault_.BlockGets("kek-slow");
+  absl::StatusOr<WrappedKey> slow_result;
+  std::thread slow([&] { slow_result = Wrap(slow_url, Dek(), Context("a")); });
+  ASSERT_TRUE(vault_.WaitForBlockedGet(absl::Seconds(30)));
+  for (const std::string& name : others) {
+    ASSERT_OK(Wrap(absl::StrCat("https://", kVaultHost, "/keys/", name), Dek(), Context("a")));
+  }
+  vault_.Release();
+  slow.join();
+  ASSERT_OK(slow_result);
+
+  CallOptions soon;
+  soon.deadline = absl::Now() + absl::Seconds(2);
+  EXPECT_OK(kms_->Wrap(slow_url, Dek(), Context("a"), soon))
+      << "a fetch that finished must not look in flight forever";
+  EXPECT_EQ(vault_.count("get"), 41);
+}
+
+TEST_F(AzureKmsTest, ConcurrentFirstWrapsShareOneFetch) {
+  AddRsaKey();
+  vault_.BlockGets("kek-orders");
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<WrappedKey>> results(6);
+  for (size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = Wrap(kKeyUrl, Dek(), Context("a")); });
+  }
+  ASSERT_TRUE(vault_.WaitForBlockedGet(absl::Seconds(30)));
+  absl::SleepFor(absl::Milliseconds(100));  // let the others queue up behind it
+  vault_.Release();
+  for (std::thread& thread : threads) thread.join();
+  for (const absl::StatusOr<WrappedKey>& result : results) EXPECT_OK(result);
+  EXPECT_EQ(vault_.count("get"), 1);
+}
+
+}  // namespace
+}  // namespace keybroker::kms::azure
