@@ -36,9 +36,11 @@ struct EncryptorOptions {
   // 96-bit nonces) are capped at 2^32; 0 is INVALID_ARGUMENT.
   uint64_t max_encryptions_per_dek = uint64_t{1} << 24;
   // How long after it arrived a DEK may encrypt. This is also how long
-  // Encrypt keeps working after access to the key is removed, so choose it
-  // within the revocation bound promised to customers.
-  absl::Duration max_dek_age = absl::Hours(1);
+  // Encrypt keeps working after access to the key is removed, and how long
+  // after a rotation old-version DEKs are still used: choose it within the
+  // bounds promised to customers. (A DEK fetch per alias every few minutes
+  // costs nothing measurable.)
+  absl::Duration max_dek_age = absl::Minutes(5);
   // Fetch the next DEK in the background when this fraction of either budget
   // is used; in (0, 1]. An alias idle through the last (1 - refresh_at) of
   // max_dek_age gets its next DEK on demand, and that Encrypt waits.
@@ -50,7 +52,8 @@ struct EncryptorOptions {
   // nothing. The TTL adds to the revocation bound: a cached DEK keeps
   // decrypting for up to this long after access to its key is removed.
   size_t decrypt_cache_entries = 10000;
-  absl::Duration decrypt_cache_ttl = absl::Minutes(5);
+  // The default matches the broker's default revocation bound (30 s).
+  absl::Duration decrypt_cache_ttl = absl::Seconds(30);
   // The encryption context every DEK of this Encryptor is bound to. Decrypt
   // unwraps with it too: the decrypting Encryptor must use the same one.
   Context dek_context;
