@@ -1,0 +1,133 @@
+#include "keybroker/sdk/kafka/encrypting_producer.h"
+
+#include <utility>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/str_cat.h"
+#include "client_sdk/kafka/src/kafka_status.h"
+#include "common/error_reason.h"
+#include "common/status_macros.h"
+
+namespace keybroker::sdk::kafka {
+
+// The record's key and value as they go on the wire.
+struct EncryptingProducer::Protected {
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+};
+
+absl::StatusOr<std::unique_ptr<EncryptingProducer>> EncryptingProducer::Create(
+    RdKafka::Producer* producer, Encryptor* encryptor, EncryptingProducerOptions options) {
+  if (producer == nullptr) return InvalidRequest("encrypting producer: producer is null");
+  if (encryptor == nullptr) return InvalidRequest("encrypting producer: encryptor is null");
+  if (options.unresolved_key_recheck < absl::ZeroDuration()) {
+    return InvalidRequest("encrypting producer: unresolved_key_recheck is negative");
+  }
+  ASSIGN_OR_RETURN(KeyTemplate key_template, KeyTemplate::Parse(options.key_template));
+  return absl::WrapUnique(
+      new EncryptingProducer(producer, encryptor, std::move(key_template), std::move(options)));
+}
+
+EncryptingProducer::EncryptingProducer(RdKafka::Producer* producer, Encryptor* encryptor,
+                                       KeyTemplate key_template, EncryptingProducerOptions options)
+    : producer_(producer),
+      encryptor_(encryptor),
+      template_(std::move(key_template)),
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : MonotonicClock()) {}
+
+absl::Status EncryptingProducer::Produce(const ProducerRecord& record) {
+  if (record.topic.empty()) return InvalidRequest("encrypting producer: topic is empty");
+  for (const Header& header : record.headers) {
+    if (IsReservedHeader(header.first)) {
+      return InvalidRequest(absl::StrCat("encrypting producer: header \"", header.first,
+                                         "\" is reserved for keybroker"));
+    }
+  }
+  ASSIGN_OR_RETURN(std::optional<Protected> protected_parts, Protect(record));
+  return Enqueue(record, protected_parts ? &*protected_parts : nullptr);
+}
+
+absl::StatusOr<std::optional<EncryptingProducer::Protected>> EncryptingProducer::Protect(
+    const ProducerRecord& record) {
+  const std::string alias = template_.Expand(record.topic);
+  const bool pass_through = options_.unresolved_key_policy == UnresolvedKeyPolicy::kPassThrough;
+  if (RecentlyUnresolved(alias)) {
+    if (pass_through) return std::nullopt;
+    return KeyNotFound(absl::StrCat("topic \"", record.topic, "\": key alias \"", alias,
+                                    "\" is not known to the broker"));
+  }
+  // A tombstone with a plaintext key has nothing to encrypt, but still
+  // encrypts an empty string so that an unknown alias is found either way.
+  absl::string_view first = record.value ? absl::string_view(*record.value) : "";
+  absl::StatusOr<std::string> value = EncryptPart(alias, record.topic, RecordPart::kValue, first);
+  if (!value.ok()) {
+    if (ReasonOf(value.status()) != ErrorReason::kKeyNotFound) return value.status();
+    MarkUnresolved(alias);
+    if (pass_through) return std::nullopt;
+    return value.status();
+  }
+  Protected parts;
+  if (record.value) parts.value = *std::move(value);
+  if (options_.encrypt_keys && record.key) {
+    ASSIGN_OR_RETURN(parts.key, EncryptPart(alias, record.topic, RecordPart::kKey, *record.key));
+  } else {
+    parts.key = record.key;
+  }
+  return parts;
+}
+
+absl::StatusOr<std::string> EncryptingProducer::EncryptPart(absl::string_view alias,
+                                                            absl::string_view topic,
+                                                            RecordPart part,
+                                                            absl::string_view plaintext) {
+  absl::StatusOr<std::string> ciphertext =
+      encryptor_->Encrypt(alias, plaintext, RecordAad(topic, part));
+  if (!ciphertext.ok()) {
+    return Annotate(ciphertext.status(), absl::StrCat("encrypting a record of topic \"", topic,
+                                                      "\" with key alias \"", alias, "\""));
+  }
+  return ciphertext;
+}
+
+bool EncryptingProducer::RecentlyUnresolved(const std::string& alias) {
+  absl::MutexLock lock(&mu_);
+  auto it = unresolved_.find(alias);
+  if (it == unresolved_.end()) return false;
+  if (clock_->Now() - it->second < options_.unresolved_key_recheck) return true;
+  unresolved_.erase(it);
+  return false;
+}
+
+void EncryptingProducer::MarkUnresolved(const std::string& alias) {
+  if (options_.unresolved_key_recheck == absl::ZeroDuration()) return;
+  absl::MutexLock lock(&mu_);
+  unresolved_[alias] = clock_->Now();
+}
+
+absl::Status EncryptingProducer::Enqueue(const ProducerRecord& record,
+                                         const Protected* protected_parts) {
+  const std::optional<std::string>& key = protected_parts ? protected_parts->key : record.key;
+  const std::optional<std::string>& value =
+      protected_parts ? protected_parts->value : record.value;
+  std::unique_ptr<RdKafka::Headers> headers(RdKafka::Headers::create());
+  for (const Header& header : record.headers) headers->add(header.first, header.second);
+  if (protected_parts != nullptr) {
+    headers->add(std::string(kEncryptionHeader), std::string(kFormatV1));
+    if (options_.encrypt_keys && record.key) {
+      headers->add(std::string(kKeyEncryptionHeader), std::string(kFormatV1));
+    }
+  }
+  // RK_MSG_COPY: librdkafka copies key and value before produce() returns.
+  RdKafka::ErrorCode code = producer_->produce(
+      record.topic, record.partition, RdKafka::Producer::RK_MSG_COPY,
+      value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0,
+      key ? key->data() : nullptr, key ? key->size() : 0, record.timestamp, headers.get(),
+      record.msg_opaque);
+  // On success librdkafka owns the headers; on failure they stay ours.
+  if (code == RdKafka::ERR_NO_ERROR) headers.release();
+  return internal::KafkaStatus(code,
+                               absl::StrCat("producing to topic \"", record.topic, "\""));
+}
+
+}  // namespace keybroker::sdk::kafka

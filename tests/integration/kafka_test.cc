@@ -1,0 +1,386 @@
+// The Kafka wrappers end to end: librdkafka's built-in mock cluster as Kafka,
+// the real keybroker binary (aliases kek-orders and kek-payments as local
+// keys) as the key source. Records go through EncryptingProducer; a plain
+// consumer reads the raw log to show the cluster never saw plaintext; a
+// DecryptingConsumer gets the original records back, in order.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "keybroker/sdk/client.h"
+#include "keybroker/sdk/encryptor.h"
+#include "keybroker/sdk/kafka/decrypting_consumer.h"
+#include "keybroker/sdk/kafka/encrypting_producer.h"
+#include "common/error_reason.h"
+#include "tests/integration/broker_process.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keybroker::sdk::kafka {
+namespace {
+
+using ::keybroker::testing::BrokerProcess;
+using ::keybroker::testing::HasReason;
+using ::keybroker::testing::StatusIs;
+using ::keybroker::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A one-broker mock Kafka cluster; topics are created with one partition so
+// that order is total.
+class MockCluster {
+ public:
+  MockCluster() {
+    char errstr[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
+    bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(cluster_);
+    rd_kafka_destroy(handle_);
+  }
+  const std::string& bootstraps() const { return bootstraps_; }
+  void CreateTopic(const std::string& topic) {
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, topic.c_str(), 1, 1),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+
+ private:
+  rd_kafka_t* handle_;
+  rd_kafka_mock_cluster_t* cluster_;
+  std::string bootstraps_;
+};
+
+std::unique_ptr<RdKafka::Conf> KafkaConf(const std::string& bootstraps) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  EXPECT_EQ(conf->set("bootstrap.servers", bootstraps, error), RdKafka::Conf::CONF_OK) << error;
+  return conf;
+}
+
+std::unique_ptr<RdKafka::Producer> NewProducer(const std::string& bootstraps) {
+  std::string error;
+  std::unique_ptr<RdKafka::Producer> producer(
+      RdKafka::Producer::create(KafkaConf(bootstraps).get(), error));
+  EXPECT_NE(producer, nullptr) << error;
+  return producer;
+}
+
+// A consumer assigned to partition 0 of `topic` from the beginning; it joins
+// no group.
+std::unique_ptr<RdKafka::KafkaConsumer> NewConsumer(const std::string& bootstraps,
+                                                    const std::string& topic) {
+  std::unique_ptr<RdKafka::Conf> conf = KafkaConf(bootstraps);
+  std::string error;
+  conf->set("group.id", "kafka-test", error);
+  conf->set("enable.auto.commit", "false", error);
+  conf->set("enable.partition.eof", "false", error);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), error));
+  EXPECT_NE(consumer, nullptr) << error;
+  std::unique_ptr<RdKafka::TopicPartition> partition(
+      RdKafka::TopicPartition::create(topic, 0, RdKafka::Topic::OFFSET_BEGINNING));
+  EXPECT_EQ(consumer->assign({partition.get()}), RdKafka::ERR_NO_ERROR);
+  return consumer;
+}
+
+// What a plain consumer sees.
+struct RawRecord {
+  std::optional<std::string> key, value;
+  std::vector<std::string> header_names;
+  std::string encryption_header;
+};
+
+std::vector<RawRecord> ReadRaw(const std::string& bootstraps, const std::string& topic,
+                               size_t count) {
+  auto consumer = NewConsumer(bootstraps, topic);
+  std::vector<RawRecord> records;
+  for (int attempt = 0; attempt < 100 && records.size() < count; ++attempt) {
+    std::unique_ptr<RdKafka::Message> message(consumer->consume(100));
+    if (message->err() == RdKafka::ERR__TIMED_OUT) continue;
+    EXPECT_EQ(message->err(), RdKafka::ERR_NO_ERROR) << message->errstr();
+    if (message->err() != RdKafka::ERR_NO_ERROR) continue;
+    RawRecord raw;
+    if (message->key_pointer() != nullptr) raw.key = *message->key();
+    if (message->payload() != nullptr) {
+      raw.value = std::string(static_cast<const char*>(message->payload()), message->len());
+    }
+    if (RdKafka::Headers* headers = message->headers(); headers != nullptr) {
+      for (const auto& header : headers->get_all()) {
+        raw.header_names.push_back(header.key());
+        if (header.key() == "keybroker-encryption") {
+          raw.encryption_header.assign(header.value_string(), header.value_size());
+        }
+      }
+    }
+    records.push_back(std::move(raw));
+  }
+  consumer->close();
+  return records;
+}
+
+std::vector<ConsumedRecord> ReadDecrypted(const std::string& bootstraps, const std::string& topic,
+                                          size_t count, Encryptor& encryptor) {
+  auto consumer = NewConsumer(bootstraps, topic);
+  auto decrypting = DecryptingConsumer::Create(consumer.get(), &encryptor);
+  EXPECT_OK(decrypting);
+  std::vector<ConsumedRecord> records;
+  for (int attempt = 0; attempt < 100 && records.size() < count; ++attempt) {
+    absl::StatusOr<std::optional<ConsumedRecord>> record = (*decrypting)->Consume(100);
+    EXPECT_OK(record);
+    if (record.ok() && record->has_value()) records.push_back(**std::move(record));
+  }
+  consumer->close();
+  return records;
+}
+
+class KafkaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::keybroker::testing::WriteAll(dir_.File("master-key"), std::string(64, '7'));
+    ::keybroker::testing::WriteAll(dir_.File("keybroker.yaml"),
+                      "listen: 127.0.0.1:0\n"
+                      "kms:\n"
+                      "  local:\n"
+                      "    keyring_file: " + dir_.File("keyring") + "\n" +
+                      "    master_key_file: " + dir_.File("master-key") + "\n" +
+                      "keys:\n"
+                      "  - alias: kek-orders\n"
+                      "    local_key: orders\n"
+                      "  - alias: kek-payments\n"
+                      "    local_key: payments\n");
+    auto broker = BrokerProcess::Start({"--config", dir_.File("keybroker.yaml")});
+    ASSERT_OK(broker);
+    broker_ = *std::move(broker);
+    ClientOptions client_options;
+    client_options.target = broker_->address();
+    auto client = Client::Create(client_options);
+    ASSERT_OK(client);
+    client_ = *std::move(client);
+    auto encryptor = Encryptor::Create(client_.get(), {});
+    ASSERT_OK(encryptor);
+    encryptor_ = *std::move(encryptor);
+    producer_ = NewProducer(cluster_.bootstraps());
+    ASSERT_NE(producer_, nullptr);
+    for (const char* topic : {"orders", "payments", "audit"}) cluster_.CreateTopic(topic);
+  }
+
+  std::unique_ptr<EncryptingProducer> Encrypting(EncryptingProducerOptions options = {}) {
+    auto encrypting = EncryptingProducer::Create(producer_.get(), encryptor_.get(), options);
+    EXPECT_OK(encrypting);
+    return encrypting.ok() ? *std::move(encrypting) : nullptr;
+  }
+
+  void Flush() { ASSERT_EQ(producer_->flush(10000), RdKafka::ERR_NO_ERROR); }
+
+  TempDir dir_;
+  MockCluster cluster_;
+  std::unique_ptr<BrokerProcess> broker_;
+  std::unique_ptr<Client> client_;
+  std::unique_ptr<Encryptor> encryptor_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+std::string Secret(int i) { return absl::StrCat("card 4111-1111-1111-", 1000 + i); }
+
+ProducerRecord Record(std::string topic, std::optional<std::string> key,
+                      std::optional<std::string> value, int32_t partition = 0) {
+  ProducerRecord record;
+  record.topic = std::move(topic);
+  record.partition = partition;
+  record.key = std::move(key);
+  record.value = std::move(value);
+  return record;
+}
+
+EncryptingProducerOptions WithPolicy(UnresolvedKeyPolicy policy) {
+  EncryptingProducerOptions options;
+  options.unresolved_key_policy = policy;
+  return options;
+}
+
+TEST_F(KafkaTest, ClusterSeesOnlyCiphertextAndConsumerGetsRecordsInOrder) {
+  constexpr int kRecords = 50;
+  auto encrypting = Encrypting();
+  ASSERT_NE(encrypting, nullptr);
+  for (int i = 0; i < kRecords; ++i) {
+    ProducerRecord record = Record("orders", absl::StrCat("order-", i), Secret(i));
+    record.headers = {{"trace-id", absl::StrCat("t", i)}};
+    ASSERT_OK(encrypting->Produce(record));
+  }
+  Flush();
+
+  std::vector<RawRecord> raw = ReadRaw(cluster_.bootstraps(), "orders", kRecords);
+  ASSERT_EQ(raw.size(), kRecords);
+  for (int i = 0; i < kRecords; ++i) {
+    ASSERT_TRUE(raw[i].value.has_value());
+    EXPECT_THAT(*raw[i].value, Not(HasSubstr("4111"))) << i;
+    EXPECT_EQ(raw[i].value->at(0), '\x01') << i;  // format byte of the ciphertext
+    EXPECT_EQ(raw[i].encryption_header, "v1") << i;
+    EXPECT_EQ(raw[i].key, absl::StrCat("order-", i));  // keys are not encrypted by default
+  }
+
+  std::vector<ConsumedRecord> records =
+      ReadDecrypted(cluster_.bootstraps(), "orders", kRecords, *encryptor_);
+  ASSERT_EQ(records.size(), kRecords);
+  for (int i = 0; i < kRecords; ++i) {
+    EXPECT_EQ(records[i].value, Secret(i));
+    EXPECT_EQ(records[i].key, absl::StrCat("order-", i));
+    EXPECT_EQ(records[i].offset, i);
+    EXPECT_TRUE(records[i].value_was_encrypted);
+    EXPECT_FALSE(records[i].key_was_encrypted);
+    EXPECT_EQ(records[i].headers,
+              (std::vector<Header>{{"trace-id", absl::StrCat("t", i)}}));  // ours removed
+  }
+}
+
+TEST_F(KafkaTest, EncryptsKeysWhenConfigured) {
+  EncryptingProducerOptions options;
+  options.encrypt_keys = true;
+  auto encrypting = Encrypting(options);
+  ASSERT_NE(encrypting, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(encrypting->Produce(Record("payments", "customer-42", Secret(i))));
+  }
+  ASSERT_OK(encrypting->Produce(Record("payments", "customer-42", std::nullopt)));
+  Flush();
+
+  std::vector<RawRecord> raw = ReadRaw(cluster_.bootstraps(), "payments", 4);
+  ASSERT_EQ(raw.size(), 4);
+  for (const RawRecord& record : raw) {
+    ASSERT_TRUE(record.key.has_value());
+    EXPECT_THAT(*record.key, Not(HasSubstr("customer-42")));
+    EXPECT_THAT(record.header_names,
+                ::testing::ElementsAre("keybroker-encryption", "keybroker-encryption-key"));
+  }
+  EXPECT_NE(raw[0].key, raw[1].key);  // a fresh nonce per record
+  EXPECT_FALSE(raw[3].value.has_value());  // a tombstone stays a tombstone
+
+  std::vector<ConsumedRecord> records =
+      ReadDecrypted(cluster_.bootstraps(), "payments", 4, *encryptor_);
+  ASSERT_EQ(records.size(), 4);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(records[i].key, "customer-42");
+    EXPECT_EQ(records[i].value, Secret(i));
+    EXPECT_TRUE(records[i].key_was_encrypted);
+  }
+  EXPECT_EQ(records[3].key, "customer-42");
+  EXPECT_FALSE(records[3].value.has_value());
+}
+
+TEST_F(KafkaTest, UnresolvedKeyIsRejectedUnderReject) {
+  auto encrypting = Encrypting(WithPolicy(UnresolvedKeyPolicy::kReject));
+  ASSERT_NE(encrypting, nullptr);
+  for (int i = 0; i < 2; ++i) {  // the second answer comes from the recheck cache
+    absl::Status status = encrypting->Produce(Record("audit", std::nullopt, Secret(i)));
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound, HasSubstr("kek-audit")));
+    EXPECT_THAT(status, HasReason(ErrorReason::kKeyNotFound));
+  }
+  Flush();
+  int64_t low = -1, high = -1;
+  ASSERT_EQ(producer_->query_watermark_offsets("audit", 0, &low, &high, 5000),
+            RdKafka::ERR_NO_ERROR);
+  EXPECT_EQ(high, 0);  // nothing was written
+}
+
+TEST_F(KafkaTest, UnresolvedKeyPassesThroughUnencryptedUnderPassThrough) {
+  auto encrypting = Encrypting(WithPolicy(UnresolvedKeyPolicy::kPassThrough));
+  ASSERT_NE(encrypting, nullptr);
+  ASSERT_OK(encrypting->Produce(Record("audit", "k", "public 1")));
+  ASSERT_OK(encrypting->Produce(Record("audit", "k", "public 2")));
+  ASSERT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(0))));  // still encrypted
+  Flush();
+
+  std::vector<RawRecord> raw = ReadRaw(cluster_.bootstraps(), "audit", 2);
+  ASSERT_EQ(raw.size(), 2);
+  EXPECT_EQ(raw[0].value, "public 1");
+  EXPECT_EQ(raw[1].value, "public 2");
+  EXPECT_TRUE(raw[0].header_names.empty());
+  std::vector<RawRecord> orders = ReadRaw(cluster_.bootstraps(), "orders", 1);
+  ASSERT_EQ(orders.size(), 1);
+  EXPECT_EQ(orders[0].encryption_header, "v1");
+
+  std::vector<ConsumedRecord> records =
+      ReadDecrypted(cluster_.bootstraps(), "audit", 2, *encryptor_);
+  ASSERT_EQ(records.size(), 2);
+  EXPECT_EQ(records[0].value, "public 1");
+  EXPECT_FALSE(records[0].value_was_encrypted);
+}
+
+TEST_F(KafkaTest, BrokerDownFailsProduceEvenUnderPassThrough) {
+  auto encrypting = Encrypting(WithPolicy(UnresolvedKeyPolicy::kPassThrough));
+  ASSERT_NE(encrypting, nullptr);
+  ASSERT_EQ(broker_->Terminate(), 0);
+  absl::Status status = encrypting->Produce(Record("payments", std::nullopt, Secret(0)));
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("kek-payments")));
+  Flush();
+  int64_t low = -1, high = -1;
+  ASSERT_EQ(producer_->query_watermark_offsets("payments", 0, &low, &high, 5000),
+            RdKafka::ERR_NO_ERROR);
+  EXPECT_EQ(high, 0);
+}
+
+TEST_F(KafkaTest, RecordCopiedToAnotherTopicDoesNotDecrypt) {
+  auto encrypting = Encrypting();
+  ASSERT_NE(encrypting, nullptr);
+  ASSERT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(0))));
+  Flush();
+  std::vector<RawRecord> raw = ReadRaw(cluster_.bootstraps(), "orders", 1);
+  ASSERT_EQ(raw.size(), 1);
+  // Replay the ciphertext with its header into "payments", bypassing the SDK.
+  std::unique_ptr<RdKafka::Headers> headers(RdKafka::Headers::create());
+  headers->add("keybroker-encryption", "v1");
+  ASSERT_EQ(producer_->produce("payments", 0, RdKafka::Producer::RK_MSG_COPY,
+                               const_cast<char*>(raw[0].value->data()), raw[0].value->size(),
+                               nullptr, 0, 0, headers.get(), nullptr),
+            RdKafka::ERR_NO_ERROR);
+  headers.release();
+  Flush();
+
+  auto consumer = NewConsumer(cluster_.bootstraps(), "payments");
+  std::unique_ptr<RdKafka::Message> message;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    message.reset(consumer->consume(100));
+    if (message->err() != RdKafka::ERR__TIMED_OUT) break;
+  }
+  ASSERT_EQ(message->err(), RdKafka::ERR_NO_ERROR);
+  EXPECT_THAT(DecryptMessage(*message, *encryptor_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("payments/0@0")));
+  consumer->close();
+}
+
+TEST_F(KafkaTest, RejectsReservedHeadersAndRequiredEncryptionCatchesPlaintext) {
+  auto encrypting = Encrypting(WithPolicy(UnresolvedKeyPolicy::kPassThrough));
+  ASSERT_NE(encrypting, nullptr);
+  ProducerRecord spoofed = Record("audit", std::nullopt, "x");
+  spoofed.headers = {{"keybroker-encryption", "v1"}};
+  EXPECT_THAT(encrypting->Produce(spoofed), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(encrypting->Produce(Record("audit", std::nullopt, "plain")));
+  Flush();
+  auto consumer = NewConsumer(cluster_.bootstraps(), "audit");
+  DecryptOptions required;
+  required.require_encryption = true;
+  auto decrypting = DecryptingConsumer::Create(consumer.get(), encryptor_.get(), required);
+  ASSERT_OK(decrypting);
+  absl::StatusOr<std::optional<ConsumedRecord>> record = std::nullopt;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    record = (*decrypting)->Consume(100);
+    if (!record.ok() || record->has_value()) break;
+  }
+  EXPECT_THAT(record, StatusIs(absl::StatusCode::kFailedPrecondition));
+  consumer->close();
+}
+
+}  // namespace
+}  // namespace keybroker::sdk::kafka
