@@ -8,6 +8,15 @@
 #                                                   -> target keybroker::sdk
 #   <prefix>/<libdir>/pkgconfig/keybroker-sdk.pc    pkg-config keybroker-sdk
 #
+# and, when they are built, the optional libraries on top of it:
+#
+#   kafka  include/keybroker/sdk/kafka/*.h, libkeybroker_sdk_kafka.a,
+#          find_package(keybroker_sdk CONFIG COMPONENTS kafka) -> keybroker::sdk_kafka,
+#          pkg-config keybroker-sdk-kafka
+#   fhir   include/keybroker/sdk/fhir/*.h, libkeybroker_sdk_fhir.a,
+#          find_package(keybroker_sdk CONFIG COMPONENTS fhir) -> keybroker::sdk_fhir,
+#          pkg-config keybroker-sdk-fhir
+#
 # Inside this tree the repo headers are included as "crypto/..." and
 # "common/..."; installed, everything lives under the one directory
 # keybroker/, so the copies of the headers get their includes rewritten.
@@ -21,6 +30,12 @@
 include(CMakePackageConfigHelpers)
 
 set(sdk_libraries keybroker_sdk keybroker_proto keybroker_crypto keybroker_common)  # link order
+set(sdk_components)  # the optional libraries that are built: kafka, fhir
+foreach(component kafka fhir)
+  if(TARGET keybroker_sdk_${component})
+    list(APPEND sdk_components ${component})
+  endif()
+endforeach()
 set(sdk_installed_repo_headers crypto/secret_bytes.h common/error_reason.h)
 set(sdk_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/keybroker_sdk)
 set(sdk_staging_dir ${PROJECT_BINARY_DIR}/client_sdk/installed_include)
@@ -36,7 +51,16 @@ endforeach()
 file(GLOB sdk_public_headers CONFIGURE_DEPENDS
   RELATIVE ${PROJECT_SOURCE_DIR}/client_sdk/include
   ${PROJECT_SOURCE_DIR}/client_sdk/include/keybroker/sdk/*.h)
+foreach(component IN LISTS sdk_components)
+  file(GLOB component_headers CONFIGURE_DEPENDS
+    RELATIVE ${PROJECT_SOURCE_DIR}/client_sdk/${component}/include
+    ${PROJECT_SOURCE_DIR}/client_sdk/${component}/include/keybroker/sdk/${component}/*.h)
+  set(sdk_${component}_headers ${component_headers})
+endforeach()
 set(sdk_installed_headers ${sdk_public_headers})
+foreach(component IN LISTS sdk_components)
+  list(APPEND sdk_installed_headers ${sdk_${component}_headers})
+endforeach()
 foreach(header IN LISTS sdk_installed_repo_headers)
   list(APPEND sdk_installed_headers keybroker/${header})
 endforeach()
@@ -73,6 +97,12 @@ foreach(header IN LISTS sdk_installed_repo_headers)
   keybroker_stage_sdk_header(${PROJECT_SOURCE_DIR}/${header}
                              ${sdk_staging_dir}/keybroker/${header})
 endforeach()
+foreach(component IN LISTS sdk_components)
+  foreach(header IN LISTS sdk_${component}_headers)
+    keybroker_stage_sdk_header(${PROJECT_SOURCE_DIR}/client_sdk/${component}/include/${header}
+                               ${sdk_staging_dir}/${header})
+  endforeach()
+endforeach()
 install(DIRECTORY ${sdk_staging_dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT sdk)
 
 # --- libraries and find_package ---------------------------------------------
@@ -89,6 +119,16 @@ configure_package_config_file(
 write_basic_package_version_file(
   ${PROJECT_BINARY_DIR}/client_sdk/keybroker_sdkConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+# Each optional library has its own export set; the package config loads it
+# when the component is asked for (keybroker_sdkConfig.cmake.in).
+foreach(component IN LISTS sdk_components)
+  set_target_properties(keybroker_sdk_${component} PROPERTIES EXPORT_NAME sdk_${component})
+  install(TARGETS keybroker_sdk_${component} EXPORT keybroker_sdk_${component}_targets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT sdk
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(EXPORT keybroker_sdk_${component}_targets NAMESPACE keybroker::
+    FILE keybroker_sdk_${component}Targets.cmake DESTINATION ${sdk_cmake_dir} COMPONENT sdk)
+endforeach()
 install(FILES
   ${PROJECT_BINARY_DIR}/client_sdk/keybroker_sdkConfig.cmake
   ${PROJECT_BINARY_DIR}/client_sdk/keybroker_sdkConfigVersion.cmake
@@ -107,34 +147,20 @@ function(keybroker_pc_name link out)
     set(name protobuf)
   elseif(link STREQUAL "OpenSSL::Crypto")
     set(name libcrypto)
+  elseif(link STREQUAL "PkgConfig::RDKAFKA")
+    set(name rdkafka++)
+  elseif(link STREQUAL "nlohmann_json::nlohmann_json")
+    set(name nlohmann_json)
+  elseif(link IN_LIST sdk_libraries)
+    set(name keybroker-sdk)  # from an optional library
+  elseif(link MATCHES "^keybroker_")
+    message(FATAL_ERROR "the SDK links ${link}, which the SDK does not install")
   else()
     message(FATAL_ERROR "the SDK links ${link}, which has no pkg-config name: "
       "add one in ${CMAKE_CURRENT_FUNCTION_LIST_FILE}")
   endif()
   set(${out} ${name} PARENT_SCOPE)
 endfunction()
-
-set(pc_requires)
-set(pc_libs)
-foreach(library IN LISTS sdk_libraries)
-  list(APPEND pc_libs -l${library})
-  get_target_property(links ${library} LINK_LIBRARIES)
-  if(NOT links)
-    set(links "")
-  endif()
-  foreach(link IN LISTS links)
-    if(link MATCHES "^\\$<BUILD_INTERFACE:" OR link IN_LIST sdk_libraries)
-      continue()
-    elseif(link MATCHES "^keybroker_")
-      message(FATAL_ERROR "${library} links ${link}, which the SDK does not install")
-    endif()
-    keybroker_pc_name(${link} name)
-    list(APPEND pc_requires ${name})
-  endforeach()
-endforeach()
-list(REMOVE_DUPLICATES pc_requires)
-list(JOIN pc_requires " " KEYBROKER_PC_REQUIRES)
-list(JOIN pc_libs " " KEYBROKER_PC_LIBS)
 
 if(IS_ABSOLUTE ${CMAKE_INSTALL_LIBDIR} OR IS_ABSOLUTE ${CMAKE_INSTALL_INCLUDEDIR})
   message(FATAL_ERROR "keybroker-sdk.pc needs CMAKE_INSTALL_LIBDIR and "
@@ -145,7 +171,46 @@ string(REGEX REPLACE "[^/]+" ".." KEYBROKER_PC_PREFIX_FROM_PCFILEDIR
   "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
 set(KEYBROKER_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
 set(KEYBROKER_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
-configure_file(${CMAKE_CURRENT_LIST_DIR}/keybroker-sdk.pc.in
-  ${PROJECT_BINARY_DIR}/client_sdk/keybroker-sdk.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/client_sdk/keybroker-sdk.pc
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT sdk)
+
+# Writes and installs NAME.pc for the static `libraries` (in link order).
+function(keybroker_sdk_pc_file name description)
+  set(libraries ${ARGN})
+  set(pc_requires)
+  set(pc_libs)
+  foreach(library IN LISTS libraries)
+    list(APPEND pc_libs -l${library})
+    get_target_property(links ${library} LINK_LIBRARIES)
+    if(NOT links)
+      set(links "")
+    endif()
+    foreach(link IN LISTS links)
+      if(link MATCHES "^\\$<BUILD_INTERFACE:" OR link IN_LIST libraries)
+        continue()
+      endif()
+      keybroker_pc_name(${link} pc_name)
+      list(APPEND pc_requires ${pc_name})
+    endforeach()
+  endforeach()
+  list(REMOVE_DUPLICATES pc_requires)
+  set(KEYBROKER_PC_NAME ${name})
+  set(KEYBROKER_PC_DESCRIPTION ${description})
+  list(JOIN pc_requires " " KEYBROKER_PC_REQUIRES)
+  list(JOIN pc_libs " " KEYBROKER_PC_LIBS)
+  configure_file(${PROJECT_SOURCE_DIR}/client_sdk/keybroker-sdk.pc.in
+    ${PROJECT_BINARY_DIR}/client_sdk/${name}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/client_sdk/${name}.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT sdk)
+endfunction()
+
+keybroker_sdk_pc_file(keybroker-sdk
+  "keybroker client SDK: envelope encryption with DEKs from a keybroker" ${sdk_libraries})
+if(kafka IN_LIST sdk_components)
+  keybroker_sdk_pc_file(keybroker-sdk-kafka
+    "keybroker client SDK: encrypting Kafka producer and decrypting consumer (librdkafka)"
+    keybroker_sdk_kafka)
+endif()
+if(fhir IN_LIST sdk_components)
+  keybroker_sdk_pc_file(keybroker-sdk-fhir
+    "keybroker client SDK: FHIR resource protection and account provisioning"
+    keybroker_sdk_fhir)
+endif()

@@ -7,10 +7,15 @@ Then builds examples/sdk_consumer against that prefix only, twice: with CMake
 (find_package(keybroker_sdk CONFIG)) and with a bare compiler command from
 `pkg-config --cflags --libs keybroker-sdk`. Starts the
 real keybroker on a loopback port and runs both programs against it; each
-must print OK. Removes everything it made; exits non-zero on any failure.
+must print OK. For each optional library given with --components (kafka,
+fhir) it also builds examples/sdk_consumer/COMPONENT_check.cc both ways
+(find_package COMPONENTS, pkg-config keybroker-sdk-COMPONENT) and runs it
+without a broker; it must print OK too. Removes everything it made; exits
+non-zero on any failure.
 
 Usage: sdk_consumer_test.py --build-dir DIR --source-dir DIR --keybroker BIN
            --cmake CMAKE --generator NAME --cxx COMPILER --pkg-config PKG_CONFIG
+           [--components COMPONENT...]
 """
 import argparse
 import glob
@@ -95,7 +100,13 @@ def install(args, prefix):
     if len(pc_files) != 1 or len(config) != 1:
         raise RuntimeError(f"installed tree lacks keybroker-sdk.pc or keybroker_sdkConfig.cmake: "
                            f"{pc_files} {config}")
-    return os.path.dirname(pc_files[0])
+    pc_dir, cmake_dir = os.path.dirname(pc_files[0]), os.path.dirname(config[0])
+    for component in args.components:
+        for path in (os.path.join(pc_dir, f"keybroker-sdk-{component}.pc"),
+                     os.path.join(cmake_dir, f"keybroker_sdk_{component}Targets.cmake")):
+            if not os.path.isfile(path):
+                raise RuntimeError(f"installed tree lacks {os.path.relpath(path, prefix)}")
+    return pc_dir
 
 
 def build_with_cmake(args, prefix, work):
@@ -105,9 +116,12 @@ def build_with_cmake(args, prefix, work):
     env = {k: v for k, v in os.environ.items() if k not in ("CMAKE_PREFIX_PATH", "CPATH")}
     run("configure the consumer (find_package)",
         [args.cmake, "-S", source, "-B", build, "-G", args.generator,
-         f"-DCMAKE_CXX_COMPILER={args.cxx}", f"-DCMAKE_PREFIX_PATH={prefix}"], env=env)
+         f"-DCMAKE_CXX_COMPILER={args.cxx}", f"-DCMAKE_PREFIX_PATH={prefix}",
+         f"-DKEYBROKER_SDK_COMPONENTS={';'.join(args.components)}"], env=env)
     run("build the consumer (find_package)", [args.cmake, "--build", build], env=env)
-    return os.path.join(build, "sdk_consumer")
+    checks = {component: os.path.join(build, f"{component}_check")
+              for component in args.components}
+    return os.path.join(build, "sdk_consumer"), checks
 
 
 def build_with_pkg_config(args, pc_dir, work):
@@ -118,14 +132,26 @@ def build_with_pkg_config(args, pc_dir, work):
     main = os.path.join(args.source_dir, "examples", "sdk_consumer", "main.cc")
     run("build the consumer (pkg-config)",
         [args.cxx, "-std=c++17", main, "-o", binary] + shlex.split(flags), env=env)
-    return binary
+    checks = {}
+    for component in args.components:
+        module = f"keybroker-sdk-{component}"
+        flags = run(f"pkg-config --cflags --libs {module}",
+                    [args.pkg_config, "--cflags", "--libs", module], env=env)
+        checks[component] = os.path.join(work, f"{component}_check_pkg_config")
+        source = os.path.join(args.source_dir, "examples", "sdk_consumer", f"{component}_check.cc")
+        run(f"build {component}_check (pkg-config)",
+            [args.cxx, "-std=c++17", source, "-o", checks[component]] + shlex.split(flags),
+            env=env)
+    return binary, checks
 
 
 def compile_each_header(args, prefix, pc_dir):
-    """Every installed header compiles on its own with the pkg-config flags."""
+    """Every installed header compiles on its own with the pkg-config flags (of
+    keybroker-sdk and of the optional libraries)."""
     env = dict(os.environ, PKG_CONFIG_PATH=pc_dir)
-    flags = shlex.split(run("pkg-config --cflags keybroker-sdk",
-                            [args.pkg_config, "--cflags", "keybroker-sdk"], env=env))
+    modules = ["keybroker-sdk"] + [f"keybroker-sdk-{component}" for component in args.components]
+    flags = shlex.split(run(f"pkg-config --cflags {' '.join(modules)}",
+                            [args.pkg_config, "--cflags"] + modules, env=env))
     include_dir = os.path.join(prefix, "include")
     headers = sorted(glob.glob(os.path.join(include_dir, "keybroker", "**", "*.h"), recursive=True))
     if not headers:
@@ -143,11 +169,18 @@ def run_consumer(name, binary, address):
         raise RuntimeError(f"consumer ({name}) printed {output!r}, not OK")
 
 
+def run_check(name, binary):
+    output = run(f"run {name}", [binary])
+    if output.strip() != "OK":
+        raise RuntimeError(f"{name} printed {output!r}, not OK")
+
+
 def main():
     parser = argparse.ArgumentParser()
     for flag in ("--build-dir", "--source-dir", "--keybroker", "--cmake", "--generator", "--cxx",
                  "--pkg-config"):
         parser.add_argument(flag, required=True)
+    parser.add_argument("--components", nargs="*", default=[], choices=["kafka", "fhir"])
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="keybroker-sdk-consumer-")
@@ -156,12 +189,13 @@ def main():
         prefix = os.path.join(work, "prefix")
         pc_dir = install(args, prefix)
         compile_each_header(args, prefix, pc_dir)
-        consumers = {
-            "find_package": build_with_cmake(args, prefix, work),
-            "pkg-config": build_with_pkg_config(args, pc_dir, work),
-        }
+        cmake_consumer, cmake_checks = build_with_cmake(args, prefix, work)
+        pc_consumer, pc_checks = build_with_pkg_config(args, pc_dir, work)
+        for component in args.components:
+            run_check(f"{component}_check (find_package)", cmake_checks[component])
+            run_check(f"{component}_check (pkg-config)", pc_checks[component])
         broker = Broker(args.keybroker, os.path.join(work, "data"))
-        for name, binary in consumers.items():
+        for name, binary in (("find_package", cmake_consumer), ("pkg-config", pc_consumer)):
             run_consumer(name, binary, broker.address)
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
         print(f"FAILED: {error}", file=sys.stderr)
