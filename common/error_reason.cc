@@ -11,6 +11,7 @@ namespace {
 
 constexpr absl::string_view kReasonPayloadUrl = "type.keybroker.dev/reason";
 constexpr absl::string_view kRetryDelayPayloadUrl = "type.keybroker.dev/retry_delay_ms";
+constexpr absl::string_view kAliasNotConfiguredUrl = "type.keybroker.dev/alias_not_configured";
 
 struct ReasonInfo {
   ErrorReason reason;
@@ -77,6 +78,14 @@ std::optional<absl::Duration> RetryDelayOf(const absl::Status& status) {
     return std::nullopt;
   }
   return absl::Milliseconds(millis);
+}
+
+void MarkAliasNotConfigured(absl::Status& status) {
+  status.SetPayload(kAliasNotConfiguredUrl, absl::Cord("1"));
+}
+
+bool IsAliasNotConfigured(const absl::Status& status) {
+  return status.GetPayload(kAliasNotConfiguredUrl).has_value();
 }
 
 absl::Status Annotate(const absl::Status& status, absl::string_view context) {

@@ -48,6 +48,14 @@ std::optional<ErrorReason> ReasonOf(const absl::Status& status);
 void SetRetryDelay(absl::Status& status, absl::Duration delay);
 std::optional<absl::Duration> RetryDelayOf(const absl::Status& status);
 
+// Marks a KEY_NOT_FOUND as "this alias is not configured on the broker at
+// all" (rather than "the configured customer key is gone"). Travels as
+// google.rpc.ErrorInfo.metadata["alias_configured"] = "false". Callers that
+// fall back when a key does not exist (Kafka pass-through) must act only on
+// this, never on a deleted customer key.
+void MarkAliasNotConfigured(absl::Status& status);
+bool IsAliasNotConfigured(const absl::Status& status);
+
 // Returns `status` with `context` prepended to its message ("context: message"),
 // keeping its code and payloads.
 absl::Status Annotate(const absl::Status& status, absl::string_view context);

@@ -39,6 +39,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   google::rpc::ErrorInfo info;
   info.set_reason(std::string(ErrorReasonName(reason)));
   info.set_domain(kErrorDomain);
+  if (IsAliasNotConfigured(status)) (*info.mutable_metadata())["alias_configured"] = "false";
   details.add_details()->PackFrom(info);
   if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
     google::rpc::RetryInfo retry;

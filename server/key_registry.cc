@@ -32,7 +32,9 @@ absl::StatusOr<const BoundKey*> KeyRegistry::Find(absl::string_view alias) const
   if (alias.empty()) return InvalidRequest("key alias is required");
   auto it = keys_.find(alias);
   if (it == keys_.end()) {
-    return KeyNotFound(absl::StrCat("no key alias '", alias, "' is configured"));
+    absl::Status status = KeyNotFound(absl::StrCat("no key alias '", alias, "' is configured"));
+    MarkAliasNotConfigured(status);
+    return status;
   }
   return &it->second;
 }

@@ -25,7 +25,13 @@ std::optional<absl::Status> WithReason(absl::StatusCode code, absl::string_view 
   // Every reason implies one code (common/error_reason.h); a pair that breaks
   // that did not come from a broker, so the code wins.
   if (!reason.has_value() || CodeForReason(*reason) != code) return std::nullopt;
-  return MakeError(*reason, message);
+  absl::Status status = MakeError(*reason, message);
+  auto configured = info.metadata().find("alias_configured");
+  if (*reason == ErrorReason::kKeyNotFound && configured != info.metadata().end() &&
+      configured->second == "false") {
+    MarkAliasNotConfigured(status);
+  }
+  return status;
 }
 
 absl::Duration DelayOf(const google::rpc::RetryInfo& retry) {

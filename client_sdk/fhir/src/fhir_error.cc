@@ -19,6 +19,11 @@ FhirError FhirError::FromStatus(const absl::Status& status) {
   if (reason == ErrorReason::kKeyNotAccessible) {
     return Make(403, "forbidden", kKeyNotAccessibleDiagnostics);
   }
+  // A configured customer key that is gone (deleted in Key Vault) is lost
+  // access too; an alias the broker does not know is our own fault (500).
+  if (reason == ErrorReason::kKeyNotFound && !IsAliasNotConfigured(status)) {
+    return Make(403, "forbidden", kKeyNotAccessibleDiagnostics);
+  }
   if (reason == ErrorReason::kKeyDisabled) {
     return Make(403, "forbidden", "Customer-managed key is disabled or expired.");
   }

@@ -62,7 +62,13 @@ absl::StatusOr<std::optional<EncryptingProducer::Protected>> EncryptingProducer:
   absl::string_view first = record.value ? absl::string_view(*record.value) : "";
   absl::StatusOr<std::string> value = EncryptPart(alias, record.topic, RecordPart::kValue, first);
   if (!value.ok()) {
-    if (ReasonOf(value.status()) != ErrorReason::kKeyNotFound) return value.status();
+    // Only an alias the broker has no configuration for means "this topic is
+    // not encrypted". A configured customer key that is gone (deleted in the
+    // vault) must fail the produce, never turn the topic into plaintext.
+    if (ReasonOf(value.status()) != ErrorReason::kKeyNotFound ||
+        !IsAliasNotConfigured(value.status())) {
+      return value.status();
+    }
     MarkUnresolved(alias);
     if (pass_through) return std::nullopt;
     return value.status();

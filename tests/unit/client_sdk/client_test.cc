@@ -109,6 +109,7 @@ TEST_F(ClientTest, DescribeKeyFillsEveryField) {
 TEST_F(ClientTest, UnknownAliasIsNotFoundWithItsReason) {
   absl::StatusOr<DataKey> dek = client_->GenerateDek("no-such-alias", context_);
   EXPECT_THAT(dek, HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_TRUE(IsAliasNotConfigured(dek.status())) << "ErrorInfo metadata alias_configured";
   EXPECT_THAT(std::string(dek.status().message()), HasSubstr("no-such-alias"));
   EXPECT_THAT(client_->Rotate("no-such-alias"), HasReason(ErrorReason::kKeyNotFound));
   EXPECT_THAT(client_->Wrap("no-such-alias", crypto::SecretBytes::CopyFrom("k"), context_),

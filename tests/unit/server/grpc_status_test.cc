@@ -52,6 +52,15 @@ TEST(GrpcStatusTest, ErrorInfoUsesTheStandardTypeUrl) {
   EXPECT_EQ(decoded.status.details(0).type_url(), "type.googleapis.com/google.rpc.ErrorInfo");
 }
 
+TEST(GrpcStatusTest, AnUnconfiguredAliasSaysSoInErrorInfoMetadata) {
+  absl::Status status = KeyNotFound("no key alias 'x' is configured");
+  MarkAliasNotConfigured(status);
+  Decoded decoded = Decode(ToGrpcStatus(status));
+  EXPECT_EQ(decoded.info.reason(), "KEY_NOT_FOUND");
+  EXPECT_EQ(decoded.info.metadata().at("alias_configured"), "false");
+  EXPECT_TRUE(Decode(ToGrpcStatus(KeyNotFound("vault key gone"))).info.metadata().empty());
+}
+
 TEST(GrpcStatusTest, ThrottlingCarriesRetryInfo) {
   absl::Status throttled = MakeError(ErrorReason::kKmsThrottled, "slow down");
   SetRetryDelay(throttled, absl::Milliseconds(2500));

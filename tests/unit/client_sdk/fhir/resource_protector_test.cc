@@ -115,7 +115,12 @@ TEST(FhirErrorTest, OtherFailuresMapToTheDocumentedAnswers) {
   EXPECT_EQ(FhirError::FromStatus(absl::UnavailableError("down")).http_status, 503);
   EXPECT_EQ(FhirError::FromStatus(MakeError(ErrorReason::kKmsThrottled, "x")).http_status, 429);
   EXPECT_EQ(FhirError::FromStatus(MakeError(ErrorReason::kKeyDisabled, "x")).http_status, 403);
-  EXPECT_EQ(FhirError::FromStatus(KeyNotFound("alias k")).http_status, 500);
+  absl::Status unknown_alias = KeyNotFound("alias k");
+  MarkAliasNotConfigured(unknown_alias);
+  EXPECT_EQ(FhirError::FromStatus(unknown_alias).http_status, 500) << "our configuration";
+  FhirError deleted_key = FhirError::FromStatus(KeyNotFound("key deleted in the vault"));
+  EXPECT_EQ(deleted_key.http_status, 403) << "the customer's key is gone: lost access";
+  EXPECT_EQ(deleted_key.diagnostics, "Customer-managed key is not accessible.");
   FhirError internal = FhirError::FromStatus(Internal("secret detail"));
   EXPECT_EQ(internal.http_status, 500);
   EXPECT_EQ(internal.code, "exception");
