@@ -5,11 +5,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
-#include "ctl/wipe.h"
+#include "crypto/wipe.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
 namespace keybroker::ctl {
+
+using ::keybroker::crypto::WipeString;
 namespace {
 
 // Far above any real certificate bundle; keeps a mistyped path (a disk

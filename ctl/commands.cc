@@ -7,9 +7,12 @@
 #include "common/utf8.h"
 #include "ctl/json_output.h"
 #include "ctl/request_args.h"
-#include "ctl/wipe.h"
+#include "crypto/wipe.h"
 
 namespace keybroker::ctl {
+
+using ::keybroker::crypto::WipeString;
+using ::keybroker::crypto::ScopedWipe;
 namespace {
 
 namespace v1 = ::keybroker::v1;

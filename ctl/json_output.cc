@@ -4,11 +4,13 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "ctl/wipe.h"
+#include "crypto/wipe.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
 namespace keybroker::ctl {
+
+using ::keybroker::crypto::WipeString;
 namespace {
 
 void WipeJsonStrings(Json& value) {

@@ -6,9 +6,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "ctl/wipe.h"
+#include "crypto/wipe.h"
 
 namespace keybroker::ctl {
+
+using ::keybroker::crypto::WipeString;
 namespace {
 
 // Longer deadlines are a typo, and would overflow the clock's arithmetic.
