@@ -4,6 +4,7 @@
 #define KEYBROKER_TESTS_TESTING_TEST_CERTIFICATES_H_
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 namespace keybroker::testing {
@@ -24,6 +25,34 @@ inline bool MakeCertificates(const std::string& dir, const std::string& ca,
       "openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca + ".key "
       "-CAcreateserial -days 1 -extfile san.ext -out " + name + ".crt 2>/dev/null\n";
   return std::system(script.c_str()) == 0;
+}
+
+// Makes the files a TLS broker test needs in `dir`: ca/server,
+// client-ca/client and other-ca/other pairs and a master key. Returns whether
+// openssl succeeded.
+inline bool MakeTlsBrokerFiles(const std::string& dir) {
+  if (!MakeCertificates(dir, "ca", "server") || !MakeCertificates(dir, "client-ca", "client") ||
+      !MakeCertificates(dir, "other-ca", "other")) {
+    return false;
+  }
+  std::ofstream(dir + "/master-key") << std::string(64, '1');
+  return true;
+}
+
+// Writes DIR/config.yaml for a broker serving TLS with server.crt (mutual
+// TLS against client-ca.crt when `mutual`) and one local alias "default";
+// returns its path.
+inline std::string WriteTlsBrokerConfig(const std::string& dir, bool mutual) {
+  std::string path = dir + "/config.yaml";
+  std::ofstream(path) << "listen: 127.0.0.1:0\n"
+                      << "tls:\n"
+                      << "  cert_file: " << dir << "/server.crt\n"
+                      << "  key_file: " << dir << "/server.key\n"
+                      << (mutual ? "  client_ca_file: " + dir + "/client-ca.crt\n" : "")
+                      << "kms:\n  local:\n    keyring_file: " << dir << "/keyring\n"
+                      << "    master_key_file: " << dir << "/master-key\n"
+                      << "keys:\n  - alias: default\n    local_key: k\n";
+  return path;
 }
 
 }  // namespace keybroker::testing

@@ -28,7 +28,8 @@ namespace keybroker::sdk {
 namespace {
 
 using ::keybroker::testing::BrokerProcess;
-using ::keybroker::testing::MakeCertificates;
+using ::keybroker::testing::MakeTlsBrokerFiles;
+using ::keybroker::testing::WriteTlsBrokerConfig;
 using ::keybroker::testing::StatusIs;
 using ::keybroker::testing::TempDir;
 using ::testing::HasSubstr;
@@ -126,23 +127,10 @@ TEST(ChannelTest, UnixSocket) {
 
 class TlsChannelTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(MakeCertificates(dir_.path(), "ca", "server"));
-    ASSERT_TRUE(MakeCertificates(dir_.path(), "client-ca", "client"));
-    ASSERT_TRUE(MakeCertificates(dir_.path(), "other-ca", "other"));
-    std::ofstream(dir_.File("master-key")) << std::string(64, '1');
-  }
+  void SetUp() override { ASSERT_TRUE(MakeTlsBrokerFiles(dir_.path())); }
 
   std::unique_ptr<BrokerProcess> Start(bool mutual) {
-    std::ofstream(dir_.File("config.yaml"))
-        << "listen: 127.0.0.1:0\n"
-        << "tls:\n"
-        << "  cert_file: " << dir_.File("server.crt") << "\n"
-        << "  key_file: " << dir_.File("server.key") << "\n"
-        << (mutual ? "  client_ca_file: " + dir_.File("client-ca.crt") + "\n" : "")
-        << "kms:\n  local:\n    keyring_file: " << dir_.File("keyring") << "\n"
-        << "    master_key_file: " << dir_.File("master-key") << "\n"
-        << "keys:\n  - alias: default\n    local_key: k\n";
+    WriteTlsBrokerConfig(dir_.path(), mutual);
     return StartBroker({"--config", dir_.File("config.yaml")});
   }
 
