@@ -1,0 +1,47 @@
+// KmsObserver: what the KMS adapters report about their own work, so the
+// server can count it (Prometheus) without the adapters knowing about
+// metrics libraries.
+//
+// Every label-like argument comes from a closed set named below, never from
+// raw error text, key material or EDEK bytes. Implementations must be cheap
+// and safe for concurrent use: they are called on the request path.
+#ifndef KEYBROKER_KMS_ADAPTERS_KMS_OBSERVER_H_
+#define KEYBROKER_KMS_ADAPTERS_KMS_OBSERVER_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace keybroker::kms {
+
+class KmsObserver {
+ public:
+  virtual ~KmsObserver() = default;
+
+  // One request to a KMS finished (for Azure: one Key Vault REST call,
+  // retries included; for the local keyring: one keyring operation).
+  // `kms`: "local", "azure_key_vault" or "azure_managed_hsm".
+  // `operation`: the REST operation ("get_key", "rotate", "unwrapkey",
+  // "encrypt", "decrypt", "rng") or the local one ("wrap", "unwrap",
+  // "rotate", "reload"). `result`: its outcome (OutcomeOf).
+  virtual void KmsRequestDone(absl::string_view kms, absl::string_view operation,
+                              const absl::Status& result, absl::Duration latency) {}
+
+  // A lookup in one of the adapters' caches: "key_metadata" (latest version
+  // and public key), "token" (Entra access tokens).
+  virtual void CacheLookup(absl::string_view cache, bool hit) {}
+
+  // An Entra ID token request finished.
+  virtual void TokenRefreshDone(const absl::Status& result) {}
+};
+
+// An observer that ignores everything: the default where none is given.
+KmsObserver* NoKmsObserver();
+
+// "OK", or the error's reason name (common/error_reason.h), or "INTERNAL" for
+// an error without one: the closed set metrics label outcomes with.
+absl::string_view OutcomeOf(const absl::Status& status);
+
+}  // namespace keybroker::kms
+
+#endif  // KEYBROKER_KMS_ADAPTERS_KMS_OBSERVER_H_
