@@ -67,6 +67,8 @@ absl::Status ParseKms(YamlObject& root, std::optional<LocalKmsConfig>* local,
     RETURN_IF_ERROR(section.String("keyring_file", &config.keyring_file));
     RETURN_IF_ERROR(section.String("master_key_file", &config.master_key_file));
     RETURN_IF_ERROR(section.Bool("read_only", &config.read_only));
+    RETURN_IF_ERROR(
+        section.PositiveInt("reload_interval_seconds", &config.reload_interval_seconds));
     RETURN_IF_ERROR(section.Finish());
     if (config.keyring_file.empty()) return Invalid("kms.local.keyring_file", "is required");
     *local = config;

@@ -33,6 +33,9 @@ struct LocalKmsConfig {
   std::string keyring_file;
   std::string master_key_file;  // empty: KEYBROKER_MASTER_KEY
   bool read_only = false;
+  // read_only: how often each replica looks for a new keyring file (the
+  // bound on how long a version rotated out of band takes to reach it).
+  int64_t reload_interval_seconds = 10;
   // Embedded default only: generate the master key file on first start.
   bool generate_master_key = false;
 };

@@ -13,7 +13,8 @@
 namespace keybroker::server {
 namespace {
 
-absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config) {
+absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config,
+                                                       kms::KmsObserver* observer) {
   const LocalKmsConfig& local = *config.local;
   kms::LocalKmsOptions options;
   if (!local.read_only) {
@@ -32,6 +33,8 @@ absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config) {
   if (!master_key.ok()) return Annotate(master_key.status(), "kms.local");
   options.keyring_file = local.keyring_file;
   options.read_only = local.read_only;
+  options.reload_interval = absl::Seconds(local.reload_interval_seconds);
+  options.observer = observer;
   for (const KeyBinding& binding : config.keys) {
     if (!binding.local_key.empty()) options.required_keys.push_back(binding.local_key);
   }
@@ -43,10 +46,11 @@ absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<KeyRegistry>> BuildKeyRegistry(const Config& config) {
+absl::StatusOr<std::unique_ptr<KeyRegistry>> BuildKeyRegistry(const Config& config,
+                                                               kms::KmsObserver* observer) {
   auto registry = std::make_unique<KeyRegistry>();
   if (config.local.has_value()) {
-    ASSIGN_OR_RETURN(std::unique_ptr<kms::Kms> local, OpenLocalKms(config));
+    ASSIGN_OR_RETURN(std::unique_ptr<kms::Kms> local, OpenLocalKms(config, observer));
     RETURN_IF_ERROR(registry->AddKms(std::move(local)));
   }
   for (const KeyBinding& binding : config.keys) {

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "kms_adapters/kms_observer.h"
 #include "server/config.h"
 #include "server/key_registry.h"
 
@@ -13,7 +14,9 @@ namespace keybroker::server {
 // Opens every configured KMS (the local keyring: read or create it, load the
 // master key) and binds every alias. Fails with a message naming the problem
 // (bad master key, corrupted keyring...) without modifying anything on disk.
-absl::StatusOr<std::unique_ptr<KeyRegistry>> BuildKeyRegistry(const Config& config);
+// The KMSs report their requests to `observer`, which must outlive them.
+absl::StatusOr<std::unique_ptr<KeyRegistry>> BuildKeyRegistry(
+    const Config& config, kms::KmsObserver* observer = kms::NoKmsObserver());
 
 }  // namespace keybroker::server
 

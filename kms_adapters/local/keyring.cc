@@ -138,6 +138,28 @@ const KeyVersion* Keyring::Find(absl::string_view name, uint32_t number) const {
   return &it->second[number - 1];
 }
 
+absl::Status Keyring::CheckSupersedes(const Keyring& older) const {
+  for (const auto& [name, old_versions] : older.keys_) {
+    auto it = keys_.find(name);
+    if (it == keys_.end()) {
+      return absl::FailedPreconditionError(absl::StrCat("local key ", name, " is missing"));
+    }
+    const std::vector<KeyVersion>& versions = it->second;
+    if (versions.size() < old_versions.size()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("local key ", name, " has ", versions.size(), " versions instead of ",
+                       old_versions.size(), " or more"));
+    }
+    for (size_t i = 0; i < old_versions.size(); ++i) {
+      if (!versions[i].material.ConstantTimeEquals(old_versions[i].material)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "local key ", name, " version ", old_versions[i].number, " has other material"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 crypto::SecretBytes Keyring::Serialize() const {
   size_t size = 4;
   for (const auto& [name, versions] : keys_) {

@@ -56,6 +56,14 @@ class Keyring {
   // Version `number` of `name`, or nullptr.
   const KeyVersion* Find(absl::string_view name, uint32_t number) const;
 
+  // OK when this keyring may take the place of `older`: it holds every key
+  // and every version of `older`, with the same material (it may add keys
+  // and versions). A keyring reloaded from disk must pass this, or EDEKs
+  // made under a dropped or replaced version would stop unwrapping.
+  // FAILED_PRECONDITION naming the first key or version that is missing or
+  // differs (never the material).
+  absl::Status CheckSupersedes(const Keyring& older) const;
+
   // Serialized form (the plaintext inside the keyring file):
   //   u32 key count; per key: u8 name length, name, u32 version count;
   //   per version: u32 number, i64 created (unix seconds), 32 bytes material.

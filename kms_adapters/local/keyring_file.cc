@@ -43,7 +43,16 @@ absl::Status Unreadable(const std::string& path, absl::string_view why) {
 absl::StatusOr<Keyring> ReadKeyringFile(const std::string& path,
                                         const crypto::SecretBytes& master_key) {
   std::string file;
-  RETURN_IF_ERROR(ReadFileInto(path, kMaxFileSize, &file));
+  RETURN_IF_ERROR(ReadKeyringFileBytes(path, &file));
+  return DecodeKeyringFile(path, file, master_key);
+}
+
+absl::Status ReadKeyringFileBytes(const std::string& path, std::string* file) {
+  return ReadFileInto(path, kMaxFileSize, file);
+}
+
+absl::StatusOr<Keyring> DecodeKeyringFile(const std::string& path, absl::string_view file,
+                                          const crypto::SecretBytes& master_key) {
   if (file.size() < kMinFileSize) {
     return Unreadable(path, absl::StrCat("is truncated (", file.size(), " bytes)"));
   }

@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "crypto/secret_bytes.h"
 #include "kms_adapters/local/keyring.h"
 
@@ -34,6 +35,15 @@ namespace keybroker::kms {
 // keyring file", "wrong master key" or "corrupted" applies.
 absl::StatusOr<Keyring> ReadKeyringFile(const std::string& path,
                                         const crypto::SecretBytes& master_key);
+
+// The two halves of ReadKeyringFile, for a reader that looks at the bytes
+// before decrypting them (the read-only reloader tells a changed file by a
+// digest of its contents). ReadKeyringFileBytes reads `path` whole into
+// `file` (NOT_FOUND if absent, FAILED_PRECONDITION if unreadable or too
+// large); DecodeKeyringFile decrypts what it read, naming `path` in errors.
+absl::Status ReadKeyringFileBytes(const std::string& path, std::string* file);
+absl::StatusOr<Keyring> DecodeKeyringFile(const std::string& path, absl::string_view file,
+                                          const crypto::SecretBytes& master_key);
 
 // Encrypts `keyring` and atomically replaces `path` with it (mode 0600).
 absl::Status WriteKeyringFile(const std::string& path, const crypto::SecretBytes& master_key,

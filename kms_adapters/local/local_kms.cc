@@ -46,11 +46,17 @@ absl::StatusOr<std::string> AssociatedData(const crypto::Edek& edek,
 }
 
 // Opens the keyring file, or makes a new keyring when there is none yet.
+// `digest` gets the SHA-256 of the file read: the reloader's starting point.
 absl::StatusOr<Keyring> OpenOrCreate(const LocalKmsOptions& options,
-                                     const crypto::SecretBytes& master_key, bool* dirty) {
-  absl::StatusOr<Keyring> loaded = ReadKeyringFile(options.keyring_file, master_key);
-  if (loaded.ok()) return loaded;
-  if (!absl::IsNotFound(loaded.status())) return loaded.status();
+                                     const crypto::SecretBytes& master_key, bool* dirty,
+                                     crypto::Sha256Digest* digest) {
+  std::string file;
+  absl::Status read = ReadKeyringFileBytes(options.keyring_file, &file);
+  if (read.ok()) {
+    *digest = crypto::Sha256(AsBytes(file));
+    return DecodeKeyringFile(options.keyring_file, file, master_key);
+  }
+  if (!absl::IsNotFound(read)) return read;
   if (options.read_only) {
     return absl::FailedPreconditionError(absl::StrCat(
         "keyring file ", options.keyring_file, " does not exist and kms.local.read_only is set"));
@@ -58,6 +64,32 @@ absl::StatusOr<Keyring> OpenOrCreate(const LocalKmsOptions& options,
   *dirty = true;
   log::Info("keyring_created", {{"path", options.keyring_file}});
   return Keyring();
+}
+
+// A read-only keyring cannot gain keys: each required one must be there.
+absl::Status RequireKeys(const Keyring& keyring, const LocalKmsOptions& options) {
+  for (const std::string& name : options.required_keys) {
+    if (!keyring.HasKey(name)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "local key ", name, " is not in the read-only keyring ", options.keyring_file));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Each key's current version, for the log (names and numbers, no material).
+log::Fields CurrentVersions(const Keyring& keyring) {
+  log::Fields versions = log::Fields::object();
+  for (const std::string& name : keyring.KeyNames()) {
+    versions[name] = absl::StrCat(keyring.Current(name)->number);
+  }
+  return versions;
+}
+
+void LogReloadFailed(const std::string& keyring_file, absl::string_view error) {
+  log::Error("keyring_reload_failed", {{"keyring_file", keyring_file},
+                                       {"error", std::string(error)},
+                                       {"message", "still serving the keyring loaded before"}});
 }
 
 }  // namespace
@@ -69,30 +101,99 @@ absl::StatusOr<std::unique_ptr<LocalKms>> LocalKms::Create(LocalKmsOptions optio
   if (master_key.size() != crypto::AesGcm::kKeySize) {
     return absl::InvalidArgumentError("the master key must be 32 bytes");
   }
+  if (options.read_only && options.reload_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the keyring reload interval must be positive");
+  }
+  if (options.observer == nullptr) options.observer = NoKmsObserver();
   if (!options.read_only && options.lock == nullptr) {
     ASSIGN_OR_RETURN(options.lock, FileLock::Acquire(KeyringLockPath(options.keyring_file)));
   }
   bool dirty = false;
-  ASSIGN_OR_RETURN(Keyring keyring, OpenOrCreate(options, master_key, &dirty));
-  for (const std::string& name : options.required_keys) {
-    if (keyring.HasKey(name)) continue;
-    if (options.read_only) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "local key ", name, " is not in the read-only keyring ", options.keyring_file));
+  crypto::Sha256Digest digest = {};
+  ASSIGN_OR_RETURN(Keyring keyring, OpenOrCreate(options, master_key, &dirty, &digest));
+  if (options.read_only) {
+    RETURN_IF_ERROR(RequireKeys(keyring, options));
+  } else {
+    for (const std::string& name : options.required_keys) {
+      if (keyring.HasKey(name)) continue;
+      RETURN_IF_ERROR(keyring.AddKey(name, absl::Now()));
+      log::Info("local_key_created", {{"key", name}, {"version", "1"}});
+      dirty = true;
     }
-    RETURN_IF_ERROR(keyring.AddKey(name, absl::Now()));
-    log::Info("local_key_created", {{"key", name}, {"version", "1"}});
-    dirty = true;
   }
   if (dirty) RETURN_IF_ERROR(WriteKeyringFile(options.keyring_file, master_key, keyring));
-  return std::unique_ptr<LocalKms>(
-      new LocalKms(std::move(options), std::move(master_key), std::move(keyring)));
+  std::unique_ptr<LocalKms> kms(
+      new LocalKms(std::move(options), std::move(master_key), std::move(keyring), digest));
+  if (kms->options_.read_only) kms->reloader_ = std::thread(&LocalKms::PollKeyring, kms.get());
+  return kms;
 }
 
-LocalKms::LocalKms(LocalKmsOptions options, crypto::SecretBytes master_key, Keyring keyring)
+LocalKms::LocalKms(LocalKmsOptions options, crypto::SecretBytes master_key, Keyring keyring,
+                   const crypto::Sha256Digest& file_digest)
     : options_(std::move(options)),
       master_key_(std::move(master_key)),
-      keyring_(std::make_shared<const Keyring>(std::move(keyring))) {}
+      keyring_(std::make_shared<const Keyring>(std::move(keyring))),
+      served_digest_(file_digest),
+      seen_digest_(file_digest) {}
+
+LocalKms::~LocalKms() {
+  stop_.Notify();
+  if (reloader_.joinable()) reloader_.join();
+}
+
+void LocalKms::PollKeyring() {
+  while (!stop_.WaitForNotificationWithTimeout(options_.reload_interval)) ReloadIfChanged();
+}
+
+void LocalKms::ReloadIfChanged() {
+  absl::MutexLock write_lock(&write_mu_);
+  std::string file;
+  absl::Status read = ReadKeyringFileBytes(options_.keyring_file, &file);
+  // An unreadable file is told apart by its error, so that a lasting error
+  // is logged once, like lasting bad contents.
+  if (!read.ok()) file = absl::StrCat("unreadable: ", read.message());
+  crypto::Sha256Digest digest = crypto::Sha256(AsBytes(file));
+  if (digest == seen_digest_) return;
+  seen_digest_ = digest;
+  // Back to the file being served (say, a bad file was put right): no news.
+  if (digest == served_digest_) return;
+  absl::Time start = absl::Now();
+  absl::Status reloaded = read;
+  if (read.ok()) {
+    reloaded = TakeKeyring(file, digest);
+  } else {
+    LogReloadFailed(options_.keyring_file, read.message());
+  }
+  Report("reload", reloaded, start);
+}
+
+absl::Status LocalKms::TakeKeyring(absl::string_view file, const crypto::Sha256Digest& digest) {
+  absl::StatusOr<Keyring> next = DecodeKeyringFile(options_.keyring_file, file, master_key_);
+  if (!next.ok()) {
+    LogReloadFailed(options_.keyring_file, next.status().message());
+    return next.status();
+  }
+  absl::Status fits = next->CheckSupersedes(*Snapshot());
+  if (fits.ok()) fits = RequireKeys(*next, options_);
+  if (!fits.ok()) {
+    log::Error("keyring_reload_refused",
+               {{"keyring_file", options_.keyring_file},
+                {"error", std::string(fits.message())},
+                {"message",
+                 "a new keyring must keep every key and version of the one being served; "
+                 "still serving the keyring loaded before"}});
+    return fits;
+  }
+  log::Fields versions = CurrentVersions(*next);
+  {
+    absl::MutexLock lock(&mu_);
+    keyring_ = std::make_shared<const Keyring>(*std::move(next));
+  }
+  served_digest_ = digest;
+  log::Info("keyring_reloaded",
+            {{"keyring_file", options_.keyring_file}, {"keys", std::move(versions)}});
+  return absl::OkStatus();
+}
 
 std::shared_ptr<const Keyring> LocalKms::Snapshot() const {
   absl::MutexLock lock(&mu_);
@@ -123,6 +224,15 @@ absl::StatusOr<WrappedKey> LocalKms::Wrap(absl::string_view key_id,
                                           const crypto::SecretBytes& dek,
                                           const crypto::EncryptionContext& context,
                                           const CallOptions& options) {
+  absl::Time start = absl::Now();
+  absl::StatusOr<WrappedKey> wrapped = WrapUnderCurrent(key_id, dek, context);
+  Report("wrap", wrapped.status(), start);
+  return wrapped;
+}
+
+absl::StatusOr<WrappedKey> LocalKms::WrapUnderCurrent(absl::string_view key_id,
+                                                      const crypto::SecretBytes& dek,
+                                                      const crypto::EncryptionContext& context) {
   if (dek.empty() || dek.size() > kMaxDekSize) {
     return InvalidRequest(absl::StrCat("key material must be 1 to ", kMaxDekSize, " bytes"));
   }
@@ -173,6 +283,14 @@ absl::StatusOr<const KeyVersion*> LocalKms::VersionOf(const Keyring& keyring,
 absl::StatusOr<crypto::SecretBytes> LocalKms::Unwrap(const crypto::Edek& edek,
                                                      const crypto::EncryptionContext& context,
                                                      const CallOptions& options) {
+  absl::Time start = absl::Now();
+  absl::StatusOr<crypto::SecretBytes> dek = UnwrapEdek(edek, context);
+  Report("unwrap", dek.status(), start);
+  return dek;
+}
+
+absl::StatusOr<crypto::SecretBytes> LocalKms::UnwrapEdek(const crypto::Edek& edek,
+                                                         const crypto::EncryptionContext& context) {
   std::shared_ptr<const Keyring> keyring = Snapshot();
   ASSIGN_OR_RETURN(const KeyVersion* version, VersionOf(*keyring, edek));
   if (edek.iv.size() != kSaltSize || edek.tag.size() != crypto::AesGcm::kTagSize ||
@@ -201,10 +319,18 @@ absl::StatusOr<std::string> LocalKms::KeyIdOf(const crypto::Edek& edek) {
 
 absl::StatusOr<std::string> LocalKms::Rotate(absl::string_view key_id,
                                              const CallOptions& options) {
+  absl::Time start = absl::Now();
+  absl::StatusOr<std::string> version = AddVersion(key_id);
+  Report("rotate", version.status(), start);
+  return version;
+}
+
+absl::StatusOr<std::string> LocalKms::AddVersion(absl::string_view key_id) {
   if (options_.read_only) {
     return MakeError(ErrorReason::kKeyringReadOnly,
                      "the local keyring is read-only (kms.local.read_only): rotate the keyring "
-                     "file out of band");
+                     "file out of band with `keybrokerctl keyring rotate`; every replica "
+                     "reloads it within kms.local.reload_interval_seconds");
   }
   absl::MutexLock write_lock(&write_mu_);
   Keyring next = Snapshot()->Clone();

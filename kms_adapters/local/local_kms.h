@@ -11,34 +11,57 @@
 // the new keyring to disk before it becomes visible, so no EDEK is ever made
 // under a version that is not durable.
 //
+// With several replicas the keyring is mounted read-only into each of them
+// (read_only): Rotate refuses, the file is rotated out of band (keybrokerctl
+// keyring rotate), and a background thread looks at the file every
+// reload_interval. A change is told by the SHA-256 of the bytes read, not by
+// mtime or inode: a Kubernetes Secret update swaps a `..data` symlink, and
+// mtimes can be coarse. A new keyring is taken only when it keeps every key
+// and version the current one holds (Keyring::CheckSupersedes); anything
+// else is logged once per distinct file and the current keyring stays.
+//
 // Thread-safe: readers take an immutable snapshot under a brief lock; writers
-// (Rotate) are serialized and swap in a new snapshot.
+// (Rotate, or the reloader when read_only) are serialized and swap in a new
+// snapshot.
 #ifndef KEYBROKER_KMS_ADAPTERS_LOCAL_LOCAL_KMS_H_
 #define KEYBROKER_KMS_ADAPTERS_LOCAL_LOCAL_KMS_H_
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/file_lock.h"
+#include "crypto/hmac.h"
 #include "kms_adapters/kms.h"
+#include "kms_adapters/kms_observer.h"
 #include "kms_adapters/local/keyring.h"
 
 namespace keybroker::kms {
 
 struct LocalKmsOptions {
   std::string keyring_file;
-  // The keyring is mounted read-only (several replicas): it is never written,
-  // a missing file or key is an error, and Rotate answers KEYRING_READ_ONLY.
+  // The keyring is mounted read-only (several replicas): it is never written
+  // (nor is any file beside it), a missing file or key is an error, Rotate
+  // answers KEYRING_READ_ONLY, and the file is reloaded when it changes.
   bool read_only = false;
+  // read_only: how often the file is looked at. A version rotated out of band
+  // reaches every replica within this bound.
+  absl::Duration reload_interval = absl::Seconds(10);
   // Keys the configuration refers to. Missing ones are created (and the file
   // written) unless read_only.
   std::vector<std::string> required_keys;
   // The writer's lock on the keyring (keyring_file + ".lock"), when the caller
   // took it already; otherwise Create takes it (unless read_only).
   std::shared_ptr<FileLock> lock;
+  // Told about every wrap, unwrap, rotate and attempted reload. Must outlive
+  // the LocalKms.
+  KmsObserver* observer = NoKmsObserver();
 };
 
 // The lock file that guards `keyring_file` against a second writer.
@@ -52,6 +75,9 @@ class LocalKms : public Kms {
   // keyring's lock.
   static absl::StatusOr<std::unique_ptr<LocalKms>> Create(LocalKmsOptions options,
                                                           crypto::SecretBytes master_key);
+
+  // Stops the reloader (promptly: it waits on a notification, not a sleep).
+  ~LocalKms() override;
 
   crypto::EdekKms kind() const override { return crypto::EdekKms::kLocal; }
   absl::StatusOr<KeyDescription> Describe(absl::string_view key_id,
@@ -68,22 +94,56 @@ class LocalKms : public Kms {
   absl::StatusOr<std::string> Rotate(absl::string_view key_id,
                                      const CallOptions& options) override;
 
+  // read_only: reads the keyring file and, if its contents differ from the
+  // last look, takes the keyring in it when it may replace the current one
+  // (logs keyring_reloaded), else keeps the current one (logs
+  // keyring_reload_failed or keyring_reload_refused). The reloader thread
+  // calls it every reload_interval; tests call it directly.
+  void ReloadIfChanged() ABSL_LOCKS_EXCLUDED(write_mu_);
+
  private:
-  LocalKms(LocalKmsOptions options, crypto::SecretBytes master_key, Keyring keyring);
+  LocalKms(LocalKmsOptions options, crypto::SecretBytes master_key, Keyring keyring,
+           const crypto::Sha256Digest& file_digest);
 
   std::shared_ptr<const Keyring> Snapshot() const;
   // The key version an EDEK names, or EDEK_INVALID.
   absl::StatusOr<const KeyVersion*> VersionOf(const Keyring& keyring,
                                               const crypto::Edek& edek) const;
+  // The operations proper; the public ones time them for the observer.
+  absl::StatusOr<WrappedKey> WrapUnderCurrent(absl::string_view key_id,
+                                              const crypto::SecretBytes& dek,
+                                              const crypto::EncryptionContext& context);
+  absl::StatusOr<crypto::SecretBytes> UnwrapEdek(const crypto::Edek& edek,
+                                                 const crypto::EncryptionContext& context);
+  absl::StatusOr<std::string> AddVersion(absl::string_view key_id);
+  // Decodes `file` (whose digest is `digest`) and swaps it in if it may
+  // replace the current keyring.
+  absl::Status TakeKeyring(absl::string_view file, const crypto::Sha256Digest& digest)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void Report(absl::string_view operation, const absl::Status& status, absl::Time start) const {
+    options_.observer->KmsRequestDone("local", operation, status, absl::Now() - start);
+  }
+  // The reloader thread's loop.
+  void PollKeyring();
 
   // Set at construction.
   const LocalKmsOptions options_;
   const crypto::SecretBytes master_key_;
 
-  // Serializes writers so that each rotation starts from the latest keyring.
+  // Serializes writers so that each rotation (or reload) starts from the
+  // latest keyring.
   absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::shared_ptr<const Keyring> keyring_ ABSL_GUARDED_BY(mu_);
+  // read_only: the digest of the file the current keyring came from, and of
+  // what the reloader last looked at (the contents, or the read error), so
+  // that an unchanged or already refused file is neither decoded nor logged
+  // again.
+  crypto::Sha256Digest served_digest_ ABSL_GUARDED_BY(write_mu_);
+  crypto::Sha256Digest seen_digest_ ABSL_GUARDED_BY(write_mu_);
+
+  absl::Notification stop_;
+  std::thread reloader_;  // read_only only: started by Create, joined on destruction
 };
 
 }  // namespace keybroker::kms

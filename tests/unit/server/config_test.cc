@@ -27,6 +27,7 @@ kms:
     keyring_file: /var/lib/keybroker/keyring
     master_key_file: /etc/keybroker/master-key
     read_only: true
+    reload_interval_seconds: 3
 keys:
   - alias: default
     local_key: service-default
@@ -49,6 +50,7 @@ TEST(ConfigTest, ParsesEveryField) {
   EXPECT_EQ(config->local->keyring_file, "/var/lib/keybroker/keyring");
   EXPECT_EQ(config->local->master_key_file, "/etc/keybroker/master-key");
   EXPECT_TRUE(config->local->read_only);
+  EXPECT_EQ(config->local->reload_interval_seconds, 3);
   ASSERT_EQ(config->keys.size(), 2u);
   EXPECT_EQ(config->keys[1].alias, "other");
   EXPECT_EQ(config->keys[1].local_key, "other-key");
@@ -65,6 +67,7 @@ keys: [ { alias: a, local_key: b } ]
   EXPECT_EQ(config->log_level, "info");
   EXPECT_FALSE(config->tls.has_value());
   EXPECT_FALSE(config->local->read_only);
+  EXPECT_EQ(config->local->reload_interval_seconds, 10);
 }
 
 struct BadCase {
@@ -101,6 +104,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"listen: a:1\nkms: { local: { keyring_file: /k, read_only: maybe } }\n"
                 "keys: [{alias: a, local_key: b}]",
                 "kms.local.read_only must be true or false"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k, reload_interval_seconds: 0 } }\n"
+                "keys: [{alias: a, local_key: b}]",
+                "kms.local.reload_interval_seconds must be a positive integer"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k, reload_interval_seconds: 1.5 } }\n"
+                "keys: [{alias: a, local_key: b}]",
+                "kms.local.reload_interval_seconds must be a positive integer"},
         BadCase{"listen: a:1\nkms: { local: {} }\nkeys: [{alias: a, local_key: b}]",
                 "kms.local.keyring_file is required"},
         BadCase{"kms: { local: { keyring_file: /k } }\nkeys: [{alias: a, local_key: b}]",

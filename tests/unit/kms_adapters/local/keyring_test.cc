@@ -1,5 +1,6 @@
 #include "kms_adapters/local/keyring.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 
@@ -8,6 +9,7 @@ namespace {
 
 using ::keybroker::testing::HasReason;
 using ::keybroker::testing::StatusIs;
+using ::testing::HasSubstr;
 
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);
 
@@ -83,6 +85,34 @@ TEST(KeyringTest, CloneIsDeepAndIndependent) {
   EXPECT_EQ(keyring.Current("a")->number, 1u);
   EXPECT_EQ(copy.Current("a")->number, 2u);
   EXPECT_TRUE(copy.Find("a", 1)->material.ConstantTimeEquals(keyring.Find("a", 1)->material));
+}
+
+TEST(KeyringTest, AKeyringWithMoreKeysAndVersionsSupersedesItsOrigin) {
+  Keyring older;
+  ASSERT_OK(older.AddKey("a", kNow));
+  Keyring newer = older.Clone();
+  EXPECT_OK(newer.CheckSupersedes(older)) << "the same keyring";
+  ASSERT_OK(newer.AddVersion("a", kNow));
+  ASSERT_OK(newer.AddKey("b", kNow));
+  EXPECT_OK(newer.CheckSupersedes(older));
+  EXPECT_THAT(older.CheckSupersedes(newer),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("local key a has 1 versions")));
+}
+
+TEST(KeyringTest, AKeyringMissingAKeyOrWithOtherMaterialDoesNotSupersede) {
+  Keyring only_a;
+  ASSERT_OK(only_a.AddKey("a", kNow));
+  Keyring with_b = only_a.Clone();
+  ASSERT_OK(with_b.AddKey("b", kNow));
+  EXPECT_THAT(only_a.CheckSupersedes(with_b),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("local key b is missing")));
+
+  Keyring same_names;  // the same keys and versions, other material
+  ASSERT_OK(same_names.AddKey("a", kNow));
+  ASSERT_OK(same_names.AddKey("b", kNow));
+  EXPECT_THAT(same_names.CheckSupersedes(with_b),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("local key a version 1 has other material")));
 }
 
 }  // namespace

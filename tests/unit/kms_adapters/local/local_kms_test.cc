@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kms_adapters/local/keyring_file.h"
+#include "tests/fakes/recording_kms_observer.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/files.h"
 #include "tests/testing/temp_dir.h"
@@ -149,8 +150,36 @@ TEST_F(LocalKmsTest, WrapRejectsEmptyAndOversizedMaterial) {
 TEST_F(LocalKmsTest, ReadOnlyKeyringRefusesRotate) {
   std::unique_ptr<LocalKms> read_only = Open(/*read_only=*/true);
   ASSERT_NE(read_only, nullptr);
+  EXPECT_THAT(read_only->Rotate("k1", options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("keybrokerctl keyring rotate")));
   EXPECT_THAT(read_only->Rotate("k1", options_), HasReason(ErrorReason::kKeyringReadOnly));
   EXPECT_OK(read_only->Wrap("k1", dek_, context_, options_));
+}
+
+TEST_F(LocalKmsTest, TellsTheObserverAboutEachWrapUnwrapAndRotate) {
+  kms_.reset();
+  testing::RecordingKmsObserver observer;
+  LocalKmsOptions options;
+  options.keyring_file = dir_.File("keyring");
+  options.observer = &observer;
+  std::unique_ptr<LocalKms> kms = *LocalKms::Create(options, master_.Clone());
+  crypto::Edek edek = Decode(kms->Wrap("k1", dek_, context_, options_)->edek);
+  ASSERT_OK(kms->Unwrap(edek, context_, options_));
+  EXPECT_FALSE(kms->Unwrap(edek, crypto::EncryptionContext(), options_).ok());
+  ASSERT_OK(kms->Rotate("k1", options_));
+  EXPECT_FALSE(kms->Rotate("nope", options_).ok());
+  ASSERT_OK(kms->Describe("k1", options_));  // no KMS operation: not reported
+  EXPECT_THAT(observer.requests(),
+              ::testing::ElementsAre("local/wrap/OK", "local/unwrap/OK", "local/unwrap/EDEK_INVALID",
+                                     "local/rotate/OK", "local/rotate/KEY_NOT_FOUND"));
+  EXPECT_FALSE(observer.negative_latency());
+
+  kms.reset();
+  options.read_only = true;
+  kms = *LocalKms::Create(options, master_.Clone());
+  EXPECT_FALSE(kms->Rotate("k1", options_).ok());
+  EXPECT_EQ(observer.requests().back(), "local/rotate/KEYRING_READ_ONLY");
 }
 
 TEST_F(LocalKmsTest, EachEdekHasItsOwnSalt) {

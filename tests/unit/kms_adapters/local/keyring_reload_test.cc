@@ -1,0 +1,280 @@
+// LocalKms on a read-only keyring: reloading the file when its contents
+// change, refusing a keyring that would drop or replace a version, and
+// keeping the old keyring (logged once) when the file is bad.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "crypto/random.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kms_adapters/local/keyring_file.h"
+#include "kms_adapters/local/local_kms.h"
+#include "nlohmann/json.hpp"
+#include "tests/fakes/recording_kms_observer.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keybroker::kms {
+namespace {
+
+using ::keybroker::testing::HasReason;
+using ::keybroker::testing::ReadAll;
+using ::keybroker::testing::RecordingKmsObserver;
+using ::keybroker::testing::StatusIs;
+using ::keybroker::testing::TempDir;
+using ::keybroker::testing::WriteAll;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// Keeps the log lines written while it lives.
+class LogCapture {
+ public:
+  LogCapture() {
+    log::SetSinkForTesting([this](const std::string& line) {
+      absl::MutexLock lock(&mu_);
+      lines_.push_back(nlohmann::json::parse(line));
+    });
+  }
+  ~LogCapture() { log::SetSinkForTesting(nullptr); }
+
+  std::vector<nlohmann::json> Events(const std::string& event) const {
+    absl::MutexLock lock(&mu_);
+    std::vector<nlohmann::json> found;
+    for (const nlohmann::json& line : lines_) {
+      if (line["event"] == event) found.push_back(line);
+    }
+    return found;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<nlohmann::json> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+std::set<std::string> Listing(const std::string& dir) {
+  std::set<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  while (dirent* entry = ::readdir(d)) names.insert(entry->d_name);
+  ::closedir(d);
+  return names;
+}
+
+class KeyringReloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    master_ = *crypto::RandomSecret(32);
+    LocalKmsOptions options;
+    options.keyring_file = path_;
+    options.required_keys = {"k1", "k2"};
+    ASSERT_OK(LocalKms::Create(options, master_.Clone()));  // writes the keyring
+  }
+
+  std::unique_ptr<LocalKms> OpenReadOnly(absl::Duration interval = absl::Hours(1)) {
+    LocalKmsOptions options;
+    options.keyring_file = path_;
+    options.read_only = true;
+    options.reload_interval = interval;
+    options.required_keys = {"k1"};
+    options.observer = &observer_;
+    absl::StatusOr<std::unique_ptr<LocalKms>> kms = LocalKms::Create(options, master_.Clone());
+    EXPECT_OK(kms);
+    return kms.ok() ? *std::move(kms) : nullptr;
+  }
+
+  // What `keybrokerctl keyring rotate` does to the file.
+  void RotateFile(const std::string& key = "k1") {
+    Keyring keyring = *ReadKeyringFile(path_, master_);
+    ASSERT_OK(keyring.AddVersion(key, absl::Now()));
+    ASSERT_OK(WriteKeyringFile(path_, master_, keyring));
+  }
+
+  std::string CurrentVersion(LocalKms& kms) { return kms.Describe("k1", call_)->key_version; }
+
+  // The observer's reload reports.
+  std::vector<std::string> Reloads() {
+    std::vector<std::string> reloads;
+    for (const std::string& r : observer_.requests()) {
+      if (absl::StrContains(r, "/reload/")) reloads.push_back(r);
+    }
+    return reloads;
+  }
+
+  TempDir dir_;
+  std::string path_ = dir_.File("keyring");
+  crypto::SecretBytes master_;
+  RecordingKmsObserver observer_;
+  LogCapture log_;
+  CallOptions call_;
+  crypto::SecretBytes dek_ = *crypto::RandomSecret(32);
+  crypto::EncryptionContext context_;
+};
+
+TEST_F(KeyringReloadTest, ChangedContentsAreTakenAndOldEdeksStillUnwrap) {
+  std::unique_ptr<LocalKms> kms = OpenReadOnly();
+  WrappedKey before = *kms->Wrap("k1", dek_, context_, call_);
+  EXPECT_EQ(before.key_version, "1");
+
+  RotateFile();
+  kms->ReloadIfChanged();
+  EXPECT_EQ(CurrentVersion(*kms), "2");
+  EXPECT_EQ(kms->Wrap("k1", dek_, context_, call_)->key_version, "2");
+  absl::StatusOr<crypto::SecretBytes> unwrapped =
+      kms->Unwrap(*crypto::DecodeEdek(before.edek), context_, call_);
+  ASSERT_OK(unwrapped);
+  EXPECT_TRUE(unwrapped->ConstantTimeEquals(dek_));
+
+  std::vector<nlohmann::json> reloaded = log_.Events("keyring_reloaded");
+  ASSERT_EQ(reloaded.size(), 1u);
+  EXPECT_EQ(reloaded[0]["keyring_file"], path_);
+  EXPECT_EQ(reloaded[0]["keys"], (nlohmann::json{{"k1", "2"}, {"k2", "1"}}));
+  EXPECT_THAT(Reloads(), ElementsAre("local/reload/OK"));
+}
+
+TEST_F(KeyringReloadTest, UnchangedContentsAreNotReloaded) {
+  std::unique_ptr<LocalKms> kms = OpenReadOnly();
+  // The same bytes written again (a new inode and mtime, as a Secret update
+  // that changed another key would give) are no change.
+  std::string bytes = ReadAll(path_);
+  ASSERT_EQ(::unlink(path_.c_str()), 0);
+  WriteAll(path_, bytes);
+  kms->ReloadIfChanged();
+  kms->ReloadIfChanged();
+  EXPECT_THAT(Reloads(), IsEmpty());
+  EXPECT_THAT(log_.Events("keyring_reloaded"), IsEmpty());
+  EXPECT_EQ(CurrentVersion(*kms), "1");
+}
+
+TEST_F(KeyringReloadTest, AKeyringMissingAVersionIsRefusedAndTheOldOneKept) {
+  std::string version_1_only = ReadAll(path_);
+  RotateFile();
+  std::unique_ptr<LocalKms> kms = OpenReadOnly();
+  WrappedKey under_2 = *kms->Wrap("k1", dek_, context_, call_);
+  EXPECT_EQ(under_2.key_version, "2");
+
+  WriteAll(path_, version_1_only);  // an old copy put back
+  kms->ReloadIfChanged();
+  kms->ReloadIfChanged();
+  std::vector<nlohmann::json> refused = log_.Events("keyring_reload_refused");
+  ASSERT_EQ(refused.size(), 1u) << "once per distinct contents";
+  EXPECT_EQ(refused[0]["keyring_file"], path_);
+  EXPECT_THAT(refused[0]["error"].get<std::string>(), HasSubstr("local key k1 has 1 versions"));
+  EXPECT_THAT(Reloads(), ElementsAre("local/reload/INTERNAL"));
+  EXPECT_EQ(CurrentVersion(*kms), "2");
+  EXPECT_OK(kms->Unwrap(*crypto::DecodeEdek(under_2.edek), context_, call_));
+}
+
+TEST_F(KeyringReloadTest, AKeyringWithOtherMaterialIsRefused) {
+  std::unique_ptr<LocalKms> kms = OpenReadOnly();
+  Keyring impostor;  // the same names and versions, new material
+  ASSERT_OK(impostor.AddKey("k1", absl::Now()));
+  ASSERT_OK(impostor.AddKey("k2", absl::Now()));
+  ASSERT_OK(impostor.AddVersion("k1", absl::Now()));
+  ASSERT_OK(WriteKeyringFile(path_, master_, impostor));
+  kms->ReloadIfChanged();
+  std::vector<nlohmann::json> refused = log_.Events("keyring_reload_refused");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_THAT(refused[0]["error"].get<std::string>(), HasSubstr("k1 version 1 has other material"));
+  EXPECT_EQ(CurrentVersion(*kms), "1");
+}
+
+TEST_F(KeyringReloadTest, GarbageKeepsTheOldKeyringAndIsLoggedOncePerContents) {
+  std::string good = ReadAll(path_);
+  std::unique_ptr<LocalKms> kms = OpenReadOnly();
+  WriteAll(path_, "not a keyring at all, but long enough to get past the size check");
+  for (int i = 0; i < 3; ++i) kms->ReloadIfChanged();
+  std::vector<nlohmann::json> failed = log_.Events("keyring_reload_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0]["level"], "error");
+  EXPECT_THAT(failed[0]["error"].get<std::string>(), HasSubstr("bad magic"));
+  EXPECT_EQ(kms->Wrap("k1", dek_, context_, call_)->key_version, "1");
+
+  WriteAll(path_, good.substr(0, good.size() - 1));  // other bad contents: logged
+  for (int i = 0; i < 3; ++i) kms->ReloadIfChanged();
+  EXPECT_EQ(log_.Events("keyring_reload_failed").size(), 2u);
+
+  WriteAll(path_, good);  // put right: the keyring being served, nothing to do
+  kms->ReloadIfChanged();
+  EXPECT_THAT(Reloads(), ElementsAre("local/reload/INTERNAL", "local/reload/INTERNAL"));
+  EXPECT_THAT(log_.Events("keyring_reloaded"), IsEmpty());
+
+  RotateFile();
+  kms->ReloadIfChanged();
+  EXPECT_EQ(CurrentVersion(*kms), "2");
+  EXPECT_EQ(log_.Events("keyring_reload_failed").size(), 2u);
+}
+
+TEST_F(KeyringReloadTest, AKeyringUnderAnotherMasterKeyFails) {
+  std::unique_ptr<LocalKms> kms = OpenReadOnly();
+  Keyring keyring = *ReadKeyringFile(path_, master_);
+  ASSERT_OK(WriteKeyringFile(path_, *crypto::RandomSecret(32), keyring));
+  kms->ReloadIfChanged();
+  std::vector<nlohmann::json> failed = log_.Events("keyring_reload_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_THAT(failed[0]["error"].get<std::string>(), HasSubstr("wrong master key"));
+  EXPECT_EQ(CurrentVersion(*kms), "1");
+}
+
+TEST_F(KeyringReloadTest, AMissingFileIsLoggedOnceAndTheKeyringKept) {
+  std::unique_ptr<LocalKms> kms = OpenReadOnly();
+  std::string good = ReadAll(path_);
+  ASSERT_EQ(::unlink(path_.c_str()), 0);
+  kms->ReloadIfChanged();
+  kms->ReloadIfChanged();
+  std::vector<nlohmann::json> failed = log_.Events("keyring_reload_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_THAT(failed[0]["error"].get<std::string>(), HasSubstr("no such file"));
+  EXPECT_THAT(Reloads(), ElementsAre("local/reload/INTERNAL"));
+  EXPECT_EQ(CurrentVersion(*kms), "1");
+}
+
+TEST_F(KeyringReloadTest, TheReloaderThreadPicksUpARotation) {
+  std::unique_ptr<LocalKms> kms = OpenReadOnly(absl::Milliseconds(20));
+  RotateFile();
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (CurrentVersion(*kms) != "2" && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(CurrentVersion(*kms), "2");
+}
+
+TEST_F(KeyringReloadTest, DestructionStopsTheReloaderPromptly) {
+  std::unique_ptr<LocalKms> kms = OpenReadOnly(absl::Hours(1));
+  absl::Time start = absl::Now();
+  kms.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+TEST_F(KeyringReloadTest, ReadOnlyWritesNothingBesideTheKeyring) {
+  // The keyring is mounted read-only: no lock file, no temporary file.
+  ASSERT_EQ(::unlink(KeyringLockPath(path_).c_str()), 0);  // the set-up's writer made it
+  std::set<std::string> before = Listing(dir_.path());
+  std::unique_ptr<LocalKms> kms = OpenReadOnly(absl::Milliseconds(10));
+  EXPECT_THAT(kms->Rotate("k1", call_), HasReason(ErrorReason::kKeyringReadOnly));
+  RotateFile();
+  kms->ReloadIfChanged();
+  absl::SleepFor(absl::Milliseconds(50));  // a few of the reloader's rounds
+  EXPECT_EQ(CurrentVersion(*kms), "2");
+  EXPECT_EQ(Listing(dir_.path()), before);
+}
+
+TEST_F(KeyringReloadTest, TheIntervalMustBePositive) {
+  LocalKmsOptions options;
+  options.keyring_file = path_;
+  options.read_only = true;
+  options.reload_interval = absl::ZeroDuration();
+  EXPECT_THAT(LocalKms::Create(options, master_.Clone()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace keybroker::kms
