@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev openssl libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libcpprest-dev libgtest-dev libgmock-dev python3 python3-grpcio python3-protobuf
-  python3-cryptography librdkafka-dev libsqlite3-dev
+  python3-cryptography python3-yaml librdkafka-dev libsqlite3-dev
 )
 
 missing=()
