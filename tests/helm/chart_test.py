@@ -1,0 +1,671 @@
+#!/usr/bin/env python3
+"""Tests of the Helm chart in helm/keybroker, with a real helm binary.
+
+  LintTest           helm lint with the default values and with complete-values.yaml
+  RenderTest         helm template both ways: security context, probes, ports, Services,
+                     the rendered config.yaml, Secret mounts, alert rules
+  SchemaTest         typos and impossible combinations are refused at render time
+  BrokerStartsTest   the default rendering's config.yaml, with the files its Secrets
+                     would hold, starts the real keybroker: it listens on the rendered
+                     ports and the rendered probe paths answer 200
+
+Environment: HELM (the helm binary; tests/helm/fetch_helm.py provides it under ctest),
+KEYBROKER_BUILD_DIR (keybroker and keybrokerctl, for BrokerStartsTest).
+Run one class with `chart_test.py RenderTest`.
+"""
+import copy
+import hashlib
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+CHART = os.path.join(REPO, "helm", "keybroker")
+COMPLETE_VALUES = os.path.join(HERE, "complete-values.yaml")
+BUILD_DIR = os.environ.get("KEYBROKER_BUILD_DIR", os.path.join(REPO, "build"))
+HELM = os.environ.get("HELM", os.path.join(BUILD_DIR, "tests", "helm", "bin", "helm"))
+RELEASE, NAMESPACE = "kb", "keybroker"
+
+# The broker's configuration fields (DESIGN.md "Configuration", server/config.cc):
+# a dict is a mapping with those fields, [x] a list of x, {"*": x} a map of names to x.
+TRUST = {"ca_file": str, "insecure_skip_verify": bool}
+IDENTITY = {
+    "tenant_id": str,
+    "client_id": {"password_file": str},
+    "client_secret": {"password_file": str},
+    "client_certificate": {"cert_file": str, "key_file": str},
+    "workload_identity": {"client_id": str, "tenant_id": str, "token_file": str,
+                          "authority_host": str},
+    "managed_identity": {"client_id": str, "endpoint": str},
+    "oauth_endpoint_url": str,
+    "scope": str,
+    "tls": TRUST,
+}
+CONFIG = {
+    "listen": str,
+    "metrics_listen": str,
+    "log_level": str,
+    "audit_log": bool,
+    "tls": {"cert_file": str, "key_file": str, "client_ca_file": str},
+    "cache": {"metadata_ttl_seconds": int, "unwrap_ttl_seconds": int, "unwrap_max_entries": int},
+    "kms": {
+        "local": {"keyring_file": str, "master_key_file": str, "read_only": bool,
+                  "reload_interval_seconds": int},
+        "azure": {"key_vault_tls": TRUST, "request_timeout_seconds": int,
+                  "max_concurrent_requests_per_vault": int, "identities": {"*": IDENTITY}},
+    },
+    "keys": [{"alias": str, "local_key": str, "azure_key": str, "identity": str,
+              "vault_kind": str, "hsm_random": bool}],
+}
+# Reasons and causes that customers cause: alerts never select them.
+CUSTOMER_MARKERS = ["KEY_NOT_ACCESSIBLE", "KEY_DISABLED", "KEY_NOT_FOUND", "EDEK_INVALID",
+                    "CALLER_NOT_AUTHORIZED", "INVALID_REQUEST", 'cause="customer"',
+                    'cause="client"', "cause!=", "cause=~"]
+KNOWN_METRICS = {
+    "keybroker_rpc_requests_total", "keybroker_rpc_duration_seconds_bucket",
+    "keybroker_rpcs_in_flight", "keybroker_kms_requests_total",
+    "keybroker_kms_request_duration_seconds_bucket", "keybroker_keyring_reloads_total", "up",
+}
+CHART_ALERTS = {"KeybrokerServiceErrors", "KeybrokerKmsUnavailable", "KeybrokerLatencyHigh",
+                "KeybrokerKeyringReloadFailing", "KeybrokerTargetDown"}
+
+
+def helm(*args, check=True):
+    result = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def template_args(values_files=(), sets=()):
+    args = ["template", RELEASE, CHART, "--namespace", NAMESPACE]
+    for f in values_files:
+        args += ["-f", f]
+    for s in sets:
+        args += ["--set", s]
+    return args
+
+
+def render(values_files=(), sets=()):
+    """The manifests of `helm template`, as {(kind, name): object}."""
+    out = helm(*template_args(values_files, sets)).stdout
+    manifests = {}
+    for doc in yaml.safe_load_all(out):
+        if doc:
+            manifests[(doc["kind"], doc["metadata"]["name"])] = doc
+    return manifests
+
+
+def of_kind(manifests, kind):
+    return [m for (k, _), m in sorted(manifests.items()) if k == kind]
+
+
+def one(manifests, kind):
+    found = of_kind(manifests, kind)
+    assert len(found) == 1, f"{len(found)} {kind} rendered"
+    return found[0]
+
+
+def check_config_fields(test, node, spec, path="config"):
+    """Fails on a field the broker does not know, or of the wrong type."""
+    if isinstance(spec, list):
+        test.assertIsInstance(node, list, path)
+        for i, item in enumerate(node):
+            check_config_fields(test, item, spec[0], f"{path}[{i}]")
+    elif isinstance(spec, dict) and "*" in spec:
+        test.assertIsInstance(node, dict, path)
+        for name, item in node.items():
+            check_config_fields(test, item, spec["*"], f"{path}.{name}")
+    elif isinstance(spec, dict):
+        test.assertIsInstance(node, dict, path)
+        for key, value in node.items():
+            test.assertIn(key, spec, f"{path}.{key} is not a broker configuration field")
+            check_config_fields(test, value, spec[key], f"{path}.{key}")
+    else:
+        test.assertIsInstance(node, spec, path)
+        if spec is int:
+            test.assertNotIsInstance(node, bool, path)
+
+
+def file_paths(node, path="config"):
+    """{config path: file path} of every *_file field."""
+    found = {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            sub = f"{path}.{key}"
+            if key.endswith("_file") and isinstance(value, str):
+                found[sub] = value
+            else:
+                found.update(file_paths(value, sub))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            found.update(file_paths(item, f"{path}[{i}]"))
+    return found
+
+
+def port_of(address):
+    return int(address.rsplit(":", 1)[1])
+
+
+class Rendering:
+    """One rendering's Deployment, container, config and volumes, by name."""
+
+    def __init__(self, manifests):
+        self.manifests = manifests
+        self.deployment = one(manifests, "Deployment")
+        self.pod = self.deployment["spec"]["template"]["spec"]
+        self.container = self.pod["containers"][0]
+        self.config_map = [c for c in of_kind(manifests, "ConfigMap")
+                           if "config.yaml" in c.get("data", {})][0]
+        self.config_text = self.config_map["data"]["config.yaml"]
+        self.config = yaml.safe_load(self.config_text)
+        self.volumes = {v["name"]: v for v in self.pod["volumes"]}
+        self.mounts = self.container["volumeMounts"]
+        self.ports = {p["name"]: p["containerPort"] for p in self.container["ports"]}
+
+    def mount_for(self, path):
+        """The volume mount that `path` lies under (the deepest), or None."""
+        best = None
+        for mount in self.mounts:
+            root = mount["mountPath"].rstrip("/") + "/"
+            if path.startswith(root) and (best is None or len(root) > len(best["mountPath"])):
+                best = mount
+        return best
+
+    def config_file_arg(self):
+        args = self.container["args"]
+        return args[args.index("--config") + 1]
+
+    def probe_port(self, probe):
+        port = probe["httpGet"]["port"]
+        return self.ports[port] if isinstance(port, str) else port
+
+
+class LintTest(unittest.TestCase):
+    def test_lint_default_values(self):
+        helm("lint", "--strict", CHART)
+
+    def test_lint_complete_values(self):
+        helm("lint", "--strict", CHART, "-f", COMPLETE_VALUES)
+
+    def test_readme_lists_every_value(self):
+        with open(os.path.join(CHART, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        table = readme[readme.index("## Values"):]
+        listed = set(re.findall(r"^\| `([^`]+)` \|", table, re.MULTILINE))
+        with open(os.path.join(CHART, "values.yaml"), encoding="utf-8") as f:
+            values = yaml.safe_load(f)
+
+        def leaves(node, path):
+            if isinstance(node, dict) and node:
+                for key, value in node.items():
+                    yield from leaves(value, f"{path}.{key}" if path else key)
+            else:
+                yield path
+        for leaf in leaves(values, ""):
+            parts = leaf.split(".")
+            prefixes = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+            self.assertTrue(any(p in listed or p + ".*" in listed for p in prefixes),
+                            f"helm/keybroker/README.md does not list {leaf}")
+
+
+class RenderChecks:
+    """Checks every rendering must pass; subclasses choose the values."""
+    values_files = ()
+    sets = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.r = Rendering(render(cls.values_files, cls.sets))
+
+    def test_pod_security_context(self):
+        pod = self.r.pod["securityContext"]
+        self.assertIs(pod["runAsNonRoot"], True)
+        self.assertEqual(pod["runAsUser"], 65532)
+        self.assertNotEqual(pod["runAsGroup"], 0)
+        self.assertEqual(pod["seccompProfile"]["type"], "RuntimeDefault")
+
+    def test_container_security_context(self):
+        sc = self.r.container["securityContext"]
+        self.assertIs(sc["readOnlyRootFilesystem"], True)
+        self.assertIs(sc["allowPrivilegeEscalation"], False)
+        self.assertIs(sc["runAsNonRoot"], True)
+        self.assertEqual(sc["runAsUser"], 65532)
+        self.assertIs(sc.get("privileged", False), False)
+        self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+        self.assertNotIn("add", sc["capabilities"])
+        self.assertEqual(sc["seccompProfile"]["type"], "RuntimeDefault")
+
+    def test_tmp_is_a_writable_empty_dir(self):
+        tmp = [m for m in self.r.mounts if m["mountPath"] == "/tmp"]
+        self.assertEqual(len(tmp), 1)
+        self.assertIn("emptyDir", self.r.volumes[tmp[0]["name"]])
+        self.assertFalse(tmp[0].get("readOnly", False))
+
+    def test_graceful_termination_outlasts_the_drain(self):
+        self.assertGreater(self.r.pod["terminationGracePeriodSeconds"], 15)
+
+    def test_probes_hit_the_metrics_port(self):
+        metrics_port = port_of(self.r.config["metrics_listen"])
+        paths = {}
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+            probe = self.r.container[kind]
+            self.assertEqual(probe["httpGet"]["port"], "metrics", f"{kind}: a named port")
+            self.assertEqual(self.r.probe_port(probe), metrics_port, kind)
+            paths[kind] = probe["httpGet"]["path"]
+        self.assertEqual(paths["livenessProbe"], "/healthz")
+        self.assertEqual(paths["startupProbe"], "/healthz")
+        self.assertEqual(paths["readinessProbe"], "/readyz")
+
+    def test_container_ports_are_the_configured_listen_ports(self):
+        self.assertEqual(self.r.ports["grpc"], port_of(self.r.config["listen"]))
+        self.assertEqual(self.r.ports["metrics"], port_of(self.r.config["metrics_listen"]))
+
+    def test_services_target_the_named_ports(self):
+        pod_labels = self.r.deployment["spec"]["template"]["metadata"]["labels"]
+        services = {s["metadata"]["name"]: s for s in of_kind(self.r.manifests, "Service")}
+        main = services[self.r.deployment["metadata"]["name"]]
+        headless = services[self.r.deployment["metadata"]["name"] + "-headless"]
+        for service in (main, headless):
+            for key, value in service["spec"]["selector"].items():
+                self.assertEqual(pod_labels.get(key), value)
+        main_ports = {p["name"]: p for p in main["spec"]["ports"]}
+        self.assertEqual(main_ports["grpc"]["targetPort"], "grpc")
+        self.assertEqual(main_ports["metrics"]["targetPort"], "metrics")
+        self.assertEqual(headless["spec"]["clusterIP"], "None")
+        headless_ports = {p["name"]: p for p in headless["spec"]["ports"]}
+        # Clients of a headless Service dial the pods: its port is the container's.
+        self.assertEqual(headless_ports["grpc"]["port"], self.r.ports["grpc"])
+        self.assertEqual(headless_ports["grpc"]["targetPort"], "grpc")
+
+    def test_config_has_only_broker_fields(self):
+        check_config_fields(self, self.r.config, CONFIG)
+        self.assertTrue(self.r.config["keys"])
+
+    def test_container_reads_the_config_map(self):
+        path = self.r.config_file_arg()
+        mount = self.r.mount_for(path)
+        self.assertIsNotNone(mount, f"--config {path} is under no mount")
+        volume = self.r.volumes[mount["name"]]
+        self.assertEqual(volume["configMap"]["name"], self.r.config_map["metadata"]["name"])
+        self.assertEqual(os.path.relpath(path, mount["mountPath"]), "config.yaml")
+
+    def test_every_config_path_is_under_a_mount(self):
+        for field, path in file_paths(self.r.config).items():
+            self.assertTrue(os.path.isabs(path), f"{field}: {path}")
+            mount = self.r.mount_for(path)
+            self.assertIsNotNone(mount, f"{field}: {path} lies under no volume mount")
+            volume = self.r.volumes[mount["name"]]
+            source = volume.get("secret") or volume.get("configMap") or {}
+            if "items" in source:  # the file must be one of the projected keys
+                relative = os.path.relpath(path, mount["mountPath"])
+                self.assertIn(relative, [i["path"] for i in source["items"]], field)
+
+    def test_secret_mounts_are_read_only_without_sub_path(self):
+        secret_volumes = {n for n, v in self.r.volumes.items() if "secret" in v}
+        self.assertTrue(secret_volumes)
+        for mount in self.r.mounts:
+            if mount["name"] in secret_volumes:
+                self.assertIs(mount.get("readOnly"), True, mount["name"])
+                # a subPath mount never sees the Secret change: no keyring reload
+                self.assertNotIn("subPath", mount, mount["name"])
+        for name in secret_volumes:
+            self.assertEqual(self.r.volumes[name]["secret"]["defaultMode"], 0o440, name)
+
+    def test_config_checksum_rolls_the_pods(self):
+        annotations = self.r.deployment["spec"]["template"]["metadata"]["annotations"]
+        self.assertRegex(annotations["checksum/config"], r"^[0-9a-f]{64}$")
+        changed = Rendering(render(self.values_files, list(self.sets) + ["config.log_level=debug"]))
+        changed_annotations = changed.deployment["spec"]["template"]["metadata"]["annotations"]
+        self.assertNotEqual(changed_annotations["checksum/config"], annotations["checksum/config"])
+
+    def test_keyring_from_secret_is_read_only_and_reloaded(self):
+        local = self.r.config["kms"]["local"]
+        self.assertIs(local["read_only"], True)
+        self.assertGreaterEqual(local["reload_interval_seconds"], 1)
+        mount = self.r.mount_for(local["keyring_file"])
+        self.assertIn("secret", self.r.volumes[mount["name"]])
+        self.assertEqual(self.r.mount_for(local["master_key_file"])["name"], mount["name"])
+
+    def test_pod_disruption_budget_selects_the_pods(self):
+        pdb = one(self.r.manifests, "PodDisruptionBudget")
+        pod_labels = self.r.deployment["spec"]["template"]["metadata"]["labels"]
+        for key, value in pdb["spec"]["selector"]["matchLabels"].items():
+            self.assertEqual(pod_labels.get(key), value)
+
+    def test_topology_spread(self):
+        self.assertTrue(self.r.pod.get("topologySpreadConstraints"))
+
+
+class DefaultRenderTest(RenderChecks, unittest.TestCase):
+    def test_defaults(self):
+        config = self.r.config
+        self.assertEqual(config["listen"], "0.0.0.0:50051")
+        self.assertEqual(config["metrics_listen"], "0.0.0.0:9090")
+        self.assertEqual(config["log_level"], "info")
+        self.assertIs(config["audit_log"], True)
+        self.assertEqual(config["keys"], [{"alias": "default", "local_key": "service-default"}])
+        self.assertEqual(config["cache"], {"metadata_ttl_seconds": 30, "unwrap_ttl_seconds": 30,
+                                           "unwrap_max_entries": 100000})
+        self.assertEqual(config["kms"]["local"]["reload_interval_seconds"], 10)
+        self.assertNotIn("azure", config["kms"])
+        self.assertNotIn("tls", config)
+        self.assertEqual(self.r.deployment["spec"]["replicas"], 2)
+        self.assertIs(self.r.pod["automountServiceAccountToken"], False)
+        self.assertEqual(self.r.pod["securityContext"]["fsGroup"], 65532)
+        for kind in ("HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule",
+                     "NetworkPolicy", "PersistentVolumeClaim"):
+            self.assertFalse(of_kind(self.r.manifests, kind), f"{kind} is off by default")
+
+    def test_keyring_secret_holds_keyring_and_master_key(self):
+        volume = self.r.volumes["keyring"]["secret"]
+        self.assertEqual(volume["secretName"], f"{RELEASE}-keybroker-keyring")
+        self.assertEqual(sorted(i["key"] for i in volume["items"]), ["keyring", "master-key"])
+
+
+class CompleteRenderTest(RenderChecks, unittest.TestCase):
+    values_files = (COMPLETE_VALUES,)
+
+    def test_mutual_tls(self):
+        tls = self.r.config["tls"]
+        self.assertEqual(self.r.volumes[self.r.mount_for(tls["cert_file"])["name"]]
+                         ["secret"]["secretName"], "keybroker-server-tls")
+        self.assertEqual(self.r.mount_for(tls["cert_file"]), self.r.mount_for(tls["key_file"]))
+        ca = self.r.volumes[self.r.mount_for(tls["client_ca_file"])["name"]]
+        self.assertEqual(ca["configMap"]["name"], "keybroker-client-ca")
+
+    def test_identities_of_every_kind(self):
+        azure = self.r.config["kms"]["azure"]
+        identities = azure["identities"]
+        self.assertEqual(sorted(identities), ["fhir-prod", "in-cluster", "node", "tenant-b-cert"])
+        secret = identities["fhir-prod"]
+        self.assertEqual(secret["tenant_id"], "00000000-0000-0000-0000-000000000000")
+        self.assertEqual(secret["oauth_endpoint_url"], "https://login.microsoftonline.com")
+        for field in ("client_id", "client_secret"):
+            mount = self.r.mount_for(secret[field]["password_file"])
+            self.assertEqual(self.r.volumes[mount["name"]]["secret"]["secretName"],
+                             "fhir-prod-entra")
+        self.assertIn("secret", self.r.volumes[self.r.mount_for(secret["tls"]["ca_file"])["name"]])
+        cert = identities["tenant-b-cert"]
+        self.assertEqual(set(cert["client_certificate"]), {"cert_file", "key_file"})
+        self.assertEqual(identities["in-cluster"],
+                         {"workload_identity": {"client_id": "33333333-3333-3333-3333-333333333333"}})
+        self.assertEqual(identities["node"]["managed_identity"]["endpoint"],
+                         "http://169.254.169.254")
+        self.assertEqual(azure["request_timeout_seconds"], 8)
+        self.assertEqual(azure["max_concurrent_requests_per_vault"], 32)
+        ca = self.r.volumes[self.r.mount_for(azure["key_vault_tls"]["ca_file"])["name"]]
+        self.assertEqual(ca["configMap"]["name"], "key-vault-ca")
+
+    def test_workload_identity_gets_its_token(self):
+        labels = self.r.deployment["spec"]["template"]["metadata"]["labels"]
+        self.assertEqual(labels["azure.workload.identity/use"], "true")
+        self.assertIs(self.r.pod["automountServiceAccountToken"], True)
+        account = one(self.r.manifests, "ServiceAccount")
+        self.assertEqual(self.r.pod["serviceAccountName"], account["metadata"]["name"])
+
+    def test_keys_pass_through(self):
+        keys = {k["alias"]: k for k in self.r.config["keys"]}
+        self.assertEqual(keys["tenant-b"], {"alias": "tenant-b", "identity": "tenant-b-cert",
+                                            "azure_key": "https://hsm-b.managedhsm.azure.net/keys/cmk",
+                                            "vault_kind": "managed_hsm", "hsm_random": True})
+
+    def test_autoscaler_owns_the_replica_count(self):
+        hpa = one(self.r.manifests, "HorizontalPodAutoscaler")
+        self.assertEqual(hpa["spec"]["scaleTargetRef"]["name"],
+                         self.r.deployment["metadata"]["name"])
+        self.assertNotIn("replicas", self.r.deployment["spec"])
+        self.assertEqual(one(self.r.manifests, "PodDisruptionBudget")["spec"]["minAvailable"], 2)
+
+    def test_service_monitor_scrapes_the_main_service_only(self):
+        monitor = one(self.r.manifests, "ServiceMonitor")
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        matching = [s for s in of_kind(self.r.manifests, "Service")
+                    if all(s["metadata"]["labels"].get(k) == v for k, v in selector.items())]
+        self.assertEqual(len(matching), 1, "one Service, so each pod is scraped once")
+        ports = {p["name"] for p in matching[0]["spec"]["ports"]}
+        self.assertEqual([e["port"] for e in monitor["spec"]["endpoints"]], ["metrics"])
+        self.assertIn("metrics", ports)
+        self.assertEqual(monitor["spec"]["endpoints"][0]["path"], "/metrics")
+        self.assertEqual(monitor["spec"]["namespaceSelector"]["matchNames"], [NAMESPACE])
+
+    def test_alerts_fire_on_service_faults_only(self):
+        rule = one(self.r.manifests, "PrometheusRule")
+        alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+        self.assertTrue(CHART_ALERTS <= set(alerts))
+        self.assertIn('cause="service"', alerts["KeybrokerServiceErrors"]["expr"])
+        self.assertIn("KMS_UNAVAILABLE", alerts["KeybrokerKmsUnavailable"]["expr"])
+        self.assertIn("KMS_THROTTLED", alerts["KeybrokerKmsUnavailable"]["expr"])
+        self.assertIn("by (namespace, job, kms)", alerts["KeybrokerKmsUnavailable"]["expr"])
+        self.assertIn('code="OK"', alerts["KeybrokerLatencyHigh"]["expr"])
+        self.assertIn("0.95", alerts["KeybrokerLatencyHigh"]["expr"])
+        self.assertEqual(alerts["KeybrokerServiceErrors"]["for"], "5m")
+        for name in CHART_ALERTS:
+            expr = alerts[name]["expr"]
+            for marker in CUSTOMER_MARKERS:
+                self.assertNotIn(marker, expr, f"{name} selects a customer-caused condition")
+            metrics = set(re.findall(r"\b(keybroker_[a-z_]+|up)\{", expr))
+            self.assertTrue(metrics, name)
+            self.assertTrue(metrics <= KNOWN_METRICS, f"{name}: {metrics - KNOWN_METRICS}")
+            self.assertIn(f'namespace="{NAMESPACE}"', expr)
+
+    def test_network_policy(self):
+        policy = one(self.r.manifests, "NetworkPolicy")
+        ingress_ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
+        self.assertEqual(sorted(ingress_ports), ["grpc", "metrics"])
+        egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+        self.assertTrue({53, 443, 80, 3128} <= egress_ports)  # 80: IMDS, managed identity
+
+    def test_image_is_pinned_by_digest(self):
+        self.assertEqual(self.r.container["image"],
+                         "registry.example.com/keybroker@sha256:" + "0123456789abcdef" * 4)
+
+
+class PersistentVolumeRenderTest(unittest.TestCase):
+    """The single-replica mode: the keyring on a claim, written by the broker."""
+
+    def test_writable_keyring_on_a_claim(self):
+        r = Rendering(render(sets=["localKeyring.mode=persistentVolume", "replicaCount=1"]))
+        local = r.config["kms"]["local"]
+        self.assertIs(local["read_only"], False)
+        data = r.mount_for(local["keyring_file"])
+        self.assertIn("persistentVolumeClaim", r.volumes[data["name"]])
+        self.assertFalse(data.get("readOnly", False))
+        self.assertIn("secret", r.volumes[r.mount_for(local["master_key_file"])["name"]])
+        claim = one(r.manifests, "PersistentVolumeClaim")
+        self.assertEqual(claim["metadata"]["annotations"]["helm.sh/resource-policy"], "keep")
+        self.assertEqual(r.deployment["spec"]["strategy"]["type"], "Recreate")
+        for field, path in file_paths(r.config).items():
+            self.assertIsNotNone(r.mount_for(path), field)
+
+
+class SchemaTest(unittest.TestCase):
+    def assert_refused(self, sets, message):
+        result = helm(*template_args(sets=sets), check=False)
+        self.assertNotEqual(result.returncode, 0, f"--set {sets} was accepted")
+        self.assertIn(message, result.stderr)
+
+    def test_typos_are_refused(self):
+        self.assert_refused(["config.log_levl=debug"], "log_levl")
+        self.assert_refused(["config.kms.local.reload_intervel_seconds=5"],
+                            "reload_intervel_seconds")
+        self.assert_refused(["config.cache.unwrap_ttl=5"], "unwrap_ttl")
+        self.assert_refused(["localKeyring.mod=secret"], "mod")
+        self.assert_refused(["probes.liveness.pth=/x"], "pth")
+        self.assert_refused(["prometheusRule.alerts.serviceErrors.treshold=0.1"], "treshold")
+        self.assert_refused(["replicaCont=3"], "replicaCont")
+
+    def test_bad_values_are_refused(self):
+        self.assert_refused(["config.log_level=verbose"], "log_level")
+        self.assert_refused(["config.cache.unwrap_ttl_seconds=0"], "unwrap_ttl_seconds")
+        self.assert_refused(["localKeyring.mode=emptyDir"], "mode")
+        self.assert_refused(["containerPorts.grpc=70000"], "grpc")
+        self.assert_refused(["config.keys[0].alias=default,config.keys[0].local_key=a,"
+                             "config.keys[0].azure_key=https://v.vault.azure.net/keys/k"], "keys")
+
+    def test_identity_needs_exactly_one_kind(self):
+        self.assert_refused(["azure.identities.x.tenantId=t",
+                             "azure.identities.x.clientSecret.secretName=s",
+                             "azure.identities.x.managedIdentity.clientId=c"], "identities")
+
+    def test_impossible_combinations_are_refused(self):
+        self.assert_refused(["localKeyring.mode=persistentVolume"], "replicaCount 1")
+        self.assert_refused(["tls.enabled=true"], "tls.secretName")
+        self.assert_refused(["config.keys[0].alias=a",
+                             "config.keys[0].azure_key=https://v.vault.azure.net/keys/k",
+                             "config.keys[0].identity=nobody"], "nobody")
+
+
+class BrokerStartsTest(unittest.TestCase):
+    """The chart's default rendering starts the real broker (issue 6, "done when")."""
+
+    def setUp(self):
+        self.keybroker = os.path.join(BUILD_DIR, "server", "keybroker")
+        self.keybrokerctl = os.path.join(BUILD_DIR, "ctl", "keybrokerctl")
+        for binary in (self.keybroker, self.keybrokerctl):
+            self.assertTrue(os.access(binary, os.X_OK), f"{binary} is not built")
+        self.tmp = tempfile.TemporaryDirectory(prefix="chart-broker-")
+        self.root = self.tmp.name
+        self.process = None
+
+    def tearDown(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process:
+            self.process.stderr.close()
+        self.tmp.cleanup()
+
+    def host_path(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def ctl(self, *args):
+        result = subprocess.run([self.keybrokerctl, *args], capture_output=True, text=True,
+                                timeout=30)
+        self.assertEqual(result.returncode, 0,
+                         f"keybrokerctl {' '.join(args)}: {result.stdout}{result.stderr}")
+
+    def lay_out_volumes(self, r):
+        """Creates each mount's directory and the files its ConfigMap or Secret holds."""
+        local = r.config["kms"]["local"]
+        for mount in r.mounts:
+            os.makedirs(self.host_path(mount["mountPath"]), exist_ok=True)
+        for mount in r.mounts:
+            volume = r.volumes[mount["name"]]
+            if "configMap" in volume:
+                cm = [c for c in of_kind(r.manifests, "ConfigMap")
+                      if c["metadata"]["name"] == volume["configMap"]["name"]]
+                self.assertEqual(len(cm), 1, f"ConfigMap {volume['configMap']['name']} rendered")
+                for key, text in cm[0]["data"].items():
+                    with open(os.path.join(self.host_path(mount["mountPath"]), key), "w") as f:
+                        f.write(text)
+            elif "secret" in volume:
+                # What the operator puts in the Secret, made with keybrokerctl.
+                for item in volume["secret"]["items"]:
+                    path = os.path.join(mount["mountPath"], item["path"])
+                    self.assertIn(path, (local["keyring_file"], local["master_key_file"]),
+                                  f"no test content for {path} of Secret "
+                                  f"{volume['secret']['secretName']}")
+                master_key = self.host_path(local["master_key_file"])
+                keyring = self.host_path(local["keyring_file"])
+                self.ctl("keyring", "new-master-key", "--out", master_key)
+                init = ["keyring", "init", "--keyring-file", keyring,
+                        "--master-key-file", master_key]
+                for key in r.config["keys"]:
+                    if "local_key" in key:
+                        init += ["--key", key["local_key"]]
+                self.ctl(*init)
+
+    def snapshot(self, r, writable):
+        files = set()
+        for mount in r.mounts:
+            if mount["mountPath"] in writable:
+                continue
+            for base, _, names in os.walk(self.host_path(mount["mountPath"])):
+                files.update(os.path.join(base, n) for n in names)
+        return files
+
+    def wait_for_port(self, port, deadline):
+        while time.monotonic() < deadline:
+            self.assertIsNone(self.process.poll(), "keybroker exited: " + self.stderr_text())
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.fail(f"nothing listens on 127.0.0.1:{port}: {self.stderr_text()}")
+
+    def http_status(self, port, path):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request("GET", path)
+            return connection.getresponse().status
+        except OSError:
+            return None
+        finally:
+            connection.close()
+
+    def stderr_text(self):
+        if self.process.poll() is None:
+            return "(still running)"
+        return self.process.stderr.read()[-4000:]
+
+    def test_default_rendering_starts_the_broker(self):
+        r = Rendering(render())
+        config = copy.deepcopy(r.config)
+        # Every file the configuration names lies under one of the pod's mounts.
+        for field, path in file_paths(config).items():
+            self.assertIsNotNone(r.mount_for(path),
+                                 f"{field}: {path} lies under no volume mount: a chart bug")
+        self.lay_out_volumes(r)
+        writable = {m["mountPath"] for m in r.mounts if not m.get("readOnly")}
+        before = self.snapshot(r, writable)
+
+        # The same configuration, its paths moved under the temporary root.
+        def relocate(node):
+            if isinstance(node, dict):
+                return {k: (self.host_path(v) if k.endswith("_file") else relocate(v))
+                        for k, v in node.items()}
+            if isinstance(node, list):
+                return [relocate(v) for v in node]
+            return node
+        config_file = self.host_path(r.config_file_arg())
+        with open(config_file, "w") as f:
+            yaml.safe_dump(relocate(config), f)
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEYBROKER_")}
+        self.process = subprocess.Popen(
+            [self.keybroker, "--config", config_file], cwd=self.root, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        self.wait_for_port(port_of(config["listen"]), deadline)
+        self.assertEqual(port_of(config["listen"]), r.ports["grpc"])
+        self.wait_for_port(r.ports["metrics"], deadline)
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+            probe = r.container[kind]
+            port, path = r.probe_port(probe), probe["httpGet"]["path"]
+            status = None
+            while time.monotonic() < deadline:
+                status = self.http_status(port, path)
+                if status == 200:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(status, 200, f"{kind} GET :{port}{path}")
+
+        self.process.send_signal(signal.SIGTERM)
+        self.assertEqual(self.process.wait(timeout=20), 0, self.stderr_text())
+        # Nothing was written where the pod has read-only mounts.
+        self.assertEqual(self.snapshot(r, writable), before)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
