@@ -38,10 +38,12 @@ RUN apt-get update \
       libbrotli1 \
       libc-ares2 \
       libc6 \
+      libcivetweb1 \
       libcpprest2.10 \
       libgcc-s1 \
       libgrpc++1.51 \
       libgrpc29 \
+      libprometheus-cpp-core1.0 \
       libprotobuf32 \
       libre2-9 \
       libssl3 \
