@@ -12,6 +12,7 @@ namespace {
 constexpr absl::string_view kReasonPayloadUrl = "type.keybroker.dev/reason";
 constexpr absl::string_view kRetryDelayPayloadUrl = "type.keybroker.dev/retry_delay_ms";
 constexpr absl::string_view kAliasNotConfiguredUrl = "type.keybroker.dev/alias_not_configured";
+constexpr absl::string_view kKmsRequestIdUrl = "type.keybroker.dev/kms_request_id";
 
 struct ReasonInfo {
   ErrorReason reason;
@@ -86,6 +87,15 @@ void MarkAliasNotConfigured(absl::Status& status) {
 
 bool IsAliasNotConfigured(const absl::Status& status) {
   return status.GetPayload(kAliasNotConfiguredUrl).has_value();
+}
+
+void SetKmsRequestId(absl::Status& status, absl::string_view request_id) {
+  if (!status.ok() && !request_id.empty()) status.SetPayload(kKmsRequestIdUrl, absl::Cord(request_id));
+}
+
+std::string KmsRequestIdOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kKmsRequestIdUrl);
+  return payload.has_value() ? std::string(*payload) : std::string();
 }
 
 absl::Status Annotate(const absl::Status& status, absl::string_view context) {

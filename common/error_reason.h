@@ -8,6 +8,7 @@
 #define KEYBROKER_COMMON_ERROR_REASON_H_
 
 #include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -27,6 +28,8 @@ enum class ErrorReason {
   kKeyringReadOnly,      // FAILED_PRECONDITION: Rotate on a read-only keyring.
   kInternal,             // INTERNAL: a fault of the broker itself.
 };
+// How many reasons there are (for tables indexed by reason).
+inline constexpr int kErrorReasonCount = static_cast<int>(ErrorReason::kInternal) + 1;
 
 // Returns the wire name of `reason`, e.g. "KEY_NOT_ACCESSIBLE".
 absl::string_view ErrorReasonName(ErrorReason reason);
@@ -55,6 +58,12 @@ std::optional<absl::Duration> RetryDelayOf(const absl::Status& status);
 // this, never on a deleted customer key.
 void MarkAliasNotConfigured(absl::Status& status);
 bool IsAliasNotConfigured(const absl::Status& status);
+
+// Attaches the KMS's own id for the request that failed (Key Vault's
+// x-ms-request-id), which operators quote to the customer or to Azure support.
+// Travels in diagnostic logs, not to callers.
+void SetKmsRequestId(absl::Status& status, absl::string_view request_id);
+std::string KmsRequestIdOf(const absl::Status& status);  // "" when none
 
 // Returns `status` with `context` prepended to its message ("context: message"),
 // keeping its code and payloads.

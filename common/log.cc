@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -27,11 +29,9 @@ absl::string_view LevelName(Level level) {
   return "info";
 }
 
-void WriteToStderr(const std::string& line) {
-  // One write(2) per line keeps lines from interleaving between threads and
-  // processes sharing the descriptor.
-  const char* data = line.data();
-  size_t left = line.size();
+void WriteToStderr(absl::string_view text) {
+  const char* data = text.data();
+  size_t left = text.size();
   while (left > 0) {
     ssize_t n = ::write(STDERR_FILENO, data, left);
     if (n <= 0) return;
@@ -39,6 +39,57 @@ void WriteToStderr(const std::string& line) {
     left -= static_cast<size_t>(n);
   }
 }
+
+// Standard error, written from a background thread: a request thread only
+// appends its line to a buffer (audit lines come with every RPC, and the hot
+// paths do no I/O). Warnings and errors are written at once, after whatever
+// is buffered, so order is kept and the lines that matter most are never
+// left in memory. Lines are whole in each write(2), so they do not
+// interleave with other writers of the descriptor.
+class BufferedStderr {
+ public:
+  static BufferedStderr& Get() {
+    static BufferedStderr* const instance = new BufferedStderr();  // never destroyed
+    return *instance;
+  }
+
+  void Append(const std::string& line, bool urgent) {
+    {
+      absl::MutexLock lock(&mu_);
+      pending_ += line;
+      if (!urgent && pending_.size() < kFlushBytes) return;
+    }
+    Flush();
+  }
+
+  void Flush() {
+    absl::MutexLock write_lock(&write_mu_);  // batches leave in the order taken
+    std::string batch;
+    {
+      absl::MutexLock lock(&mu_);
+      batch.swap(pending_);
+    }
+    WriteToStderr(batch);
+  }
+
+ private:
+  static constexpr size_t kFlushBytes = 64 * 1024;
+  static constexpr absl::Duration kFlushInterval = absl::Milliseconds(50);
+
+  BufferedStderr() {
+    std::atexit([] { BufferedStderr::Get().Flush(); });
+    std::thread([this] {
+      for (;;) {
+        absl::SleepFor(kFlushInterval);
+        Flush();
+      }
+    }).detach();
+  }
+
+  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::Mutex mu_;
+  std::string pending_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace
 
@@ -76,12 +127,16 @@ void Write(Level level, absl::string_view event, Fields fields) {
   // Invalid UTF-8 in a field is replaced rather than thrown on.
   std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   text.push_back('\n');
-  absl::MutexLock lock(&g_sink_mu);
-  if (g_sink != nullptr) {
-    (*g_sink)(text);
-  } else {
-    WriteToStderr(text);
+  {
+    absl::MutexLock lock(&g_sink_mu);
+    if (g_sink != nullptr) {
+      (*g_sink)(text);
+      return;
+    }
   }
+  BufferedStderr::Get().Append(text, level >= Level::kWarn);
 }
+
+void Flush() { BufferedStderr::Get().Flush(); }
 
 }  // namespace keybroker::log

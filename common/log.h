@@ -1,6 +1,10 @@
 // Structured diagnostic logging: one JSON object per line on standard error,
 // {"ts": RFC 3339 UTC, "level": ..., "event": ..., <fields>}.
 //
+// Debug and info lines are buffered and written by a background thread within
+// about 50 ms (so request threads do no I/O); warnings and errors are written
+// at once. Flush() writes what is buffered (main calls it before exiting).
+//
 // Fields are whatever the caller passes; never pass secrets (DEKs, tokens,
 // client secrets) or EDEK plaintext. crypto::SecretBytes has no conversion to
 // JSON, so passing one does not compile. Safe for concurrent use.
@@ -32,6 +36,9 @@ void SetSinkForTesting(std::function<void(const std::string& line)> sink);
 
 // Writes one event if `level` is enabled. `fields` must be a JSON object.
 void Write(Level level, absl::string_view event, Fields fields = Fields::object());
+
+// Writes buffered lines now.
+void Flush();
 
 inline void Debug(absl::string_view event, Fields fields = Fields::object()) {
   Write(Level::kDebug, event, std::move(fields));

@@ -8,6 +8,9 @@
 #ifndef KEYBROKER_KMS_ADAPTERS_KMS_OBSERVER_H_
 #define KEYBROKER_KMS_ADAPTERS_KMS_OBSERVER_H_
 
+#include <utility>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -33,6 +36,40 @@ class KmsObserver {
 
   // An Entra ID token request finished.
   virtual void TokenRefreshDone(const absl::Status& result) {}
+
+  // A remote KMS answered a request on one configured key: `key_id` as
+  // configured (the Kms key_id), `version` the version the request named (""
+  // for the latest), `result` its outcome, carrying the KMS's request id
+  // (KmsRequestIdOf) when it failed. The server tracks from these which
+  // customer keys are accessible.
+  virtual void KeyRequestDone(absl::string_view key_id, absl::string_view version,
+                              const absl::Status& result) {}
+};
+
+// Tells several observers (the server's metrics and its key-health tracker).
+class KmsObserverList final : public KmsObserver {
+ public:
+  // The observers must outlive the list.
+  explicit KmsObserverList(std::vector<KmsObserver*> observers)
+      : observers_(std::move(observers)) {}
+
+  void KmsRequestDone(absl::string_view kms, absl::string_view operation,
+                      const absl::Status& result, absl::Duration latency) override {
+    for (KmsObserver* o : observers_) o->KmsRequestDone(kms, operation, result, latency);
+  }
+  void CacheLookup(absl::string_view cache, bool hit) override {
+    for (KmsObserver* o : observers_) o->CacheLookup(cache, hit);
+  }
+  void TokenRefreshDone(const absl::Status& result) override {
+    for (KmsObserver* o : observers_) o->TokenRefreshDone(result);
+  }
+  void KeyRequestDone(absl::string_view key_id, absl::string_view version,
+                      const absl::Status& result) override {
+    for (KmsObserver* o : observers_) o->KeyRequestDone(key_id, version, result);
+  }
+
+ private:
+  const std::vector<KmsObserver*> observers_;
 };
 
 // An observer that ignores everything: the default where none is given.

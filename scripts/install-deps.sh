@@ -9,6 +9,7 @@ packages=(
   libabsl-dev libssl-dev openssl libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libcpprest-dev libgtest-dev libgmock-dev python3 python3-grpcio python3-protobuf
   python3-cryptography python3-yaml librdkafka-dev libsqlite3-dev
+  prometheus-cpp-dev libcivetweb-dev prometheus
 )
 
 missing=()

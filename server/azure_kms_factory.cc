@@ -160,7 +160,8 @@ struct AzureRuntime {
   std::unique_ptr<az::KeyVaultClient> client;
 };
 
-absl::Status AddIdentities(const Config& config, AzureRuntime& runtime) {
+absl::Status AddIdentities(const Config& config, AzureRuntime& runtime,
+                           kms::KmsObserver* observer) {
   for (const AzureIdentityConfig& identity : config.azure->identities) {
     std::string path = absl::StrCat("kms.azure.identities.", identity.name);
     ASSIGN_OR_RETURN(az::TlsTrust trust, Trust(identity.tls, path + ".tls"));
@@ -169,9 +170,10 @@ absl::Status AddIdentities(const Config& config, AzureRuntime& runtime) {
         NewCredential(config, identity, http.get());
     if (!credential.ok()) return Annotate(credential.status(), path);
     runtime.http.push_back(std::move(http));
-    runtime.tokens[identity.name] = std::make_unique<CachedTokens>(
-        std::make_unique<az::TokenCache>(identity.name, *std::move(credential),
-                                         az::SystemClock()));
+    az::TokenCache::Options cache_options;
+    cache_options.observer = observer;
+    runtime.tokens[identity.name] = std::make_unique<CachedTokens>(std::make_unique<az::TokenCache>(
+        identity.name, *std::move(credential), az::SystemClock(), cache_options));
   }
   return absl::OkStatus();
 }
@@ -223,17 +225,19 @@ absl::StatusOr<az::AzureKeyOptions> KeyOptions(const Config& config, size_t i,
 
 }  // namespace
 
-absl::Status AddAzureKms(const Config& config, KeyRegistry* registry) {
+absl::Status AddAzureKms(const Config& config, KeyRegistry* registry,
+                         kms::KmsObserver* observer) {
   auto runtime = std::make_shared<AzureRuntime>();
-  RETURN_IF_ERROR(AddIdentities(config, *runtime));
+  RETURN_IF_ERROR(AddIdentities(config, *runtime, observer));
   ASSIGN_OR_RETURN(az::TlsTrust trust, Trust(config.azure->key_vault_tls, "kms.azure.key_vault_tls"));
   ASSIGN_OR_RETURN(std::unique_ptr<az::HttpClient> vault_http,
                    NewHttpClient(trust, *config.azure,
                                  static_cast<int>(config.azure->max_concurrent_requests_per_vault)));
-  runtime->client = std::make_unique<az::KeyVaultClient>(vault_http.get());
+  runtime->client = std::make_unique<az::KeyVaultClient>(vault_http.get(), observer);
   runtime->http.push_back(std::move(vault_http));
   auto kms = std::make_unique<az::AzureKms>(runtime->client.get(),
-                                            absl::Seconds(config.cache.metadata_ttl_seconds));
+                                            absl::Seconds(config.cache.metadata_ttl_seconds),
+                                            observer);
   for (size_t i = 0; i < config.keys.size(); ++i) {
     if (config.keys[i].azure_key.empty()) continue;
     ASSIGN_OR_RETURN(az::AzureKeyOptions options, KeyOptions(config, i, *runtime));

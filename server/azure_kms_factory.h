@@ -6,6 +6,7 @@
 #define KEYBROKER_SERVER_AZURE_KMS_FACTORY_H_
 
 #include "absl/status/status.h"
+#include "kms_adapters/kms_observer.h"
 #include "server/config.h"
 #include "server/key_registry.h"
 
@@ -19,7 +20,8 @@ inline constexpr char kAllowInsecureTlsEnv[] = "KEYBROKER_ALLOW_INSECURE_TLS";
 // whose cloud cannot be inferred without overrides, insecure TLS not
 // allowed). Reaches no vault: an inaccessible customer key is not a start-up
 // error.
-absl::Status AddAzureKms(const Config& config, KeyRegistry* registry);
+absl::Status AddAzureKms(const Config& config, KeyRegistry* registry,
+                         kms::KmsObserver* observer);
 
 }  // namespace keybroker::server
 

@@ -52,9 +52,9 @@ absl::StatusOr<UnwrappedDek> BrokerCore::UnwrapDecoded(absl::string_view edek_by
   bool cached = unwrap_cache_ != nullptr && decoded.kms->calls_remote_service();
   absl::Time now = absl::Now();
   if (cached) {
-    if (auto hit = unwrap_cache_->Get(edek_bytes, context.canonical(), now)) {
-      return UnwrappedDek{std::move(hit->dek), std::move(hit->key_version)};
-    }
+    auto hit = unwrap_cache_->Get(edek_bytes, context.canonical(), now);
+    observer_->CacheLookup("unwrap", hit.has_value());
+    if (hit.has_value()) return UnwrappedDek{std::move(hit->dek), std::move(hit->key_version)};
   }
   ASSIGN_OR_RETURN(crypto::SecretBytes dek, decoded.kms->Unwrap(decoded.edek, context, options));
   UnwrappedDek result{std::move(dek), decoded.edek.key_version};
@@ -81,6 +81,17 @@ bool BrokerCore::MayBlockOnEdek(absl::string_view edek) const {
   if (edek.size() < 2) return false;
   absl::StatusOr<kms::Kms*> kms = registry_->KmsFor(static_cast<crypto::EdekKms>(edek[1]));
   return kms.ok() && (*kms)->calls_remote_service();
+}
+
+std::string BrokerCore::AliasOfEdek(absl::string_view edek) const {
+  absl::StatusOr<DecodedEdek> decoded = Decode(edek);
+  if (!decoded.ok()) return "";
+  absl::StatusOr<std::string> key_id = decoded->kms->KeyIdOf(decoded->edek);
+  if (!key_id.ok()) return "";
+  for (const BoundKey& bound : registry_->bindings()) {
+    if (bound.kms == decoded->kms && bound.key_id == *key_id) return bound.alias;
+  }
+  return "";
 }
 
 absl::StatusOr<std::string> BrokerCore::Rotate(absl::string_view alias,

@@ -14,6 +14,7 @@
 #include "crypto/encryption_context.h"
 #include "crypto/secret_bytes.h"
 #include "kms_adapters/kms.h"
+#include "kms_adapters/kms_observer.h"
 #include "server/key_registry.h"
 #include "server/unwrap_cache.h"
 
@@ -42,16 +43,22 @@ class BrokerCore {
   static constexpr size_t kDekSize = 32;
   static constexpr size_t kMaxWrapSize = 64;
 
-  // `registry` (and `unwrap_cache`, if given) must outlive the core. The
-  // cache serves Unwrap and Rewrap for KMSs that call a remote service.
-  explicit BrokerCore(const KeyRegistry* registry, UnwrapCache* unwrap_cache = nullptr)
-      : registry_(registry), unwrap_cache_(unwrap_cache) {}
+  // `registry` (and `unwrap_cache` and `observer`, if given) must outlive
+  // the core. The cache serves Unwrap and Rewrap for KMSs that call a remote
+  // service; the observer hears of its hits and misses ("unwrap").
+  explicit BrokerCore(const KeyRegistry* registry, UnwrapCache* unwrap_cache = nullptr,
+                      kms::KmsObserver* observer = kms::NoKmsObserver())
+      : registry_(registry), unwrap_cache_(unwrap_cache), observer_(observer) {}
 
   // Whether a call on `alias`, or on `edek`, may wait on a remote KMS (the
   // service then runs it off gRPC's callback threads). False for anything
   // that fails fast (unknown alias, malformed EDEK).
   bool MayBlock(absl::string_view alias) const;
   bool MayBlockOnEdek(absl::string_view edek) const;
+
+  // The alias bound to the key `edek` names, for audit lines; "" when the
+  // EDEK is malformed or names no configured key. No remote call.
+  std::string AliasOfEdek(absl::string_view edek) const;
 
   absl::StatusOr<GeneratedDek> GenerateDek(absl::string_view alias,
                                            const crypto::EncryptionContext& context,
@@ -89,6 +96,7 @@ class BrokerCore {
 
   const KeyRegistry* registry_;
   UnwrapCache* unwrap_cache_;
+  kms::KmsObserver* observer_;
 };
 
 }  // namespace keybroker::server

@@ -55,23 +55,42 @@ std::string BoundAddress(const std::string& configured, int port) {
   return absl::StrCat(configured.substr(0, configured.rfind(':')), ":", port);
 }
 
+// Sets keybroker_keys_configured: the local keyring's keys are
+// service-managed, the others customer-managed (BYOK).
+void CountKeys(const KeyRegistry& registry, BrokerMetrics& metrics) {
+  int customer = 0, service = 0;
+  for (const BoundKey& key : registry.bindings()) {
+    (key.kms->kind() == crypto::EdekKms::kLocal ? service : customer) += 1;
+  }
+  metrics.SetKeysConfigured(customer, service);
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& config) {
+absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& config,
+                                                                  absl::string_view version) {
   std::unique_ptr<BrokerServer> server(new BrokerServer());
-  ASSIGN_OR_RETURN(server->registry_, BuildKeyRegistry(config));
+  server->metrics_ = std::make_unique<BrokerMetrics>(version);
+  server->key_health_ = std::make_unique<KeyHealth>(server->metrics_.get());
+  server->observers_ = std::make_unique<kms::KmsObserverList>(
+      std::vector<kms::KmsObserver*>{server->metrics_.get(), server->key_health_.get()});
+  ASSIGN_OR_RETURN(server->registry_, BuildKeyRegistry(config, server->observers_.get()));
+  server->key_health_->Track(*server->registry_);
+  CountKeys(*server->registry_, *server->metrics_);
   server->unwrap_cache_ =
       std::make_unique<UnwrapCache>(static_cast<size_t>(config.cache.unwrap_max_entries),
                                     absl::Seconds(config.cache.unwrap_ttl_seconds));
-  server->core_ = std::make_unique<BrokerCore>(server->registry_.get(), server->unwrap_cache_.get());
+  server->core_ = std::make_unique<BrokerCore>(server->registry_.get(), server->unwrap_cache_.get(),
+                                               server->observers_.get());
   // More threads than one vault may use at once, so that a slow vault cannot
   // take them all (it also sheds load after a short wait for a slot).
   int per_vault = config.azure.has_value()
                       ? static_cast<int>(config.azure->max_concurrent_requests_per_vault)
                       : 0;
   server->executor_ = std::make_unique<BlockingExecutor>(std::max(kBlockingThreads, 2 * per_vault + 16));
-  server->service_ =
-      std::make_unique<KeyBrokerService>(server->core_.get(), server->executor_.get());
+  server->service_ = std::make_unique<KeyBrokerService>(
+      server->core_.get(), KeyBrokerService::Options{server->executor_.get(),
+                                                     server->metrics_.get(), config.audit_log});
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, Credentials(config));
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -87,6 +106,16 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   }
   server->address_ = BoundAddress(config.listen, port);
   server->server_->GetHealthCheckService()->SetServingStatus(true);
+  server->serving_ = true;
+  if (!config.metrics_listen.empty()) {
+    BrokerServer* self = server.get();
+    ASSIGN_OR_RETURN(server->http_,
+                     HttpEndpoints::Start(config.metrics_listen,
+                                          {[self] { return self->metrics_->Scrape(); },
+                                           [self] { return self->Ready(); }}));
+    log::Info("metrics_listening", {{"address", server->http_->address()},
+                                    {"paths", {"/metrics", "/healthz", "/readyz"}}});
+  }
   BrokerServer* self = server.get();
   server->key_checks_ = std::thread([self] {
     CheckConfiguredKeys(*self->registry_, *self->core_, kKeyCheckTimeout, self->stopping_);
@@ -99,13 +128,29 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   return server;
 }
 
+absl::Status BrokerServer::Ready() const {
+  if (stopping_) return absl::UnavailableError("shutting down");
+  if (!serving_) return absl::UnavailableError("starting");
+  for (const BoundKey& key : registry_->bindings()) {
+    if (key.kms->calls_remote_service()) continue;  // customers' keys: never a readiness matter
+    absl::StatusOr<kms::KeyDescription> description = key.kms->Describe(key.key_id, {});
+    if (!description.ok()) {
+      return absl::UnavailableError(absl::StrCat("service-managed key '", key.alias,
+                                                 "' is not usable: ",
+                                                 description.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 BrokerServer::~BrokerServer() {
+  http_.reset();
   stopping_ = true;
   if (key_checks_.joinable()) key_checks_.join();
 }
 
 void BrokerServer::Shutdown(absl::Duration grace) {
-  stopping_ = true;
+  stopping_ = true;  // /readyz answers 503 from now on
   if (key_checks_.joinable()) key_checks_.join();
   if (server_ == nullptr) return;
   server_->GetHealthCheckService()->SetServingStatus(false);

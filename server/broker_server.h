@@ -15,6 +15,9 @@
 #include "server/blocking_executor.h"
 #include "server/broker_core.h"
 #include "server/config.h"
+#include "server/http_endpoints.h"
+#include "server/key_health.h"
+#include "server/metrics.h"
 #include "server/key_broker_service.h"
 #include "server/key_registry.h"
 #include "server/unwrap_cache.h"
@@ -25,11 +28,20 @@ class BrokerServer {
  public:
   // Opens the KMSs, binds the address and starts serving. Fails with a
   // message naming the cause (configuration, keyring, address in use...).
-  static absl::StatusOr<std::unique_ptr<BrokerServer>> Start(const Config& config);
+  // `version` is reported in keybroker_build_info.
+  static absl::StatusOr<std::unique_ptr<BrokerServer>> Start(const Config& config,
+                                                             absl::string_view version = "dev");
 
   // The address actually bound (with the chosen port when the configured one
   // was 0).
   const std::string& address() const { return address_; }
+  // The metrics/health HTTP address bound, "" when metrics_listen is unset.
+  std::string metrics_address() const { return http_ ? http_->address() : ""; }
+
+  // OK when the broker should get traffic: serving, not shutting down, and
+  // its own keys (the service-managed keyring) usable. A customer's
+  // inaccessible key never makes it unready.
+  absl::Status Ready() const;
 
   ~BrokerServer();
 
@@ -41,6 +53,9 @@ class BrokerServer {
   BrokerServer() = default;
 
   // Declared in dependency order: each outlives what is declared after it.
+  std::unique_ptr<BrokerMetrics> metrics_;
+  std::unique_ptr<KeyHealth> key_health_;
+  std::unique_ptr<kms::KmsObserverList> observers_;
   std::unique_ptr<KeyRegistry> registry_;
   std::unique_ptr<UnwrapCache> unwrap_cache_;
   std::unique_ptr<BrokerCore> core_;
@@ -48,7 +63,9 @@ class BrokerServer {
   std::unique_ptr<KeyBrokerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
+  std::atomic<bool> serving_{false};
   std::atomic<bool> stopping_{false};
+  std::unique_ptr<HttpEndpoints> http_;  // stopped first: its handlers read the above
   std::thread key_checks_;  // startup_checks.h, joined at Shutdown
 };
 

@@ -115,6 +115,7 @@ absl::StatusOr<Config> ParseDocument(const YAML::Node& document) {
   RETURN_IF_ERROR(root.String("listen", &config.listen));
   RETURN_IF_ERROR(root.String("metrics_listen", &config.metrics_listen));
   RETURN_IF_ERROR(root.String("log_level", &config.log_level));
+  RETURN_IF_ERROR(root.Bool("audit_log", &config.audit_log));
   RETURN_IF_ERROR(ParseTls(root, &config.tls));
   RETURN_IF_ERROR(ParseCache(root, &config.cache));
   RETURN_IF_ERROR(ParseKms(root, &config.local, &config.azure));
@@ -129,6 +130,9 @@ absl::Status ValidateConfig(const Config& config) {
   if (config.listen.empty()) return Invalid("listen", "is required (or pass --listen)");
   RETURN_IF_ERROR(CheckListenAddress("listen", config.listen));
   if (!config.metrics_listen.empty()) {
+    if (absl::StartsWith(config.metrics_listen, "unix:")) {
+      return Invalid("metrics_listen", "must be host:port (Prometheus and probes speak TCP)");
+    }
     RETURN_IF_ERROR(CheckListenAddress("metrics_listen", config.metrics_listen));
   }
   log::Level level;

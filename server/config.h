@@ -86,6 +86,7 @@ struct Config {
   std::string listen;          // host:port or unix:/path
   std::string metrics_listen;  // optional
   std::string log_level = "info";
+  bool audit_log = true;       // one audit line per RPC
   std::optional<TlsConfig> tls;
   CacheConfig cache;
   std::optional<LocalKmsConfig> local;

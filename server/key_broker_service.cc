@@ -2,10 +2,15 @@
 
 #include <openssl/crypto.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
+#include "common/log.h"
 #include "common/status_macros.h"
+#include "kms_adapters/kms_observer.h"
+#include "server/error_cause.h"
 #include "server/grpc_status.h"
 
 namespace keybroker::server {
@@ -101,14 +106,53 @@ absl::Status DoDescribeKey(const BrokerCore& core, const kms::CallOptions& optio
   return absl::OkStatus();
 }
 
+std::string CallerOf(const grpc::CallbackServerContext& context) {
+  // With mutual TLS, the client certificate's identity (SAN or CN);
+  // otherwise the peer's address.
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    std::vector<grpc::string_ref> identity = auth->GetPeerIdentity();
+    if (!identity.empty()) return std::string(identity.front().data(), identity.front().size());
+  }
+  return context.peer();
+}
+
 }  // namespace
 
+void KeyBrokerService::Audit(RpcMethod method, const grpc::CallbackServerContext& context,
+                             const CallFacts& facts, const absl::Status& status,
+                             absl::Duration latency) const {
+  log::Fields fields = {
+      {"caller", CallerOf(context)},
+      {"method", RpcMethodName(method)},
+      {"alias", facts.edek_alias.empty() ? std::string(facts.alias) : facts.edek_alias},
+      {"version", std::string(facts.version)},
+      {"outcome", absl::StatusCodeToString(status.code())},
+      {"reason", status.ok() ? "" : std::string(kms::OutcomeOf(status))},
+      {"cause", ErrorCauseName(CauseOf(status))},
+      {"latency_ms", absl::ToDoubleMilliseconds(latency)}};
+  // Our error messages name keys and causes, never key material.
+  if (!status.ok()) fields["error"] = std::string(status.message());
+  log::Info("audit", std::move(fields));
+}
+
 template <typename Work>
-grpc::ServerUnaryReactor* KeyBrokerService::Run(grpc::ServerUnaryReactor* reactor, bool may_block,
+grpc::ServerUnaryReactor* KeyBrokerService::Run(RpcMethod method,
+                                                grpc::CallbackServerContext* context,
+                                                grpc::ServerUnaryReactor* reactor, bool may_block,
                                                 Work work) {
-  auto finish = [reactor, work = std::move(work)]() { reactor->Finish(ToGrpcStatus(work())); };
-  if (may_block && executor_ != nullptr) {
-    executor_->Submit(std::move(finish));
+  const absl::Time started = absl::Now();
+  if (options_.metrics != nullptr) options_.metrics->RpcStarted(method);
+  auto finish = [this, method, context, reactor, started, work = std::move(work)]() {
+    CallFacts facts;
+    absl::Status status = work(&facts);
+    const absl::Duration latency = absl::Now() - started;
+    if (options_.metrics != nullptr) options_.metrics->RpcFinished(method, status, latency);
+    if (options_.audit) Audit(method, *context, facts, status, latency);
+    reactor->Finish(ToGrpcStatus(status));
+  };
+  if (may_block && options_.executor != nullptr) {
+    options_.executor->Submit(std::move(finish));
   } else {
     finish();
   }
@@ -118,38 +162,50 @@ grpc::ServerUnaryReactor* KeyBrokerService::Run(grpc::ServerUnaryReactor* reacto
 grpc::ServerUnaryReactor* KeyBrokerService::GenerateDek(grpc::CallbackServerContext* context,
                                                         const v1::GenerateDekRequest* request,
                                                         v1::GenerateDekResponse* response) {
-  return Run(NewReactor(context, response->mutable_plaintext()), core_->MayBlock(request->key()),
-             [this, context, request, response] {
-               return DoGenerateDek(*core_, OptionsOf(context), *request, response);
+  return Run(RpcMethod::kGenerateDek, context, NewReactor(context, response->mutable_plaintext()),
+             core_->MayBlock(request->key()), [this, context, request, response](CallFacts* facts) {
+               facts->alias = request->key();
+               absl::Status status = DoGenerateDek(*core_, OptionsOf(context), *request, response);
+               facts->version = response->key_version();
+               return status;
              });
 }
 
 grpc::ServerUnaryReactor* KeyBrokerService::Wrap(grpc::CallbackServerContext* context,
                                                  const v1::WrapRequest* request,
                                                  v1::WrapResponse* response) {
-  return Run(NewReactor(context, MutableRequestBytes(request->plaintext())),
-             core_->MayBlock(request->key()), [this, context, request, response] {
-               return DoWrap(*core_, OptionsOf(context), *request, response);
+  return Run(RpcMethod::kWrap, context, NewReactor(context, MutableRequestBytes(request->plaintext())),
+             core_->MayBlock(request->key()), [this, context, request, response](CallFacts* facts) {
+               facts->alias = request->key();
+               absl::Status status = DoWrap(*core_, OptionsOf(context), *request, response);
+               facts->version = response->key_version();
+               return status;
              });
 }
 
 grpc::ServerUnaryReactor* KeyBrokerService::Unwrap(grpc::CallbackServerContext* context,
                                                    const v1::UnwrapRequest* request,
                                                    v1::UnwrapResponse* response) {
-  return Run(NewReactor(context, response->mutable_plaintext()),
-             core_->MayBlockOnEdek(request->edek()), [this, context, request, response] {
-               return DoUnwrap(*core_, OptionsOf(context), *request, response);
+  return Run(RpcMethod::kUnwrap, context, NewReactor(context, response->mutable_plaintext()),
+             core_->MayBlockOnEdek(request->edek()),
+             [this, context, request, response](CallFacts* facts) {
+               absl::Status status = DoUnwrap(*core_, OptionsOf(context), *request, response);
+               if (options_.audit) facts->edek_alias = core_->AliasOfEdek(request->edek());
+               facts->version = response->key_version();
+               return status;
              });
 }
 
 grpc::ServerUnaryReactor* KeyBrokerService::Rotate(grpc::CallbackServerContext* context,
                                                    const v1::RotateRequest* request,
                                                    v1::RotateResponse* response) {
-  return Run(NewReactor(context), core_->MayBlock(request->key()),
-             [this, context, request, response]() -> absl::Status {
+  return Run(RpcMethod::kRotate, context, NewReactor(context), core_->MayBlock(request->key()),
+             [this, context, request, response](CallFacts* facts) -> absl::Status {
+               facts->alias = request->key();
                ASSIGN_OR_RETURN(std::string version,
                                 core_->Rotate(request->key(), OptionsOf(context)));
                response->set_key_version(std::move(version));
+               facts->version = response->key_version();
                return absl::OkStatus();
              });
 }
@@ -157,18 +213,25 @@ grpc::ServerUnaryReactor* KeyBrokerService::Rotate(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* KeyBrokerService::Rewrap(grpc::CallbackServerContext* context,
                                                    const v1::RewrapRequest* request,
                                                    v1::RewrapResponse* response) {
-  return Run(NewReactor(context), core_->MayBlockOnEdek(request->edek()),
-             [this, context, request, response] {
-               return DoRewrap(*core_, OptionsOf(context), *request, response);
+  return Run(RpcMethod::kRewrap, context, NewReactor(context),
+             core_->MayBlockOnEdek(request->edek()),
+             [this, context, request, response](CallFacts* facts) {
+               absl::Status status = DoRewrap(*core_, OptionsOf(context), *request, response);
+               if (options_.audit) facts->edek_alias = core_->AliasOfEdek(request->edek());
+               facts->version = response->key_version();
+               return status;
              });
 }
 
 grpc::ServerUnaryReactor* KeyBrokerService::DescribeKey(grpc::CallbackServerContext* context,
                                                         const v1::DescribeKeyRequest* request,
                                                         v1::DescribeKeyResponse* response) {
-  return Run(NewReactor(context), core_->MayBlock(request->key()),
-             [this, context, request, response] {
-               return DoDescribeKey(*core_, OptionsOf(context), *request, response);
+  return Run(RpcMethod::kDescribeKey, context, NewReactor(context),
+             core_->MayBlock(request->key()), [this, context, request, response](CallFacts* facts) {
+               facts->alias = request->key();
+               absl::Status status = DoDescribeKey(*core_, OptionsOf(context), *request, response);
+               facts->version = response->key_version();
+               return status;
              });
 }
 

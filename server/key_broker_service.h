@@ -8,6 +8,10 @@
 // Responses and requests that hold key material are wiped when the RPC is
 // done (gRPC's own transport buffers are beyond our reach).
 //
+// Every RPC is counted and timed (server/metrics.h) and, when auditing is on,
+// leaves one `audit` log line: caller, method, alias, version, outcome,
+// reason, cause and latency; never key material or EDEK bytes.
+//
 // Safe for concurrent use.
 #ifndef KEYBROKER_SERVER_KEY_BROKER_SERVICE_H_
 #define KEYBROKER_SERVER_KEY_BROKER_SERVICE_H_
@@ -15,15 +19,21 @@
 #include "keybroker/v1/key_broker.grpc.pb.h"
 #include "server/blocking_executor.h"
 #include "server/broker_core.h"
+#include "server/metrics.h"
+#include "server/rpc_method.h"
 
 namespace keybroker::server {
 
 class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService {
  public:
-  // `core` and `executor` must outlive the service; without an executor
-  // everything runs inline.
-  KeyBrokerService(const BrokerCore* core, BlockingExecutor* executor)
-      : core_(core), executor_(executor) {}
+  struct Options {
+    BlockingExecutor* executor = nullptr;  // none: everything runs inline
+    BrokerMetrics* metrics = nullptr;      // none: nothing is counted
+    bool audit = false;                    // one audit log line per RPC
+  };
+
+  // `core` and the options' objects must outlive the service.
+  KeyBrokerService(const BrokerCore* core, Options options) : core_(core), options_(options) {}
 
   grpc::ServerUnaryReactor* GenerateDek(grpc::CallbackServerContext* context,
                                         const v1::GenerateDekRequest* request,
@@ -45,13 +55,24 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
                                         v1::DescribeKeyResponse* response) override;
 
  private:
-  // Runs `work` (returning absl::Status) inline or on the executor, then
-  // finishes `reactor` with its status.
+  // What an audit line says of a call besides its outcome; views into the
+  // call's request and response, read before the call finishes.
+  struct CallFacts {
+    absl::string_view alias;
+    absl::string_view version;
+    std::string edek_alias;  // Unwrap/Rewrap: the alias of the EDEK's key
+  };
+
+  // Runs `work` (absl::Status(CallFacts*)) inline or on the executor, then
+  // counts, audits and finishes `reactor` with its status.
   template <typename Work>
-  grpc::ServerUnaryReactor* Run(grpc::ServerUnaryReactor* reactor, bool may_block, Work work);
+  grpc::ServerUnaryReactor* Run(RpcMethod method, grpc::CallbackServerContext* context,
+                                grpc::ServerUnaryReactor* reactor, bool may_block, Work work);
+  void Audit(RpcMethod method, const grpc::CallbackServerContext& context,
+             const CallFacts& facts, const absl::Status& status, absl::Duration latency) const;
 
   const BrokerCore* core_;
-  BlockingExecutor* executor_;
+  const Options options_;
 };
 
 }  // namespace keybroker::server

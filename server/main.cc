@@ -22,6 +22,7 @@ struct Flags {
   std::string config_file;
   std::string listen;
   std::string data_dir;
+  std::string metrics_listen;
 };
 
 absl::StatusOr<keybroker::server::Config> ConfigFromFlags(const Flags& flags) {
@@ -36,13 +37,16 @@ absl::StatusOr<keybroker::server::Config> ConfigFromFlags(const Flags& flags) {
           "give --config FILE, or --listen ADDR and --data-dir DIR for the embedded keyring");
     }
     Config config = keybroker::server::EmbeddedDefaultConfig(flags.listen, flags.data_dir);
+    config.metrics_listen = flags.metrics_listen;
     absl::Status valid = keybroker::server::ValidateConfig(config);
     if (!valid.ok()) return valid;
     return config;
   }
   absl::StatusOr<Config> config = keybroker::server::LoadConfigFile(flags.config_file);
-  if (!config.ok() || flags.listen.empty()) return config;
-  config->listen = flags.listen;  // the flag overrides the file
+  if (!config.ok()) return config;
+  // The flags override the file.
+  if (!flags.listen.empty()) config->listen = flags.listen;
+  if (!flags.metrics_listen.empty()) config->metrics_listen = flags.metrics_listen;
   absl::Status valid = keybroker::server::ValidateConfig(*config);
   if (!valid.ok()) return valid;
   return config;
@@ -61,6 +65,7 @@ sigset_t BlockShutdownSignals() {
 
 int Fail(absl::string_view event, const absl::Status& status) {
   keybroker::log::Error(event, {{"error", std::string(status.message())}});
+  keybroker::log::Flush();
   return 1;
 }
 
@@ -76,6 +81,9 @@ int main(int argc, char** argv) {
                  "address to serve on, host:port or unix:/path (overrides the file's listen)");
   app.add_option("--data-dir", flags.data_dir,
                  "embedded mode: keep the local keyring (and a development master key) here");
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "serve /metrics, /healthz and /readyz over HTTP on host:port "
+                 "(overrides the file's metrics_listen)");
   app.set_version_flag("--version", std::string("keybroker ") + KEYBROKER_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -85,14 +93,8 @@ int main(int argc, char** argv) {
   keybroker::log::ParseLevel(config->log_level, &level);
   keybroker::log::SetLevel(level);
 
-  if (!config->metrics_listen.empty()) {
-    keybroker::log::Warn("metrics_not_served",
-                         {{"metrics_listen", config->metrics_listen},
-                          {"message", "metrics_listen is accepted but this build serves no "
-                                      "metrics endpoint yet"}});
-  }
   absl::StatusOr<std::unique_ptr<keybroker::server::BrokerServer>> server =
-      keybroker::server::BrokerServer::Start(*config);
+      keybroker::server::BrokerServer::Start(*config, KEYBROKER_VERSION);
   if (!server.ok()) return Fail("startup_failed", server.status());
 
   int signal_number = 0;
@@ -100,6 +102,8 @@ int main(int argc, char** argv) {
   keybroker::log::Info("shutting_down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
                                          {"grace_seconds", absl::ToInt64Seconds(kShutdownGrace)}});
   (*server)->Shutdown(kShutdownGrace);
+  server->reset();
   keybroker::log::Info("stopped");
+  keybroker::log::Flush();
   return 0;
 }

@@ -57,7 +57,7 @@ absl::StatusOr<std::unique_ptr<KeyRegistry>> BuildKeyRegistry(const Config& conf
     if (binding.local_key.empty()) continue;
     RETURN_IF_ERROR(registry->Bind(binding.alias, crypto::EdekKms::kLocal, binding.local_key));
   }
-  if (config.azure.has_value()) RETURN_IF_ERROR(AddAzureKms(config, registry.get()));
+  if (config.azure.has_value()) RETURN_IF_ERROR(AddAzureKms(config, registry.get(), observer));
   return registry;
 }
 

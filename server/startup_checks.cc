@@ -16,11 +16,9 @@ void CheckKey(const BrokerCore& core, const std::string& alias, absl::Duration t
               {{"alias", alias}, {"error", std::string(status.status().message())}});
     return;
   }
-  if (!status->accessible) {
-    log::Warn("customer_key_inaccessible",
-              {{"alias", alias}, {"reason", status->reason}, {"cause", "customer"}});
-    return;
-  }
+  // An inaccessible customer key has been logged (customer_key_inaccessible)
+  // by KeyHealth, from the KMS's own answer.
+  if (!status->accessible) return;
   if (!status->description.quantum_resistant) {
     log::Warn("key_not_quantum_resistant",
               {{"alias", alias},

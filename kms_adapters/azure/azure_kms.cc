@@ -96,7 +96,9 @@ absl::Status AzureKms::AddKey(AzureKeyOptions options) {
   }
   auto binding = std::make_unique<Binding>();
   binding->pinned_version = id.version;
-  binding->vault_key = VaultKey{id, options.scope, options.tokens};
+  binding->vault_key = VaultKey{id, options.scope, options.tokens, options.key_url,
+                                options.kind == VaultKind::kManagedHsm ? "azure_managed_hsm"
+                                                                        : "azure_key_vault"};
   binding->options = std::move(options);
   by_edek_name_[id.EdekName()] = binding.get();
   by_url_[binding->options.key_url] = std::move(binding);
@@ -171,10 +173,12 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
     }
     auto it = metadata_.find(&binding);
     if (it != metadata_.end() && absl::Now() - it->second->fetched < metadata_ttl_) {
+      if (!refresh) observer_->CacheLookup("key_metadata", /*hit=*/true);
       return it->second;
     }
     if (state.generation != generation && !state.last_error.ok()) return state.last_error;
   }
+  if (!refresh) observer_->CacheLookup("key_metadata", /*hit=*/false);
   state.in_flight = true;
   mu_.Unlock();
   absl::StatusOr<std::shared_ptr<const Metadata>> fetched = Fetch(binding, deadline);

@@ -32,6 +32,7 @@
 #include "crypto/rsa_oaep.h"
 #include "kms_adapters/azure/key_vault_client.h"
 #include "kms_adapters/kms.h"
+#include "kms_adapters/kms_observer.h"
 
 namespace keybroker::kms::azure {
 
@@ -45,9 +46,11 @@ struct AzureKeyOptions {
 
 class AzureKms : public Kms {
  public:
-  // `client` must outlive the AzureKms.
-  AzureKms(KeyVaultClient* client, absl::Duration metadata_ttl)
-      : client_(client), metadata_ttl_(metadata_ttl) {}
+  // `client` and `observer` must outlive the AzureKms; the observer hears of
+  // key metadata cache lookups.
+  AzureKms(KeyVaultClient* client, absl::Duration metadata_ttl,
+           KmsObserver* observer = NoKmsObserver())
+      : client_(client), metadata_ttl_(metadata_ttl), observer_(observer) {}
 
   // Registers a key before any call (the same URL again is another alias of
   // it). INVALID_ARGUMENT for a malformed URL, or two URLs for one key.
@@ -108,6 +111,7 @@ class AzureKms : public Kms {
   // Set at construction / AddKey.
   KeyVaultClient* const client_;
   const absl::Duration metadata_ttl_;
+  KmsObserver* const observer_;
   absl::flat_hash_map<std::string, std::unique_ptr<Binding>> by_url_;
   absl::flat_hash_map<std::string, const Binding*> by_edek_name_;
 

@@ -124,6 +124,15 @@ bool KeyBundle::HasOp(absl::string_view op) const {
 }
 
 absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline) {
+  const absl::Time started = absl::Now();
+  absl::StatusOr<HttpResponse> result = SendOnce(call, deadline);
+  const absl::Status& status = result.status();
+  observer_->KmsRequestDone(call.key->kms, call.operation_label, status, absl::Now() - started);
+  observer_->KeyRequestDone(call.key->key_id, call.version, status);
+  return result;
+}
+
+absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time deadline) {
   WipeOnExit wipe_body(&call.body);
   std::string what = Describe(*call.key, "");
   HttpRequest request;
@@ -141,9 +150,18 @@ absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline
     absl::StatusOr<HttpResponse> response = http_->Send(request, deadline);
     Wipe(request.headers[0].second);
     if (!response.ok()) return TransportError(response.status(), call.operation, what);
-    if (response->status != 401 || attempt == 1) return response;
-    // An expired or revoked token: fetch a fresh one and try once more.
-    call.key->tokens->Invalidate(call.key->scope);
+    if (response->status == 401 && attempt == 0) {
+      // An expired or revoked token: fetch a fresh one and try once more.
+      call.key->tokens->Invalidate(call.key->scope);
+      continue;
+    }
+    if (response->status != 200) {
+      return KeyVaultError(*response, call.operation,
+                           call.operation == "rng" ? call.key->id.host
+                                                   : Describe(*call.key, call.version),
+                           call.edek_operation);
+    }
+    return response;
   }
   return Internal("unreachable");
 }
@@ -151,10 +169,7 @@ absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline
 absl::StatusOr<KeyBundle> KeyVaultClient::GetKey(const VaultKey& key, absl::string_view version,
                                                  absl::Time deadline) {
   std::string path = absl::StrCat("/keys/", key.id.name, version.empty() ? "" : "/", version);
-  ASSIGN_OR_RETURN(HttpResponse response, Send({&key, "get key", "GET", path, ""}, deadline));
-  if (response.status != 200) {
-    return KeyVaultError(response, "get key", Describe(key, version), false);
-  }
+  ASSIGN_OR_RETURN(HttpResponse response, Send({&key, "get key", "get_key", "GET", path, std::string(version), ""}, deadline));
   ASSIGN_OR_RETURN(KeyBundle bundle, ParseBundle(response.body, "get key"));
   bundle.request_id = response.Header("x-ms-request-id");
   return bundle;
@@ -163,8 +178,7 @@ absl::StatusOr<KeyBundle> KeyVaultClient::GetKey(const VaultKey& key, absl::stri
 absl::StatusOr<KeyBundle> KeyVaultClient::RotateKey(const VaultKey& key, absl::Time deadline) {
   std::string path = absl::StrCat("/keys/", key.id.name, "/rotate");
   ASSIGN_OR_RETURN(HttpResponse response,
-                   Send({&key, "rotate", "POST", path, "", /*retry_safe=*/false}, deadline));
-  if (response.status != 200) return KeyVaultError(response, "rotate", Describe(key, ""), false);
+                   Send({&key, "rotate", "rotate", "POST", path, "", "", /*retry_safe=*/false}, deadline));
   ASSIGN_OR_RETURN(KeyBundle bundle, ParseBundle(response.body, "rotate"));
   bundle.request_id = response.Header("x-ms-request-id");
   return bundle;
@@ -178,11 +192,10 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::UnwrapKey(const VaultKey& ke
   std::string path = absl::StrCat("/keys/", key.id.name, "/", version, "/unwrapkey");
   std::string body = absl::StrCat(R"({"alg":")", alg, R"(","value":")", B64(wrapped), R"("})");
   ASSIGN_OR_RETURN(HttpResponse response,
-                   Send({&key, "unwrapkey", "POST", path, std::move(body)}, deadline));
+                   Send({&key, "unwrapkey", "unwrapkey", "POST", path, std::string(version),
+                         std::move(body), /*retry_safe=*/true, /*edek_operation=*/true},
+                        deadline));
   WipeOnExit wipe(&response.body);
-  if (response.status != 200) {
-    return KeyVaultError(response, "unwrapkey", Describe(key, version), true);
-  }
   return SecretValue(response.body, "unwrapkey");
 }
 
@@ -197,10 +210,9 @@ absl::StatusOr<GcmCiphertext> KeyVaultClient::EncryptGcm(const VaultKey& key,
                                   B64(aad), R"("})");
   Wipe(value);
   ASSIGN_OR_RETURN(HttpResponse response,
-                   Send({&key, "encrypt", "POST", path, std::move(body)}, deadline));
-  if (response.status != 200) {
-    return KeyVaultError(response, "encrypt", Describe(key, version), false);
-  }
+                   Send({&key, "encrypt", "encrypt", "POST", path, std::string(version),
+                         std::move(body)},
+                        deadline));
   ASSIGN_OR_RETURN(Json json, ParseBody(response.body, "encrypt"));
   GcmCiphertext out;
   ASSIGN_OR_RETURN(out.value, ReadB64(json, "value", "encrypt"));
@@ -219,11 +231,10 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::DecryptGcm(const VaultKey& k
                                   R"(","iv":")", B64(ciphertext.iv), R"(","tag":")",
                                   B64(ciphertext.tag), R"(","aad":")", B64(aad), R"("})");
   ASSIGN_OR_RETURN(HttpResponse response,
-                   Send({&key, "decrypt", "POST", path, std::move(body)}, deadline));
+                   Send({&key, "decrypt", "decrypt", "POST", path, std::string(version),
+                         std::move(body), /*retry_safe=*/true, /*edek_operation=*/true},
+                        deadline));
   WipeOnExit wipe(&response.body);
-  if (response.status != 200) {
-    return KeyVaultError(response, "decrypt", Describe(key, version), true);
-  }
   return SecretValue(response.body, "decrypt");
 }
 
@@ -231,9 +242,8 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::RandomBytes(const VaultKey& 
                                                                 absl::Time deadline) {
   std::string body = absl::StrCat(R"({"count":)", count, "}");
   ASSIGN_OR_RETURN(HttpResponse response,
-                   Send({&key, "rng", "POST", "/rng", std::move(body)}, deadline));
+                   Send({&key, "rng", "rng", "POST", "/rng", "", std::move(body)}, deadline));
   WipeOnExit wipe(&response.body);
-  if (response.status != 200) return KeyVaultError(response, "rng", key.id.host, false);
   ASSIGN_OR_RETURN(crypto::SecretBytes secret, SecretValue(response.body, "rng"));
   if (secret.size() != static_cast<size_t>(count)) {
     return Internal("rng: Managed HSM returned the wrong number of bytes");

@@ -26,6 +26,7 @@
 #include "crypto/secret_bytes.h"
 #include "kms_adapters/azure/http_client.h"
 #include "kms_adapters/azure/key_id.h"
+#include "kms_adapters/kms_observer.h"
 
 namespace keybroker::kms::azure {
 
@@ -44,6 +45,10 @@ struct VaultKey {
   KeyId id;             // host, name (version ignored: calls say which)
   std::string scope;    // token scope for the vault
   TokenProvider* tokens = nullptr;  // must outlive the client's calls
+  // For KmsObserver reports: the configured identifier (the Kms key_id) and
+  // the KMS kind, "azure_key_vault" or "azure_managed_hsm".
+  std::string key_id;
+  std::string kms = "azure_key_vault";
 };
 
 // The parts of a KeyBundle keybroker reads (§3.2).
@@ -66,8 +71,10 @@ struct GcmCiphertext {
 
 class KeyVaultClient {
  public:
-  // `http` must outlive the client.
-  explicit KeyVaultClient(HttpClient* http) : http_(http) {}
+  // `http` and `observer` must outlive the client. The observer hears of
+  // every request (KmsRequestDone, KeyRequestDone) with its final outcome.
+  explicit KeyVaultClient(HttpClient* http, KmsObserver* observer = NoKmsObserver())
+      : http_(http), observer_(observer) {}
 
   // GET /keys/{name}[/{version}]; latest when `version` is empty.
   absl::StatusOr<KeyBundle> GetKey(const VaultKey& key, absl::string_view version,
@@ -93,16 +100,23 @@ class KeyVaultClient {
  private:
   struct Call {
     const VaultKey* key;
-    std::string operation;  // for messages: "get key", "unwrapkey"...
+    std::string operation;        // for messages: "get key", "unwrapkey"...
+    std::string operation_label;  // for metrics: "get_key", "unwrapkey"...
     std::string method;
     std::string path;       // after the vault URL, without the query
+    std::string version;    // the key version the call names, "" for none
     std::string body;       // JSON, may hold key material: wiped after the call
     bool retry_safe = true; // false for rotate, which creates a version
+    bool edek_operation = false;  // unwrapkey/decrypt: a 400 means a bad EDEK
   };
-  // Sends `call` with a bearer token, once more after a 401 with a fresh one.
+  // Sends `call` (SendOnce) and reports its outcome to the observer.
   absl::StatusOr<HttpResponse> Send(Call call, absl::Time deadline);
+  // Sends `call` with a bearer token, once more after a 401 with a fresh one;
+  // any answer but 200 becomes the error of DESIGN.md's table.
+  absl::StatusOr<HttpResponse> SendOnce(Call& call, absl::Time deadline);
 
   HttpClient* http_;
+  KmsObserver* observer_;
 };
 
 }  // namespace keybroker::kms::azure

@@ -67,6 +67,7 @@ absl::Status KeyVaultError(const HttpResponse& response, absl::string_view opera
   std::string request_id = response.Header("x-ms-request-id");
   if (!request_id.empty()) absl::StrAppend(&message, " (x-ms-request-id ", request_id, ")");
   absl::Status status = MakeError(reason, ToValidUtf8(message));
+  SetKmsRequestId(status, ToValidUtf8(absl::string_view(request_id).substr(0, 128)));
   if (reason == ErrorReason::kKmsThrottled) {
     int64_t seconds = 0;
     SetRetryDelay(status, absl::SimpleAtoi(response.Header("Retry-After"), &seconds) && seconds > 0

@@ -33,8 +33,14 @@ absl::StatusOr<crypto::SecretBytes> TokenCache::Token(absl::string_view scope,
     absl::Time now = clock_->Now();
     bool usable = !entry.token.empty() && now < entry.usable_until;
     bool due = now >= entry.refresh_at && now >= entry.retry_at;
-    if (usable && (!due || entry.refreshing)) return entry.token.Clone();
-    if (!entry.refreshing) return RefreshLocked(it->first, entry, deadline);
+    if (usable && (!due || entry.refreshing)) {
+      options_.observer->CacheLookup("token", /*hit=*/true);
+      return entry.token.Clone();
+    }
+    if (!entry.refreshing) {
+      options_.observer->CacheLookup("token", /*hit=*/false);
+      return RefreshLocked(it->first, entry, deadline);
+    }
 
     // Another caller is fetching and there is no usable token: wait for it.
     const uint64_t seen = entry.completed;
@@ -68,6 +74,7 @@ absl::StatusOr<crypto::SecretBytes> TokenCache::RefreshLocked(const std::string&
   // short deadline must not fail it for all of them.
   absl::StatusOr<AccessToken> fetched =
       credential_->Fetch(scope, std::max(deadline, clock_->Now() + kMinFetchTime));
+  options_.observer->TokenRefreshDone(fetched.status());
   mu_.Lock();
   entry.refreshing = false;
   ++entry.completed;  // wakes the waiters (Await re-checks on unlock)

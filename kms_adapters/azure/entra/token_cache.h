@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "crypto/secret_bytes.h"
+#include "kms_adapters/kms_observer.h"
 #include "kms_adapters/azure/credential.h"
 #include "kms_adapters/azure/entra/clock.h"
 
@@ -44,6 +45,8 @@ class TokenCache {
     absl::Duration refresh_margin = absl::Minutes(5);
     absl::Duration expiry_margin = absl::Seconds(30);
     absl::Duration failed_refresh_backoff = absl::Seconds(5);
+    // Hears of cache lookups ("token") and of every fetch; outlives the cache.
+    KmsObserver* observer = NoKmsObserver();
   };
 
   // `identity` names the identity in errors ("fhir-prod"). `clock` must

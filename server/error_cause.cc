@@ -1,0 +1,57 @@
+#include "server/error_cause.h"
+
+#include <optional>
+
+#include "common/error_reason.h"
+
+namespace keybroker::server {
+
+ErrorCause CauseOf(const absl::Status& status) {
+  if (status.ok()) return ErrorCause::kNone;
+  std::optional<ErrorReason> reason = ReasonOf(status);
+  if (!reason.has_value()) {
+    switch (status.code()) {
+      // The caller gave up, or asked for something malformed.
+      case absl::StatusCode::kCancelled:
+      case absl::StatusCode::kDeadlineExceeded:
+      case absl::StatusCode::kInvalidArgument:
+      case absl::StatusCode::kNotFound:
+      case absl::StatusCode::kOutOfRange:
+      case absl::StatusCode::kUnauthenticated:
+        return ErrorCause::kClient;
+      default:
+        return ErrorCause::kService;
+    }
+  }
+  switch (*reason) {
+    case ErrorReason::kKeyNotAccessible:
+    case ErrorReason::kKeyDisabled:
+      return ErrorCause::kCustomer;
+    case ErrorReason::kKeyNotFound:
+      // An alias the broker does not know is the caller's mistake; a
+      // configured key that is gone from the vault was deleted by its owner.
+      return IsAliasNotConfigured(status) ? ErrorCause::kClient : ErrorCause::kCustomer;
+    case ErrorReason::kEdekInvalid:
+    case ErrorReason::kInvalidRequest:
+    case ErrorReason::kCallerNotAuthorized:
+    case ErrorReason::kKeyringReadOnly:
+      return ErrorCause::kClient;
+    case ErrorReason::kKmsThrottled:
+    case ErrorReason::kKmsUnavailable:
+    case ErrorReason::kInternal:
+      return ErrorCause::kService;
+  }
+  return ErrorCause::kService;
+}
+
+absl::string_view ErrorCauseName(ErrorCause cause) {
+  switch (cause) {
+    case ErrorCause::kNone: return "none";
+    case ErrorCause::kClient: return "client";
+    case ErrorCause::kCustomer: return "customer";
+    case ErrorCause::kService: return "service";
+  }
+  return "service";
+}
+
+}  // namespace keybroker::server

@@ -1,0 +1,89 @@
+#include "server/key_health.h"
+
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+
+namespace keybroker::server {
+namespace {
+
+// The reasons that describe the key's own state (customer-caused).
+std::optional<ErrorReason> KeyStateReason(const absl::Status& status) {
+  std::optional<ErrorReason> reason = ReasonOf(status);
+  if (reason == ErrorReason::kKeyNotAccessible || reason == ErrorReason::kKeyDisabled ||
+      reason == ErrorReason::kKeyNotFound) {
+    return reason;
+  }
+  return std::nullopt;
+}
+
+constexpr ErrorReason kKeyStateReasons[] = {ErrorReason::kKeyNotAccessible,
+                                            ErrorReason::kKeyDisabled, ErrorReason::kKeyNotFound};
+
+}  // namespace
+
+void KeyHealth::Track(const KeyRegistry& registry) {
+  absl::MutexLock lock(&mu_);
+  for (const BoundKey& bound : registry.bindings()) {
+    if (bound.kms->kind() == crypto::EdekKms::kLocal) continue;
+    keys_[bound.key_id].aliases.push_back(bound.alias);
+  }
+  PublishLocked();
+}
+
+void KeyHealth::KeyRequestDone(absl::string_view key_id, absl::string_view version,
+                               const absl::Status& result) {
+  std::optional<ErrorReason> reason = KeyStateReason(result);
+  if (!result.ok() && !reason.has_value()) return;  // says nothing about the key
+  absl::MutexLock lock(&mu_);
+  auto it = keys_.find(key_id);
+  if (it == keys_.end()) return;
+  Key& key = it->second;
+  if (key.inaccessible == reason) return;
+  const std::optional<ErrorReason> before = key.inaccessible;
+  key.inaccessible = reason;
+  PublishLocked();
+  const std::string aliases = absl::StrJoin(key.aliases, ",");
+  if (reason.has_value()) {
+    log::Warn("customer_key_inaccessible",
+              {{"alias", aliases},
+               {"key_id", std::string(key_id)},
+               {"version", std::string(version)},
+               {"reason", std::string(ErrorReasonName(*reason))},
+               {"kms_request_id", KmsRequestIdOf(result)},
+               {"cause", "customer"},
+               {"message", std::string(result.message())}});
+  } else {
+    log::Info("customer_key_recovered",
+              {{"alias", aliases},
+               {"key_id", std::string(key_id)},
+               {"version", std::string(version)},
+               {"previous_reason", std::string(ErrorReasonName(*before))},
+               {"cause", "customer"}});
+  }
+}
+
+std::optional<ErrorReason> KeyHealth::InaccessibleReason(absl::string_view alias) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key_id, key] : keys_) {
+    for (const std::string& a : key.aliases) {
+      if (a == alias) return key.inaccessible;
+    }
+  }
+  return std::nullopt;
+}
+
+void KeyHealth::PublishLocked() {
+  if (metrics_ == nullptr) return;
+  for (ErrorReason reason : kKeyStateReasons) {
+    int count = 0;
+    for (const auto& [key_id, key] : keys_) count += key.inaccessible == reason ? 1 : 0;
+    metrics_->SetKeysInaccessible(reason, count);
+  }
+  for (const auto& [key_id, key] : keys_) {
+    for (const std::string& alias : key.aliases) {
+      metrics_->SetKeyAccessible(alias, !key.inaccessible.has_value());
+    }
+  }
+}
+
+}  // namespace keybroker::server

@@ -1,0 +1,66 @@
+// KeyHealth: which customer-managed keys are inaccessible now, and why.
+//
+// Fed by the remote KMS's answers (kms::KmsObserver::KeyRequestDone), so its
+// state is the KMS's latest word on each key, never a cached copy's. When a
+// key becomes inaccessible (KEY_NOT_ACCESSIBLE, KEY_DISABLED, KEY_NOT_FOUND)
+// or recovers, it writes one diagnostic log line (`customer_key_inaccessible`
+// with alias, key id, version, reason, the KMS's request id and
+// `cause: customer`; `customer_key_recovered`) and updates the
+// keybroker_keys_inaccessible / keybroker_key_accessible gauges. Customer
+// causes are expected in a BYOK service: they are diagnosed, never alerted on.
+// Other failures (throttling, outages) say nothing about the key and leave
+// its state alone.
+//
+// Safe for concurrent use; called only after a remote request, so a mutex is
+// cheap next to it.
+#ifndef KEYBROKER_SERVER_KEY_HEALTH_H_
+#define KEYBROKER_SERVER_KEY_HEALTH_H_
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/error_reason.h"
+#include "kms_adapters/kms_observer.h"
+#include "server/key_registry.h"
+#include "server/metrics.h"
+
+namespace keybroker::server {
+
+class KeyHealth final : public kms::KmsObserver {
+ public:
+  // `metrics` may be null; it must outlive this.
+  explicit KeyHealth(BrokerMetrics* metrics) : metrics_(metrics) {}
+
+  // Starts tracking the registry's customer-managed keys (built after this,
+  // since its KMSs report here). Keys of the local keyring are
+  // service-managed and never tracked.
+  void Track(const KeyRegistry& registry);
+
+  void KeyRequestDone(absl::string_view key_id, absl::string_view version,
+                      const absl::Status& result) override;
+
+  // The reason `alias`'s key was last seen inaccessible; nullopt when it is
+  // accessible (or unknown).
+  std::optional<ErrorReason> InaccessibleReason(absl::string_view alias) const;
+
+ private:
+  struct Key {
+    std::vector<std::string> aliases;  // the aliases bound to this key id
+    std::optional<ErrorReason> inaccessible;
+  };
+
+  void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  BrokerMetrics* const metrics_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Key> keys_ ABSL_GUARDED_BY(mu_);  // by key id
+};
+
+}  // namespace keybroker::server
+
+#endif  // KEYBROKER_SERVER_KEY_HEALTH_H_
