@@ -5,6 +5,8 @@
   RenderTest         helm template both ways: security context, probes, ports, Services,
                      the rendered config.yaml, Secret mounts, alert rules
   SchemaTest         typos and impossible combinations are refused at render time
+  AlertRulesTest     promtool checks and unit-tests the rendered alert rules: customer-caused
+                     failures never alert, each service fault does
   BrokerStartsTest   the default rendering's config.yaml, with the files its Secrets
                      would hold, starts the real keybroker: it listens on the rendered
                      ports and the rendered probe paths answer 200
@@ -18,6 +20,7 @@ import hashlib
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -523,6 +526,112 @@ class SchemaTest(unittest.TestCase):
         self.assert_refused(["config.keys[0].alias=a",
                              "config.keys[0].azure_key=https://v.vault.azure.net/keys/k",
                              "config.keys[0].identity=nobody"], "nobody")
+
+
+class AlertRulesTest(unittest.TestCase):
+    """The rendered alert rules, evaluated by Prometheus' own promtool: customer-caused
+    failures never fire an alert, service faults fire each one."""
+
+    SEL = f'job="{RELEASE}-keybroker",namespace="{NAMESPACE}"'
+
+    def setUp(self):
+        self.promtool = shutil.which("promtool")
+        if not self.promtool:
+            self.skipTest("promtool (Debian package prometheus) is not installed")
+        rule = one(render(sets=["prometheusRule.enabled=true"]), "PrometheusRule")
+        self.groups = rule["spec"]["groups"]
+        self.tmp = tempfile.TemporaryDirectory(prefix="chart-alerts-")
+        self.addCleanup(self.tmp.cleanup)
+
+    def promtool_run(self, *args):
+        result = subprocess.run([self.promtool, *args], capture_output=True, text=True,
+                                timeout=60, cwd=self.tmp.name)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    def write(self, name, document):
+        with open(os.path.join(self.tmp.name, name), "w") as f:
+            yaml.safe_dump(document, f, sort_keys=False)
+
+    def series(self, name, labels, values):
+        all_labels = ",".join([self.SEL] + [f'{k}="{v}"' for k, v in labels.items()])
+        return {"series": f"{name}{{{all_labels}}}", "values": values}
+
+    def rpc(self, method, code, reason, cause, values):
+        return self.series("keybroker_rpc_requests_total",
+                           {"method": method, "code": code, "reason": reason, "cause": cause},
+                           values)
+
+    def kms(self, outcome, values):
+        return self.series("keybroker_kms_requests_total",
+                           {"kms": "azure", "operation": "unwrap", "outcome": outcome}, values)
+
+    def latency(self, method, code, buckets):
+        return [self.series("keybroker_rpc_duration_seconds_bucket",
+                            {"method": method, "code": code, "le": le}, values)
+                for le, values in buckets.items()]
+
+    def test_rules_are_valid(self):
+        self.write("rules.yaml", {"groups": self.groups})
+        self.promtool_run("check", "rules", "rules.yaml")
+
+    def test_customer_caused_failures_never_alert_and_service_faults_do(self):
+        # Annotations are prose: promtool would compare them word for word.
+        groups = copy.deepcopy(self.groups)
+        for group in groups:
+            for rule in group["rules"]:
+                rule.pop("annotations", None)
+        self.write("rules.yaml", {"groups": groups})
+        job = {"job": f"{RELEASE}-keybroker", "namespace": NAMESPACE}
+        customer_caused = [
+            # Most calls fail because customers revoked or disabled their keys, or
+            # clients sent bad EDEKs; Key Vault answers 403 slowly. None of it pages.
+            self.rpc("Unwrap", "PERMISSION_DENIED", "KEY_NOT_ACCESSIBLE", "customer", "0+50x40"),
+            self.rpc("Unwrap", "FAILED_PRECONDITION", "KEY_DISABLED", "customer", "0+10x40"),
+            self.rpc("Unwrap", "INVALID_ARGUMENT", "EDEK_INVALID", "client", "0+20x40"),
+            self.rpc("Unwrap", "OK", "", "none", "0+20x40"),
+            self.kms("KEY_NOT_ACCESSIBLE", "0+50x40"),
+            self.kms("KEY_DISABLED", "0+10x40"),
+            self.kms("OK", "0+20x40"),
+            self.series("keybroker_keyring_reloads_total", {"pod": "kb-0", "outcome": "OK"},
+                        "0+1x40"),
+            self.series("up", {"instance": "10.0.0.1:9090"}, "1x40"),
+        ] + self.latency("Unwrap", "OK", {"0.1": "0+20x40", "+Inf": "0+20x40"}) \
+          + self.latency("Unwrap", "PERMISSION_DENIED", {"0.1": "0x40", "+Inf": "0+60x40"})
+        service_faults = [
+            self.rpc("GenerateDek", "INTERNAL", "INTERNAL", "service", "0+10x40"),
+            self.rpc("GenerateDek", "OK", "", "none", "0+90x40"),
+            self.kms("KMS_UNAVAILABLE", "0+30x40"),
+            self.kms("OK", "0+70x40"),
+            self.series("keybroker_keyring_reloads_total",
+                        {"pod": "kb-0", "outcome": "KEYRING_INVALID"}, "0+1x40"),
+            self.series("up", {"instance": "10.0.0.1:9090"}, "0x40"),
+        ] + self.latency("GenerateDek", "OK", {"0.1": "0x40", "1": "0+100x40", "+Inf": "0+100x40"})
+
+        def alerts(severity, **labels):
+            return [{"exp_labels": {**job, **labels, "severity": severity}}]
+        at = "30m"
+        self.write("test.yaml", {
+            "rule_files": ["rules.yaml"],
+            "evaluation_interval": "1m",
+            "tests": [
+                {"interval": "1m", "input_series": customer_caused,
+                 "alert_rule_test": [{"eval_time": at, "alertname": name, "exp_alerts": []}
+                                     for name in sorted(CHART_ALERTS)]},
+                {"interval": "1m", "input_series": service_faults, "alert_rule_test": [
+                    {"eval_time": at, "alertname": "KeybrokerServiceErrors",
+                     "exp_alerts": alerts("critical")},
+                    {"eval_time": at, "alertname": "KeybrokerKmsUnavailable",
+                     "exp_alerts": alerts("critical", kms="azure")},
+                    {"eval_time": at, "alertname": "KeybrokerLatencyHigh",
+                     "exp_alerts": alerts("warning", method="GenerateDek")},
+                    {"eval_time": at, "alertname": "KeybrokerKeyringReloadFailing",
+                     "exp_alerts": alerts("critical", pod="kb-0", outcome="KEYRING_INVALID")},
+                    {"eval_time": at, "alertname": "KeybrokerTargetDown",
+                     "exp_alerts": alerts("warning", instance="10.0.0.1:9090")},
+                ]},
+            ],
+        })
+        self.promtool_run("test", "rules", "test.yaml")
 
 
 class BrokerStartsTest(unittest.TestCase):
