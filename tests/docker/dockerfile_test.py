@@ -191,7 +191,12 @@ class DockerfileTest(unittest.TestCase):
 
     def test_ports_and_entrypoint(self):
         exposed = " ".join(self.instructions(self.runtime, "EXPOSE")).split()
-        self.assertEqual(sorted(exposed), ["50051", "9090"])
+        # The ports the Helm chart's default values give the container.
+        with open(os.path.join(REPO, "helm", "keybroker", "values.yaml"), encoding="utf-8") as f:
+            ports = re.search(r"^containerPorts:\n  grpc: (\d+).*\n  metrics: (\d+)", f.read(),
+                              re.MULTILINE)
+        self.assertIsNotNone(ports, "helm/keybroker/values.yaml has no containerPorts")
+        self.assertEqual(sorted(exposed), sorted(ports.groups()))
         entrypoint = self.instructions(self.runtime, "ENTRYPOINT")
         self.assertEqual(len(entrypoint), 1)
         self.assertEqual(json.loads(entrypoint[0]), ["keybroker"])  # exec form, no shell
