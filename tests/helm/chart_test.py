@@ -563,7 +563,7 @@ class AlertRulesTest(unittest.TestCase):
 
     def kms(self, outcome, values):
         return self.series("keybroker_kms_requests_total",
-                           {"kms": "azure", "operation": "unwrap", "outcome": outcome}, values)
+                           {"kms": "azure_key_vault", "operation": "unwrap", "outcome": outcome}, values)
 
     def latency(self, method, code, buckets):
         return [self.series("keybroker_rpc_duration_seconds_bucket",
@@ -588,7 +588,7 @@ class AlertRulesTest(unittest.TestCase):
             self.rpc("Unwrap", "PERMISSION_DENIED", "KEY_NOT_ACCESSIBLE", "customer", "0+50x40"),
             self.rpc("Unwrap", "FAILED_PRECONDITION", "KEY_DISABLED", "customer", "0+10x40"),
             self.rpc("Unwrap", "INVALID_ARGUMENT", "EDEK_INVALID", "client", "0+20x40"),
-            self.rpc("Unwrap", "OK", "", "none", "0+20x40"),
+            self.rpc("Unwrap", "OK", "none", "none", "0+20x40"),
             self.kms("KEY_NOT_ACCESSIBLE", "0+50x40"),
             self.kms("KEY_DISABLED", "0+10x40"),
             self.kms("OK", "0+20x40"),
@@ -599,11 +599,11 @@ class AlertRulesTest(unittest.TestCase):
           + self.latency("Unwrap", "PERMISSION_DENIED", {"0.1": "0x40", "+Inf": "0+60x40"})
         service_faults = [
             self.rpc("GenerateDek", "INTERNAL", "INTERNAL", "service", "0+10x40"),
-            self.rpc("GenerateDek", "OK", "", "none", "0+90x40"),
+            self.rpc("GenerateDek", "OK", "none", "none", "0+90x40"),
             self.kms("KMS_UNAVAILABLE", "0+30x40"),
             self.kms("OK", "0+70x40"),
             self.series("keybroker_keyring_reloads_total",
-                        {"pod": "kb-0", "outcome": "KEYRING_INVALID"}, "0+1x40"),
+                        {"pod": "kb-0", "outcome": "INTERNAL"}, "0+1x40"),
             self.series("up", {"instance": "10.0.0.1:9090"}, "0x40"),
         ] + self.latency("GenerateDek", "OK", {"0.1": "0x40", "1": "0+100x40", "+Inf": "0+100x40"})
 
@@ -621,11 +621,11 @@ class AlertRulesTest(unittest.TestCase):
                     {"eval_time": at, "alertname": "KeybrokerServiceErrors",
                      "exp_alerts": alerts("critical")},
                     {"eval_time": at, "alertname": "KeybrokerKmsUnavailable",
-                     "exp_alerts": alerts("critical", kms="azure")},
+                     "exp_alerts": alerts("critical", kms="azure_key_vault")},
                     {"eval_time": at, "alertname": "KeybrokerLatencyHigh",
                      "exp_alerts": alerts("warning", method="GenerateDek")},
                     {"eval_time": at, "alertname": "KeybrokerKeyringReloadFailing",
-                     "exp_alerts": alerts("critical", pod="kb-0", outcome="KEYRING_INVALID")},
+                     "exp_alerts": alerts("critical", pod="kb-0", outcome="INTERNAL")},
                     {"eval_time": at, "alertname": "KeybrokerTargetDown",
                      "exp_alerts": alerts("warning", instance="10.0.0.1:9090")},
                 ]},
