@@ -1,0 +1,119 @@
+#include "server/key_health.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error_reason.h"
+#include "common/log.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kms_adapters/azure/azure_kms.h"
+#include "nlohmann/json.hpp"
+
+namespace keybroker::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kKeyUrl[] = "https://vault-a.vault.azure.net/keys/cmk";
+constexpr char kVersion[] = "0123456789abcdef0123456789abcdef";
+
+class KeyHealthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // An AzureKms makes no request until called: enough to bind customer keys.
+    auto azure = std::make_unique<kms::azure::AzureKms>(&client_, absl::Seconds(30));
+    kms::azure::AzureKeyOptions options;
+    options.key_url = kKeyUrl;
+    ASSERT_TRUE(azure->AddKey(options).ok());
+    ASSERT_TRUE(registry_.AddKms(std::move(azure)).ok());
+    ASSERT_TRUE(registry_.Bind("tenant-a", crypto::EdekKms::kAzure, kKeyUrl).ok());
+    log::SetSinkForTesting([this](const std::string& line) {
+      lines_.push_back(nlohmann::json::parse(line));
+    });
+    health_.Track(registry_);
+  }
+  void TearDown() override { log::SetSinkForTesting(nullptr); }
+
+  std::vector<nlohmann::json> Events(const std::string& event) const {
+    std::vector<nlohmann::json> found;
+    for (const auto& line : lines_) {
+      if (line["event"] == event) found.push_back(line);
+    }
+    return found;
+  }
+
+  kms::azure::KeyVaultClient client_{nullptr};
+  KeyRegistry registry_;
+  BrokerMetrics metrics_{"dev"};
+  KeyHealth health_{&metrics_};
+  std::vector<nlohmann::json> lines_;
+};
+
+absl::Status Revoked() {
+  absl::Status status = MakeError(ErrorReason::kKeyNotAccessible,
+                                  "unwrapkey on key vault-a/cmk failed: HTTP 403 Forbidden");
+  SetKmsRequestId(status, "req-42");
+  return status;
+}
+
+TEST_F(KeyHealthTest, LogsOnceWhenAKeyBecomesInaccessibleAndOnceWhenItRecovers) {
+  health_.KeyRequestDone(kKeyUrl, kVersion, absl::OkStatus());
+  EXPECT_TRUE(Events("customer_key_recovered").empty());  // never was inaccessible
+
+  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
+  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
+  std::vector<nlohmann::json> down = Events("customer_key_inaccessible");
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0]["level"], "warn");
+  EXPECT_EQ(down[0]["alias"], "tenant-a");
+  EXPECT_EQ(down[0]["key_id"], kKeyUrl);
+  EXPECT_EQ(down[0]["version"], kVersion);
+  EXPECT_EQ(down[0]["reason"], "KEY_NOT_ACCESSIBLE");
+  EXPECT_EQ(down[0]["kms_request_id"], "req-42");
+  EXPECT_EQ(down[0]["cause"], "customer");
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyNotAccessible);
+  EXPECT_THAT(metrics_.Scrape(),
+              HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 1"));
+  EXPECT_THAT(metrics_.Scrape(), HasSubstr("keybroker_key_accessible{alias=\"tenant-a\"} 0"));
+
+  health_.KeyRequestDone(kKeyUrl, kVersion, absl::OkStatus());
+  std::vector<nlohmann::json> up = Events("customer_key_recovered");
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0]["previous_reason"], "KEY_NOT_ACCESSIBLE");
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), std::nullopt);
+  EXPECT_THAT(metrics_.Scrape(),
+              HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 0"));
+  EXPECT_THAT(metrics_.Scrape(), HasSubstr("keybroker_key_accessible{alias=\"tenant-a\"} 1"));
+}
+
+TEST_F(KeyHealthTest, ANewReasonIsANewEvent) {
+  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
+  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKeyDisabled, "disabled"));
+  std::vector<nlohmann::json> down = Events("customer_key_inaccessible");
+  ASSERT_EQ(down.size(), 2u);
+  EXPECT_EQ(down[1]["reason"], "KEY_DISABLED");
+  EXPECT_THAT(metrics_.Scrape(),
+              HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 0"));
+  EXPECT_THAT(metrics_.Scrape(), HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_DISABLED\"} 1"));
+}
+
+TEST_F(KeyHealthTest, ServiceFaultsSayNothingAboutTheKey) {
+  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
+  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKmsUnavailable, "503"));
+  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKmsThrottled, "429"));
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyNotAccessible);
+  EXPECT_TRUE(Events("customer_key_recovered").empty());
+  EXPECT_EQ(Events("customer_key_inaccessible").size(), 1u);
+}
+
+TEST_F(KeyHealthTest, KeysItDoesNotTrackAreIgnored) {
+  health_.KeyRequestDone("https://other.vault.azure.net/keys/x", kVersion, Revoked());
+  EXPECT_TRUE(lines_.empty());
+  EXPECT_THAT(metrics_.Scrape(),
+              HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 0"));
+}
+
+}  // namespace
+}  // namespace keybroker::server
