@@ -82,7 +82,13 @@ absl::Status ReadFileInto(const std::string& path, size_t max_size, std::string*
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode) {
+namespace {
+
+// Writes `data` to a fresh temporary file beside `path`, then puts it in
+// place: rename(2) over `path` when `replace`, else link(2), which fails
+// when `path` exists.
+absl::Status WriteThroughTemporary(const std::string& path, absl::string_view data, int mode,
+                                   bool replace) {
   std::random_device random;
   std::string temp = absl::StrCat(path, ".tmp-", ::getpid(), "-", random());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -94,20 +100,32 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view data
                             : ErrnoError("cannot chmod", temp);
   if (status.ok() && ::fsync(fd) != 0) status = ErrnoError("cannot fsync", temp);
   if (status.ok() && ::close(closer.Release()) != 0) status = ErrnoError("cannot close", temp);
-  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
+  if (status.ok() && replace && ::rename(temp.c_str(), path.c_str()) != 0) {
     status = ErrnoError("cannot rename over", path);
   }
-  if (!status.ok()) {
-    ::unlink(temp.c_str());
-    return status;
+  if (status.ok() && !replace && ::link(temp.c_str(), path.c_str()) != 0) {
+    status = errno == EEXIST ? absl::AlreadyExistsError(absl::StrCat(path, " already exists"))
+                             : ErrnoError("cannot create", path);
   }
-  // The rename is durable only once the directory entry is.
+  if (!status.ok() || !replace) ::unlink(temp.c_str());
+  if (!status.ok()) return status;
+  // The new name is durable only once the directory entry is.
   std::string dir = DirectoryOf(path);
   int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return ErrnoError("cannot open directory", dir);
   FdCloser dir_closer(dir_fd);
   if (::fsync(dir_fd) != 0) return ErrnoError("cannot fsync directory", dir);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode) {
+  return WriteThroughTemporary(path, data, mode, /*replace=*/true);
+}
+
+absl::Status CreateFileAtomically(const std::string& path, absl::string_view data, int mode) {
+  return WriteThroughTemporary(path, data, mode, /*replace=*/false);
 }
 
 absl::Status MakeDirectories(const std::string& path, int mode) {

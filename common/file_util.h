@@ -23,6 +23,12 @@ absl::Status ReadFileInto(const std::string& path, size_t max_size, std::string*
 // over `path`, fsync the directory. The file gets permission bits `mode`.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode);
 
+// Like WriteFileAtomically, but never replaces an existing `path`:
+// ALREADY_EXISTS if there is one, decided atomically (link(2) of the
+// temporary file), so two writers racing cannot both succeed. For files
+// whose loss is unrecoverable, such as a master key.
+absl::Status CreateFileAtomically(const std::string& path, absl::string_view data, int mode);
+
 // Returns the directory part of `path` ("." when there is none, "/" for a
 // file in the root).
 std::string DirectoryOf(const std::string& path);

@@ -1,9 +1,11 @@
 #include "ctl/json_output.h"
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/error_reason.h"
 #include "crypto/wipe.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -81,6 +83,20 @@ Json RpcErrorJson(const grpc::Status& status) {
 
 int ReportRpcError(const grpc::Status& status) {
   PrintLine(stderr, Serialize(RpcErrorJson(status)));
+  return kExitRpcError;
+}
+
+Json StatusErrorJson(const absl::Status& status) {
+  Json error = {{"code", absl::StatusCodeToString(status.code())},
+                {"message", std::string(status.message())}};
+  if (std::optional<ErrorReason> reason = ReasonOf(status)) {
+    error["reason"] = std::string(ErrorReasonName(*reason));
+  }
+  return {{"error", std::move(error)}};
+}
+
+int ReportError(const absl::Status& status) {
+  PrintLine(stderr, Serialize(StatusErrorJson(status)));
   return kExitRpcError;
 }
 

@@ -7,6 +7,7 @@
 #ifndef KEYBROKER_CTL_JSON_OUTPUT_H_
 #define KEYBROKER_CTL_JSON_OUTPUT_H_
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/support/status.h"
 #include "nlohmann/json.hpp"
@@ -34,6 +35,13 @@ Json RpcErrorJson(const grpc::Status& status);
 
 // Prints RpcErrorJson(status) as one line on stderr. Returns kExitRpcError.
 int ReportRpcError(const grpc::Status& status);
+
+// The same shape for a failed local operation (keybrokerctl keyring):
+// {"error": {"code", "message", "reason"}}, reason when the error has one
+// (common/error_reason.h). Printed on stderr by ReportError, which returns
+// kExitRpcError: the operation failed, as a call to the broker can.
+Json StatusErrorJson(const absl::Status& status);
+int ReportError(const absl::Status& status);
 
 // Prints "keybrokerctl: <message>" on stderr. Returns kExitUsage.
 int ReportUsageError(absl::string_view message);

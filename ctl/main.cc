@@ -2,9 +2,10 @@
 //
 //   keybrokerctl [--addr ADDR] [--timeout S] [TLS flags] COMMAND [options]
 //
-// One RPC per run; the result is one JSON object on stdout, an error one JSON
-// object on stderr. Exit status 0 on success, 1 when the call failed, 2 when
-// the command line was wrong.
+// One RPC per run (or, for `keyring ...`, one operation on a local keyring
+// file, with no broker); the result is one JSON object on stdout, an error
+// one JSON object on stderr. Exit status 0 on success, 1 when the call (or
+// operation) failed, 2 when the command line was wrong.
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "ctl/channel.h"
 #include "ctl/commands.h"
 #include "ctl/json_output.h"
+#include "ctl/keyring_commands.h"
 #include "ctl/request_args.h"
 #include "grpc/support/log.h"
 #include "keybroker/v1/key_broker.grpc.pb.h"
@@ -83,13 +85,19 @@ int main(int argc, char** argv) {
   ConnectionFlags flags;
   keybroker::ctl::CommandArgs args;
   AddGlobalOptions(app, &flags);
+  keybroker::ctl::KeyringArgs keyring_args;
   keybroker::ctl::AddCommands(app, &args);
+  keybroker::ctl::AddKeyringCommands(app, &keyring_args);
   if (int exit_status = Parse(app, argc, argv); exit_status >= 0) return exit_status;
+  const CLI::App& command = *app.get_subcommands().front();
+  if (command.get_name() == "keyring") {
+    return keybroker::ctl::RunKeyringCommand(command, keyring_args);
+  }
 
   QuietGrpcLogs();
   auto channel = keybroker::ctl::MakeChannel(flags);
   if (!channel.ok()) return keybroker::ctl::ReportUsageError(channel.status().message());
   std::unique_ptr<keybroker::v1::KeyBroker::Stub> stub =
       keybroker::v1::KeyBroker::NewStub(*channel);
-  return keybroker::ctl::RunCommand(app.get_subcommands().front()->get_name(), args, *stub, flags);
+  return keybroker::ctl::RunCommand(command.get_name(), args, *stub, flags);
 }

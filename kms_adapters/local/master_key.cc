@@ -38,15 +38,7 @@ absl::StatusOr<crypto::SecretBytes> LoadMasterKey(const std::string& file) {
   return FromEnvironment();
 }
 
-absl::StatusOr<crypto::SecretBytes> LoadOrCreateDevelopmentMasterKey(
-    const std::string& file, const std::string& keyring_file) {
-  if (std::getenv(kMasterKeyEnv) != nullptr) return FromEnvironment();
-  if (FileExists(file)) return FromFile(file);
-  if (FileExists(keyring_file)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "keyring ", keyring_file, " exists but its master key file ", file,
-        " is missing: restore it (or set ", kMasterKeyEnv, "); a new master key cannot open it"));
-  }
+absl::StatusOr<crypto::SecretBytes> CreateMasterKeyFile(const std::string& file) {
   ASSIGN_OR_RETURN(crypto::SecretBytes key, crypto::RandomSecret(32));
   // Hex-encode straight into a secret buffer: no unwiped temporaries.
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -56,7 +48,26 @@ absl::StatusOr<crypto::SecretBytes> LoadOrCreateDevelopmentMasterKey(
     hex.RevealMutable()[2 * i + 1] = kDigits[key.Reveal()[i] & 0xf];
   }
   hex.RevealMutable()[2 * key.size()] = '\n';
-  RETURN_IF_ERROR(WriteFileAtomically(file, hex.RevealAsStringView(), 0600));
+  absl::Status written = CreateFileAtomically(file, hex.RevealAsStringView(), 0600);
+  if (absl::IsAlreadyExists(written)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "master key file ", file, " already exists; it is never replaced (the keyrings under it "
+        "would be lost with it)"));
+  }
+  RETURN_IF_ERROR(written);
+  return key;
+}
+
+absl::StatusOr<crypto::SecretBytes> LoadOrCreateDevelopmentMasterKey(
+    const std::string& file, const std::string& keyring_file) {
+  if (std::getenv(kMasterKeyEnv) != nullptr) return FromEnvironment();
+  if (FileExists(file)) return FromFile(file);
+  if (FileExists(keyring_file)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "keyring ", keyring_file, " exists but its master key file ", file,
+        " is missing: restore it (or set ", kMasterKeyEnv, "); a new master key cannot open it"));
+  }
+  ASSIGN_OR_RETURN(crypto::SecretBytes key, CreateMasterKeyFile(file));
   log::Warn("development_master_key_created",
             {{"path", file},
              {"message",

@@ -20,6 +20,11 @@ inline constexpr char kMasterKeyEnv[] = "KEYBROKER_MASTER_KEY";
 // source when it is missing or malformed.
 absl::StatusOr<crypto::SecretBytes> LoadMasterKey(const std::string& file);
 
+// Generates a master key and writes it to `file` (64 hex characters and a
+// newline, mode 0600). Never replaces a file: ALREADY_EXISTS if `file`
+// exists, since the keyring under the old key would be lost with it.
+absl::StatusOr<crypto::SecretBytes> CreateMasterKeyFile(const std::string& file);
+
 // For the embedded default (`--data-dir`): KEYBROKER_MASTER_KEY if set, else
 // `file`, generating it (mode 0600) on first start with a warning that a
 // master key stored beside the keyring is for development only. Refuses to

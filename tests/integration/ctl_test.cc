@@ -1,26 +1,23 @@
 // keybrokerctl against the real broker: JSON out, base64 bytes, error JSON
-// with the broker's reason, and exit codes 0 / 1 / 2.
-#include <sys/wait.h>
-
-#include <cstdio>
-#include <fstream>
-#include <iterator>
+// with the broker's reason, and exit codes 0 / 1 / 2; and its keyring
+// commands, which work on a keyring file with no broker.
+#include <sys/stat.h>
 
 #include "absl/strings/escaping.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/broker_process.h"
+#include "tests/integration/ctl_runner.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace keybroker::testing {
 namespace {
 
-struct CtlResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 class CtlTest : public ::testing::Test {
  protected:
@@ -32,19 +29,7 @@ class CtlTest : public ::testing::Test {
 
   // Runs keybrokerctl with `args` (already shell-quoted where needed).
   CtlResult Ctl(const std::string& args) {
-    std::string err_file = dir_.File("ctl.err");
-    std::string command = BuiltBinary("ctl/keybrokerctl") + " --addr " + broker_->address() +
-                          " " + args + " 2>" + err_file;
-    CtlResult result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    char buffer[4096];
-    size_t n;
-    while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
-    int status = ::pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream in(err_file);
-    result.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    return result;
+    return RunCtl("--addr " + broker_->address() + " " + args, dir_.path());
   }
 
   TempDir dir_;
@@ -109,6 +94,136 @@ TEST_F(CtlTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Ctl("unwrap --edek '***'").exit_code, 2);
   EXPECT_EQ(Ctl("generate-dek --key default --context novalue").exit_code, 2);
   EXPECT_EQ(Ctl("generate-dek").exit_code, 2);
+}
+
+// keybrokerctl keyring: a keyring file worked on directly, no broker.
+class CtlKeyringTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CtlResult created = Keyring("new-master-key --out " + master_);
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+  }
+
+  CtlResult Keyring(const std::string& args, const std::string& env = "") {
+    return RunCtl("keyring " + args, dir_.path(), env);
+  }
+  // `keyring <command> --keyring-file ring --master-key-file master-key <args>`.
+  CtlResult OnRing(const std::string& command, const std::string& args = "") {
+    return Keyring(command + " --keyring-file " + ring_ + " --master-key-file " + master_ + " " +
+                   args);
+  }
+  static nlohmann::json ErrorOf(const CtlResult& result) {
+    return nlohmann::json::parse(result.err)["error"];
+  }
+
+  TempDir dir_;
+  std::string master_ = dir_.File("master-key");
+  std::string ring_ = dir_.File("ring");
+};
+
+TEST_F(CtlKeyringTest, NewMasterKeyIsA0600HexFileNeverOverwritten) {
+  std::string key = ReadAll(master_);
+  EXPECT_EQ(key.size(), 65u);
+  EXPECT_EQ(key.find_first_not_of("0123456789abcdef"), 64u);
+  struct stat st;
+  ASSERT_EQ(::stat(master_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+
+  CtlResult again = Keyring("new-master-key --out " + master_);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(again.out.empty());
+  EXPECT_EQ(ErrorOf(again)["code"], "ALREADY_EXISTS");
+  EXPECT_EQ(ReadAll(master_), key);
+  EXPECT_EQ(Keyring("new-master-key").exit_code, 2) << "--out is required";
+}
+
+TEST_F(CtlKeyringTest, InitRotateAndListNeverPrintMaterial) {
+  CtlResult init = OnRing("init", "--key alpha --key beta");
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  nlohmann::json made = nlohmann::json::parse(init.out);
+  EXPECT_EQ(made["keyring_file"], ring_);
+  ASSERT_EQ(made["keys"].size(), 2u);
+  EXPECT_EQ(made["keys"][0]["key"], "alpha");
+  EXPECT_EQ(made["keys"][0]["current_version"], "1");
+
+  CtlResult rotated = OnRing("rotate", "--key alpha");
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  EXPECT_EQ(nlohmann::json::parse(rotated.out),
+            (nlohmann::json{{"keyring_file", ring_}, {"key", "alpha"}, {"key_version", "2"}}));
+
+  // The master key may come from the environment, as for the broker.
+  CtlResult listed = Keyring("list --keyring-file " + ring_,
+                             "KEYBROKER_MASTER_KEY=" + ReadAll(master_).substr(0, 64));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  nlohmann::json list = nlohmann::json::parse(listed.out);
+  nlohmann::json alpha = list["keys"][0];
+  EXPECT_EQ(alpha["key"], "alpha");
+  EXPECT_EQ(alpha["current_version"], "2");
+  ASSERT_EQ(alpha["versions"].size(), 2u);
+  EXPECT_EQ(alpha["versions"][1]["version"], "2");
+  EXPECT_THAT(alpha["versions"][1]["created"].get<std::string>(), ::testing::EndsWith("Z"));
+  EXPECT_EQ(list["keys"][1]["current_version"], "1");
+  for (const std::string& line : {init.out, rotated.out, listed.out}) {
+    EXPECT_THAT(line, Not(HasSubstr("material")));
+  }
+}
+
+TEST_F(CtlKeyringTest, InitRefusesToOverwriteAKeyring) {
+  ASSERT_EQ(OnRing("init", "--key alpha").exit_code, 0);
+  std::string before = ReadAll(ring_);
+  CtlResult again = OnRing("init", "--key other");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(ErrorOf(again)["code"], "ALREADY_EXISTS");
+  EXPECT_THAT(ErrorOf(again)["message"].get<std::string>(), HasSubstr("never overwrites"));
+  EXPECT_EQ(ReadAll(ring_), before);
+  EXPECT_EQ(OnRing("init").exit_code, 2) << "--key is required";
+}
+
+TEST_F(CtlKeyringTest, WrongOrMissingMasterKeyIsAnError) {
+  ASSERT_EQ(OnRing("init", "--key alpha").exit_code, 0);
+  std::string other = dir_.File("other-key");
+  ASSERT_EQ(Keyring("new-master-key --out " + other).exit_code, 0);
+  for (const std::string& command : {"list", "rotate --key alpha"}) {
+    CtlResult wrong = Keyring(command + " --keyring-file " + ring_ + " --master-key-file " + other);
+    EXPECT_EQ(wrong.exit_code, 1) << command;
+    EXPECT_EQ(ErrorOf(wrong)["code"], "FAILED_PRECONDITION");
+    EXPECT_THAT(ErrorOf(wrong)["message"].get<std::string>(), HasSubstr("wrong master key"));
+  }
+  CtlResult missing_key_file =
+      Keyring("list --keyring-file " + ring_ + " --master-key-file " + dir_.File("nope"));
+  EXPECT_EQ(missing_key_file.exit_code, 1);
+  EXPECT_THAT(ErrorOf(missing_key_file)["message"].get<std::string>(),
+              HasSubstr("cannot read master key file"));
+  CtlResult no_key = Keyring("list --keyring-file " + ring_);  // nor KEYBROKER_MASTER_KEY
+  EXPECT_EQ(no_key.exit_code, 2);
+  EXPECT_THAT(no_key.err, HasSubstr("--master-key-file"));
+}
+
+TEST_F(CtlKeyringTest, MissingKeyringOrKeyIsAnError) {
+  CtlResult listed = OnRing("list");
+  EXPECT_EQ(listed.exit_code, 1);
+  EXPECT_EQ(ErrorOf(listed)["code"], "NOT_FOUND");
+  CtlResult rotated = OnRing("rotate", "--key alpha");
+  EXPECT_EQ(rotated.exit_code, 1);
+  EXPECT_EQ(ErrorOf(rotated)["code"], "NOT_FOUND");
+
+  ASSERT_EQ(OnRing("init", "--key alpha").exit_code, 0);
+  CtlResult unknown = OnRing("rotate", "--key beta");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(ErrorOf(unknown)["reason"], "KEY_NOT_FOUND");
+  EXPECT_EQ(OnRing("rotate").exit_code, 2) << "--key is required";
+  EXPECT_EQ(Keyring("").exit_code, 2) << "a keyring command is required";
+}
+
+TEST_F(CtlKeyringTest, RotateRefusesWhileAWritableBrokerHoldsTheKeyring) {
+  TempDir data;
+  auto broker = BrokerProcess::Start({"--listen", "127.0.0.1:0", "--data-dir", data.path()});
+  ASSERT_OK(broker);
+  CtlResult rotated = Keyring("rotate --keyring-file " + data.File("keyring") +
+                              " --master-key-file " + data.File("master-key") +
+                              " --key service-default");
+  EXPECT_EQ(rotated.exit_code, 1);
+  EXPECT_THAT(ErrorOf(rotated)["message"].get<std::string>(), HasSubstr("another process"));
 }
 
 }  // namespace

@@ -115,6 +115,23 @@ TEST_F(FileUtilTest, WriteFileAtomicallyFailsInAMissingDirectoryAndLeavesNothing
   EXPECT_THAT(DirectoryEntries(), IsEmpty());
 }
 
+TEST_F(FileUtilTest, CreateFileAtomicallyWritesANewFileWithItsMode) {
+  std::string path = Path("master-key");
+  ASSERT_OK(CreateFileAtomically(path, "secret\n", 0600));
+  EXPECT_EQ(Slurp(path), "secret\n");
+  EXPECT_EQ(ModeOf(path), 0600);
+  EXPECT_THAT(DirectoryEntries(), ElementsAre("master-key"));
+}
+
+TEST_F(FileUtilTest, CreateFileAtomicallyNeverReplacesAFileAndLeavesNoTemporary) {
+  std::string path = Path("master-key");
+  WritePlain(path, "old");
+  EXPECT_THAT(CreateFileAtomically(path, "new", 0600),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(Slurp(path), "old");
+  EXPECT_THAT(DirectoryEntries(), ElementsAre("master-key"));
+}
+
 TEST_F(FileUtilTest, ReadFileIntoReadsWholeFileAndReplacesOutput) {
   std::string path = Path("data");
   WritePlain(path, "hello\nworld");

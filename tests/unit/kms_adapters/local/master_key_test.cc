@@ -86,5 +86,19 @@ TEST_F(MasterKeyTest, DevelopmentModePrefersTheEnvironment) {
   EXPECT_NE(::stat(dir_.File("mk").c_str(), &st), 0) << "no file is written when the env is set";
 }
 
+TEST_F(MasterKeyTest, CreatedKeyFileReadsBackAndIsNeverReplaced) {
+  absl::StatusOr<crypto::SecretBytes> created = CreateMasterKeyFile(dir_.File("mk"));
+  ASSERT_OK(created);
+  struct stat st;
+  ASSERT_EQ(::stat(dir_.File("mk").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  EXPECT_EQ(st.st_size, 65) << "64 hex characters and a newline";
+  absl::StatusOr<crypto::SecretBytes> read = LoadMasterKey(dir_.File("mk"));
+  ASSERT_OK(read);
+  EXPECT_TRUE(created->ConstantTimeEquals(*read));
+  EXPECT_THAT(CreateMasterKeyFile(dir_.File("mk")), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_TRUE(LoadMasterKey(dir_.File("mk"))->ConstantTimeEquals(*read));
+}
+
 }  // namespace
 }  // namespace keybroker::kms
