@@ -69,7 +69,7 @@ std::set<std::string> Listing(const std::string& dir) {
   return names;
 }
 
-class KeyringReloadTest : public ::testing::Test {
+class LocalKmsReloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     master_ = *crypto::RandomSecret(32);
@@ -119,7 +119,7 @@ class KeyringReloadTest : public ::testing::Test {
   crypto::EncryptionContext context_;
 };
 
-TEST_F(KeyringReloadTest, ChangedContentsAreTakenAndOldEdeksStillUnwrap) {
+TEST_F(LocalKmsReloadTest, ChangedContentsAreTakenAndOldEdeksStillUnwrap) {
   std::unique_ptr<LocalKms> kms = OpenReadOnly();
   WrappedKey before = *kms->Wrap("k1", dek_, context_, call_);
   EXPECT_EQ(before.key_version, "1");
@@ -140,7 +140,7 @@ TEST_F(KeyringReloadTest, ChangedContentsAreTakenAndOldEdeksStillUnwrap) {
   EXPECT_THAT(Reloads(), ElementsAre("local/reload/OK"));
 }
 
-TEST_F(KeyringReloadTest, UnchangedContentsAreNotReloaded) {
+TEST_F(LocalKmsReloadTest, UnchangedContentsAreNotReloaded) {
   std::unique_ptr<LocalKms> kms = OpenReadOnly();
   // The same bytes written again (a new inode and mtime, as a Secret update
   // that changed another key would give) are no change.
@@ -154,7 +154,7 @@ TEST_F(KeyringReloadTest, UnchangedContentsAreNotReloaded) {
   EXPECT_EQ(CurrentVersion(*kms), "1");
 }
 
-TEST_F(KeyringReloadTest, AKeyringMissingAVersionIsRefusedAndTheOldOneKept) {
+TEST_F(LocalKmsReloadTest, AKeyringMissingAVersionIsRefusedAndTheOldOneKept) {
   std::string version_1_only = ReadAll(path_);
   RotateFile();
   std::unique_ptr<LocalKms> kms = OpenReadOnly();
@@ -173,7 +173,7 @@ TEST_F(KeyringReloadTest, AKeyringMissingAVersionIsRefusedAndTheOldOneKept) {
   EXPECT_OK(kms->Unwrap(*crypto::DecodeEdek(under_2.edek), context_, call_));
 }
 
-TEST_F(KeyringReloadTest, AKeyringWithOtherMaterialIsRefused) {
+TEST_F(LocalKmsReloadTest, AKeyringWithOtherMaterialIsRefused) {
   std::unique_ptr<LocalKms> kms = OpenReadOnly();
   Keyring impostor;  // the same names and versions, new material
   ASSERT_OK(impostor.AddKey("k1", absl::Now()));
@@ -187,7 +187,7 @@ TEST_F(KeyringReloadTest, AKeyringWithOtherMaterialIsRefused) {
   EXPECT_EQ(CurrentVersion(*kms), "1");
 }
 
-TEST_F(KeyringReloadTest, GarbageKeepsTheOldKeyringAndIsLoggedOncePerContents) {
+TEST_F(LocalKmsReloadTest, GarbageKeepsTheOldKeyringAndIsLoggedOncePerContents) {
   std::string good = ReadAll(path_);
   std::unique_ptr<LocalKms> kms = OpenReadOnly();
   WriteAll(path_, "not a keyring at all, but long enough to get past the size check");
@@ -213,7 +213,7 @@ TEST_F(KeyringReloadTest, GarbageKeepsTheOldKeyringAndIsLoggedOncePerContents) {
   EXPECT_EQ(log_.Events("keyring_reload_failed").size(), 2u);
 }
 
-TEST_F(KeyringReloadTest, AKeyringUnderAnotherMasterKeyFails) {
+TEST_F(LocalKmsReloadTest, AKeyringUnderAnotherMasterKeyFails) {
   std::unique_ptr<LocalKms> kms = OpenReadOnly();
   Keyring keyring = *ReadKeyringFile(path_, master_);
   ASSERT_OK(WriteKeyringFile(path_, *crypto::RandomSecret(32), keyring));
@@ -224,7 +224,7 @@ TEST_F(KeyringReloadTest, AKeyringUnderAnotherMasterKeyFails) {
   EXPECT_EQ(CurrentVersion(*kms), "1");
 }
 
-TEST_F(KeyringReloadTest, AMissingFileIsLoggedOnceAndTheKeyringKept) {
+TEST_F(LocalKmsReloadTest, AMissingFileIsLoggedOnceAndTheKeyringKept) {
   std::unique_ptr<LocalKms> kms = OpenReadOnly();
   std::string good = ReadAll(path_);
   ASSERT_EQ(::unlink(path_.c_str()), 0);
@@ -237,7 +237,7 @@ TEST_F(KeyringReloadTest, AMissingFileIsLoggedOnceAndTheKeyringKept) {
   EXPECT_EQ(CurrentVersion(*kms), "1");
 }
 
-TEST_F(KeyringReloadTest, TheReloaderThreadPicksUpARotation) {
+TEST_F(LocalKmsReloadTest, TheReloaderThreadPicksUpARotation) {
   std::unique_ptr<LocalKms> kms = OpenReadOnly(absl::Milliseconds(20));
   RotateFile();
   absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -247,14 +247,14 @@ TEST_F(KeyringReloadTest, TheReloaderThreadPicksUpARotation) {
   EXPECT_EQ(CurrentVersion(*kms), "2");
 }
 
-TEST_F(KeyringReloadTest, DestructionStopsTheReloaderPromptly) {
+TEST_F(LocalKmsReloadTest, DestructionStopsTheReloaderPromptly) {
   std::unique_ptr<LocalKms> kms = OpenReadOnly(absl::Hours(1));
   absl::Time start = absl::Now();
   kms.reset();
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
 }
 
-TEST_F(KeyringReloadTest, ReadOnlyWritesNothingBesideTheKeyring) {
+TEST_F(LocalKmsReloadTest, ReadOnlyWritesNothingBesideTheKeyring) {
   // The keyring is mounted read-only: no lock file, no temporary file.
   ASSERT_EQ(::unlink(KeyringLockPath(path_).c_str()), 0);  // the set-up's writer made it
   std::set<std::string> before = Listing(dir_.path());
@@ -267,7 +267,7 @@ TEST_F(KeyringReloadTest, ReadOnlyWritesNothingBesideTheKeyring) {
   EXPECT_EQ(Listing(dir_.path()), before);
 }
 
-TEST_F(KeyringReloadTest, TheIntervalMustBePositive) {
+TEST_F(LocalKmsReloadTest, TheIntervalMustBePositive) {
   LocalKmsOptions options;
   options.keyring_file = path_;
   options.read_only = true;
