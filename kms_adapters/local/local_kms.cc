@@ -146,6 +146,7 @@ void LocalKms::PollKeyring() {
 }
 
 void LocalKms::ReloadIfChanged() {
+  if (!options_.read_only) return;  // a writable keyring changes only through Rotate
   absl::MutexLock write_lock(&write_mu_);
   std::string file;
   absl::Status read = ReadKeyringFileBytes(options_.keyring_file, &file);

@@ -98,7 +98,8 @@ class LocalKms : public Kms {
   // last look, takes the keyring in it when it may replace the current one
   // (logs keyring_reloaded), else keeps the current one (logs
   // keyring_reload_failed or keyring_reload_refused). The reloader thread
-  // calls it every reload_interval; tests call it directly.
+  // calls it every reload_interval; tests call it directly. Does nothing on
+  // a writable keyring.
   void ReloadIfChanged() ABSL_LOCKS_EXCLUDED(write_mu_);
 
  private:
