@@ -154,17 +154,22 @@ void LocalKms::ReloadIfChanged() {
   // is logged once, like lasting bad contents.
   if (!read.ok()) file = absl::StrCat("unreadable: ", read.message());
   crypto::Sha256Digest digest = crypto::Sha256(AsBytes(file));
-  if (digest == seen_digest_) return;
+  absl::Time start = absl::Now();
+  if (digest == seen_digest_) {
+    if (!unserved_error_.ok()) Report("reload", unserved_error_, start);
+    return;
+  }
   seen_digest_ = digest;
+  unserved_error_ = absl::OkStatus();
   // Back to the file being served (say, a bad file was put right): no news.
   if (digest == served_digest_) return;
-  absl::Time start = absl::Now();
   absl::Status reloaded = read;
   if (read.ok()) {
     reloaded = TakeKeyring(file, digest);
   } else {
     LogReloadFailed(options_.keyring_file, read.message());
   }
+  unserved_error_ = reloaded;
   Report("reload", reloaded, start);
 }
 

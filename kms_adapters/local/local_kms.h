@@ -142,6 +142,10 @@ class LocalKms : public Kms {
   // again.
   crypto::Sha256Digest served_digest_ ABSL_GUARDED_BY(write_mu_);
   crypto::Sha256Digest seen_digest_ ABSL_GUARDED_BY(write_mu_);
+  // Why the file last seen was not taken (OK when it was): reported again at
+  // every poll while that file stays, so that a reload-failure alert lasts
+  // as long as the problem (it is logged only once).
+  absl::Status unserved_error_ ABSL_GUARDED_BY(write_mu_);
 
   absl::Notification stop_;
   std::thread reloader_;  // read_only only: started by Create, joined on destruction

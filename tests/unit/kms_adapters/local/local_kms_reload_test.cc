@@ -32,9 +32,12 @@ using ::keybroker::testing::RecordingKmsObserver;
 using ::keybroker::testing::StatusIs;
 using ::keybroker::testing::TempDir;
 using ::keybroker::testing::WriteAll;
+using ::testing::AllOf;
+using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::SizeIs;
 
 // Keeps the log lines written while it lives.
 class LogCapture {
@@ -168,7 +171,7 @@ TEST_F(LocalKmsReloadTest, AKeyringMissingAVersionIsRefusedAndTheOldOneKept) {
   ASSERT_EQ(refused.size(), 1u) << "once per distinct contents";
   EXPECT_EQ(refused[0]["keyring_file"], path_);
   EXPECT_THAT(refused[0]["error"].get<std::string>(), HasSubstr("local key k1 has 1 versions"));
-  EXPECT_THAT(Reloads(), ElementsAre("local/reload/INTERNAL"));
+  EXPECT_THAT(Reloads(), ElementsAre("local/reload/INTERNAL", "local/reload/INTERNAL"));
   EXPECT_EQ(CurrentVersion(*kms), "2");
   EXPECT_OK(kms->Unwrap(*crypto::DecodeEdek(under_2.edek), context_, call_));
 }
@@ -202,9 +205,14 @@ TEST_F(LocalKmsReloadTest, GarbageKeepsTheOldKeyringAndIsLoggedOncePerContents) 
   for (int i = 0; i < 3; ++i) kms->ReloadIfChanged();
   EXPECT_EQ(log_.Events("keyring_reload_failed").size(), 2u);
 
+  // Logged once per contents, but reported at every poll while a bad file
+  // stays, so that a reload-failure alert lasts as long as the problem.
+  EXPECT_THAT(Reloads(), AllOf(SizeIs(6), Each("local/reload/INTERNAL")));
+
   WriteAll(path_, good);  // put right: the keyring being served, nothing to do
   kms->ReloadIfChanged();
-  EXPECT_THAT(Reloads(), ElementsAre("local/reload/INTERNAL", "local/reload/INTERNAL"));
+  kms->ReloadIfChanged();
+  EXPECT_THAT(Reloads(), SizeIs(6));
   EXPECT_THAT(log_.Events("keyring_reloaded"), IsEmpty());
 
   RotateFile();
@@ -233,7 +241,7 @@ TEST_F(LocalKmsReloadTest, AMissingFileIsLoggedOnceAndTheKeyringKept) {
   std::vector<nlohmann::json> failed = log_.Events("keyring_reload_failed");
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_THAT(failed[0]["error"].get<std::string>(), HasSubstr("no such file"));
-  EXPECT_THAT(Reloads(), ElementsAre("local/reload/INTERNAL"));
+  EXPECT_THAT(Reloads(), ElementsAre("local/reload/INTERNAL", "local/reload/INTERNAL"));
   EXPECT_EQ(CurrentVersion(*kms), "1");
 }
 
