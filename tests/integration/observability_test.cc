@@ -1,0 +1,248 @@
+// The real broker on the embedded keyring with its metrics port: after real
+// gRPC traffic, the scrape has the expected families, labels and counts and
+// passes `promtool check metrics`; the probes answer; every RPC leaves one
+// well-formed audit line; and no secret ever reaches the log.
+#include <cstdio>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/broker_process.h"
+#include "tests/integration/grpc_test_client.h"
+#include "tests/integration/http_get.h"
+#include "tests/integration/prometheus_text.h"
+#include "tests/testing/files.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keybroker::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+// The address of the metrics port, from the broker's `metrics_listening` line.
+std::string MetricsAddress(BrokerProcess& broker) {
+  for (const std::string& line : broker.Lines()) {
+    nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_object() && json["event"] == "metrics_listening") return json["address"];
+  }
+  return "";
+}
+
+// Runs `promtool check metrics` on `text`; returns its exit status and fills
+// `output` with what it printed.
+int PromtoolCheck(const std::string& text, std::string* output) {
+  TempDir dir;
+  std::string input = dir.File("scrape.txt");
+  WriteAll(input, text);
+  std::string command = absl::StrCat("promtool check metrics < ", input, " 2>&1");
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) output->append(buffer, n);
+  int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class ObservabilityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<BrokerProcess>> broker = BrokerProcess::Start(
+        {"--listen", "127.0.0.1:0", "--data-dir", dir_.path(), "--metrics-listen", "127.0.0.1:0"});
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+    ASSERT_TRUE(broker_->WaitForLogLine("metrics_listening", absl::Seconds(5)));
+    metrics_ = MetricsAddress(*broker_);
+    ASSERT_FALSE(metrics_.empty());
+    stub_ = NewStub(broker_->address());
+  }
+
+  PrometheusScrape Scrape() {
+    absl::StatusOr<HttpGetResponse> response = HttpGet(metrics_, "/metrics");
+    EXPECT_TRUE(response.ok()) << response.status();
+    if (!response.ok()) return {};
+    EXPECT_EQ(response->status, 200);
+    EXPECT_THAT(response->headers["content-type"], StartsWith("text/plain; version=0.0.4"));
+    absl::StatusOr<PrometheusScrape> scrape = PrometheusScrape::Parse(response->body);
+    EXPECT_TRUE(scrape.ok()) << scrape.status();
+    return scrape.ok() ? *std::move(scrape) : PrometheusScrape();
+  }
+
+  v1::GenerateDekResponse GenerateDek(const std::string& alias, grpc::Status* status) {
+    v1::GenerateDekRequest request;
+    request.set_key(alias);
+    (*request.mutable_context())["tenant"] = "t1";
+    v1::GenerateDekResponse response;
+    *status = stub_->GenerateDek(Ctx().get(), request, &response);
+    return response;
+  }
+
+  grpc::Status Unwrap(const std::string& edek, v1::UnwrapResponse* response) {
+    v1::UnwrapRequest request;
+    request.set_edek(edek);
+    (*request.mutable_context())["tenant"] = "t1";
+    return stub_->Unwrap(Ctx().get(), request, response);
+  }
+
+  // The audit lines written so far (they are buffered for up to ~50 ms).
+  std::vector<nlohmann::ordered_json> AuditLines(size_t at_least) {
+    std::vector<nlohmann::ordered_json> audits;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      audits.clear();
+      for (const std::string& line : broker_->Lines()) {
+        nlohmann::ordered_json json = nlohmann::ordered_json::parse(line, nullptr, false);
+        if (json.is_object() && json["event"] == "audit") audits.push_back(json);
+      }
+      if (audits.size() >= at_least) break;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return audits;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<BrokerProcess> broker_;
+  std::string metrics_;
+  std::unique_ptr<v1::KeyBroker::Stub> stub_;
+};
+
+TEST_F(ObservabilityTest, TheScrapeCountsRealTrafficAndPassesPromtool) {
+  grpc::Status status;
+  std::vector<v1::GenerateDekResponse> deks;
+  for (int i = 0; i < 3; ++i) {
+    deks.push_back(GenerateDek("default", &status));
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  for (int i = 0; i < 2; ++i) {
+    v1::UnwrapResponse unwrapped;
+    ASSERT_TRUE(Unwrap(deks[i].edek(), &unwrapped).ok());
+  }
+  v1::UnwrapResponse ignored;
+  EXPECT_EQ(Unwrap("not an edek", &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  GenerateDek("no-such-alias", &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::RotateResponse rotated;
+  v1::RotateRequest rotate;
+  rotate.set_key("default");
+  ASSERT_TRUE(stub_->Rotate(Ctx().get(), rotate, &rotated).ok());
+
+  PrometheusScrape scrape = Scrape();
+  const std::string rpcs = "keybroker_rpc_requests_total";
+  EXPECT_EQ(scrape.Find(rpcs, {{"method", "GenerateDek"}, {"code", "OK"}, {"reason", "none"},
+                               {"cause", "none"}}),
+            3);
+  EXPECT_EQ(scrape.Find(rpcs, {{"method", "Unwrap"}, {"code", "OK"}, {"reason", "none"},
+                               {"cause", "none"}}),
+            2);
+  EXPECT_EQ(scrape.Find(rpcs, {{"method", "Unwrap"}, {"code", "INVALID_ARGUMENT"},
+                               {"reason", "EDEK_INVALID"}, {"cause", "client"}}),
+            1);
+  EXPECT_EQ(scrape.Find(rpcs, {{"method", "GenerateDek"}, {"code", "NOT_FOUND"},
+                               {"reason", "KEY_NOT_FOUND"}, {"cause", "client"}}),
+            1);
+  EXPECT_EQ(scrape.Find(rpcs, {{"method", "Rotate"}, {"code", "OK"}, {"reason", "none"},
+                               {"cause", "none"}}),
+            1);
+  EXPECT_EQ(scrape.Sum(rpcs), 8);
+  EXPECT_EQ(scrape.Sum(rpcs, {{"cause", "service"}}), 0);
+  EXPECT_EQ(scrape.Find("keybroker_rpc_duration_seconds_count",
+                        {{"method", "GenerateDek"}, {"code", "OK"}}),
+            3);
+  EXPECT_EQ(scrape.Sum("keybroker_rpcs_in_flight"), 0);
+  // The local keyring did three wraps, two unwraps and one rotation; the
+  // malformed EDEK never reached it.
+  const std::string kms = "keybroker_kms_requests_total";
+  EXPECT_EQ(scrape.Find(kms, {{"kms", "local"}, {"operation", "wrap"}, {"outcome", "OK"}}), 3);
+  EXPECT_EQ(scrape.Find(kms, {{"kms", "local"}, {"operation", "unwrap"}, {"outcome", "OK"}}), 2);
+  EXPECT_EQ(scrape.Find(kms, {{"kms", "local"}, {"operation", "rotate"}, {"outcome", "OK"}}), 1);
+  EXPECT_EQ(scrape.Find("keybroker_keys_configured", {{"management", "service"}}), 1);
+  EXPECT_EQ(scrape.Find("keybroker_keys_configured", {{"management", "customer"}}), 0);
+  EXPECT_EQ(scrape.Sum("keybroker_keys_inaccessible"), 0);
+  EXPECT_EQ(scrape.Select("keybroker_build_info").size(), 1u);
+
+  // Label values come from closed sets: nothing the callers sent appears.
+  absl::StatusOr<HttpGetResponse> raw = HttpGet(metrics_, "/metrics");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_THAT(raw->body, Not(HasSubstr("no-such-alias")));
+  EXPECT_THAT(raw->body, Not(HasSubstr("not an edek")));
+
+  std::string promtool_output;
+  EXPECT_EQ(PromtoolCheck(raw->body, &promtool_output), 0) << promtool_output;
+  EXPECT_EQ(promtool_output, "") << "promtool found problems";
+}
+
+TEST_F(ObservabilityTest, ProbesAnswerOnTheMetricsPort) {
+  absl::StatusOr<HttpGetResponse> healthz = HttpGet(metrics_, "/healthz");
+  ASSERT_TRUE(healthz.ok()) << healthz.status();
+  EXPECT_EQ(healthz->status, 200);
+  EXPECT_EQ(healthz->body, "ok\n");
+  absl::StatusOr<HttpGetResponse> readyz = HttpGet(metrics_, "/readyz");
+  ASSERT_TRUE(readyz.ok()) << readyz.status();
+  EXPECT_EQ(readyz->status, 200);
+  absl::StatusOr<HttpGetResponse> other = HttpGet(metrics_, "/debug/secrets");
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->status, 404);
+}
+
+TEST_F(ObservabilityTest, EveryRpcLeavesOneAuditLineAndNoSecretIsLogged) {
+  grpc::Status status;
+  v1::GenerateDekResponse dek = GenerateDek("default", &status);
+  ASSERT_TRUE(status.ok());
+  v1::UnwrapResponse unwrapped;
+  ASSERT_TRUE(Unwrap(dek.edek(), &unwrapped).ok());
+  GenerateDek("no-such-alias", &status);
+
+  std::vector<nlohmann::ordered_json> audits = AuditLines(3);
+  ASSERT_EQ(audits.size(), 3u);
+  const char* fields[] = {"ts",     "level",  "event", "caller", "method",
+                          "alias",  "version", "outcome", "reason", "cause", "latency_ms"};
+  for (const nlohmann::ordered_json& audit : audits) {
+    for (const char* field : fields) EXPECT_TRUE(audit.contains(field)) << field << ": " << audit;
+    EXPECT_EQ(audit.begin().key(), "ts");  // ts, level, event lead every line
+    EXPECT_EQ(std::next(audit.begin()).key(), "level");
+    EXPECT_EQ(std::next(audit.begin(), 2).key(), "event");
+    EXPECT_EQ(audit["level"], "info");
+    EXPECT_THAT(audit["caller"].get<std::string>(), StartsWith("ipv4:127.0.0.1:"));
+    EXPECT_TRUE(audit["latency_ms"].is_number());
+  }
+  EXPECT_EQ(audits[0]["method"], "GenerateDek");
+  EXPECT_EQ(audits[0]["alias"], "default");
+  EXPECT_EQ(audits[0]["version"], "1");
+  EXPECT_EQ(audits[0]["outcome"], "OK");
+  EXPECT_EQ(audits[0]["cause"], "none");
+  EXPECT_EQ(audits[1]["method"], "Unwrap");
+  EXPECT_EQ(audits[1]["alias"], "default");  // read from the EDEK's key
+  EXPECT_EQ(audits[1]["version"], "1");
+  EXPECT_EQ(audits[2]["outcome"], "NOT_FOUND");
+  EXPECT_EQ(audits[2]["reason"], "KEY_NOT_FOUND");
+  EXPECT_EQ(audits[2]["cause"], "client");
+
+  // Stop the broker so that every buffered line is out, then look for the
+  // secrets it handled in everything it wrote.
+  EXPECT_EQ(broker_->Terminate(), 0);
+  std::string log;
+  for (const std::string& line : broker_->Lines()) {
+    EXPECT_TRUE(nlohmann::json::parse(line, nullptr, false).is_object()) << line;
+    absl::StrAppend(&log, line, "\n");
+  }
+  EXPECT_THAT(log, HasSubstr("\"event\":\"stopped\""));
+  std::string master_key(absl::StripAsciiWhitespace(ReadAll(dir_.File("master-key"))));
+  ASSERT_EQ(master_key.size(), 64u);
+  for (const std::string& secret :
+       {dek.plaintext(), unwrapped.plaintext()}) {
+    EXPECT_THAT(log, Not(HasSubstr(absl::Base64Escape(secret))));
+    EXPECT_THAT(log, Not(HasSubstr(absl::BytesToHexString(secret))));
+  }
+  EXPECT_THAT(log, Not(HasSubstr(master_key)));
+  EXPECT_THAT(log, Not(HasSubstr(absl::Base64Escape(dek.edek()))));
+}
+
+}  // namespace
+}  // namespace keybroker::testing
