@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/azure_broker_config.h"
 #include "tests/integration/broker_process.h"
 #include "tests/integration/grpc_test_client.h"
 #include "tests/integration/keyvault_emulator_process.h"
@@ -24,8 +25,8 @@ namespace {
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-constexpr char kTenant[] = "11111111-2222-3333-4444-555555555555";
-constexpr char kClientId[] = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+constexpr const char* kTenant = kAzureTenant;
+constexpr const char* kClientId = kAzureClientId;
 constexpr int kTtlSeconds = 2;  // metadata and unwrap cache: the revocation bound
 
 struct Key {
@@ -66,15 +67,9 @@ class AzureTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    auto emulator = KeyVaultEmulator::Start(
-        {"--vault", "kv1", "--hsm", "hsm1", "--entra", "--separate-entra-ca"}, dir_->path());
+    auto emulator = StartEmulatorWithSecretPrincipal(dir_->path(), "s3cret value+/=");
     ASSERT_OK(emulator);
     emulator_ = emulator->release();
-    ASSERT_OK(emulator_->Control("register-principal",
-                                 {{"tenant", kTenant},
-                                  {"client_id", kClientId},
-                                  {"client_secret", "s3cret value+/="},
-                                  {"hosts", {"kv1", "hsm1"}}}));
     for (const Key& key : Keys()) {
       ASSERT_OK(emulator_->Control(
           "create-key",
@@ -86,8 +81,6 @@ class AzureTest : public ::testing::Test {
           {{"host", key.host}, {"name", key.name}, {"kty", key.kty}, {"size", key.size}}));
     }
     RegisterOtherIdentities();
-    WriteAll(dir_->File("client-id"), std::string(kClientId) + "\n");
-    WriteAll(dir_->File("client-secret"), "s3cret value+/=\n");
     WriteAll(dir_->File("keybroker.yaml"), Config(emulator_->ca_file()));
     auto broker = BrokerProcess::Start({"--config", dir_->File("keybroker.yaml")});
     ASSERT_OK(broker);
@@ -153,34 +146,18 @@ class AzureTest : public ::testing::Test {
 
   // The broker configuration; `kv_ca` is the CA trusted for the vaults.
   static std::string Config(const std::string& kv_ca) {
-    std::string config = absl::StrCat(
-        "listen: 127.0.0.1:0\n"
-        "cache: { metadata_ttl_seconds: ", kTtlSeconds, ", unwrap_ttl_seconds: ", kTtlSeconds,
-        " }\n"
-        "kms:\n"
-        "  azure:\n"
-        "    key_vault_tls: { ca_file: ", kv_ca, " }\n"
-        "    request_timeout_seconds: 5\n"
-        "    identities:\n"
-        "      app:\n"
-        "        tenant_id: ", kTenant, "\n"
-        "        client_id: { password_file: ", dir_->File("client-id"), " }\n"
-        "        client_secret: { password_file: ", dir_->File("client-secret"), " }\n"
-        "        oauth_endpoint_url: ", emulator_->Url("entra"), "\n"
-        "        tls: { ca_file: ", emulator_->entra_ca_file(), " }\n",
-        OtherIdentitiesConfig(), "keys:\n");
+    std::string keys;
     for (const Key& key : Keys()) {
-      absl::StrAppend(&config, "  - alias: ", key.alias, "\n    azure_key: ",
-                      emulator_->Url(key.host), "/keys/", key.name, "\n    identity: app\n",
-                      "    vault_kind: ", key.host == "kv1" ? "vault" : "managed_hsm", "\n");
+      absl::StrAppend(&keys, AzureKeyConfig(*emulator_, key.alias, key.host, key.name, "app",
+                                            key.host != "kv1"));
     }
     for (const IdentityKey& key : IdentityKeys()) {
-      absl::StrAppend(&config, "  - alias: ", key.alias, "\n    azure_key: ",
-                      emulator_->Url(key.host), "/keys/", key.name, "\n    identity: ",
-                      key.identity, "\n    vault_kind: ",
-                      key.host == "kv1" ? "vault" : "managed_hsm\n    hsm_random: true", "\n");
+      absl::StrAppend(&keys, AzureKeyConfig(*emulator_, key.alias, key.host, key.name,
+                                            key.identity, key.host != "kv1",
+                                            key.host != "kv1" ? "    hsm_random: true\n" : ""));
     }
-    return config;
+    return AzureBrokerConfig(*emulator_, {kv_ca, kTtlSeconds, dir_->path(),
+                                          OtherIdentitiesConfig(), keys, ""});
   }
 
   grpc::Status GenerateDek(const std::string& alias, v1::GenerateDekResponse* response,
