@@ -83,15 +83,20 @@ bool BrokerCore::MayBlockOnEdek(absl::string_view edek) const {
   return kms.ok() && (*kms)->calls_remote_service();
 }
 
-std::string BrokerCore::AliasOfEdek(absl::string_view edek) const {
+BrokerCore::EdekKey BrokerCore::KeyOfEdek(absl::string_view edek) const {
+  EdekKey key;
   absl::StatusOr<DecodedEdek> decoded = Decode(edek);
-  if (!decoded.ok()) return "";
+  if (!decoded.ok()) return key;
+  key.version = decoded->edek.key_version;
   absl::StatusOr<std::string> key_id = decoded->kms->KeyIdOf(decoded->edek);
-  if (!key_id.ok()) return "";
+  if (!key_id.ok()) return key;
   for (const BoundKey& bound : registry_->bindings()) {
-    if (bound.kms == decoded->kms && bound.key_id == *key_id) return bound.alias;
+    if (bound.kms == decoded->kms && bound.key_id == *key_id) {
+      key.alias = bound.alias;
+      break;
+    }
   }
-  return "";
+  return key;
 }
 
 absl::StatusOr<std::string> BrokerCore::Rotate(absl::string_view alias,

@@ -56,9 +56,14 @@ class BrokerCore {
   bool MayBlock(absl::string_view alias) const;
   bool MayBlockOnEdek(absl::string_view edek) const;
 
-  // The alias bound to the key `edek` names, for audit lines; "" when the
-  // EDEK is malformed or names no configured key. No remote call.
-  std::string AliasOfEdek(absl::string_view edek) const;
+  // The alias bound to the key `edek` names, and the version it names, for
+  // audit lines; empty when the EDEK is malformed (the alias also when it
+  // names no configured key). No remote call.
+  struct EdekKey {
+    std::string alias;
+    std::string version;
+  };
+  EdekKey KeyOfEdek(absl::string_view edek) const;
 
   absl::StatusOr<GeneratedDek> GenerateDek(absl::string_view alias,
                                            const crypto::EncryptionContext& context,

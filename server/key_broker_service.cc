@@ -125,8 +125,8 @@ void KeyBrokerService::Audit(RpcMethod method, const grpc::CallbackServerContext
   log::Fields fields = {
       {"caller", CallerOf(context)},
       {"method", RpcMethodName(method)},
-      {"alias", facts.edek_alias.empty() ? std::string(facts.alias) : facts.edek_alias},
-      {"version", std::string(facts.version)},
+      {"alias", facts.edek.alias.empty() ? std::string(facts.alias) : facts.edek.alias},
+      {"version", facts.version.empty() ? facts.edek.version : std::string(facts.version)},
       {"outcome", absl::StatusCodeToString(status.code())},
       {"reason", status.ok() ? "" : std::string(kms::OutcomeOf(status))},
       {"cause", ErrorCauseName(CauseOf(status))},
@@ -190,7 +190,7 @@ grpc::ServerUnaryReactor* KeyBrokerService::Unwrap(grpc::CallbackServerContext* 
              core_->MayBlockOnEdek(request->edek()),
              [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoUnwrap(*core_, OptionsOf(context), *request, response);
-               if (options_.audit) facts->edek_alias = core_->AliasOfEdek(request->edek());
+               if (options_.audit) facts->edek = core_->KeyOfEdek(request->edek());
                facts->version = response->key_version();
                return status;
              });
@@ -217,7 +217,7 @@ grpc::ServerUnaryReactor* KeyBrokerService::Rewrap(grpc::CallbackServerContext* 
              core_->MayBlockOnEdek(request->edek()),
              [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoRewrap(*core_, OptionsOf(context), *request, response);
-               if (options_.audit) facts->edek_alias = core_->AliasOfEdek(request->edek());
+               if (options_.audit) facts->edek = core_->KeyOfEdek(request->edek());
                facts->version = response->key_version();
                return status;
              });

@@ -60,7 +60,7 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
   struct CallFacts {
     absl::string_view alias;
     absl::string_view version;
-    std::string edek_alias;  // Unwrap/Rewrap: the alias of the EDEK's key
+    BrokerCore::EdekKey edek;  // Unwrap/Rewrap: the EDEK's alias and version
   };
 
   // Runs `work` (absl::Status(CallFacts*)) inline or on the executor, then

@@ -198,9 +198,15 @@ TEST_F(ObservabilityTest, EveryRpcLeavesOneAuditLineAndNoSecretIsLogged) {
   v1::UnwrapResponse unwrapped;
   ASSERT_TRUE(Unwrap(dek.edek(), &unwrapped).ok());
   GenerateDek("no-such-alias", &status);
+  v1::UnwrapRequest wrong_context;
+  wrong_context.set_edek(dek.edek());
+  (*wrong_context.mutable_context())["tenant"] = "t2";
+  v1::UnwrapResponse refused;
+  EXPECT_EQ(stub_->Unwrap(Ctx().get(), wrong_context, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 
-  std::vector<nlohmann::ordered_json> audits = AuditLines(3);
-  ASSERT_EQ(audits.size(), 3u);
+  std::vector<nlohmann::ordered_json> audits = AuditLines(4);
+  ASSERT_EQ(audits.size(), 4u);
   const char* fields[] = {"ts",     "level",  "event", "caller", "method",
                           "alias",  "version", "outcome", "reason", "cause", "latency_ms"};
   for (const nlohmann::ordered_json& audit : audits) {
@@ -223,6 +229,11 @@ TEST_F(ObservabilityTest, EveryRpcLeavesOneAuditLineAndNoSecretIsLogged) {
   EXPECT_EQ(audits[2]["outcome"], "NOT_FOUND");
   EXPECT_EQ(audits[2]["reason"], "KEY_NOT_FOUND");
   EXPECT_EQ(audits[2]["cause"], "client");
+  // A refused Unwrap still says which key and version the EDEK named.
+  EXPECT_EQ(audits[3]["method"], "Unwrap");
+  EXPECT_EQ(audits[3]["alias"], "default");
+  EXPECT_EQ(audits[3]["version"], "1");
+  EXPECT_EQ(audits[3]["reason"], "EDEK_INVALID");
 
   // Stop the broker so that every buffered line is out, then look for the
   // secrets it handled in everything it wrote.
