@@ -5,7 +5,6 @@
 #include <cstring>
 #include <mutex>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 
@@ -32,7 +31,8 @@ int LogCivetwebMessage(const mg_connection*, const char* message) {
   return 1;  // handled: civetweb prints nothing itself
 }
 
-// The host part of `address` and its port, or an error naming the field.
+// Fails, naming the field, unless `address` looks like host:port (civetweb
+// says more if it cannot bind it).
 absl::Status CheckAddress(const std::string& address) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon + 1 == address.size()) {
