@@ -3,7 +3,10 @@
 #include <algorithm>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/substitute.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
@@ -51,10 +54,59 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
   if (!options.server_name_override.empty()) {
     return absl::InvalidArgumentError("server_name_override needs TLS");
   }
+  // DEKs travel in these responses: plaintext beyond this host only when the
+  // caller says the network is trusted (say, a service mesh's mutual TLS).
+  if (!options.allow_plaintext && !IsLocalTarget(options.target)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target ", options.target,
+        " is not on this host: set tls (with ca_file for a private CA), or allow_plaintext "
+        "if the network itself is trusted"));
+  }
   return grpc::InsecureChannelCredentials();
 }
 
+// "localhost", "127.x.y.z" or "::1", with or without brackets.
+bool IsLoopbackHost(absl::string_view host) {
+  host = absl::StripPrefix(absl::StripSuffix(host, "]"), "[");
+  if (host == "localhost" || host == "::1") return true;
+  return absl::StartsWith(host, "127.") &&
+         host.find_first_not_of("0123456789.") == absl::string_view::npos;
+}
+
+// The host of "host:port", "[v6]:port" or a bare host.
+absl::string_view HostOf(absl::string_view address) {
+  if (absl::StartsWith(address, "[")) return address.substr(0, address.find(']') + 1);
+  size_t colon = address.rfind(':');
+  if (colon != absl::string_view::npos && address.find(':') == colon) {
+    return address.substr(0, colon);
+  }
+  return address;  // no port, or a bare IPv6 address
+}
+
 }  // namespace
+
+bool IsLocalTarget(absl::string_view target) {
+  if (absl::StartsWith(target, "unix:") || absl::StartsWith(target, "unix-abstract:")) {
+    return true;
+  }
+  if (absl::ConsumePrefix(&target, "ipv4:") || absl::ConsumePrefix(&target, "ipv6:")) {
+    for (absl::string_view address : absl::StrSplit(target, ',')) {
+      if (!IsLoopbackHost(HostOf(address))) return false;
+    }
+    return !target.empty();
+  }
+  if (absl::ConsumePrefix(&target, "dns:")) {
+    // dns:[//authority]/host[:port]
+    if (absl::ConsumePrefix(&target, "//")) {
+      size_t slash = target.find('/');
+      if (slash == absl::string_view::npos) return false;
+      target.remove_prefix(slash + 1);
+    }
+  } else if (target.find("://") != absl::string_view::npos || absl::StrContains(target, ":/")) {
+    return false;  // another resolver: we cannot tell where it leads
+  }
+  return IsLoopbackHost(HostOf(target));
+}
 
 std::string ServiceConfigJson(int max_attempts) {
   // gRPC rejects a whole service config whose maxAttempts is below 2, and

@@ -113,6 +113,34 @@ TEST(ClientOptionsTest, UnusableOptionsAreInvalidArguments) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("server_name_override")));
 }
 
+TEST(ClientOptionsTest, PlaintextToAnotherHostNeedsAllowPlaintext) {
+  auto created = [](ClientOptions options) { return Client::Create(options).status(); };
+  ClientOptions options;
+  options.target = "dns:///keybroker-headless.keybroker:50051";
+  EXPECT_THAT(created(options), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("allow_plaintext")));
+  options.allow_plaintext = true;
+  EXPECT_TRUE(created(options).ok());
+  options.allow_plaintext = false;
+  options.tls = true;
+  EXPECT_TRUE(created(options).ok());
+}
+
+TEST(ClientOptionsTest, LocalTargetsAreTheOnesOnThisHost) {
+  for (const char* local :
+       {"127.0.0.1:50051", "localhost:50051", "[::1]:50051", "unix:/run/keybroker.sock",
+        "unix-abstract:keybroker", "ipv4:127.0.0.1:1,127.0.0.2:2", "ipv6:[::1]:50051",
+        "dns:///localhost:50051", "dns:localhost:50051", "dns://8.8.8.8/localhost:50051"}) {
+    EXPECT_TRUE(internal::IsLocalTarget(local)) << local;
+  }
+  for (const char* remote :
+       {"10.0.0.1:50051", "keybroker:50051", "dns:///keybroker.internal:50051",
+        "ipv4:127.0.0.1:1,10.0.0.2:2", "ipv4:", "127.0.0.1.example.com:50051",
+        "xds:///keybroker", "localhost.evil.example:50051", "[::2]:50051", ""}) {
+    EXPECT_FALSE(internal::IsLocalTarget(remote)) << remote;
+  }
+}
+
 TEST(ChannelTest, UnixSocket) {
   TempDir dir;
   std::string socket = "unix:" + dir.File("kb.sock");

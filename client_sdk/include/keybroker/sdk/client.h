@@ -38,6 +38,11 @@ struct ClientOptions {
   std::string cert_file;  // client certificate and key: mutual TLS
   std::string key_file;
   std::string server_name_override;  // for tests: the name the certificate has
+  // Without TLS, only targets on this host (unix sockets, localhost,
+  // 127.0.0.0/8, ::1) are allowed: DEKs travel in the responses. Set this to
+  // speak plaintext to another host when the network itself is trusted (a
+  // service mesh's mutual TLS, for instance).
+  bool allow_plaintext = false;
   // Deadline of each call, all of its retry attempts included.
   absl::Duration timeout = absl::Seconds(5);
   // Attempts per call (the first included) while the answer is UNAVAILABLE;
@@ -54,8 +59,9 @@ class Client : public DekSource {
  public:
   // Creates the channel (connected lazily, by the first call). INVALID_ARGUMENT
   // naming the option for an empty target, a timeout that is not positive,
-  // an unreadable certificate file, only one of cert_file and key_file, or
-  // server_name_override without TLS.
+  // an unreadable certificate file, only one of cert_file and key_file,
+  // server_name_override without TLS, or plaintext to another host without
+  // allow_plaintext.
   static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientOptions& options);
   ~Client() override;
 
