@@ -1,17 +1,24 @@
 // The Kafka wrappers end to end: librdkafka's built-in mock cluster as Kafka,
 // the real keybroker binary (aliases kek-orders and kek-payments as local
-// keys) as the key source. Records go through EncryptingProducer; a plain
-// consumer reads the raw log to show the cluster never saw plaintext; a
-// DecryptingConsumer gets the original records back, in order.
+// keys, listening on a unix socket so that a restart keeps its address) as
+// the key source. Records go through EncryptingProducer; a plain consumer
+// reads the raw log to show the cluster never saw plaintext; a
+// DecryptingConsumer gets the original records back, in order, none skipped
+// while the broker is down, and moves past a tampered one.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keybroker/sdk/client.h"
@@ -31,6 +38,8 @@ using ::keybroker::testing::BrokerProcess;
 using ::keybroker::testing::HasReason;
 using ::keybroker::testing::StatusIs;
 using ::keybroker::testing::TempDir;
+using ::testing::AllOf;
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -77,22 +86,84 @@ std::unique_ptr<RdKafka::Producer> NewProducer(const std::string& bootstraps) {
   return producer;
 }
 
-// A consumer assigned to partition 0 of `topic` from the beginning; it joins
-// no group.
+// A consumer of partition 0 of `topic` in `group`, starting at `offset`
+// (OFFSET_STORED: the group's committed offset, else the beginning), with
+// the settings DecryptingConsumer requires.
 std::unique_ptr<RdKafka::KafkaConsumer> NewConsumer(const std::string& bootstraps,
-                                                    const std::string& topic) {
+                                                    const std::string& topic,
+                                                    const std::string& group, int64_t offset,
+                                                    bool auto_commit) {
   std::unique_ptr<RdKafka::Conf> conf = KafkaConf(bootstraps);
   std::string error;
-  conf->set("group.id", "kafka-test", error);
-  conf->set("enable.auto.commit", "false", error);
-  conf->set("enable.partition.eof", "false", error);
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"group.id", group},
+           {"enable.auto.offset.store", "false"},
+           {"enable.auto.commit", auto_commit ? "true" : "false"},
+           {"auto.commit.interval.ms", "100"},
+           {"auto.offset.reset", "earliest"},
+           {"enable.partition.eof", "false"}}) {
+    EXPECT_EQ(conf->set(name, value, error), RdKafka::Conf::CONF_OK) << error;
+  }
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(conf.get(), error));
   EXPECT_NE(consumer, nullptr) << error;
   std::unique_ptr<RdKafka::TopicPartition> partition(
-      RdKafka::TopicPartition::create(topic, 0, RdKafka::Topic::OFFSET_BEGINNING));
+      RdKafka::TopicPartition::create(topic, 0, offset));
   EXPECT_EQ(consumer->assign({partition.get()}), RdKafka::ERR_NO_ERROR);
   return consumer;
+}
+
+// A consumer assigned to partition 0 of `topic` from the beginning; it
+// commits nothing.
+std::unique_ptr<RdKafka::KafkaConsumer> NewConsumer(const std::string& bootstraps,
+                                                    const std::string& topic) {
+  return NewConsumer(bootstraps, topic, "kafka-test", RdKafka::Topic::OFFSET_BEGINNING,
+                     /*auto_commit=*/false);
+}
+
+// A member of `group` that auto-commits every 100 ms and starts at the
+// group's committed offset of partition 0 of `topic`.
+std::unique_ptr<RdKafka::KafkaConsumer> NewGroupConsumer(const std::string& bootstraps,
+                                                         const std::string& topic,
+                                                         const std::string& group) {
+  return NewConsumer(bootstraps, topic, group, RdKafka::Topic::OFFSET_STORED,
+                     /*auto_commit=*/true);
+}
+
+// The group's committed offset of partition 0 of `topic`, as the cluster has it.
+int64_t CommittedOffset(RdKafka::KafkaConsumer& consumer, const std::string& topic) {
+  std::unique_ptr<RdKafka::TopicPartition> partition(
+      RdKafka::TopicPartition::create(topic, 0));
+  std::vector<RdKafka::TopicPartition*> partitions = {partition.get()};
+  EXPECT_EQ(consumer.committed(partitions, 5000), RdKafka::ERR_NO_ERROR);
+  return partition->offset();
+}
+
+// Consumes until a record or an error arrives (up to 10 s); nullopt if none did.
+absl::StatusOr<std::optional<ConsumedRecord>> Next(DecryptingConsumer& decrypting) {
+  absl::StatusOr<std::optional<ConsumedRecord>> result = std::nullopt;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    result = decrypting.Consume(100);
+    if (!result.ok() || result->has_value()) break;
+  }
+  return result;
+}
+
+// Consumes `count` records, going on past errors that say the record will be
+// delivered again (the broker coming back up); gives up after 15 s.
+std::vector<ConsumedRecord> NextRecords(DecryptingConsumer& decrypting, size_t count) {
+  std::vector<ConsumedRecord> records;
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (records.size() < count && absl::Now() < deadline) {
+    absl::StatusOr<std::optional<ConsumedRecord>> record = decrypting.Consume(100);
+    if (record.ok()) {
+      if (record->has_value()) records.push_back(**std::move(record));
+      continue;
+    }
+    EXPECT_TRUE(IsRetryableDecryptError(record.status())) << record.status();
+    absl::SleepFor(absl::Milliseconds(50));  // back off, as an application would
+  }
+  return records;
 }
 
 // What a plain consumer sees.
@@ -150,7 +221,7 @@ class KafkaTest : public ::testing::Test {
   void SetUp() override {
     ::keybroker::testing::WriteAll(dir_.File("master-key"), std::string(64, '7'));
     ::keybroker::testing::WriteAll(dir_.File("keybroker.yaml"),
-                      "listen: 127.0.0.1:0\n"
+                      "listen: unix:" + dir_.File("kb.sock") + "\n" +
                       "kms:\n"
                       "  local:\n"
                       "    keyring_file: " + dir_.File("keyring") + "\n" +
@@ -160,9 +231,8 @@ class KafkaTest : public ::testing::Test {
                       "    local_key: orders\n"
                       "  - alias: kek-payments\n"
                       "    local_key: payments\n");
-    auto broker = BrokerProcess::Start({"--config", dir_.File("keybroker.yaml")});
-    ASSERT_OK(broker);
-    broker_ = *std::move(broker);
+    StartBroker();
+    ASSERT_NE(broker_, nullptr);
     ClientOptions client_options;
     client_options.target = broker_->address();
     auto client = Client::Create(client_options);
@@ -183,6 +253,37 @@ class KafkaTest : public ::testing::Test {
   }
 
   void Flush() { ASSERT_EQ(producer_->flush(10000), RdKafka::ERR_NO_ERROR); }
+
+  // Kills the broker (SIGKILL: a crash, and quicker than a graceful stop).
+  void StopBroker() { ASSERT_EQ(broker_->Stop(SIGKILL), 128 + SIGKILL); }
+
+  // (Re)starts the broker at the same address, with the keyring it had.
+  void StartBroker() {
+    auto broker = BrokerProcess::Start({"--config", dir_.File("keybroker.yaml")});
+    ASSERT_OK(broker);
+    broker_ = *std::move(broker);
+  }
+
+  // An Encryptor that asks the broker for every decryption (no DEK cache).
+  std::unique_ptr<Encryptor> UncachedEncryptor() {
+    EncryptorOptions options;
+    options.decrypt_cache_ttl = absl::ZeroDuration();
+    auto encryptor = Encryptor::Create(client_.get(), options);
+    EXPECT_OK(encryptor);
+    return encryptor.ok() ? *std::move(encryptor) : nullptr;
+  }
+
+  // Produces `value` to partition 0 of `topic` bypassing the SDK, with the
+  // keybroker header.
+  void ProduceRaw(const std::string& topic, const std::string& value) {
+    std::unique_ptr<RdKafka::Headers> headers(RdKafka::Headers::create());
+    headers->add("keybroker-encryption", "v1");
+    ASSERT_EQ(producer_->produce(topic, 0, RdKafka::Producer::RK_MSG_COPY,
+                                 const_cast<char*>(value.data()), value.size(), nullptr, 0, 0,
+                                 headers.get(), nullptr),
+              RdKafka::ERR_NO_ERROR);
+    headers.release();  // the producer owns them now
+  }
 
   TempDir dir_;
   MockCluster cluster_;
@@ -339,13 +440,7 @@ TEST_F(KafkaTest, RecordCopiedToAnotherTopicDoesNotDecrypt) {
   std::vector<RawRecord> raw = ReadRaw(cluster_.bootstraps(), "orders", 1);
   ASSERT_EQ(raw.size(), 1);
   // Replay the ciphertext with its header into "payments", bypassing the SDK.
-  std::unique_ptr<RdKafka::Headers> headers(RdKafka::Headers::create());
-  headers->add("keybroker-encryption", "v1");
-  ASSERT_EQ(producer_->produce("payments", 0, RdKafka::Producer::RK_MSG_COPY,
-                               const_cast<char*>(raw[0].value->data()), raw[0].value->size(),
-                               nullptr, 0, 0, headers.get(), nullptr),
-            RdKafka::ERR_NO_ERROR);
-  headers.release();
+  ProduceRaw("payments", *raw[0].value);
   Flush();
 
   auto consumer = NewConsumer(cluster_.bootstraps(), "payments");
@@ -373,12 +468,140 @@ TEST_F(KafkaTest, RejectsReservedHeadersAndRequiredEncryptionCatchesPlaintext) {
   required.require_encryption = true;
   auto decrypting = DecryptingConsumer::Create(consumer.get(), encryptor_.get(), required);
   ASSERT_OK(decrypting);
-  absl::StatusOr<std::optional<ConsumedRecord>> record = std::nullopt;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    record = (*decrypting)->Consume(100);
-    if (!record.ok() || record->has_value()) break;
+  absl::StatusOr<std::optional<ConsumedRecord>> record = Next(**decrypting);
+  EXPECT_THAT(record, StatusIs(absl::StatusCode::kFailedPrecondition,
+                               AllOf(HasSubstr("audit/0@0"), HasSubstr("skipped"))));
+  EXPECT_FALSE(IsRetryableDecryptError(record.status()));
+  consumer->close();
+}
+
+TEST_F(KafkaTest, CreateRejectsAConsumerThatStoresOffsetsAutomatically) {
+  std::unique_ptr<RdKafka::Conf> conf = KafkaConf(cluster_.bootstraps());
+  std::string error;
+  ASSERT_EQ(conf->set("group.id", "defaults", error), RdKafka::Conf::CONF_OK);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), error));
+  ASSERT_NE(consumer, nullptr) << error;
+  EXPECT_THAT(DecryptingConsumer::Create(consumer.get(), encryptor_.get()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("enable.auto.offset.store=false")));
+  consumer->close();
+}
+
+TEST_F(KafkaTest, RecordsThatFailedWhileTheBrokerWasDownAreDeliveredAgainInOrder) {
+  constexpr int kRecords = 4;
+  auto encrypting = Encrypting();
+  ASSERT_NE(encrypting, nullptr);
+  for (int i = 0; i < kRecords; ++i) {
+    ASSERT_OK(encrypting->Produce(Record("orders", absl::StrCat("order-", i), Secret(i))));
   }
-  EXPECT_THAT(record, StatusIs(absl::StatusCode::kFailedPrecondition));
+  Flush();
+  std::unique_ptr<Encryptor> encryptor = UncachedEncryptor();
+  ASSERT_NE(encryptor, nullptr);
+  auto consumer = NewGroupConsumer(cluster_.bootstraps(), "orders", "redelivery");
+  auto decrypting = DecryptingConsumer::Create(consumer.get(), encryptor.get());
+  ASSERT_OK(decrypting);
+  absl::StatusOr<std::optional<ConsumedRecord>> first = Next(**decrypting);
+  ASSERT_OK(first);
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->offset, 0);
+
+  StopBroker();
+  for (int i = 0; i < 3; ++i) {  // the same record every time, never the next one
+    absl::StatusOr<std::optional<ConsumedRecord>> failed = Next(**decrypting);
+    EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable,
+                                 AllOf(HasSubstr("orders/0@1"),
+                                       HasSubstr("will be delivered again"))));
+    EXPECT_TRUE(IsRetryableDecryptError(failed.status()));
+  }
+
+  StartBroker();
+  std::vector<ConsumedRecord> records = NextRecords(**decrypting, kRecords - 1);
+  ASSERT_EQ(records.size(), kRecords - 1);
+  for (int i = 1; i < kRecords; ++i) {
+    EXPECT_EQ(records[i - 1].offset, i);
+    EXPECT_EQ(records[i - 1].value, Secret(i));
+    EXPECT_EQ(records[i - 1].key, absl::StrCat("order-", i));
+  }
+  EXPECT_THAT(consumer->commitSync(), AnyOf(RdKafka::ERR_NO_ERROR, RdKafka::ERR__NO_OFFSET));
+  EXPECT_EQ(CommittedOffset(*consumer, "orders"), kRecords);
+  consumer->close();
+}
+
+TEST_F(KafkaTest, ConsumerThatCrashedOnAFailedRecordCommittedNothingPastIt) {
+  auto encrypting = Encrypting();
+  ASSERT_NE(encrypting, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(i))));
+  Flush();
+  std::unique_ptr<Encryptor> encryptor = UncachedEncryptor();
+  ASSERT_NE(encryptor, nullptr);
+  auto consumer = NewGroupConsumer(cluster_.bootstraps(), "orders", "crash");
+  auto decrypting = DecryptingConsumer::Create(consumer.get(), encryptor.get());
+  ASSERT_OK(decrypting);
+  absl::StatusOr<std::optional<ConsumedRecord>> first = Next(**decrypting);
+  ASSERT_OK(first);
+  ASSERT_TRUE(first->has_value());
+
+  StopBroker();
+  absl::StatusOr<std::optional<ConsumedRecord>> failed = Next(**decrypting);
+  EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("orders/0@1")));
+  // What any commit writes now (auto commit may have written it already).
+  EXPECT_THAT(consumer->commitSync(), AnyOf(RdKafka::ERR_NO_ERROR, RdKafka::ERR__NO_OFFSET));
+  EXPECT_EQ(CommittedOffset(*consumer, "orders"), 1);
+  decrypting->reset();
+  consumer.reset();  // a crash: destroyed without close()
+
+  StartBroker();
+  auto successor = NewGroupConsumer(cluster_.bootstraps(), "orders", "crash");
+  auto resumed = DecryptingConsumer::Create(successor.get(), encryptor.get());
+  ASSERT_OK(resumed);
+  std::vector<ConsumedRecord> records = NextRecords(**resumed, 2);
+  ASSERT_EQ(records.size(), 2);
+  EXPECT_EQ(records[0].offset, 1);  // the record that had failed, not one after it
+  EXPECT_EQ(records[0].value, Secret(1));
+  EXPECT_EQ(records[1].offset, 2);
+  EXPECT_EQ(records[1].value, Secret(2));
+  successor->close();
+}
+
+TEST_F(KafkaTest, TamperedRecordFailsOnceAndTheConsumerMovesOn) {
+  auto encrypting = Encrypting();
+  ASSERT_NE(encrypting, nullptr);
+  ASSERT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(0))));
+  Flush();
+  std::vector<RawRecord> raw = ReadRaw(cluster_.bootstraps(), "orders", 1);
+  ASSERT_EQ(raw.size(), 1);
+  std::string tampered = *raw[0].value;
+  tampered.back() ^= 0x01;  // the GCM tag
+  ProduceRaw("orders", tampered);
+  Flush();
+  ASSERT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(2))));
+  Flush();
+
+  auto consumer = NewGroupConsumer(cluster_.bootstraps(), "orders", "tampered");
+  auto decrypting = DecryptingConsumer::Create(consumer.get(), encryptor_.get());
+  ASSERT_OK(decrypting);
+  absl::StatusOr<std::optional<ConsumedRecord>> record = Next(**decrypting);
+  ASSERT_OK(record);
+  ASSERT_TRUE(record->has_value());
+  EXPECT_EQ((*record)->value, Secret(0));
+
+  record = Next(**decrypting);
+  EXPECT_THAT(record, StatusIs(absl::StatusCode::kInvalidArgument,
+                               AllOf(HasSubstr("orders/0@1"), HasSubstr("skipped"))));
+  EXPECT_THAT(record.status(), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_FALSE(IsRetryableDecryptError(record.status()));
+
+  record = Next(**decrypting);
+  ASSERT_OK(record);
+  ASSERT_TRUE(record->has_value());
+  EXPECT_EQ((*record)->offset, 2);
+  EXPECT_EQ((*record)->value, Secret(2));
+  record = (*decrypting)->Consume(500);  // the tampered record does not come back
+  ASSERT_OK(record);
+  EXPECT_FALSE(record->has_value());
+  EXPECT_THAT(consumer->commitSync(), AnyOf(RdKafka::ERR_NO_ERROR, RdKafka::ERR__NO_OFFSET));
+  EXPECT_EQ(CommittedOffset(*consumer, "orders"), 3);
   consumer->close();
 }
 
