@@ -12,6 +12,7 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -185,4 +186,12 @@ BENCHMARK(BM_SdkDecryptWarm)->Arg(64)->Arg(1024)->Arg(16384);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// As the keybroker binary does (server/main.cc): no Mutex deadlock detection.
+int main(int argc, char** argv) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "server/broker_server.h"
 #include "server/config.h"
@@ -74,6 +75,10 @@ int Fail(absl::string_view event, const absl::Status& status) {
 int main(int argc, char** argv) {
   // First, before any thread exists: every thread inherits the mask.
   sigset_t signals = BlockShutdownSignals();
+  // Debian's Abseil is built with Mutex deadlock detection on, which updates
+  // a lock graph on every lock (and every Mutex's destruction): a debugging
+  // aid the tests keep, not something to pay for while serving.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   Flags flags;
   CLI::App app{"keybroker: envelope-encryption broker (gRPC keybroker.v1.KeyBroker)"};
   app.add_option("--config", flags.config_file, "YAML configuration file");
