@@ -130,8 +130,11 @@ std::unique_ptr<RdKafka::KafkaConsumer> NewGroupConsumer(const std::string& boot
                      /*auto_commit=*/true);
 }
 
-// The group's committed offset of partition 0 of `topic`, as the cluster has it.
-int64_t CommittedOffset(RdKafka::KafkaConsumer& consumer, const std::string& topic) {
+// Commits the stored offsets (what auto commit would write; it may have
+// already) and returns the group's committed offset of partition 0 of
+// `topic`, as the cluster has it.
+int64_t CommitAndReadBack(RdKafka::KafkaConsumer& consumer, const std::string& topic) {
+  EXPECT_THAT(consumer.commitSync(), AnyOf(RdKafka::ERR_NO_ERROR, RdKafka::ERR__NO_OFFSET));
   std::unique_ptr<RdKafka::TopicPartition> partition(
       RdKafka::TopicPartition::create(topic, 0));
   std::vector<RdKafka::TopicPartition*> partitions = {partition.get()};
@@ -216,6 +219,18 @@ std::vector<ConsumedRecord> ReadDecrypted(const std::string& bootstraps, const s
   return records;
 }
 
+std::string Secret(int i) { return absl::StrCat("card 4111-1111-1111-", 1000 + i); }
+
+ProducerRecord Record(std::string topic, std::optional<std::string> key,
+                      std::optional<std::string> value, int32_t partition = 0) {
+  ProducerRecord record;
+  record.topic = std::move(topic);
+  record.partition = partition;
+  record.key = std::move(key);
+  record.value = std::move(value);
+  return record;
+}
+
 class KafkaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -253,6 +268,48 @@ class KafkaTest : public ::testing::Test {
   }
 
   void Flush() { ASSERT_EQ(producer_->flush(10000), RdKafka::ERR_NO_ERROR); }
+
+  // Produces Secret(0) to "orders" (offset 0); returns its ciphertext as the
+  // cluster holds it ("" on failure).
+  std::string ProduceOneToOrders() {
+    auto encrypting = Encrypting();
+    if (encrypting == nullptr) return "";
+    EXPECT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(0))));
+    Flush();
+    std::vector<RawRecord> raw = ReadRaw(cluster_.bootstraps(), "orders", 1);
+    EXPECT_EQ(raw.size(), 1);
+    return raw.size() == 1 && raw[0].value.has_value() ? *raw[0].value : "";
+  }
+
+  // A DecryptingConsumer whose Encryptor asks the broker for every record.
+  struct UncachedConsumer {
+    std::unique_ptr<Encryptor> encryptor;
+    std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+    std::unique_ptr<DecryptingConsumer> decrypting;
+  };
+
+  // Produces `count` records to "orders" (keys "order-<i>", values
+  // Secret(i)); fills `out` with a member of `group` that has decrypted the
+  // first one; then kills the broker.
+  void ConsumeFirstThenKillBroker(int count, const std::string& group, UncachedConsumer& out) {
+    auto encrypting = Encrypting();
+    ASSERT_NE(encrypting, nullptr);
+    for (int i = 0; i < count; ++i) {
+      ASSERT_OK(encrypting->Produce(Record("orders", absl::StrCat("order-", i), Secret(i))));
+    }
+    Flush();
+    out.encryptor = UncachedEncryptor();
+    ASSERT_NE(out.encryptor, nullptr);
+    out.consumer = NewGroupConsumer(cluster_.bootstraps(), "orders", group);
+    auto decrypting = DecryptingConsumer::Create(out.consumer.get(), out.encryptor.get());
+    ASSERT_OK(decrypting);
+    out.decrypting = *std::move(decrypting);
+    absl::StatusOr<std::optional<ConsumedRecord>> first = Next(*out.decrypting);
+    ASSERT_OK(first);
+    ASSERT_TRUE(first->has_value());
+    EXPECT_EQ((*first)->offset, 0);
+    StopBroker();
+  }
 
   // Kills the broker (SIGKILL: a crash, and quicker than a graceful stop).
   void StopBroker() { ASSERT_EQ(broker_->Stop(SIGKILL), 128 + SIGKILL); }
@@ -292,18 +349,6 @@ class KafkaTest : public ::testing::Test {
   std::unique_ptr<Encryptor> encryptor_;
   std::unique_ptr<RdKafka::Producer> producer_;
 };
-
-std::string Secret(int i) { return absl::StrCat("card 4111-1111-1111-", 1000 + i); }
-
-ProducerRecord Record(std::string topic, std::optional<std::string> key,
-                      std::optional<std::string> value, int32_t partition = 0) {
-  ProducerRecord record;
-  record.topic = std::move(topic);
-  record.partition = partition;
-  record.key = std::move(key);
-  record.value = std::move(value);
-  return record;
-}
 
 EncryptingProducerOptions WithPolicy(UnresolvedKeyPolicy policy) {
   EncryptingProducerOptions options;
@@ -433,14 +478,10 @@ TEST_F(KafkaTest, BrokerDownFailsProduceEvenUnderPassThrough) {
 }
 
 TEST_F(KafkaTest, RecordCopiedToAnotherTopicDoesNotDecrypt) {
-  auto encrypting = Encrypting();
-  ASSERT_NE(encrypting, nullptr);
-  ASSERT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(0))));
-  Flush();
-  std::vector<RawRecord> raw = ReadRaw(cluster_.bootstraps(), "orders", 1);
-  ASSERT_EQ(raw.size(), 1);
+  std::string ciphertext = ProduceOneToOrders();
+  ASSERT_FALSE(ciphertext.empty());
   // Replay the ciphertext with its header into "payments", bypassing the SDK.
-  ProduceRaw("payments", *raw[0].value);
+  ProduceRaw("payments", ciphertext);
   Flush();
 
   auto consumer = NewConsumer(cluster_.bootstraps(), "payments");
@@ -490,25 +531,11 @@ TEST_F(KafkaTest, CreateRejectsAConsumerThatStoresOffsetsAutomatically) {
 
 TEST_F(KafkaTest, RecordsThatFailedWhileTheBrokerWasDownAreDeliveredAgainInOrder) {
   constexpr int kRecords = 4;
-  auto encrypting = Encrypting();
-  ASSERT_NE(encrypting, nullptr);
-  for (int i = 0; i < kRecords; ++i) {
-    ASSERT_OK(encrypting->Produce(Record("orders", absl::StrCat("order-", i), Secret(i))));
-  }
-  Flush();
-  std::unique_ptr<Encryptor> encryptor = UncachedEncryptor();
-  ASSERT_NE(encryptor, nullptr);
-  auto consumer = NewGroupConsumer(cluster_.bootstraps(), "orders", "redelivery");
-  auto decrypting = DecryptingConsumer::Create(consumer.get(), encryptor.get());
-  ASSERT_OK(decrypting);
-  absl::StatusOr<std::optional<ConsumedRecord>> first = Next(**decrypting);
-  ASSERT_OK(first);
-  ASSERT_TRUE(first->has_value());
-  EXPECT_EQ((*first)->offset, 0);
-
-  StopBroker();
+  UncachedConsumer reader;
+  ConsumeFirstThenKillBroker(kRecords, "redelivery", reader);
+  ASSERT_NE(reader.decrypting, nullptr);
   for (int i = 0; i < 3; ++i) {  // the same record every time, never the next one
-    absl::StatusOr<std::optional<ConsumedRecord>> failed = Next(**decrypting);
+    absl::StatusOr<std::optional<ConsumedRecord>> failed = Next(*reader.decrypting);
     EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable,
                                  AllOf(HasSubstr("orders/0@1"),
                                        HasSubstr("will be delivered again"))));
@@ -516,44 +543,30 @@ TEST_F(KafkaTest, RecordsThatFailedWhileTheBrokerWasDownAreDeliveredAgainInOrder
   }
 
   StartBroker();
-  std::vector<ConsumedRecord> records = NextRecords(**decrypting, kRecords - 1);
+  std::vector<ConsumedRecord> records = NextRecords(*reader.decrypting, kRecords - 1);
   ASSERT_EQ(records.size(), kRecords - 1);
   for (int i = 1; i < kRecords; ++i) {
     EXPECT_EQ(records[i - 1].offset, i);
     EXPECT_EQ(records[i - 1].value, Secret(i));
     EXPECT_EQ(records[i - 1].key, absl::StrCat("order-", i));
   }
-  EXPECT_THAT(consumer->commitSync(), AnyOf(RdKafka::ERR_NO_ERROR, RdKafka::ERR__NO_OFFSET));
-  EXPECT_EQ(CommittedOffset(*consumer, "orders"), kRecords);
-  consumer->close();
+  EXPECT_EQ(CommitAndReadBack(*reader.consumer, "orders"), kRecords);
+  reader.consumer->close();
 }
 
 TEST_F(KafkaTest, ConsumerThatCrashedOnAFailedRecordCommittedNothingPastIt) {
-  auto encrypting = Encrypting();
-  ASSERT_NE(encrypting, nullptr);
-  for (int i = 0; i < 3; ++i) ASSERT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(i))));
-  Flush();
-  std::unique_ptr<Encryptor> encryptor = UncachedEncryptor();
-  ASSERT_NE(encryptor, nullptr);
-  auto consumer = NewGroupConsumer(cluster_.bootstraps(), "orders", "crash");
-  auto decrypting = DecryptingConsumer::Create(consumer.get(), encryptor.get());
-  ASSERT_OK(decrypting);
-  absl::StatusOr<std::optional<ConsumedRecord>> first = Next(**decrypting);
-  ASSERT_OK(first);
-  ASSERT_TRUE(first->has_value());
-
-  StopBroker();
-  absl::StatusOr<std::optional<ConsumedRecord>> failed = Next(**decrypting);
+  UncachedConsumer crashed;
+  ConsumeFirstThenKillBroker(3, "crash", crashed);
+  ASSERT_NE(crashed.decrypting, nullptr);
+  absl::StatusOr<std::optional<ConsumedRecord>> failed = Next(*crashed.decrypting);
   EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("orders/0@1")));
-  // What any commit writes now (auto commit may have written it already).
-  EXPECT_THAT(consumer->commitSync(), AnyOf(RdKafka::ERR_NO_ERROR, RdKafka::ERR__NO_OFFSET));
-  EXPECT_EQ(CommittedOffset(*consumer, "orders"), 1);
-  decrypting->reset();
-  consumer.reset();  // a crash: destroyed without close()
+  EXPECT_EQ(CommitAndReadBack(*crashed.consumer, "orders"), 1);
+  crashed.decrypting.reset();
+  crashed.consumer.reset();  // a crash: destroyed without close()
 
   StartBroker();
   auto successor = NewGroupConsumer(cluster_.bootstraps(), "orders", "crash");
-  auto resumed = DecryptingConsumer::Create(successor.get(), encryptor.get());
+  auto resumed = DecryptingConsumer::Create(successor.get(), crashed.encryptor.get());
   ASSERT_OK(resumed);
   std::vector<ConsumedRecord> records = NextRecords(**resumed, 2);
   ASSERT_EQ(records.size(), 2);
@@ -565,16 +578,13 @@ TEST_F(KafkaTest, ConsumerThatCrashedOnAFailedRecordCommittedNothingPastIt) {
 }
 
 TEST_F(KafkaTest, TamperedRecordFailsOnceAndTheConsumerMovesOn) {
-  auto encrypting = Encrypting();
-  ASSERT_NE(encrypting, nullptr);
-  ASSERT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(0))));
-  Flush();
-  std::vector<RawRecord> raw = ReadRaw(cluster_.bootstraps(), "orders", 1);
-  ASSERT_EQ(raw.size(), 1);
-  std::string tampered = *raw[0].value;
+  std::string tampered = ProduceOneToOrders();
+  ASSERT_FALSE(tampered.empty());
   tampered.back() ^= 0x01;  // the GCM tag
   ProduceRaw("orders", tampered);
   Flush();
+  auto encrypting = Encrypting();
+  ASSERT_NE(encrypting, nullptr);
   ASSERT_OK(encrypting->Produce(Record("orders", std::nullopt, Secret(2))));
   Flush();
 
@@ -600,8 +610,7 @@ TEST_F(KafkaTest, TamperedRecordFailsOnceAndTheConsumerMovesOn) {
   record = (*decrypting)->Consume(500);  // the tampered record does not come back
   ASSERT_OK(record);
   EXPECT_FALSE(record->has_value());
-  EXPECT_THAT(consumer->commitSync(), AnyOf(RdKafka::ERR_NO_ERROR, RdKafka::ERR__NO_OFFSET));
-  EXPECT_EQ(CommittedOffset(*consumer, "orders"), 3);
+  EXPECT_EQ(CommitAndReadBack(*consumer, "orders"), 3);
   consumer->close();
 }
 
