@@ -263,6 +263,17 @@ class ChallengeAndTokenTest(unittest.TestCase):
         self.assertEqual(reply.status, 401)
         self.assertTrue(reply.json["error"]["message"].startswith("AKV10032: Invalid issuer."))
 
+    def test_issued_tokens_are_listed(self):
+        client_id, secret = new_principal()
+        vault_token = EMULATOR.token(client_id, secret)
+        hsm_token = EMULATOR.token(client_id, secret, HSM_SCOPE)
+        tokens = [t for t in EMULATOR.control("tokens", method="GET")["tokens"]
+                  if t["client_id"] == client_id]
+        self.assertEqual([(t["token"], t["tenant"], t["audience"]) for t in tokens],
+                         [(vault_token, TENANT, "https://vault.azure.net"),
+                          (hsm_token, TENANT, "https://managedhsm.azure.net")])
+        self.assertTrue(all(t["expires_at"] > time.time() for t in tokens))
+
     def test_api_version_is_required(self):
         client_id, secret = new_principal()
         token = EMULATOR.token(client_id, secret)
@@ -554,6 +565,51 @@ class FaultsAndCountsTest(unittest.TestCase):
                                   "entra": {"token": 1, "imds": 1}})
         EMULATOR.control("reset-counts")
         self.assertEqual(EMULATOR.control("counts", method="GET")["kv1"], {})
+
+    def test_request_ids_of_vault_and_hsm_responses(self):
+        EMULATOR.control("clear-requests")
+        ok = EMULATOR.keys_call("kv1", "GET", key_path(self.bundle), self.token)
+        EMULATOR.control("fault", {"host": "kv1", "status": 503, "count": 1})
+        faulted = self.unwrap()
+        EMULATOR.control("drop", {"host": "kv1", "count": 1})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError, ssl.SSLError)):
+            self.unwrap()   # no response, nothing logged
+        challenged = EMULATOR.keys_call("hsm1", "POST", "/rng", None, {"count": 8})
+        EMULATOR.control("revoke", {"host": "kv1", "client_id": self.client_id,
+                                    "operations": ["unwrapkey"]})
+        try:
+            refused = self.unwrap()
+        finally:
+            EMULATOR.control("grant", {"host": "kv1", "client_id": self.client_id})
+        EMULATOR.token(self.client_id, self.secret)   # Entra responses are not logged
+        self.assertEqual([r.status for r in (ok, faulted, challenged, refused)],
+                         [200, 503, 401, 403])
+        path = key_path(self.bundle)
+        requests = EMULATOR.control("requests", method="GET")["requests"]
+        self.assertEqual(requests, [
+            {"host": "kv1", "method": "GET", "path": path, "status": 200,
+             "operation": "get_key", "request_id": ok.headers["x-ms-request-id"]},
+            {"host": "kv1", "method": "POST", "path": f"{path}/unwrapkey", "status": 503,
+             "operation": "unwrapkey", "request_id": faulted.headers["x-ms-request-id"]},
+            {"host": "hsm1", "method": "POST", "path": "/rng", "status": 401,
+             "operation": "rng", "request_id": challenged.headers["x-ms-request-id"]},
+            {"host": "kv1", "method": "POST", "path": f"{path}/unwrapkey", "status": 403,
+             "operation": "unwrapkey", "request_id": refused.headers["x-ms-request-id"]}])
+        ids = [r["request_id"] for r in requests]
+        self.assertEqual(len(set(ids)), len(ids))
+        for request_id in ids:
+            self.assertEqual(str(uuid.UUID(request_id)), request_id)
+        EMULATOR.control("clear-requests")
+        self.assertEqual(EMULATOR.control("requests", method="GET"), {"requests": []})
+
+    def test_response_log_keeps_the_last_thousand(self):
+        from keyvault_emulator.faults import ResponseLog   # in-process: 1001 requests are slow
+        log = ResponseLog()
+        for i in range(1001):
+            log.add("kv1", "GET", "/keys/k", 200, "get_key", str(i))
+        entries = log.snapshot()
+        self.assertEqual((len(entries), entries[0]["request_id"], entries[-1]["request_id"]),
+                         (1000, "1", "1000"))
 
 
 def _certificate_and_key():

@@ -4,7 +4,7 @@
 // (one diagnostic line with Key Vault's request id, customer-caused metrics,
 // probes still healthy) and restoring it, a Key Vault outage (the service's
 // fault, the key not reported inaccessible), one audit line per RPC, and no
-// secret anywhere in the log.
+// secret (nor any bearer token the emulator issued) anywhere in the log.
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -250,12 +250,15 @@ class AzureObservabilityTest : public ::testing::Test {
   }
 
   // No DEK handed out (base64 or hex), nor the identity's client secret (as
-  // written, or form-encoded as in the token request), in any log line.
-  // The bearer tokens the emulator issued are not checked: its control API
-  // does not tell them.
+  // written, or form-encoded as in the token request), nor any bearer token
+  // the emulator issued (to this broker or an earlier one), in any log line.
   void ExpectNoSecretInTheLog() const {
     std::string log = absl::StrJoin(broker_->Lines(), "\n");
     std::vector<std::string> secrets = {kClientSecret, "obs-Client%2BSecret%2FValue%3D42"};
+    absl::StatusOr<std::vector<std::string>> tokens = emulator_->IssuedTokens();
+    ASSERT_OK(tokens);
+    EXPECT_FALSE(tokens->empty()) << "the broker fetched a token at start-up";
+    secrets.insert(secrets.end(), tokens->begin(), tokens->end());
     for (const std::string& dek : dek_plaintexts_) {
       ASSERT_EQ(dek.size(), 32u);
       std::string hex = absl::BytesToHexString(dek);
@@ -349,6 +352,7 @@ TEST_F(AzureObservabilityTest, RevokedKeyIsDiagnosedAsTheCustomersAndRestoredKey
   std::vector<v1::GenerateDekResponse> fresh = FreshDeks(kVaultAlias, 2);
   PrometheusScrape before = Scrape();
 
+  ASSERT_OK(emulator_->Control("clear-requests", Json::object()));  // the vault's responses from now
   ASSERT_OK(emulator_->Control("revoke", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
   struct Restore {
     ~Restore() { (void)emulator_->Control("grant", {{"host", "kv1"}, {"client_id", kAzureClientId}}); }
@@ -371,11 +375,25 @@ TEST_F(AzureObservabilityTest, RevokedKeyIsDiagnosedAsTheCustomersAndRestoredKey
   EXPECT_EQ(line.value("version", ""), fresh[0].key_version());
   EXPECT_EQ(line.value("reason", ""), "KEY_NOT_ACCESSIBLE");
   EXPECT_EQ(line.value("cause", ""), "customer");
-  // The emulator keeps no record of the x-ms-request-id it sent (it is a
-  // fresh UUID per request); that it is one shows it came from the vault.
-  EXPECT_THAT(line.value("kms_request_id", ""),
-              MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
-  EXPECT_THAT(denied.error_message(), HasSubstr(line.value("kms_request_id", "?")))
+  // The request id is the x-ms-request-id the vault sent with its first
+  // refusal (401/403) of a request on the key, as the emulator logged it.
+  absl::StatusOr<std::vector<EmulatorResponse>> responses = emulator_->Responses();
+  ASSERT_OK(responses);
+  std::vector<EmulatorResponse> refused;
+  std::string sent;  // every response since the revocation, for failure messages
+  for (const EmulatorResponse& response : *responses) {
+    absl::StrAppend(&sent, "\n  ", response.host, " ", response.method, " ", response.path, " ",
+                    response.status, " ", response.request_id);
+    bool on_key = response.path == absl::StrCat("/keys/", kVaultAlias) ||
+                  absl::StartsWith(response.path, absl::StrCat("/keys/", kVaultAlias, "/"));
+    if (response.host == "kv1" && on_key && (response.status == 401 || response.status == 403)) {
+      refused.push_back(response);
+    }
+  }
+  ASSERT_FALSE(refused.empty()) << "the vault refused nothing on the key; it sent:" << sent;
+  EXPECT_EQ(line.value("kms_request_id", ""), refused[0].request_id)
+      << "not the id of the vault's first refusal; it sent:" << sent;
+  EXPECT_THAT(denied.error_message(), HasSubstr(refused[0].request_id))
       << "the caller's error names the same Key Vault request";
 
   PrometheusScrape during = Scrape();

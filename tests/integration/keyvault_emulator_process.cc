@@ -115,4 +115,43 @@ int KeyVaultEmulator::Count(const std::string& host, const std::string& operatio
   return ops.contains(operation) ? ops[operation].get<int>() : 0;
 }
 
+absl::StatusOr<std::vector<EmulatorResponse>> KeyVaultEmulator::Responses() {
+  absl::StatusOr<nlohmann::json> answer = Control("requests");
+  if (!answer.ok()) return answer.status();
+  if (!answer->is_object() || !answer->contains("requests") || !(*answer)["requests"].is_array()) {
+    return absl::InternalError(absl::StrCat("control requests: unexpected answer ", answer->dump()));
+  }
+  std::vector<EmulatorResponse> responses;
+  for (const nlohmann::json& entry : (*answer)["requests"]) {
+    if (!entry.is_object() || !entry.contains("status") || !entry["status"].is_number_integer()) {
+      return absl::InternalError(absl::StrCat("control requests: unexpected entry ", entry.dump()));
+    }
+    EmulatorResponse response;
+    response.host = entry.value("host", "");
+    response.method = entry.value("method", "");
+    response.path = entry.value("path", "");
+    response.status = entry["status"].get<int>();
+    response.operation = entry.value("operation", "");
+    response.request_id = entry.value("request_id", "");
+    responses.push_back(std::move(response));
+  }
+  return responses;
+}
+
+absl::StatusOr<std::vector<std::string>> KeyVaultEmulator::IssuedTokens() {
+  absl::StatusOr<nlohmann::json> answer = Control("tokens");
+  if (!answer.ok()) return answer.status();
+  if (!answer->is_object() || !answer->contains("tokens") || !(*answer)["tokens"].is_array()) {
+    return absl::InternalError(absl::StrCat("control tokens: unexpected answer ", answer->dump()));
+  }
+  std::vector<std::string> tokens;
+  for (const nlohmann::json& entry : (*answer)["tokens"]) {
+    if (!entry.is_object() || !entry.contains("token") || !entry["token"].is_string()) {
+      return absl::InternalError("control tokens: an entry without a token");
+    }
+    tokens.push_back(entry["token"].get<std::string>());
+  }
+  return tokens;
+}
+
 }  // namespace keybroker::testing

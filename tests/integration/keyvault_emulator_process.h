@@ -19,6 +19,16 @@
 
 namespace keybroker::testing {
 
+// One vault/HSM response as the emulator logged it (GET /control/requests).
+struct EmulatorResponse {
+  std::string host;        // "kv1", "hsm1"...
+  std::string method;      // "GET", "POST"
+  std::string path;        // without the query, e.g. "/keys/k/<version>/unwrapkey"
+  int status = 0;          // injected faults included; dropped connections absent
+  std::string operation;   // "get_key", "unwrapkey"... ("other" when unrecognised)
+  std::string request_id;  // the x-ms-request-id header it carried
+};
+
 class KeyVaultEmulator {
  public:
   // Starts the emulator with `args` (e.g. {"--vault", "kv1", "--hsm", "hsm1",
@@ -39,6 +49,12 @@ class KeyVaultEmulator {
   // The request count of `operation` on `host` (see GET /control/counts); -1
   // when the counts cannot be read.
   int Count(const std::string& host, const std::string& operation);
+  // The last 1000 vault/HSM responses, oldest first (GET /control/requests;
+  // POST /control/clear-requests empties the log).
+  absl::StatusOr<std::vector<EmulatorResponse>> Responses();
+  // Every access token the emulator's Entra and IMDS endpoints issued so far
+  // (GET /control/tokens), for checking that nothing logs one.
+  absl::StatusOr<std::vector<std::string>> IssuedTokens();
 
  private:
   KeyVaultEmulator() = default;

@@ -16,7 +16,7 @@ Modules:
   identity        tenants, principals, issued tokens
   control_routes  the control API
   state           hosts, access lists, the shared Emulator object
-  faults          request counts and injected faults
+  faults          request counts, injected faults, the log of x-ms-request-ids sent
   pki             CA and server certificates
   wire            base64url, JSON, response and error types
 """

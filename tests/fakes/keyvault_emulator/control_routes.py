@@ -1,6 +1,7 @@
 """The control API tests drive the emulator with (JSON over HTTPS, no auth, /control/...).
 
-Control requests are neither counted nor subject to injected faults. See README.md.
+Control requests are neither counted, nor in the response log (GET /control/requests), nor
+subject to injected faults. See README.md.
 """
 import json
 
@@ -69,6 +70,9 @@ class ControlApp:
             ("POST", "/control/expire-tokens"): self._expire_tokens,
             ("GET", "/control/counts"): self._counts,
             ("POST", "/control/reset-counts"): self._reset_counts,
+            ("GET", "/control/requests"): self._requests,
+            ("POST", "/control/clear-requests"): self._clear_requests,
+            ("GET", "/control/tokens"): self._tokens,
         }
 
     def classify(self, req: Request):
@@ -198,7 +202,11 @@ class ControlApp:
         expired = self.emulator.directory.expire_tokens(_field(spec, "client_id", str))
         return json_response(200, {"expired": expired})
 
-    # --- faults and counts ----------------------------------------------------------------
+    def _tokens(self, spec: dict) -> Response:
+        """Every access token issued so far (tests check that no client logs one)."""
+        return json_response(200, {"tokens": self.emulator.directory.issued_tokens()})
+
+    # --- faults, counts and the response log ----------------------------------------------
 
     def _add_fault(self, spec: dict, fault: Fault) -> Response:
         self.emulator.faults.add(self._any_host(spec), fault)
@@ -235,4 +243,11 @@ class ControlApp:
 
     def _reset_counts(self, spec: dict) -> Response:
         self.emulator.counters.reset()
+        return json_response(200, {})
+
+    def _requests(self, spec: dict) -> Response:
+        return json_response(200, {"requests": self.emulator.responses.snapshot()})
+
+    def _clear_requests(self, spec: dict) -> Response:
+        self.emulator.responses.clear()
         return json_response(200, {})

@@ -1,4 +1,5 @@
-"""Request counts and injected faults (status codes, latency, dropped connections)."""
+"""Request counts, injected faults (status codes, latency, dropped connections) and the
+log of the x-ms-request-id each vault/HSM response carried."""
 import collections
 import threading
 from dataclasses import dataclass
@@ -93,3 +94,30 @@ class Counters:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+
+
+DEFAULT_RESPONSE_LOG_LIMIT = 1000
+
+
+class ResponseLog:
+    """The last `limit` vault/HSM responses sent: host, method, path (no query), status,
+    operation and the x-ms-request-id they carried, oldest first. Safe for concurrent use."""
+
+    def __init__(self, limit: int = DEFAULT_RESPONSE_LOG_LIMIT):
+        self._lock = threading.Lock()
+        self._entries = collections.deque(maxlen=limit)   # guarded by _lock
+
+    def add(self, host: str, method: str, path: str, status: int, operation: str,
+            request_id: str) -> None:
+        entry = {"host": host, "method": method, "path": path, "status": status,
+                 "operation": operation, "request_id": request_id}
+        with self._lock:
+            self._entries.append(entry)
+
+    def snapshot(self) -> list:
+        with self._lock:
+            return [dict(e) for e in self._entries]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -122,6 +122,14 @@ class Directory:
         with self._lock:
             return self._tokens.get(token)
 
+    def issued_tokens(self) -> list:
+        """[{token, client_id, tenant, audience, expires_at}] for every token issued, in
+        the order issued (expired ones included)."""
+        with self._lock:
+            return [{"token": t, "client_id": a.client_id, "tenant": a.tenant,
+                     "audience": a.audience, "expires_at": a.expires_at}
+                    for t, a in self._tokens.items()]
+
     def expire_tokens(self, client_id: str = None) -> int:
         """Makes every token (of one client, if given) expired now; returns how many."""
         now = time.time()

@@ -89,14 +89,23 @@ class KeyVaultApp:
 
     def handle(self, req: Request) -> Response:
         try:
-            return self._handle(req)
+            response = self._handle(req)
         except KeyVaultError as error:
-            return self._error(req, error)
+            response = self._error(req, error)
+        return self._recorded(req, response)
 
     def fault_response(self, req: Request, status: int, retry_after) -> Response:
         code, message = _FAULT_CODES.get(status, ("ServiceUnavailable", "Injected fault."))
         headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
-        return self._error(req, KeyVaultError(status, code, message, headers=headers))
+        return self._recorded(
+            req, self._error(req, KeyVaultError(status, code, message, headers=headers)))
+
+    def _recorded(self, req: Request, response: Response) -> Response:
+        """Logs the response's x-ms-request-id (GET /control/requests) before it is sent, so
+        a client that has the response can always find it there."""
+        self.emulator.responses.add(self.host.name, req.method, req.path, response.status,
+                                    self.classify(req), req.request_id)
+        return response
 
     def _handle(self, req: Request) -> Response:
         # The challenge comes before anything else is validated (§2.1).

@@ -1,9 +1,10 @@
-"""The emulator's shared state: hosts, their keys and access lists, directory, faults."""
+"""The emulator's shared state: hosts, their keys and access lists, directory, faults,
+request counts and the log of vault/HSM responses."""
 import re
 import threading
 from dataclasses import dataclass
 
-from .faults import Counters, FaultPlan
+from .faults import Counters, FaultPlan, ResponseLog
 from .identity import Directory
 from .keys import MANAGED_HSM, VAULT, KeyStore
 
@@ -70,6 +71,7 @@ class Emulator:
         self.directory = Directory(default_tenant)
         self.counters = Counters()
         self.faults = FaultPlan()
+        self.responses = ResponseLog()   # x-ms-request-id of every vault/HSM response
 
     def default_audience(self, kind: str) -> str:
         """https://vault.{suffix} or https://managedhsm.{suffix}: no trailing slash (§1.4)."""
