@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/error_reason.h"
+#include "common/monotonic_time.h"
 #include "common/status_macros.h"
 
 namespace keybroker::server {
@@ -50,7 +51,7 @@ absl::StatusOr<UnwrappedDek> BrokerCore::UnwrapDecoded(absl::string_view edek_by
                                                        const crypto::EncryptionContext& context,
                                                        const kms::CallOptions& options) const {
   bool cached = unwrap_cache_ != nullptr && decoded.kms->calls_remote_service();
-  absl::Time now = absl::Now();
+  absl::Time now = MonotonicNow();  // TTLs: never extended by a wall clock stepped back
   if (cached) {
     auto hit = unwrap_cache_->Get(edek_bytes, context.canonical(), now);
     observer_->CacheLookup("unwrap", hit.has_value());

@@ -31,6 +31,7 @@ class UnwrapCache {
   UnwrapCache(size_t max_entries, absl::Duration ttl) : max_entries_(max_entries), ttl_(ttl) {}
 
   // A copy of the cached result for (edek, canonical context), or nullopt.
+  // `now` is monotonic (common/monotonic_time.h), as in Put.
   std::optional<Entry> Get(absl::string_view edek, absl::string_view context, absl::Time now);
 
   // Caches a result, evicting the oldest entries beyond max_entries.

@@ -1,19 +1,14 @@
 #include "keybroker/sdk/clock.h"
 
-#include <chrono>
+#include "common/monotonic_time.h"
 
 namespace keybroker::sdk {
 namespace {
 
-// Steady time placed on the absl::Time line at its arbitrary epoch: DEK ages
-// and cache TTLs are differences, and a wall clock stepped back by NTP or an
-// operator must not extend them.
+// DEK ages and cache TTLs are differences: steady time (common/monotonic_time.h).
 class SteadyClock : public Clock {
  public:
-  absl::Time Now() const override {
-    return absl::UnixEpoch() +
-           absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
-  }
+  absl::Time Now() const override { return MonotonicNow(); }
 };
 
 }  // namespace

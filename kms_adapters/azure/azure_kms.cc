@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/error_reason.h"
+#include "common/monotonic_time.h"
 #include "common/status_macros.h"
 #include "crypto/bytes.h"
 #include "crypto/hmac.h"
@@ -115,7 +116,7 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Fetch(const 
                                                                           absl::Time deadline) {
   // Stamped before the request: the TTL (the revocation bound) counts from
   // the moment the answer might already have been true.
-  absl::Time started = absl::Now();
+  absl::Time started = MonotonicNow();
   ASSIGN_OR_RETURN(KeyBundle bundle,
                    client_->GetKey(binding.vault_key, binding.pinned_version, deadline));
   return MetadataFor(binding, std::move(bundle), started);
@@ -146,7 +147,7 @@ void AzureKms::Store(const Binding& binding, std::shared_ptr<const Metadata> met
 void AzureKms::StoreLocked(const Binding& binding, std::shared_ptr<const Metadata> metadata) {
   if (metadata == nullptr) {
     metadata_.erase(&binding);
-    dropped_at_[&binding] = absl::Now();
+    dropped_at_[&binding] = MonotonicNow();
     return;
   }
   // A slow fetch that began before a refusal dropped the key must not bring
@@ -172,7 +173,7 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
                        "deadline passed while another call fetched the key's metadata");
     }
     auto it = metadata_.find(&binding);
-    if (it != metadata_.end() && absl::Now() - it->second->fetched < metadata_ttl_) {
+    if (it != metadata_.end() && MonotonicNow() - it->second->fetched < metadata_ttl_) {
       if (!refresh) observer_->CacheLookup("key_metadata", /*hit=*/true);
       return it->second;
     }
@@ -315,7 +316,7 @@ absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
     // Use what rotate returned: a GET right after could still see the old
     // version, and failing here would make the caller rotate again.
     absl::StatusOr<std::shared_ptr<const Metadata>> metadata =
-        MetadataFor(*binding, *std::move(rotated), absl::Now());
+        MetadataFor(*binding, *std::move(rotated), MonotonicNow());
     if (metadata.ok()) {
       Store(*binding, *metadata);
       return (*metadata)->bundle.version;

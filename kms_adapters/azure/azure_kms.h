@@ -82,7 +82,7 @@ class AzureKms : public Kms {
   struct Metadata {
     KeyBundle bundle;
     std::shared_ptr<const crypto::RsaOaepPublicKey> public_key;  // RSA keys
-    absl::Time fetched;
+    absl::Time fetched;  // MonotonicNow(), for the TTL
   };
 
   absl::StatusOr<const Binding*> Find(absl::string_view key_id) const;
@@ -126,7 +126,7 @@ class AzureKms : public Kms {
   };
   // node_hash_map: Current() keeps a reference across an unlocked fetch.
   absl::node_hash_map<const Binding*, Refresh> refreshes_ ABSL_GUARDED_BY(mu_);
-  // When a refusal last dropped each key's metadata.
+  // When a refusal last dropped each key's metadata (MonotonicNow()).
   absl::flat_hash_map<const Binding*, absl::Time> dropped_at_ ABSL_GUARDED_BY(mu_);
 };
 
