@@ -16,6 +16,7 @@
 #ifndef KEYBROKER_KMS_ADAPTERS_KMS_H_
 #define KEYBROKER_KMS_ADAPTERS_KMS_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -29,9 +30,13 @@
 namespace keybroker::kms {
 
 // Per-call limits: a remote KMS must give up by `deadline` (the caller's gRPC
-// deadline) rather than hold the caller past it.
+// deadline) rather than hold the caller past it, and should stop retrying and
+// waiting, with CANCELLED, once `cancelled` returns true (the caller cancelled
+// the gRPC call or went away). `cancelled` is empty (never) or cheap and
+// thread-safe: it is polled while waiting.
 struct CallOptions {
   absl::Time deadline = absl::InfiniteFuture();
+  std::function<bool()> cancelled;
 };
 
 // What DescribeKey reports for an accessible key.

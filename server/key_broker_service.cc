@@ -43,6 +43,9 @@ kms::CallOptions OptionsOf(const grpc::CallbackServerContext* context) {
   if (deadline != std::chrono::system_clock::time_point::max()) {
     options.deadline = absl::FromChrono(deadline);
   }
+  // Safe to call at any time in the callback API; the context outlives the
+  // work, which finishes before the reactor does.
+  options.cancelled = [context] { return context->IsCancelled(); };
   return options;
 }
 

@@ -112,13 +112,14 @@ absl::StatusOr<const AzureKms::Binding*> AzureKms::Find(absl::string_view key_id
   return it->second.get();
 }
 
-absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Fetch(const Binding& binding,
-                                                                          absl::Time deadline) {
+absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Fetch(
+    const Binding& binding, const CallOptions& options) {
   // Stamped before the request: the TTL (the revocation bound) counts from
   // the moment the answer might already have been true.
   absl::Time started = MonotonicNow();
   ASSIGN_OR_RETURN(KeyBundle bundle,
-                   client_->GetKey(binding.vault_key, binding.pinned_version, deadline));
+                   client_->GetKey(binding.vault_key, binding.pinned_version, options.deadline,
+                                   options.cancelled));
   return MetadataFor(binding, std::move(bundle), started);
 }
 
@@ -158,17 +159,20 @@ void AzureKms::StoreLocked(const Binding& binding, std::shared_ptr<const Metadat
 }
 
 absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
-    const Binding& binding, absl::Time deadline, bool refresh) {
+    const Binding& binding, const CallOptions& options, bool refresh) {
   absl::MutexLock lock(&mu_);
   Refresh& state = refreshes_[&binding];
-  if (!refresh || state.in_flight) {
+  while (!refresh || state.in_flight) {
     // One fetch per key at a time: when the TTL runs out under load, the
-    // others wait for it (each until its own deadline) instead of all asking.
+    // others wait for it (each until its own deadline or cancellation)
+    // instead of all asking.
     uint64_t generation = state.generation;
     auto settled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return !state.in_flight || state.generation != generation;
     };
-    if (!mu_.AwaitWithDeadline(absl::Condition(&settled), deadline)) {
+    if (!AwaitUnlessCancelled(&mu_, absl::Condition(&settled), options.deadline,
+                              options.cancelled)) {
+      if (IsCancelled(options.cancelled)) return CallerCancelled();
       return MakeError(ErrorReason::kKmsUnavailable,
                        "deadline passed while another call fetched the key's metadata");
     }
@@ -178,14 +182,23 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
       return it->second;
     }
     if (state.generation != generation && !state.last_error.ok()) return state.last_error;
+    // Nothing fresh and no fetch in flight (none was, or its caller cancelled
+    // it): fetch here; else another call took over: wait for that one.
+    if (!state.in_flight) break;
   }
   if (!refresh) observer_->CacheLookup("key_metadata", /*hit=*/false);
   state.in_flight = true;
   mu_.Unlock();
-  absl::StatusOr<std::shared_ptr<const Metadata>> fetched = Fetch(binding, deadline);
+  absl::StatusOr<std::shared_ptr<const Metadata>> fetched = Fetch(binding, options);
   mu_.Lock();
   state.in_flight = false;
   ++state.generation;
+  if (absl::IsCancelled(fetched.status())) {
+    // Our caller gave up, which says nothing about the key: the cache stays
+    // as it is, and a waiting call fetches for itself.
+    state.last_error = absl::OkStatus();
+    return fetched;
+  }
   state.last_error = fetched.status();
   if (fetched.ok()) {
     StoreLocked(binding, *fetched);
@@ -201,7 +214,7 @@ absl::StatusOr<KeyDescription> AzureKms::Describe(absl::string_view key_id,
                                                   const CallOptions& options) {
   ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
   ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
-                   Current(*binding, options.deadline, /*refresh=*/true));
+                   Current(*binding, options, /*refresh=*/true));
   RETURN_IF_ERROR(
       CheckUsable(binding->vault_key, metadata->bundle, binding->options.kind, absl::Now()));
   KeyDescription description;
@@ -219,7 +232,8 @@ absl::StatusOr<crypto::SecretBytes> AzureKms::GenerateDekMaterial(absl::string_v
                                                                  const CallOptions& options) {
   ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
   if (binding->options.hsm_random && binding->options.kind == VaultKind::kManagedHsm) {
-    return client_->RandomBytes(binding->vault_key, static_cast<int>(size), options.deadline);
+    return client_->RandomBytes(binding->vault_key, static_cast<int>(size), options.deadline,
+                                options.cancelled);
   }
   return crypto::RandomSecret(size);
 }
@@ -230,14 +244,14 @@ absl::StatusOr<WrappedKey> AzureKms::Wrap(absl::string_view key_id,
                                           const CallOptions& options) {
   ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
   ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
-                   Current(*binding, options.deadline, /*refresh=*/false));
+                   Current(*binding, options, /*refresh=*/false));
   RETURN_IF_ERROR(
       CheckUsable(binding->vault_key, metadata->bundle, binding->options.kind, absl::Now()));
   crypto::Edek edek = NewEdek(binding->vault_key, metadata->bundle);
   if (IsRsa(metadata->bundle)) {
     return WrapRsa(*binding, *metadata, std::move(edek), dek, context);
   }
-  return WrapGcm(*binding, *metadata, std::move(edek), dek, context, options.deadline);
+  return WrapGcm(*binding, *metadata, std::move(edek), dek, context, options);
 }
 
 absl::StatusOr<WrappedKey> AzureKms::WrapRsa(const Binding& binding, const Metadata& metadata,
@@ -255,10 +269,11 @@ absl::StatusOr<WrappedKey> AzureKms::WrapRsa(const Binding& binding, const Metad
 absl::StatusOr<WrappedKey> AzureKms::WrapGcm(const Binding& binding, const Metadata& metadata,
                                              crypto::Edek edek, const crypto::SecretBytes& dek,
                                              const crypto::EncryptionContext& context,
-                                             absl::Time deadline) {
+                                             const CallOptions& options) {
   ASSIGN_OR_RETURN(std::string aad, GcmAad(edek, context));
   ASSIGN_OR_RETURN(GcmCiphertext sealed, client_->EncryptGcm(binding.vault_key, edek.key_version,
-                                                             dek, aad, deadline));
+                                                             dek, aad, options.deadline,
+                                                             options.cancelled));
   edek.wrapped = std::move(sealed.value);
   edek.iv = std::move(sealed.iv);
   edek.tag = std::move(sealed.tag);
@@ -289,12 +304,12 @@ absl::StatusOr<crypto::SecretBytes> AzureKms::Unwrap(const crypto::Edek& edek,
     ASSIGN_OR_RETURN(std::string aad, GcmAad(edek, context));
     return client_->DecryptGcm(binding.vault_key, edek.key_version,
                                GcmCiphertext{edek.wrapped, edek.iv, edek.tag}, aad,
-                               options.deadline);
+                               options.deadline, options.cancelled);
   }
   ASSIGN_OR_RETURN(crypto::Sha256Digest bound, ContextBinding(edek, context));
   ASSIGN_OR_RETURN(crypto::SecretBytes inner,
                    client_->UnwrapKey(binding.vault_key, edek.key_version, kRsaAlgorithm,
-                                      edek.wrapped, options.deadline));
+                                      edek.wrapped, options.deadline, options.cancelled));
   if (inner.size() <= kContextHashSize ||
       CRYPTO_memcmp(inner.Reveal().data() + inner.size() - kContextHashSize, bound.data(),
                     kContextHashSize) != 0) {
@@ -311,7 +326,8 @@ absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
     return absl::FailedPreconditionError(absl::StrCat(
         "azure key ", key_id, " is pinned to a version; rotate by configuring a new one"));
   }
-  absl::StatusOr<KeyBundle> rotated = client_->RotateKey(binding->vault_key, options.deadline);
+  absl::StatusOr<KeyBundle> rotated = client_->RotateKey(binding->vault_key, options.deadline,
+                                                         options.cancelled);
   if (rotated.ok()) {
     // Use what rotate returned: a GET right after could still see the old
     // version, and failing here would make the caller rotate again.
@@ -327,7 +343,7 @@ absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
   // Without the rotate permission the customer rotates in Key Vault; pick
   // the latest version up at once.
   ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
-                   Current(*binding, options.deadline, /*refresh=*/true));
+                   Current(*binding, options, /*refresh=*/true));
   return metadata->bundle.version;
 }
 

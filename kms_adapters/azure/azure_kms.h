@@ -90,9 +90,10 @@ class AzureKms : public Kms {
   // when `refresh` (one fetch per key at a time; others wait for it). Any
   // failed fetch drops the cached copy, so nothing stale outlives a refusal.
   absl::StatusOr<std::shared_ptr<const Metadata>> Current(const Binding& binding,
-                                                          absl::Time deadline, bool refresh);
+                                                          const CallOptions& options,
+                                                          bool refresh);
   absl::StatusOr<std::shared_ptr<const Metadata>> Fetch(const Binding& binding,
-                                                        absl::Time deadline);
+                                                        const CallOptions& options);
   // Validates a fetched bundle (RSA public key of 2048 bits or more).
   absl::StatusOr<std::shared_ptr<const Metadata>> MetadataFor(const Binding& binding,
                                                               KeyBundle bundle, absl::Time fetched);
@@ -106,7 +107,7 @@ class AzureKms : public Kms {
   absl::StatusOr<WrappedKey> WrapGcm(const Binding& binding, const Metadata& metadata,
                                      crypto::Edek edek, const crypto::SecretBytes& dek,
                                      const crypto::EncryptionContext& context,
-                                     absl::Time deadline);
+                                     const CallOptions& options);
 
   // Set at construction / AddKey.
   KeyVaultClient* const client_;

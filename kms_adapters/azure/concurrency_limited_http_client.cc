@@ -1,8 +1,6 @@
 #include "kms_adapters/azure/concurrency_limited_http_client.h"
 
 #include <algorithm>
-
-#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -21,13 +19,14 @@ ConcurrencyLimitedHttpClient::ConcurrencyLimitedHttpClient(std::unique_ptr<HttpC
 absl::StatusOr<HttpResponse> ConcurrencyLimitedHttpClient::Send(const HttpRequest& request,
                                                                 absl::Time deadline) {
   ASSIGN_OR_RETURN(std::string origin, OriginOf(request.url));
-  RETURN_IF_ERROR(Acquire(origin, deadline));
+  RETURN_IF_ERROR(Acquire(origin, deadline, request.cancelled));
   absl::StatusOr<HttpResponse> result = inner_->Send(request, deadline);
   Release(origin);
   return result;
 }
 
-absl::Status ConcurrencyLimitedHttpClient::Acquire(const std::string& origin, absl::Time deadline) {
+absl::Status ConcurrencyLimitedHttpClient::Acquire(const std::string& origin, absl::Time deadline,
+                                                   const CancelledFn& cancelled) {
   absl::MutexLock lock(&mu_);
   auto has_room = [this, &origin]()
                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return HasRoomLocked(origin); };
@@ -36,7 +35,8 @@ absl::Status ConcurrencyLimitedHttpClient::Acquire(const std::string& origin, ab
   // A caller waits at most max_wait_: a thread parked here is a thread other
   // vaults cannot use, so a saturated vault sheds load rather than hoard them.
   absl::Time give_up = std::min(deadline, absl::Now() + max_wait_);
-  if (!mu_.AwaitWithDeadline(absl::Condition(&has_room), give_up)) {
+  if (!AwaitUnlessCancelled(&mu_, absl::Condition(&has_room), give_up, cancelled)) {
+    if (IsCancelled(cancelled)) return CallerCancelled();
     std::string message =
         absl::StrCat("concurrency limit of ", limit_, " in-flight requests to ", origin,
                      " reached");

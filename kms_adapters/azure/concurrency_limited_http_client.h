@@ -2,9 +2,9 @@
 // requests in flight per origin (scheme://host:port), so that one slow vault
 // cannot take every request thread and starve the others.
 //
-// A caller over the limit waits for a slot until its deadline. Origins are
-// counted independently; an origin's counter exists only while it has
-// requests in flight.
+// A caller over the limit waits for a slot until its deadline, or until its
+// request's `cancelled` says it gave up. Origins are counted independently;
+// an origin's counter exists only while it has requests in flight.
 //
 // Put it inside RetryingHttpClient (Retrying -> ConcurrencyLimited -> real
 // transport), so that a slot is held per attempt, not across backoff sleeps.
@@ -38,12 +38,15 @@ class ConcurrencyLimitedHttpClient : public HttpClient {
   // Waits for a slot for the request's origin, then sends it through the
   // inner client and returns what that returns. DEADLINE_EXCEEDED when no
   // slot frees up before `deadline` (the message says the limit was
-  // reached); INVALID_ARGUMENT for a malformed URL.
+  // reached); CANCELLED when `request.cancelled` says so first;
+  // INVALID_ARGUMENT for a malformed URL.
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Time deadline) override;
 
  private:
-  // Takes a slot for `origin`, waiting until `deadline` at most.
-  absl::Status Acquire(const std::string& origin, absl::Time deadline);
+  // Takes a slot for `origin`, waiting until `deadline` at most, or until
+  // `cancelled` says so (CANCELLED).
+  absl::Status Acquire(const std::string& origin, absl::Time deadline,
+                       const CancelledFn& cancelled);
   // Gives back a slot taken by Acquire.
   void Release(const std::string& origin);
   bool HasRoomLocked(const std::string& origin) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

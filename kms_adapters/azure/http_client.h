@@ -6,16 +6,41 @@
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_HTTP_CLIENT_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_HTTP_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace keybroker::kms::azure {
+
+// Whether the caller gave up on the call (a cancelled gRPC call, see
+// kms::CallOptions); empty means never. Polled from the calling thread, so it
+// must be cheap and thread-safe.
+using CancelledFn = std::function<bool()>;
+
+inline bool IsCancelled(const CancelledFn& cancelled) { return cancelled && cancelled(); }
+
+// The error of a call given up because its caller cancelled it. No reason
+// payload: it says nothing about the key or the vault.
+inline absl::Status CallerCancelled() {
+  return absl::CancelledError("the caller cancelled the call");
+}
+
+// How often waits (retry backoff, a request slot, another call's fetch) look
+// at a CancelledFn.
+inline constexpr absl::Duration kCancelPollInterval = absl::Milliseconds(50);
+
+// Like mu->AwaitWithDeadline(condition, deadline) (mu held), but also
+// returns false, at most kCancelPollInterval late, once `cancelled` says so.
+bool AwaitUnlessCancelled(absl::Mutex* mu, const absl::Condition& condition, absl::Time deadline,
+                          const CancelledFn& cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
 struct HttpRequest {
   std::string method;  // "GET", "POST"
@@ -25,6 +50,9 @@ struct HttpRequest {
   // False for requests that change state (Key Vault's rotate): they are not
   // retried after a 5xx or a lost connection, which may follow a success.
   bool retry_safe = true;
+  // The caller's cancellation: retries and waits for a request slot stop
+  // when it says so (a request already sent runs to its end or deadline).
+  CancelledFn cancelled;
 };
 
 struct HttpResponse {
@@ -51,7 +79,8 @@ class HttpClient {
 
   // Sends `request` and returns the response, whatever its HTTP status.
   // Fails only when there is no response: UNAVAILABLE for connection, TLS or
-  // read failures; DEADLINE_EXCEEDED when `deadline` passes first.
+  // read failures; DEADLINE_EXCEEDED when `deadline` passes first; CANCELLED
+  // (CallerCancelled) when a decorator gives up on `request.cancelled`.
   virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Time deadline) = 0;
 };
 

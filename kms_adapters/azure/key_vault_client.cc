@@ -123,16 +123,20 @@ bool KeyBundle::HasOp(absl::string_view op) const {
   return std::find(key_ops.begin(), key_ops.end(), op) != key_ops.end();
 }
 
-absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline) {
+absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline,
+                                                  const CancelledFn& cancelled) {
   const absl::Time started = absl::Now();
-  absl::StatusOr<HttpResponse> result = SendOnce(call, deadline);
+  absl::StatusOr<HttpResponse> result = SendOnce(call, deadline, cancelled);
   const absl::Status& status = result.status();
+  // The caller's choice, not the vault's outcome: not counted (as INTERNAL).
+  if (absl::IsCancelled(status)) return result;
   observer_->KmsRequestDone(call.key->kms, call.operation_label, status, absl::Now() - started);
   observer_->KeyRequestDone(call.key->key_id, call.version, status);
   return result;
 }
 
-absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time deadline) {
+absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time deadline,
+                                                      const CancelledFn& cancelled) {
   WipeOnExit wipe_body(&call.body);
   std::string what = Describe(*call.key, "");
   HttpRequest request;
@@ -140,15 +144,22 @@ absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time dea
   request.url = absl::StrCat(call.key->id.VaultUrl(), call.path, "?", kApiVersion);
   request.body = call.body;
   request.retry_safe = call.retry_safe;
+  request.cancelled = cancelled;
   WipeOnExit wipe_request(&request.body);
   for (int attempt = 0; attempt < 2; ++attempt) {
+    if (IsCancelled(cancelled)) return CallerCancelled();
     absl::StatusOr<crypto::SecretBytes> token = call.key->tokens->Token(call.key->scope, deadline);
     if (!token.ok()) return Annotate(token.status(), absl::StrCat(call.operation, " on ", what));
     request.headers = {{"Authorization", absl::StrCat("Bearer ", token->RevealAsStringView())},
                        {"Accept", "application/json"}};
     if (!request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+    if (IsCancelled(cancelled)) {
+      Wipe(request.headers[0].second);
+      return CallerCancelled();
+    }
     absl::StatusOr<HttpResponse> response = http_->Send(request, deadline);
     Wipe(request.headers[0].second);
+    if (absl::IsCancelled(response.status())) return response.status();
     if (!response.ok()) return TransportError(response.status(), call.operation, what);
     if (response->status == 401 && attempt == 0) {
       // An expired or revoked token: fetch a fresh one and try once more.
@@ -167,18 +178,23 @@ absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time dea
 }
 
 absl::StatusOr<KeyBundle> KeyVaultClient::GetKey(const VaultKey& key, absl::string_view version,
-                                                 absl::Time deadline) {
+                                                 absl::Time deadline,
+                                                 const CancelledFn& cancelled) {
   std::string path = absl::StrCat("/keys/", key.id.name, version.empty() ? "" : "/", version);
-  ASSIGN_OR_RETURN(HttpResponse response, Send({&key, "get key", "get_key", "GET", path, std::string(version), ""}, deadline));
+  ASSIGN_OR_RETURN(HttpResponse response,
+                   Send({&key, "get key", "get_key", "GET", path, std::string(version), ""},
+                        deadline, cancelled));
   ASSIGN_OR_RETURN(KeyBundle bundle, ParseBundle(response.body, "get key"));
   bundle.request_id = response.Header("x-ms-request-id");
   return bundle;
 }
 
-absl::StatusOr<KeyBundle> KeyVaultClient::RotateKey(const VaultKey& key, absl::Time deadline) {
+absl::StatusOr<KeyBundle> KeyVaultClient::RotateKey(const VaultKey& key, absl::Time deadline,
+                                                    const CancelledFn& cancelled) {
   std::string path = absl::StrCat("/keys/", key.id.name, "/rotate");
   ASSIGN_OR_RETURN(HttpResponse response,
-                   Send({&key, "rotate", "rotate", "POST", path, "", "", /*retry_safe=*/false}, deadline));
+                   Send({&key, "rotate", "rotate", "POST", path, "", "", /*retry_safe=*/false},
+                        deadline, cancelled));
   ASSIGN_OR_RETURN(KeyBundle bundle, ParseBundle(response.body, "rotate"));
   bundle.request_id = response.Header("x-ms-request-id");
   return bundle;
@@ -188,13 +204,14 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::UnwrapKey(const VaultKey& ke
                                                               absl::string_view version,
                                                               absl::string_view alg,
                                                               absl::string_view wrapped,
-                                                              absl::Time deadline) {
+                                                              absl::Time deadline,
+                                                              const CancelledFn& cancelled) {
   std::string path = absl::StrCat("/keys/", key.id.name, "/", version, "/unwrapkey");
   std::string body = absl::StrCat(R"({"alg":")", alg, R"(","value":")", B64(wrapped), R"("})");
   ASSIGN_OR_RETURN(HttpResponse response,
                    Send({&key, "unwrapkey", "unwrapkey", "POST", path, std::string(version),
                          std::move(body), /*retry_safe=*/true, /*edek_operation=*/true},
-                        deadline));
+                        deadline, cancelled));
   WipeOnExit wipe(&response.body);
   return SecretValue(response.body, "unwrapkey");
 }
@@ -203,7 +220,8 @@ absl::StatusOr<GcmCiphertext> KeyVaultClient::EncryptGcm(const VaultKey& key,
                                                          absl::string_view version,
                                                          const crypto::SecretBytes& plaintext,
                                                          absl::string_view aad,
-                                                         absl::Time deadline) {
+                                                         absl::Time deadline,
+                                                         const CancelledFn& cancelled) {
   std::string path = absl::StrCat("/keys/", key.id.name, "/", version, "/encrypt");
   std::string value = B64(plaintext.RevealAsStringView());
   std::string body = absl::StrCat(R"({"alg":"A256GCM","value":")", value, R"(","aad":")",
@@ -212,7 +230,7 @@ absl::StatusOr<GcmCiphertext> KeyVaultClient::EncryptGcm(const VaultKey& key,
   ASSIGN_OR_RETURN(HttpResponse response,
                    Send({&key, "encrypt", "encrypt", "POST", path, std::string(version),
                          std::move(body)},
-                        deadline));
+                        deadline, cancelled));
   ASSIGN_OR_RETURN(Json json, ParseBody(response.body, "encrypt"));
   GcmCiphertext out;
   ASSIGN_OR_RETURN(out.value, ReadB64(json, "value", "encrypt"));
@@ -225,7 +243,8 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::DecryptGcm(const VaultKey& k
                                                                absl::string_view version,
                                                                const GcmCiphertext& ciphertext,
                                                                absl::string_view aad,
-                                                               absl::Time deadline) {
+                                                               absl::Time deadline,
+                                                               const CancelledFn& cancelled) {
   std::string path = absl::StrCat("/keys/", key.id.name, "/", version, "/decrypt");
   std::string body = absl::StrCat(R"({"alg":"A256GCM","value":")", B64(ciphertext.value),
                                   R"(","iv":")", B64(ciphertext.iv), R"(","tag":")",
@@ -233,16 +252,18 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::DecryptGcm(const VaultKey& k
   ASSIGN_OR_RETURN(HttpResponse response,
                    Send({&key, "decrypt", "decrypt", "POST", path, std::string(version),
                          std::move(body), /*retry_safe=*/true, /*edek_operation=*/true},
-                        deadline));
+                        deadline, cancelled));
   WipeOnExit wipe(&response.body);
   return SecretValue(response.body, "decrypt");
 }
 
 absl::StatusOr<crypto::SecretBytes> KeyVaultClient::RandomBytes(const VaultKey& key, int count,
-                                                                absl::Time deadline) {
+                                                                absl::Time deadline,
+                                                                const CancelledFn& cancelled) {
   std::string body = absl::StrCat(R"({"count":)", count, "}");
   ASSIGN_OR_RETURN(HttpResponse response,
-                   Send({&key, "rng", "rng", "POST", "/rng", "", std::move(body)}, deadline));
+                   Send({&key, "rng", "rng", "POST", "/rng", "", std::move(body)}, deadline,
+                        cancelled));
   WipeOnExit wipe(&response.body);
   ASSIGN_OR_RETURN(crypto::SecretBytes secret, SecretValue(response.body, "rng"));
   if (secret.size() != static_cast<size_t>(count)) {

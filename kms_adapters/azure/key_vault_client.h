@@ -12,7 +12,9 @@
 // KEY_NOT_FOUND; 400 on unwrap/decrypt -> EDEK_INVALID; 429 -> KMS_THROTTLED
 // (with the retry delay); 5xx, connection failures, deadline -> KMS_UNAVAILABLE.
 // Messages carry Key Vault's x-ms-request-id and error codes, never tokens or
-// key material. Safe for concurrent use.
+// key material. Every call stops, with CANCELLED (CallerCancelled), before
+// fetching a token or sending, and between retries, once its `cancelled`
+// says the caller gave up. Safe for concurrent use.
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_CLIENT_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_CLIENT_H_
 
@@ -72,30 +74,36 @@ struct GcmCiphertext {
 class KeyVaultClient {
  public:
   // `http` and `observer` must outlive the client. The observer hears of
-  // every request (KmsRequestDone, KeyRequestDone) with its final outcome.
+  // every request (KmsRequestDone, KeyRequestDone) with its final outcome,
+  // but for those the caller cancelled.
   explicit KeyVaultClient(HttpClient* http, KmsObserver* observer = NoKmsObserver())
       : http_(http), observer_(observer) {}
 
   // GET /keys/{name}[/{version}]; latest when `version` is empty.
   absl::StatusOr<KeyBundle> GetKey(const VaultKey& key, absl::string_view version,
-                                   absl::Time deadline);
+                                   absl::Time deadline, const CancelledFn& cancelled = {});
   // POST /keys/{name}/rotate: a new version; returns its bundle.
-  absl::StatusOr<KeyBundle> RotateKey(const VaultKey& key, absl::Time deadline);
+  absl::StatusOr<KeyBundle> RotateKey(const VaultKey& key, absl::Time deadline,
+                                      const CancelledFn& cancelled = {});
   // POST /keys/{name}/{version}/unwrapkey with `alg`.
   absl::StatusOr<crypto::SecretBytes> UnwrapKey(const VaultKey& key, absl::string_view version,
                                                 absl::string_view alg, absl::string_view wrapped,
-                                                absl::Time deadline);
+                                                absl::Time deadline,
+                                                const CancelledFn& cancelled = {});
   // POST /keys/{name}/{version}/encrypt with A256GCM; Managed HSM makes the IV.
   absl::StatusOr<GcmCiphertext> EncryptGcm(const VaultKey& key, absl::string_view version,
                                            const crypto::SecretBytes& plaintext,
-                                           absl::string_view aad, absl::Time deadline);
+                                           absl::string_view aad, absl::Time deadline,
+                                           const CancelledFn& cancelled = {});
   // POST /keys/{name}/{version}/decrypt with A256GCM.
   absl::StatusOr<crypto::SecretBytes> DecryptGcm(const VaultKey& key, absl::string_view version,
                                                  const GcmCiphertext& ciphertext,
-                                                 absl::string_view aad, absl::Time deadline);
+                                                 absl::string_view aad, absl::Time deadline,
+                                                 const CancelledFn& cancelled = {});
   // POST /rng on a Managed HSM: `count` (1..128) random bytes.
   absl::StatusOr<crypto::SecretBytes> RandomBytes(const VaultKey& key, int count,
-                                                  absl::Time deadline);
+                                                  absl::Time deadline,
+                                                  const CancelledFn& cancelled = {});
 
  private:
   struct Call {
@@ -109,11 +117,14 @@ class KeyVaultClient {
     bool retry_safe = true; // false for rotate, which creates a version
     bool edek_operation = false;  // unwrapkey/decrypt: a 400 means a bad EDEK
   };
-  // Sends `call` (SendOnce) and reports its outcome to the observer.
-  absl::StatusOr<HttpResponse> Send(Call call, absl::Time deadline);
+  // Sends `call` (SendOnce) and reports its outcome to the observer, unless
+  // the caller cancelled it.
+  absl::StatusOr<HttpResponse> Send(Call call, absl::Time deadline,
+                                    const CancelledFn& cancelled);
   // Sends `call` with a bearer token, once more after a 401 with a fresh one;
   // any answer but 200 becomes the error of DESIGN.md's table.
-  absl::StatusOr<HttpResponse> SendOnce(Call& call, absl::Time deadline);
+  absl::StatusOr<HttpResponse> SendOnce(Call& call, absl::Time deadline,
+                                        const CancelledFn& cancelled);
 
   HttpClient* http_;
   KmsObserver* observer_;

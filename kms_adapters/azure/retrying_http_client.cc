@@ -55,13 +55,28 @@ absl::StatusOr<HttpResponse> RetryingHttpClient::Send(const HttpRequest& request
                                                       absl::Time deadline) {
   const int max_attempts = std::max(policy_.max_attempts, 1);
   for (int attempt = 1;; ++attempt) {
+    if (IsCancelled(request.cancelled)) return CallerCancelled();
     absl::StatusOr<HttpResponse> result = inner_->Send(request, deadline);
     if (attempt >= max_attempts || !ShouldRetry(request, result)) return result;
     absl::Duration delay = DelayBefore(attempt, result);
     // Waiting until the deadline only to fail would waste the caller's time:
     // give back what we have now.
     if (delay == absl::InfiniteDuration() || sleeper_->Now() + delay >= deadline) return result;
+    if (!SleepUnlessCancelled(delay, request.cancelled)) return CallerCancelled();
+  }
+}
+
+bool RetryingHttpClient::SleepUnlessCancelled(absl::Duration delay, const CancelledFn& cancelled) {
+  if (!cancelled) {
     sleeper_->SleepFor(delay);
+    return true;
+  }
+  // Slices rather than a thread to wake us: the predicate is cheap.
+  for (absl::Time end = sleeper_->Now() + delay;;) {
+    if (cancelled()) return false;
+    absl::Duration left = end - sleeper_->Now();
+    if (left <= absl::ZeroDuration()) return true;
+    sleeper_->SleepFor(std::min(left, kCancelPollInterval));
   }
 }
 

@@ -8,6 +8,9 @@
 // Between attempts it waits an exponential backoff with full jitter:
 // uniform in [0, min(max_backoff, base_backoff * 2^(retry - 1))].
 //
+// A request whose `cancelled` says so is not sent again and wakes from its
+// backoff within kCancelPollInterval: CANCELLED (CallerCancelled).
+//
 // It never waits past the deadline: when the next wait would end at or after
 // it, or attempts run out, the last response or status is returned as it is.
 // A final 429 comes back as a response (with its Retry-After), so the caller
@@ -71,6 +74,9 @@ class RetryingHttpClient : public HttpClient {
   // InfiniteDuration (do not retry) when Retry-After exceeds max_retry_after.
   absl::Duration DelayBefore(int retry, const absl::StatusOr<HttpResponse>& result);
   absl::Duration JitteredBackoff(int retry);
+  // Sleeps `delay`, waking every kCancelPollInterval to look at `cancelled`;
+  // false when it cut the sleep short.
+  bool SleepUnlessCancelled(absl::Duration delay, const CancelledFn& cancelled);
 
   // Set at construction.
   const std::unique_ptr<HttpClient> inner_;

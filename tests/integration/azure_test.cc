@@ -435,6 +435,33 @@ TEST_F(AzureTest, TheCallersDeadlineBoundsKeyVaultAndASlowVaultDelaysNoOther) {
   ASSERT_OK(emulator_->Control("clear-faults", Json::object()));
 }
 
+TEST_F(AzureTest, ACancelledCallStopsRetryingKeyVault) {
+  v1::GenerateDekResponse dek;
+  ASSERT_TRUE(GenerateDek("hsm-aes", &dek, "cancel").ok());
+  ASSERT_OK(emulator_->Control("reset-counts", Json::object()));
+  // Unanswered for good: the broker would try 4 times, a second apart.
+  ASSERT_OK(emulator_->Control(
+      "fault", {{"host", "hsm1"}, {"status", 503}, {"retry_after", 1}, {"count", -1}}));
+  v1::UnwrapRequest request;
+  request.set_edek(dek.edek());
+  (*request.mutable_context())["tenant"] = "cancel";
+  v1::UnwrapResponse response;
+  std::unique_ptr<grpc::ClientContext> context = Ctx(std::chrono::seconds(30));
+  std::thread canceller([&context] {
+    absl::SleepFor(absl::Milliseconds(300));
+    context->TryCancel();
+  });
+  grpc::Status status = stub_->Unwrap(context.get(), request, &response);
+  canceller.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  absl::SleepFor(absl::Milliseconds(2500));  // time for the retries it would have made
+  EXPECT_LE(emulator_->Count("hsm1", "decrypt"), 1) << "no retry after the cancellation";
+  ASSERT_OK(emulator_->Control("clear-faults", Json::object()));
+  std::string plaintext;
+  ASSERT_TRUE(Unwrap(dek.edek(), &plaintext, "cancel").ok());
+  EXPECT_EQ(plaintext, dek.plaintext());
+}
+
 TEST_F(AzureTest, CertificateWorkloadAndManagedIdentitiesWork) {
   for (const IdentityKey& key : IdentityKeys()) {
     SCOPED_TRACE(key.alias);

@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/error_reason.h"
 #include "crypto/edek.h"
@@ -667,6 +668,86 @@ TEST_F(AzureKmsTest, ConcurrentFirstWrapsShareOneFetch) {
   for (std::thread& thread : threads) thread.join();
   for (const absl::StatusOr<WrappedKey>& result : results) EXPECT_OK(result);
   EXPECT_EQ(vault_.count("get"), 1);
+}
+
+// --- Cancellation -------------------------------------------------------------
+
+// A vault whose first GET hangs until Release() and then fails as a
+// RetryingHttpClient does when its caller cancels; later requests reach
+// `vault`.
+class FirstGetCancelledHttpClient : public HttpClient {
+ public:
+  explicit FirstGetCancelledHttpClient(InMemoryKeyVault* vault) : vault_(vault->Handler()) {}
+
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Time) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!first_sent_) {
+        first_sent_ = true;
+        mu_.Await(absl::Condition(&released_));
+        return CallerCancelled();
+      }
+    }
+    return vault_(request);
+  }
+  bool WaitForFirst() {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&first_sent_), absl::Seconds(30));
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    released_ = true;
+  }
+
+ private:
+  FakeHttpClient::Handler vault_;
+  absl::Mutex mu_;
+  bool first_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+TEST_F(AzureKmsTest, ACancelledFetchFailsOnlyItsOwnCaller) {
+  vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa());
+  FirstGetCancelledHttpClient http(&vault_);
+  KeyVaultClient client(&http);
+  AzureKms kms(&client, absl::Minutes(10));
+  ASSERT_OK(kms.AddKey(VaultKeyOptions(kKeyUrl)));
+
+  absl::StatusOr<WrappedKey> cancelled_result;
+  std::thread fetcher([&] { cancelled_result = kms.Wrap(kKeyUrl, Dek(), Context("a"), {}); });
+  ASSERT_TRUE(http.WaitForFirst());
+  std::vector<absl::StatusOr<WrappedKey>> results(3);
+  std::vector<std::thread> waiters;
+  for (size_t i = 0; i < results.size(); ++i) {
+    waiters.emplace_back([&, i] { results[i] = kms.Wrap(kKeyUrl, Dek(), Context("a"), {}); });
+  }
+  absl::SleepFor(absl::Milliseconds(100));  // let them queue up behind the fetch
+  http.Release();
+  fetcher.join();
+  for (std::thread& waiter : waiters) waiter.join();
+
+  EXPECT_THAT(cancelled_result, StatusIs(absl::StatusCode::kCancelled));
+  for (const absl::StatusOr<WrappedKey>& result : results) EXPECT_OK(result);
+  EXPECT_EQ(vault_.count("get"), 1) << "one of the waiters fetched, for all of them";
+}
+
+TEST_F(AzureKmsTest, ACancelledCallStopsWaitingForAnotherCallsFetch) {
+  AddRsaKey();
+  vault_.BlockGets("kek-orders");
+  absl::StatusOr<WrappedKey> first;
+  std::thread fetcher([&] { first = Wrap(kKeyUrl, Dek(), Context("a")); });
+  ASSERT_TRUE(vault_.WaitForBlockedGet(absl::Seconds(30)));
+  const absl::Time start = absl::Now();
+  CallOptions options;
+  options.cancelled = [start] { return absl::Now() - start >= absl::Milliseconds(200); };
+
+  EXPECT_THAT(kms_->Wrap(kKeyUrl, Dek(), Context("a"), options),
+              StatusIs(absl::StatusCode::kCancelled, "the caller cancelled the call"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+
+  vault_.Release();
+  fetcher.join();
+  EXPECT_OK(first);
 }
 
 }  // namespace

@@ -127,6 +127,32 @@ TEST_F(ConcurrencyLimitedHttpClientTest, WaitingPastTheDeadlineIsDeadlineExceede
   EXPECT_EQ(gated_->Entered(kVaultA), 2);
 }
 
+TEST_F(ConcurrencyLimitedHttpClientTest, CancelledCallerStopsWaitingForASlot) {
+  SendInBackground(kVaultA);
+  SendInBackground(kVaultA);
+  ASSERT_TRUE(gated_->WaitEntered(kVaultA, 2));
+  absl::Time start = absl::Now();
+  HttpRequest request = Get(kVaultA);
+  request.cancelled = [start] { return absl::Now() - start >= absl::Milliseconds(200); };
+
+  EXPECT_THAT(client_->Send(request, start + absl::Seconds(30)),
+              StatusIs(absl::StatusCode::kCancelled, "the caller cancelled the call"));
+
+  absl::Duration waited = absl::Now() - start;
+  EXPECT_GE(waited, absl::Milliseconds(190));
+  EXPECT_LT(waited, absl::Seconds(5)) << "not until the deadline";
+  EXPECT_EQ(gated_->Entered(kVaultA), 2);
+}
+
+TEST_F(ConcurrencyLimitedHttpClientTest, CancelledCallerTakesNoFreeSlot) {
+  HttpRequest request = Get(kVaultA);
+  request.cancelled = [] { return true; };
+
+  EXPECT_THAT(client_->Send(request, absl::Now() + absl::Seconds(30)),
+              StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_EQ(gated_->Entered(kVaultA), 0);
+}
+
 TEST_F(ConcurrencyLimitedHttpClientTest, OriginsAreCountedByHostAndPort) {
   SendInBackground("https://A.vault.azure.net:443/keys/x");
   SendInBackground(kVaultA);

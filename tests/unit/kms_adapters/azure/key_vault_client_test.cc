@@ -1,5 +1,6 @@
 #include "kms_adapters/azure/key_vault_client.h"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/fakes/fake_http_client.h"
 #include "tests/fakes/fake_token_provider.h"
+#include "tests/fakes/recording_kms_observer.h"
 #include "tests/testing/status_matchers.h"
 
 namespace keybroker::kms::azure {
@@ -24,6 +26,8 @@ using ::keybroker::testing::FakeHttpClient;
 using ::keybroker::testing::FakeTokenProvider;
 using ::keybroker::testing::HasReason;
 using ::keybroker::testing::JsonResponse;
+using ::keybroker::testing::RecordingKmsObserver;
+using ::keybroker::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 using Json = nlohmann::json;
@@ -539,6 +543,44 @@ TEST_F(KeyVaultClientTest, A401OnTheRetryIsKeyNotAccessible) {
   EXPECT_THAT(requests(), SizeIs(2)) << "exactly one retry";
   EXPECT_EQ(tokens_.invalidate_calls(), 1);
   EXPECT_EQ(tokens_.token_calls(), 2);
+}
+
+// --- Cancellation -------------------------------------------------------------
+
+TEST_F(KeyVaultClientTest, CancelledCallFetchesNoTokenAndSendsNothing) {
+  KeyVaultClient& client = Client(Script({Ok(VaultRsaBundle())}));
+  absl::Status status =
+      client.GetKey(key_, "", absl::InfiniteFuture(), [] { return true; }).status();
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kCancelled, "the caller cancelled the call"));
+  EXPECT_EQ(ReasonOf(status), std::nullopt) << "says nothing about the key";
+  EXPECT_EQ(tokens_.token_calls(), 0);
+  EXPECT_THAT(requests(), SizeIs(0));
+}
+
+TEST_F(KeyVaultClientTest, CancellationReachesTheTransportAndStopsThe401Retry) {
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  KeyVaultClient& client = Client([cancelled](const HttpRequest&) {
+    cancelled->store(true);
+    return absl::StatusOr<HttpResponse>(ErrorResponse(401, "Unauthorized"));
+  });
+  absl::Status status =
+      client.GetKey(key_, "", absl::InfiniteFuture(), [cancelled] { return cancelled->load(); })
+          .status();
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kCancelled));
+  ASSERT_THAT(requests(), SizeIs(1)) << "no fresh token, no second request";
+  EXPECT_TRUE(requests()[0].cancelled && requests()[0].cancelled())
+      << "the request carries the caller's cancellation";
+  EXPECT_EQ(tokens_.token_calls(), 1);
+}
+
+TEST_F(KeyVaultClientTest, TransportCancellationIsReturnedAsIsAndNotReported) {
+  FakeHttpClient http(
+      [](const HttpRequest&) -> absl::StatusOr<HttpResponse> { return CallerCancelled(); });
+  RecordingKmsObserver observer;
+  KeyVaultClient client(&http, &observer);
+  EXPECT_THAT(client.UnwrapKey(key_, kVersion, "RSA-OAEP-256", "w", absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kCancelled, "the caller cancelled the call"));
+  EXPECT_THAT(observer.requests(), SizeIs(0)) << "not an INTERNAL outcome of the vault";
 }
 
 TEST_F(KeyVaultClientTest, ManagedHsmChallengeWithEmptyBodyIsRetriedToo) {

@@ -1,11 +1,14 @@
 #include "kms_adapters/azure/retrying_http_client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_http_client.h"
@@ -256,6 +259,77 @@ TEST_F(RetryingHttpClientTest, NeverSleepsPastTheDeadline) {
 
   EXPECT_LT(sleeper_.Now(), deadline);
   EXPECT_GT(Attempts(), 1u);
+}
+
+TEST_F(RetryingHttpClientTest, CancelledAfterTheFirstAttemptIsNotRetried) {
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  auto fake = std::make_unique<FakeHttpClient>([cancelled](const HttpRequest&) {
+    cancelled->store(true);  // the caller goes away while the vault answers
+    return absl::StatusOr<HttpResponse>(Status(503));
+  });
+  fake_ = fake.get();
+  client_ = std::make_unique<RetryingHttpClient>(std::move(fake), RetryPolicy{}, &sleeper_);
+  HttpRequest request;
+  request.url = "https://v.vault.azure.net/keys/k";
+  request.cancelled = [cancelled] { return cancelled->load(); };
+
+  EXPECT_THAT(client_->Send(request, sleeper_.Now() + absl::Seconds(30)),
+              StatusIs(absl::StatusCode::kCancelled, "the caller cancelled the call"));
+  EXPECT_EQ(Attempts(), 1u);
+  EXPECT_THAT(sleeper_.sleeps(), IsEmpty());
+}
+
+TEST_F(RetryingHttpClientTest, CancellationEndsTheBackoffEarly) {
+  Use({Throttled("5")});
+  const absl::Time start = sleeper_.Now();
+  HttpRequest request;
+  request.url = "https://v.vault.azure.net/keys/k";
+  request.cancelled = [this, start] { return sleeper_.Now() - start >= absl::Milliseconds(200); };
+
+  EXPECT_THAT(client_->Send(request, start + absl::Seconds(30)),
+              StatusIs(absl::StatusCode::kCancelled));
+
+  EXPECT_EQ(Attempts(), 1u);
+  // Slept in slices of kCancelPollInterval, and stopped at the first look
+  // after the cancellation rather than after Retry-After's 5 s.
+  EXPECT_EQ(sleeper_.Now() - start, absl::Milliseconds(200));
+  for (absl::Duration slept : sleeper_.sleeps()) EXPECT_LE(slept, kCancelPollInterval);
+}
+
+TEST_F(RetryingHttpClientTest, UncancelledBackoffSleepsInFull) {
+  Use({Throttled("1"), Status(200)});
+  HttpRequest request;
+  request.url = "https://v.vault.azure.net/keys/k";
+  request.cancelled = [] { return false; };
+
+  ASSERT_THAT(client_->Send(request, sleeper_.Now() + absl::Seconds(30)), IsOk());
+
+  EXPECT_EQ(Attempts(), 2u);
+  absl::Duration slept = absl::ZeroDuration();
+  for (absl::Duration d : sleeper_.sleeps()) slept += d;
+  EXPECT_EQ(slept, absl::Seconds(1));
+}
+
+TEST(RetryingHttpClientRealClockTest, CancellationWakesARealBackoffSleep) {
+  auto fake = std::make_unique<FakeHttpClient>(Script({Throttled("20")}));
+  FakeHttpClient* inner = fake.get();
+  RetryingHttpClient client(std::move(fake), RetryPolicy{});
+  std::atomic<bool> cancelled = false;
+  HttpRequest request;
+  request.url = "https://v.vault.azure.net/keys/k";
+  request.cancelled = [&cancelled] { return cancelled.load(); };
+  std::thread canceller([&cancelled] {
+    absl::SleepFor(absl::Milliseconds(100));
+    cancelled = true;
+  });
+  const absl::Time start = absl::Now();
+
+  EXPECT_THAT(client.Send(request, start + absl::Seconds(60)),
+              StatusIs(absl::StatusCode::kCancelled));
+
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "not Retry-After's 20 s";
+  EXPECT_EQ(inner->requests().size(), 1u);
+  canceller.join();
 }
 
 // Full jitter: the k-th wait is uniform in [0, min(cap, base * 2^(k-1))].
