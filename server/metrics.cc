@@ -142,24 +142,13 @@ std::string BrokerMetrics::Scrape() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 
-template <typename Metric>
+template <typename Metric, typename MakeLabels, typename... Args>
 Metric& BrokerMetrics::Series(std::atomic<Metric*>& slot, prometheus::Family<Metric>& family,
-                              const prometheus::Labels& labels) {
+                              MakeLabels make_labels, const Args&... args) {
   Metric* metric = slot.load(std::memory_order_acquire);
   if (metric != nullptr) return *metric;
   absl::MutexLock lock(&create_mu_);
-  metric = &family.Add(labels);  // returns the existing series for equal labels
-  slot.store(metric, std::memory_order_release);
-  return *metric;
-}
-
-prometheus::Histogram& BrokerMetrics::HistogramSeries(
-    std::atomic<prometheus::Histogram*>& slot, prometheus::Family<prometheus::Histogram>& family,
-    const prometheus::Labels& labels) {
-  prometheus::Histogram* metric = slot.load(std::memory_order_acquire);
-  if (metric != nullptr) return *metric;
-  absl::MutexLock lock(&create_mu_);
-  metric = &family.Add(labels, LatencyBuckets());
+  metric = &family.Add(make_labels(), args...);  // the existing series for equal labels
   slot.store(metric, std::memory_order_release);
   return *metric;
 }
@@ -176,30 +165,25 @@ void BrokerMetrics::RpcFinished(RpcMethod method, const absl::Status& status,
   const int reason = ReasonSlot(status);
   const ErrorCause cause = CauseOf(status);
   const int c = static_cast<int>(cause);
-  // The labels are only built the first time a combination is seen.
-  auto labels = [&] {
-    return prometheus::Labels{
-        {"method", std::string(RpcMethodName(method))},
-        {"code", std::string(kCodeNames[code])},
-        {"reason", reason == kErrorReasonCount
-                       ? std::string("none")
-                       : std::string(ErrorReasonName(static_cast<ErrorReason>(reason)))},
-        {"cause", std::string(ErrorCauseName(cause))}};
-  };
-  auto& counter_slot =
-      rpc_counters_[((m * kCodeCount + code) * kReasonSlots + reason) * kErrorCauseCount + c];
-  prometheus::Counter* counter = counter_slot.load(std::memory_order_acquire);
-  if (counter == nullptr) counter = &Series(counter_slot, rpc_requests_, labels());
-  counter->Increment();
-
-  auto& histogram_slot = rpc_histograms_[m * kCodeCount + code];
-  prometheus::Histogram* histogram = histogram_slot.load(std::memory_order_acquire);
-  if (histogram == nullptr) {
-    histogram = &HistogramSeries(histogram_slot, rpc_duration_,
-                                 {{"method", std::string(RpcMethodName(method))},
-                                  {"code", std::string(kCodeNames[code])}});
-  }
-  histogram->Observe(absl::ToDoubleSeconds(latency));
+  Series(rpc_counters_[((m * kCodeCount + code) * kReasonSlots + reason) * kErrorCauseCount + c],
+         rpc_requests_,
+         [&] {
+           return prometheus::Labels{
+               {"method", std::string(RpcMethodName(method))},
+               {"code", std::string(kCodeNames[code])},
+               {"reason", reason == kErrorReasonCount
+                              ? std::string("none")
+                              : std::string(ErrorReasonName(static_cast<ErrorReason>(reason)))},
+               {"cause", std::string(ErrorCauseName(cause))}};
+         })
+      .Increment();
+  Series(rpc_histograms_[m * kCodeCount + code], rpc_duration_,
+         [&] {
+           return prometheus::Labels{{"method", std::string(RpcMethodName(method))},
+                                     {"code", std::string(kCodeNames[code])}};
+         },
+         LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
 }
 
 void BrokerMetrics::KmsRequestDone(absl::string_view kms, absl::string_view operation,
@@ -208,24 +192,23 @@ void BrokerMetrics::KmsRequestDone(absl::string_view kms, absl::string_view oper
   const int op = IndexOf(kKmsOperationNames, operation);
   if (k < 0 || op < 0) return;  // not in the closed set: never a new label value
   const int outcome = OutcomeSlot(result);
-  auto& counter_slot = kms_counters_[(k * kKmsOperations + op) * kReasonSlots + outcome];
-  prometheus::Counter* counter = counter_slot.load(std::memory_order_acquire);
-  if (counter == nullptr) {
-    counter = &Series(counter_slot, kms_requests_,
-                      {{"kms", std::string(kms)},
-                       {"operation", std::string(operation)},
-                       {"outcome", OutcomeName(outcome)}});
-  }
-  counter->Increment();
-  auto& histogram_slot = kms_histograms_[k * kKmsOperations + op];
-  prometheus::Histogram* histogram = histogram_slot.load(std::memory_order_acquire);
-  if (histogram == nullptr) {
-    histogram = &HistogramSeries(histogram_slot, kms_duration_,
-                                 {{"kms", std::string(kms)}, {"operation", std::string(operation)}});
-  }
-  histogram->Observe(absl::ToDoubleSeconds(latency));
+  Series(kms_counters_[(k * kKmsOperations + op) * kReasonSlots + outcome], kms_requests_,
+         [&] {
+           return prometheus::Labels{{"kms", std::string(kms)},
+                                     {"operation", std::string(operation)},
+                                     {"outcome", OutcomeName(outcome)}};
+         })
+      .Increment();
+  Series(kms_histograms_[k * kKmsOperations + op], kms_duration_,
+         [&] {
+           return prometheus::Labels{{"kms", std::string(kms)},
+                                     {"operation", std::string(operation)}};
+         },
+         LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
   if (operation == "reload") {
-    Series(reload_counters_[outcome], keyring_reloads_, {{"outcome", OutcomeName(outcome)}})
+    Series(reload_counters_[outcome], keyring_reloads_,
+           [&] { return prometheus::Labels{{"outcome", OutcomeName(outcome)}}; })
         .Increment();
   }
 }
@@ -238,7 +221,8 @@ void BrokerMetrics::CacheLookup(absl::string_view cache, bool hit) {
 
 void BrokerMetrics::TokenRefreshDone(const absl::Status& result) {
   const int outcome = OutcomeSlot(result);
-  Series(token_counters_[outcome], token_refreshes_, {{"outcome", OutcomeName(outcome)}})
+  Series(token_counters_[outcome], token_refreshes_,
+         [&] { return prometheus::Labels{{"outcome", OutcomeName(outcome)}}; })
       .Increment();
 }
 

@@ -81,14 +81,13 @@ class BrokerMetrics final : public kms::KmsObserver {
   static constexpr int kKmsOperations = 10;
   static constexpr int kCaches = 3;
 
-  // Returns the series of `family` for `labels` from `slot`, creating it on
-  // first use (the only time a lock is taken).
-  template <typename Metric>
+  // Returns the series in `slot`. The first time (the only time a lock is
+  // taken), creates it in `family` with the labels `make_labels()` returns
+  // and `args` (a histogram's buckets), so that the request path builds no
+  // labels once a combination has been seen.
+  template <typename Metric, typename MakeLabels, typename... Args>
   Metric& Series(std::atomic<Metric*>& slot, prometheus::Family<Metric>& family,
-                 const prometheus::Labels& labels);
-  prometheus::Histogram& HistogramSeries(std::atomic<prometheus::Histogram*>& slot,
-                                         prometheus::Family<prometheus::Histogram>& family,
-                                         const prometheus::Labels& labels);
+                 MakeLabels make_labels, const Args&... args);
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& rpc_requests_;
