@@ -10,28 +10,7 @@
 
 #include "keybroker/sdk/kafka/encrypting_producer.h"
 #include "keybroker/sdk/kafka/key_template.h"
-
-namespace {
-
-// A DEK source for a broker that is never reached.
-class NoBroker : public keybroker::sdk::DekSource {
- public:
-  absl::StatusOr<keybroker::sdk::DataKey> GenerateDek(absl::string_view,
-                                                      const keybroker::sdk::Context&) override {
-    return absl::UnavailableError("no broker");
-  }
-  absl::StatusOr<keybroker::crypto::SecretBytes> Unwrap(absl::string_view,
-                                                        const keybroker::sdk::Context&) override {
-    return absl::UnavailableError("no broker");
-  }
-};
-
-int Fail(const char* what) {
-  std::fprintf(stderr, "%s\n", what);
-  return 1;
-}
-
-}  // namespace
+#include "no_broker.h"
 
 int main() {
   absl::StatusOr<keybroker::sdk::kafka::KeyTemplate> key_template =
