@@ -3,7 +3,10 @@
 #
 #   docker build -t keybroker .
 #   docker run --rm -p 50051:50051 -v keybroker-data:/var/lib/keybroker keybroker \
-#       --listen 0.0.0.0:50051 --data-dir /var/lib/keybroker      # first try, development only
+#       --listen 0.0.0.0:50051 --insecure-plaintext --data-dir /var/lib/keybroker  # first try only
+#
+# Plaintext on an address other hosts reach must be asked for by name
+# (--insecure-plaintext): DEKs travel in the responses. Deployments serve TLS.
 #
 # Deployments pass `--config FILE` (the Helm chart in helm/keybroker mounts it at
 # /etc/keybroker/config/config.yaml). The image runs as the numeric non-root user

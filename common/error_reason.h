@@ -26,6 +26,8 @@ enum class ErrorReason {
   kKmsThrottled,         // RESOURCE_EXHAUSTED: throttling outlasted retries.
   kKmsUnavailable,       // UNAVAILABLE: KMS unreachable / 5xx after retries.
   kKeyringReadOnly,      // FAILED_PRECONDITION: Rotate on a read-only keyring.
+  kRateLimited,          // RESOURCE_EXHAUSTED: the caller's rule allows no more calls now.
+  kServerBusy,           // RESOURCE_EXHAUSTED: too many calls wait for the KMS; retry later.
   kInternal,             // INTERNAL: a fault of the broker itself.
 };
 // How many reasons there are (for tables indexed by reason).

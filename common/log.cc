@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -111,6 +112,14 @@ void SetSinkForTesting(std::function<void(const std::string& line)> sink) {
   g_sink = sink ? new std::function<void(const std::string&)>(std::move(sink)) : nullptr;
 }
 
+std::string Capped(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  // Cut at a character boundary: never leave half a UTF-8 sequence.
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(text.substr(0, cut), "...(", text.size(), " bytes)");
+}
+
 void Write(Level level, absl::string_view event, Fields fields) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
   nlohmann::ordered_json line = nlohmann::ordered_json::object();
@@ -121,6 +130,11 @@ void Write(Level level, absl::string_view event, Fields fields) {
     for (auto& [key, value] : fields.items()) {
       // A field may not overwrite the line's own ts/level/event.
       bool reserved = key == "ts" || key == "level" || key == "event";
+      // Strings that may come from outside (peer names, error bodies) are
+      // capped, so a hostile caller cannot make a line of any length.
+      if (value.is_string() && value.get_ref<const std::string&>().size() > kMaxFieldBytes) {
+        value = Capped(value.get_ref<const std::string&>(), kMaxFieldBytes);
+      }
       line[reserved ? "field_" + key : key] = std::move(value);
     }
   }

@@ -34,7 +34,16 @@ void SetLevel(Level level);
 // A null function restores the default.
 void SetSinkForTesting(std::function<void(const std::string& line)> sink);
 
+// Longest string field written; longer ones are cut (Capped).
+inline constexpr size_t kMaxFieldBytes = 2048;
+
+// `text` itself when at most `max_bytes` long, else its first `max_bytes`
+// bytes (at a UTF-8 boundary) followed by "...(N bytes)". For strings from
+// outside (identities, aliases, error text) in log lines and messages.
+std::string Capped(absl::string_view text, size_t max_bytes = 256);
+
 // Writes one event if `level` is enabled. `fields` must be a JSON object.
+// String fields longer than kMaxFieldBytes are capped.
 void Write(Level level, absl::string_view event, Fields fields = Fields::object());
 
 // Writes buffered lines now.

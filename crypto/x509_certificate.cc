@@ -49,6 +49,22 @@ absl::StatusOr<X509Certificate> X509Certificate::FromPem(absl::string_view pem) 
   return X509Certificate(std::move(der), std::move(public_key_der));
 }
 
+absl::Status X509Certificate::CheckPrivateKeyMatches(absl::string_view private_key_pem) const {
+  std::unique_ptr<BIO, BioFree> bio(
+      BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
+  // No passphrase callback: an encrypted key is refused, not prompted for.
+  EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+  if (key == nullptr) {
+    return absl::InvalidArgumentError("no unencrypted PEM private key found");
+  }
+  std::string key_public_der = ToDer(key, i2d_PUBKEY);
+  EVP_PKEY_free(key);
+  if (key_public_der.empty() || key_public_der != public_key_der_) {
+    return absl::InvalidArgumentError("the private key does not belong to the certificate");
+  }
+  return absl::OkStatus();
+}
+
 Sha256Digest X509Certificate::Sha256Thumbprint() const { return Sha256(AsBytes(der_)); }
 
 }  // namespace keybroker::crypto

@@ -32,6 +32,11 @@ class X509Certificate {
   // RsaPssSigner::PublicKeyDer().
   const std::string& public_key_der() const { return public_key_der_; }
 
+  // OK when `private_key_pem` (any key type, unencrypted PEM) parses and is
+  // the private half of this certificate's public key; INVALID_ARGUMENT
+  // otherwise. For checking a TLS key pair before serving with it.
+  absl::Status CheckPrivateKeyMatches(absl::string_view private_key_pem) const;
+
  private:
   X509Certificate(std::string der, std::string public_key_der)
       : der_(std::move(der)), public_key_der_(std::move(public_key_der)) {}

@@ -2,7 +2,7 @@
 
 namespace keybroker::server {
 
-BlockingExecutor::BlockingExecutor(int threads) {
+BlockingExecutor::BlockingExecutor(int threads, size_t max_queued) : max_queued_(max_queued) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
 }
 
@@ -25,6 +25,19 @@ void BlockingExecutor::Submit(std::function<void()> task) {
   // No worker would take it any more: run it here rather than drop it (a
   // dropped task would leave its RPC unfinished).
   task();
+}
+
+bool BlockingExecutor::TrySubmit(std::function<void()>& task) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      if (tasks_.size() >= max_queued_) return false;
+      tasks_.push_back(std::move(task));
+      return true;
+    }
+  }
+  task();
+  return true;
 }
 
 void BlockingExecutor::Work() {

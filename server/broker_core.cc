@@ -88,6 +88,7 @@ BrokerCore::EdekKey BrokerCore::KeyOfEdek(absl::string_view edek) const {
   EdekKey key;
   absl::StatusOr<DecodedEdek> decoded = Decode(edek);
   if (!decoded.ok()) return key;
+  key.decoded = true;
   key.version = decoded->edek.key_version;
   absl::StatusOr<std::string> key_id = decoded->kms->KeyIdOf(decoded->edek);
   if (!key_id.ok()) return key;

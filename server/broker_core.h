@@ -60,7 +60,8 @@ class BrokerCore {
   // audit lines; empty when the EDEK is malformed (the alias also when it
   // names no configured key). No remote call.
   struct EdekKey {
-    std::string alias;
+    bool decoded = false;  // the EDEK is well-formed and its KMS configured
+    std::string alias;     // "" when no alias binds the key it names
     std::string version;
   };
   EdekKey KeyOfEdek(absl::string_view edek) const;

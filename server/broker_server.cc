@@ -1,18 +1,26 @@
 #include "server/broker_server.h"
 
-#include <openssl/crypto.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/log.h"
 #include "common/status_macros.h"
-#include "crypto/secret_file.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/server_builder.h"
 #include "server/registry_factory.h"
+#include "server/server_credentials.h"
 #include "server/startup_checks.h"
 
 namespace keybroker::server {
@@ -21,33 +29,8 @@ namespace {
 // The least number of threads for calls waiting on a remote KMS.
 constexpr int kBlockingThreads = 64;
 constexpr absl::Duration kKeyCheckTimeout = absl::Seconds(5);
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view field) {
-  absl::StatusOr<crypto::SecretBytes> pem = crypto::ReadSecretFile(path, 1 << 20);
-  if (!pem.ok()) return Annotate(pem.status(), absl::StrCat("tls.", field));
-  return std::string(pem->RevealAsStringView());
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Config& config) {
-  if (!config.tls.has_value()) return grpc::InsecureServerCredentials();
-  const TlsConfig& tls = *config.tls;
-  grpc::SslServerCredentialsOptions options;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file, "cert_file"));
-  ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file, "key_file"));
-  options.pem_key_cert_pairs.push_back(std::move(pair));
-  if (!tls.client_ca_file.empty()) {
-    ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(tls.client_ca_file, "client_ca_file"));
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::SslServerCredentials(options);
-  // gRPC keeps its own copy; wipe ours.
-  for (auto& key_pair : options.pem_key_cert_pairs) {
-    OPENSSL_cleanse(key_pair.private_key.data(), key_pair.private_key.size());
-  }
-  return credentials;
-}
+// How often the configuration file is checked for new authorization rules.
+constexpr absl::Duration kPolicyPollInterval = absl::Seconds(2);
 
 // The address with the port gRPC picked, for a configured port of 0.
 std::string BoundAddress(const std::string& configured, int port) {
@@ -65,7 +48,73 @@ void CountKeys(const KeyRegistry& registry, BrokerMetrics& metrics) {
   metrics.SetKeysConfigured(customer, service);
 }
 
+// Says at start what the configuration exposes, so that an operator reading
+// the log knows what was asked for.
+void WarnAboutExposure(const Config& config) {
+  if (!config.authorization.has_value()) {
+    log::Warn("authorization_disabled",
+              {{"detail", "no authorization section: every caller that reaches the broker may "
+                          "use every key; add authorization.rules to deny by default"}});
+  }
+  if (!config.tls.has_value() && !IsLocalListenAddress(config.listen)) {
+    log::Warn("insecure_plaintext",
+              {{"listen", config.listen},
+               {"detail", "serving plaintext to the network (insecure_plaintext: true): DEKs "
+                          "cross it unencrypted unless a service mesh wraps them in mutual TLS"}});
+  }
+  if (config.tls.has_value() && config.tls->client_ca_file.empty() &&
+      config.authorization.has_value()) {
+    log::Warn("tls_without_client_certificates",
+              {{"detail", "tls has no client_ca_file: every TCP caller is 'anonymous' to the "
+                          "authorization rules"}});
+  }
+}
+
+// Removes gRPC's reflection plugin from a ServerBuilder. Linking the
+// reflection library registers the plugin for every server at static
+// initialization, so serving without reflection means taking it out.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+                                    return plugin->name() == "proto_server_reflection";
+                                  }),
+                   plugins->end());
+  }
+};
+
+// A unix socket is created 0660 (and given `group`, if configured): only the
+// broker's user and that group may connect.
+absl::Status RestrictUnixSocket(const std::string& listen, const std::string& group) {
+  const std::string path = listen.substr(5);
+  if (!group.empty()) {
+    struct group* entry = getgrnam(group.c_str());
+    if (entry == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unix_socket_group '", group, "' is not a group on this host"));
+    }
+    if (chown(path.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot give ", path, " to group '", group, "': ", strerror(errno)));
+    }
+  }
+  if (chmod(path.c_str(), 0660) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot make ", path, " mode 0660: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status BrokerServer::ReloadAuthorization() {
+  if (policy_reloader_ == nullptr) {
+    return absl::FailedPreconditionError("no configuration file to reload");
+  }
+  return policy_reloader_->ReloadNow("signal");
+}
 
 absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& config,
                                                                   absl::string_view version) {
@@ -87,23 +136,42 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   int per_vault = config.azure.has_value()
                       ? static_cast<int>(config.azure->max_concurrent_requests_per_vault)
                       : 0;
-  server->executor_ = std::make_unique<BlockingExecutor>(std::max(kBlockingThreads, 2 * per_vault + 16));
+  server->executor_ = std::make_unique<BlockingExecutor>(
+      std::max(kBlockingThreads, 2 * per_vault + 16),
+      static_cast<size_t>(config.max_pending_kms_calls));
+  ASSIGN_OR_RETURN(server->authorizer_, Authorizer::Create(config.authorization));
+  if (!config.source_file.empty()) {
+    server->policy_reloader_ = std::make_unique<PolicyReloader>(
+        config.source_file, server->authorizer_.get(), kPolicyPollInterval);
+  }
   server->service_ = std::make_unique<KeyBrokerService>(
-      server->core_.get(), KeyBrokerService::Options{server->executor_.get(),
-                                                     server->metrics_.get(), config.audit_log});
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, Credentials(config));
+      server->core_.get(),
+      KeyBrokerService::Options{server->executor_.get(), server->metrics_.get(),
+                                server->authorizer_.get(), config.audit_log});
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   MakeServerCredentials(config));
 
   grpc::EnableDefaultHealthCheckService(true);
+  // Reflection tells anyone who connects every service and message: useful
+  // for grpcurl in development, asked for by name in production.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (!config.reflection) builder.SetOption(std::make_unique<WithoutReflection>());
   int port = 0;
   builder.AddListeningPort(config.listen, credentials, &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));
   builder.RegisterService(server->service_.get());
+  const bool unix_socket = absl::StartsWith(config.listen, "unix:");
+  // No window in which the socket is open to all: created without group or
+  // other permissions, then opened to the group.
+  mode_t umask_before = unix_socket ? umask(0177) : 0;
   server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || (port == 0 && !absl::StartsWith(config.listen, "unix:"))) {
+  if (unix_socket) umask(umask_before);
+  if (server->server_ == nullptr || (port == 0 && !unix_socket)) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen, " (address in use or not local?)"));
   }
+  if (unix_socket) RETURN_IF_ERROR(RestrictUnixSocket(config.listen, config.unix_socket_group));
   server->address_ = BoundAddress(config.listen, port);
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->serving_ = true;
@@ -120,8 +188,12 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   server->key_checks_ = std::thread([self] {
     CheckConfiguredKeys(*self->registry_, *self->core_, kKeyCheckTimeout, self->stopping_);
   });
+  WarnAboutExposure(config);
   log::Info("listening", {{"address", server->address_},
                           {"tls", config.tls.has_value()},
+                          {"tls_min_version", config.tls ? config.tls->min_version : ""},
+                          {"authorization", config.authorization.has_value()},
+                          {"reflection", config.reflection},
                           {"mutual_tls", config.tls.has_value() &&
                                              !config.tls->client_ca_file.empty()},
                           {"keys", server->registry_->aliases()}});

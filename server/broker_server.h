@@ -1,6 +1,7 @@
 // BrokerServer: a running keybroker gRPC server built from a Config: the
-// KeyBroker service, the standard health service (grpc.health.v1) and server
-// reflection, on a TCP or unix-socket address, with TLS when configured.
+// KeyBroker service, the standard health service (grpc.health.v1) and, when
+// configured, server reflection, on a TCP or unix-socket address, with TLS
+// when configured, the authorization policy in force.
 #ifndef KEYBROKER_SERVER_BROKER_SERVER_H_
 #define KEYBROKER_SERVER_BROKER_SERVER_H_
 
@@ -12,12 +13,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "server/authorizer.h"
 #include "server/blocking_executor.h"
 #include "server/broker_core.h"
 #include "server/config.h"
 #include "server/http_endpoints.h"
 #include "server/key_health.h"
 #include "server/metrics.h"
+#include "server/policy_reloader.h"
 #include "server/key_broker_service.h"
 #include "server/key_registry.h"
 #include "server/unwrap_cache.h"
@@ -37,6 +40,11 @@ class BrokerServer {
   const std::string& address() const { return address_; }
   // The metrics/health HTTP address bound, "" when metrics_listen is unset.
   std::string metrics_address() const { return http_ ? http_->address() : ""; }
+
+  // Re-reads the configuration file's authorization rules (SIGHUP). The
+  // error when they were refused (the old ones stay), or when the broker was
+  // not started from a file.
+  absl::Status ReloadAuthorization();
 
   // OK when the broker should get traffic: serving, not shutting down, and
   // its own keys (the service-managed keyring) usable. A customer's
@@ -60,6 +68,8 @@ class BrokerServer {
   std::unique_ptr<UnwrapCache> unwrap_cache_;
   std::unique_ptr<BrokerCore> core_;
   std::unique_ptr<BlockingExecutor> executor_;
+  std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<PolicyReloader> policy_reloader_;
   std::unique_ptr<KeyBrokerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "server/config_authorization.h"
 #include "server/config_azure.h"
 #include "server/yaml_fields.h"
 
@@ -42,9 +43,14 @@ absl::Status ParseTls(YamlObject& root, std::optional<TlsConfig>* out) {
   RETURN_IF_ERROR(tls.String("cert_file", &config.cert_file));
   RETURN_IF_ERROR(tls.String("key_file", &config.key_file));
   RETURN_IF_ERROR(tls.String("client_ca_file", &config.client_ca_file));
+  RETURN_IF_ERROR(tls.String("min_version", &config.min_version));
+  RETURN_IF_ERROR(tls.PositiveInt("reload_interval_seconds", &config.reload_interval_seconds));
   RETURN_IF_ERROR(tls.Finish());
   if (config.cert_file.empty() || config.key_file.empty()) {
     return Invalid("tls", "needs both cert_file and key_file");
+  }
+  if (config.min_version != "1.2" && config.min_version != "1.3") {
+    return Invalid("tls.min_version", "must be \"1.2\" or \"1.3\"");
   }
   *out = config;
   return absl::OkStatus();
@@ -55,6 +61,8 @@ absl::Status ParseCache(YamlObject& root, CacheConfig* out) {
   RETURN_IF_ERROR(cache.PositiveInt("metadata_ttl_seconds", &out->metadata_ttl_seconds));
   RETURN_IF_ERROR(cache.PositiveInt("unwrap_ttl_seconds", &out->unwrap_ttl_seconds));
   RETURN_IF_ERROR(cache.PositiveInt("unwrap_max_entries", &out->unwrap_max_entries));
+  RETURN_IF_ERROR(
+      cache.PositiveInt("unknown_version_ttl_seconds", &out->unknown_version_ttl_seconds));
   return cache.Finish();
 }
 
@@ -116,7 +124,14 @@ absl::StatusOr<Config> ParseDocument(const YAML::Node& document) {
   RETURN_IF_ERROR(root.String("metrics_listen", &config.metrics_listen));
   RETURN_IF_ERROR(root.String("log_level", &config.log_level));
   RETURN_IF_ERROR(root.Bool("audit_log", &config.audit_log));
+  RETURN_IF_ERROR(root.Bool("insecure_plaintext", &config.insecure_plaintext));
+  RETURN_IF_ERROR(root.Bool("reflection", &config.reflection));
+  RETURN_IF_ERROR(root.String("unix_socket_group", &config.unix_socket_group));
+  RETURN_IF_ERROR(root.PositiveInt("max_request_bytes", &config.max_request_bytes));
+  RETURN_IF_ERROR(root.PositiveInt("max_pending_kms_calls", &config.max_pending_kms_calls));
+  RETURN_IF_ERROR(root.Bool("allow_core_dumps", &config.allow_core_dumps));
   RETURN_IF_ERROR(ParseTls(root, &config.tls));
+  RETURN_IF_ERROR(ParseAuthorization(root, &config.authorization));
   RETURN_IF_ERROR(ParseCache(root, &config.cache));
   RETURN_IF_ERROR(ParseKms(root, &config.local, &config.azure));
   RETURN_IF_ERROR(ParseKeys(root, &config.keys));
@@ -126,9 +141,18 @@ absl::StatusOr<Config> ParseDocument(const YAML::Node& document) {
 
 }  // namespace
 
+bool IsLocalListenAddress(absl::string_view listen) {
+  if (absl::StartsWith(listen, "unix:")) return true;
+  absl::string_view host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host == "[::1]" || absl::StartsWith(host, "127.");
+}
+
 absl::Status ValidateConfig(const Config& config) {
   if (config.listen.empty()) return Invalid("listen", "is required (or pass --listen)");
   RETURN_IF_ERROR(CheckListenAddress("listen", config.listen));
+  if (config.max_request_bytes < 4096) {
+    return Invalid("max_request_bytes", "must be at least 4096");
+  }
   if (!config.metrics_listen.empty()) {
     if (absl::StartsWith(config.metrics_listen, "unix:")) {
       return Invalid("metrics_listen", "must be host:port (Prometheus and probes speak TCP)");
@@ -154,6 +178,17 @@ absl::Status ValidateConfig(const Config& config) {
       return Invalid(absl::StrCat("keys[", i, "].local_key"), "must be at most 255 bytes");
     }
     if (!binding.azure_key.empty()) RETURN_IF_ERROR(ValidateAzureBinding(config, i));
+  }
+  // Last, so that a configuration's other mistakes are named first.
+  if (!config.tls.has_value() && !config.insecure_plaintext &&
+      !IsLocalListenAddress(config.listen)) {
+    return Invalid("listen",
+                   absl::StrCat("'", config.listen,
+                                "' is reachable from other hosts, and without tls DEKs would "
+                                "cross the network in plaintext: add a tls section (cert_file, "
+                                "key_file, client_ca_file), listen on 127.0.0.1 or a unix: "
+                                "socket, or set insecure_plaintext: true if a service mesh "
+                                "provides mutual TLS"));
   }
   return absl::OkStatus();
 }
@@ -182,6 +217,7 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   if (!read.ok()) return Annotate(read, "cannot read configuration");
   absl::StatusOr<Config> config = ParseConfig(text);
   if (!config.ok()) return Annotate(config.status(), path);
+  config->source_file = path;
   return config;
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/authorization_config.h"
 
 namespace keybroker::server {
 
@@ -21,12 +22,19 @@ struct TlsConfig {
   std::string cert_file;
   std::string key_file;
   std::string client_ca_file;  // set: clients must present a certificate it signed
+  std::string min_version = "1.2";  // "1.2" | "1.3"
+  // How often the three files are checked for a replacement (certificates
+  // rotated by cert-manager are served to new connections without a restart).
+  int64_t reload_interval_seconds = 60;
 };
 
 struct CacheConfig {
   int64_t metadata_ttl_seconds = 30;
   int64_t unwrap_ttl_seconds = 30;
   int64_t unwrap_max_entries = 100000;
+  // How long a version of a configured Azure key that the vault refused as
+  // unknown is remembered, so crafted EDEKs cannot each cost a vault request.
+  int64_t unknown_version_ttl_seconds = 60;
 };
 
 struct LocalKmsConfig {
@@ -88,10 +96,26 @@ struct Config {
   std::string log_level = "info";
   bool audit_log = true;       // one audit line per RPC
   std::optional<TlsConfig> tls;
+  // A listen address that is not loopback or a unix socket needs `tls`, or
+  // this set (for a mesh that provides mutual TLS itself).
+  bool insecure_plaintext = false;
+  bool reflection = false;           // gRPC server reflection
+  std::string unix_socket_group;     // group of a unix: listen socket (created 0660)
+  int64_t max_request_bytes = 64 * 1024;
+  // Calls waiting for a thread that may call a remote KMS; beyond it, calls
+  // are refused at once with RESOURCE_EXHAUSTED (SERVER_BUSY) and a retry delay.
+  int64_t max_pending_kms_calls = 1024;
+  bool allow_core_dumps = false;     // true keeps the process dumpable (debugging)
+  // Absent: every caller may use every key (warned at start).
+  std::optional<AuthorizationConfig> authorization;
   CacheConfig cache;
   std::optional<LocalKmsConfig> local;
   std::optional<AzureConfig> azure;
   std::vector<KeyBinding> keys;
+
+  // Not a field: the file this configuration was read from ("" for the
+  // embedded default), re-read for authorization reloads.
+  std::string source_file;
 };
 
 // Parses and validates a configuration document. INVALID_ARGUMENT naming the
@@ -107,8 +131,12 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 Config EmbeddedDefaultConfig(const std::string& listen, const std::string& data_dir);
 
 // Checks cross-field rules (each key bound once, its KMS configured, a listen
-// address present). ParseConfig calls it; call it again after overriding.
+// address present, plaintext only on loopback unless insecure_plaintext). ParseConfig calls it; call it again after overriding.
 absl::Status ValidateConfig(const Config& config);
+
+// Whether `listen` is a unix socket or a loopback host:port (127.0.0.0/8,
+// ::1, localhost), which only this machine can reach.
+bool IsLocalListenAddress(absl::string_view listen);
 
 }  // namespace keybroker::server
 

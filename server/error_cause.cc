@@ -35,9 +35,11 @@ ErrorCause CauseOf(const absl::Status& status) {
     case ErrorReason::kInvalidRequest:
     case ErrorReason::kCallerNotAuthorized:
     case ErrorReason::kKeyringReadOnly:
+    case ErrorReason::kRateLimited:
       return ErrorCause::kClient;
     case ErrorReason::kKmsThrottled:
     case ErrorReason::kKmsUnavailable:
+    case ErrorReason::kServerBusy:
     case ErrorReason::kInternal:
       return ErrorCause::kService;
   }

@@ -6,15 +6,23 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "kms_adapters/kms_observer.h"
+#include "common/error_reason.h"
+#include "common/monotonic_time.h"
+#include "server/caller_identity.h"
 #include "server/error_cause.h"
 #include "server/grpc_status.h"
 
 namespace keybroker::server {
 namespace {
+
+// What a call shed for a full executor queue is told to wait.
+constexpr absl::Duration kBusyRetryDelay = absl::Seconds(1);
 
 // Finishes a unary RPC and, once gRPC is done with the messages, wipes the
 // strings that held key material.
@@ -109,55 +117,131 @@ absl::Status DoDescribeKey(const BrokerCore& core, const kms::CallOptions& optio
   return absl::OkStatus();
 }
 
-std::string CallerOf(const grpc::CallbackServerContext& context) {
-  // With mutual TLS, the client certificate's identity (SAN or CN);
-  // otherwise the peer's address.
-  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  if (auth != nullptr && auth->IsPeerAuthenticated()) {
-    std::vector<grpc::string_ref> identity = auth->GetPeerIdentity();
-    if (!identity.empty()) return std::string(identity.front().data(), identity.front().size());
-  }
-  return context.peer();
+// The EDEK calls are decided on the alias bound to the EDEK's key; a call
+// on an EDEK that no alias binds is refused with the same answer as one on
+// an alias the caller's rules do not cover, so that nothing can be probed.
+std::string DeniedMessage(RpcMethod method, absl::string_view caller, absl::string_view key,
+                          bool edek_call) {
+  return absl::StrCat("caller '", log::Capped(caller), "' is not authorized to call ",
+                      RpcMethodName(method),
+                      edek_call ? " on this EDEK's key"
+                                : absl::StrCat(" on key '", log::Capped(key), "'"));
 }
 
 }  // namespace
 
-void KeyBrokerService::Audit(RpcMethod method, const grpc::CallbackServerContext& context,
-                             const CallFacts& facts, const absl::Status& status,
+absl::Status KeyBrokerService::Admit(const Call& call, CallFacts& facts) const {
+  if (call.key.size() > kMaxKeyBytes) {
+    return InvalidRequest(absl::StrCat("key must be at most ", kMaxKeyBytes, " bytes, not ",
+                                       call.key.size()));
+  }
+  if (facts.policy == nullptr) return absl::OkStatus();
+  const bool edek_call = call.edek != nullptr;
+  // A malformed EDEK is refused by the work itself (EDEK_INVALID) before any
+  // KMS call; it names no key to decide on and reveals nothing.
+  if (edek_call && !facts.edek.decoded) return absl::OkStatus();
+  AccessRequest request{facts.caller, call.method,
+                        edek_call ? absl::string_view(facts.edek.alias) : call.key};
+  const ContextMap* map = call.context;
+  auto lookup = [map](const std::string& name) -> const std::string* {
+    if (map == nullptr) return nullptr;
+    auto it = map->find(name);
+    return it == map->end() ? nullptr : &it->second;
+  };
+  AccessDecision decision;
+  if (!edek_call || !facts.edek.alias.empty()) {
+    decision = facts.policy->Decide(request, lookup, MonotonicNow());
+  }
+  switch (decision.outcome) {
+    case AccessDecision::Outcome::kAllow:
+      return absl::OkStatus();
+    case AccessDecision::Outcome::kRateLimited: {
+      absl::Status status = MakeError(
+          ErrorReason::kRateLimited,
+          absl::StrCat("caller '", log::Capped(facts.caller), "' is over the rate its rule ",
+                       "allows; retry later"));
+      SetRetryDelay(status, decision.retry_after);
+      return status;
+    }
+    case AccessDecision::Outcome::kDeny:
+      break;
+  }
+  facts.allowed = false;
+  if (options_.metrics != nullptr) options_.metrics->AuthorizationDenied(call.method);
+  return MakeError(ErrorReason::kCallerNotAuthorized,
+                   DeniedMessage(call.method, facts.caller, call.key, edek_call));
+}
+
+void KeyBrokerService::Audit(RpcMethod method, const CallFacts& facts, const absl::Status& status,
                              absl::Duration latency) const {
   log::Fields fields = {
-      {"caller", CallerOf(context)},
+      {"caller", log::Capped(facts.caller)},
+      {"peer", facts.peer},
       {"method", RpcMethodName(method)},
-      {"alias", facts.edek.alias.empty() ? std::string(facts.alias) : facts.edek.alias},
+      {"alias", log::Capped(facts.edek.alias.empty() ? facts.alias
+                                                       : absl::string_view(facts.edek.alias))},
       {"version", facts.version.empty() ? facts.edek.version : std::string(facts.version)},
       {"outcome", absl::StatusCodeToString(status.code())},
       {"reason", status.ok() ? "" : std::string(kms::OutcomeOf(status))},
       {"cause", ErrorCauseName(CauseOf(status))},
       {"latency_ms", absl::ToDoubleMilliseconds(latency)}};
+  if (facts.policy != nullptr) {
+    fields["decision"] = facts.allowed ? "allow" : "deny";
+    fields["policy_generation"] = facts.policy->generation();
+  }
   // Our error messages name keys and causes, never key material.
-  if (!status.ok()) fields["error"] = std::string(status.message());
+  if (!status.ok()) fields["error"] = log::Capped(status.message());
   log::Info("audit", std::move(fields));
 }
 
+void KeyBrokerService::Finish(RpcMethod method, grpc::CallbackServerContext& context,
+                              grpc::ServerUnaryReactor* reactor, const CallFacts& facts,
+                              const absl::Status& status, absl::Time started) const {
+  const absl::Duration latency = absl::Now() - started;
+  if (options_.metrics != nullptr) options_.metrics->RpcFinished(method, status, latency);
+  if (options_.audit) Audit(method, facts, status, latency);
+  reactor->Finish(ToGrpcStatus(status));
+}
+
 template <typename Work>
-grpc::ServerUnaryReactor* KeyBrokerService::Run(RpcMethod method,
+grpc::ServerUnaryReactor* KeyBrokerService::Run(const Call& call,
                                                 grpc::CallbackServerContext* context,
-                                                grpc::ServerUnaryReactor* reactor, bool may_block,
-                                                Work work) {
+                                                grpc::ServerUnaryReactor* reactor, Work work) {
   const absl::Time started = absl::Now();
+  const RpcMethod method = call.method;
   if (options_.metrics != nullptr) options_.metrics->RpcStarted(method);
-  auto finish = [this, method, context, reactor, started, work = std::move(work)]() {
-    CallFacts facts;
+  CallFacts facts;
+  facts.alias = call.key;
+  if (options_.authorizer != nullptr) facts.policy = options_.authorizer->Current();
+  if (options_.audit || facts.policy != nullptr) {
+    facts.peer = context->peer();
+    facts.caller = CallerIdentity(context->auth_context().get(), facts.peer);
+    if (call.edek != nullptr) facts.edek = core_->KeyOfEdek(*call.edek);
+  }
+  absl::Status admitted = Admit(call, facts);
+  if (!admitted.ok()) {
+    Finish(method, *context, reactor, facts, admitted, started);
+    return reactor;
+  }
+  const bool may_block =
+      call.edek != nullptr ? core_->MayBlockOnEdek(*call.edek) : core_->MayBlock(call.key);
+  std::function<void()> task = [this, method, context, reactor, started,
+                                facts = std::move(facts), work = std::move(work)]() mutable {
     absl::Status status = work(&facts);
-    const absl::Duration latency = absl::Now() - started;
-    if (options_.metrics != nullptr) options_.metrics->RpcFinished(method, status, latency);
-    if (options_.audit) Audit(method, *context, facts, status, latency);
-    reactor->Finish(ToGrpcStatus(status));
+    Finish(method, *context, reactor, facts, status, started);
   };
-  if (may_block && options_.executor != nullptr) {
-    options_.executor->Submit(std::move(finish));
-  } else {
-    finish();
+  if (!may_block || options_.executor == nullptr) {
+    task();
+  } else if (!options_.executor->TrySubmit(task)) {
+    // Every thread waits on a slow KMS and the queue is full: shed the call
+    // now, with a hint, rather than let it wait past its deadline.
+    absl::Status busy = MakeError(ErrorReason::kServerBusy,
+                                  "too many calls are waiting for a key management service; "
+                                  "retry later");
+    SetRetryDelay(busy, kBusyRetryDelay);
+    CallFacts refused;
+    refused.alias = call.key;
+    Finish(method, *context, reactor, refused, busy, started);
   }
   return reactor;
 }
@@ -165,9 +249,9 @@ grpc::ServerUnaryReactor* KeyBrokerService::Run(RpcMethod method,
 grpc::ServerUnaryReactor* KeyBrokerService::GenerateDek(grpc::CallbackServerContext* context,
                                                         const v1::GenerateDekRequest* request,
                                                         v1::GenerateDekResponse* response) {
-  return Run(RpcMethod::kGenerateDek, context, NewReactor(context, response->mutable_plaintext()),
-             core_->MayBlock(request->key()), [this, context, request, response](CallFacts* facts) {
-               facts->alias = request->key();
+  return Run({RpcMethod::kGenerateDek, request->key(), nullptr, &request->context()}, context,
+             NewReactor(context, response->mutable_plaintext()),
+             [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoGenerateDek(*core_, OptionsOf(context), *request, response);
                facts->version = response->key_version();
                return status;
@@ -177,9 +261,9 @@ grpc::ServerUnaryReactor* KeyBrokerService::GenerateDek(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* KeyBrokerService::Wrap(grpc::CallbackServerContext* context,
                                                  const v1::WrapRequest* request,
                                                  v1::WrapResponse* response) {
-  return Run(RpcMethod::kWrap, context, NewReactor(context, MutableRequestBytes(request->plaintext())),
-             core_->MayBlock(request->key()), [this, context, request, response](CallFacts* facts) {
-               facts->alias = request->key();
+  return Run({RpcMethod::kWrap, request->key(), nullptr, &request->context()}, context,
+             NewReactor(context, MutableRequestBytes(request->plaintext())),
+             [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoWrap(*core_, OptionsOf(context), *request, response);
                facts->version = response->key_version();
                return status;
@@ -189,11 +273,10 @@ grpc::ServerUnaryReactor* KeyBrokerService::Wrap(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* KeyBrokerService::Unwrap(grpc::CallbackServerContext* context,
                                                    const v1::UnwrapRequest* request,
                                                    v1::UnwrapResponse* response) {
-  return Run(RpcMethod::kUnwrap, context, NewReactor(context, response->mutable_plaintext()),
-             core_->MayBlockOnEdek(request->edek()),
+  return Run({RpcMethod::kUnwrap, "", &request->edek(), &request->context()}, context,
+             NewReactor(context, response->mutable_plaintext()),
              [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoUnwrap(*core_, OptionsOf(context), *request, response);
-               if (options_.audit) facts->edek = core_->KeyOfEdek(request->edek());
                facts->version = response->key_version();
                return status;
              });
@@ -202,9 +285,8 @@ grpc::ServerUnaryReactor* KeyBrokerService::Unwrap(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* KeyBrokerService::Rotate(grpc::CallbackServerContext* context,
                                                    const v1::RotateRequest* request,
                                                    v1::RotateResponse* response) {
-  return Run(RpcMethod::kRotate, context, NewReactor(context), core_->MayBlock(request->key()),
+  return Run({RpcMethod::kRotate, request->key()}, context, NewReactor(context),
              [this, context, request, response](CallFacts* facts) -> absl::Status {
-               facts->alias = request->key();
                ASSIGN_OR_RETURN(std::string version,
                                 core_->Rotate(request->key(), OptionsOf(context)));
                response->set_key_version(std::move(version));
@@ -216,11 +298,10 @@ grpc::ServerUnaryReactor* KeyBrokerService::Rotate(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* KeyBrokerService::Rewrap(grpc::CallbackServerContext* context,
                                                    const v1::RewrapRequest* request,
                                                    v1::RewrapResponse* response) {
-  return Run(RpcMethod::kRewrap, context, NewReactor(context),
-             core_->MayBlockOnEdek(request->edek()),
+  return Run({RpcMethod::kRewrap, "", &request->edek(), &request->context()}, context,
+             NewReactor(context),
              [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoRewrap(*core_, OptionsOf(context), *request, response);
-               if (options_.audit) facts->edek = core_->KeyOfEdek(request->edek());
                facts->version = response->key_version();
                return status;
              });
@@ -229,9 +310,8 @@ grpc::ServerUnaryReactor* KeyBrokerService::Rewrap(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* KeyBrokerService::DescribeKey(grpc::CallbackServerContext* context,
                                                         const v1::DescribeKeyRequest* request,
                                                         v1::DescribeKeyResponse* response) {
-  return Run(RpcMethod::kDescribeKey, context, NewReactor(context),
-             core_->MayBlock(request->key()), [this, context, request, response](CallFacts* facts) {
-               facts->alias = request->key();
+  return Run({RpcMethod::kDescribeKey, request->key()}, context, NewReactor(context),
+             [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoDescribeKey(*core_, OptionsOf(context), *request, response);
                facts->version = response->key_version();
                return status;

@@ -8,9 +8,16 @@
 // Responses and requests that hold key material are wiped when the RPC is
 // done (gRPC's own transport buffers are beyond our reach).
 //
+// Before any KMS work, each call is admitted: its key alias must be of a
+// sane length, the authorization policy (server/authorizer.h), if any, must
+// allow its caller (server/caller_identity.h) to call this RPC on this key
+// (for Unwrap and Rewrap, the alias bound to the key the EDEK names), and a
+// call that may block must find room in the executor's bounded queue.
+//
 // Every RPC is counted and timed (server/metrics.h) and, when auditing is on,
 // leaves one `audit` log line: caller, method, alias, version, outcome,
-// reason, cause and latency; never key material or EDEK bytes.
+// reason, cause and latency, and with a policy the decision and the policy's
+// generation; never key material or EDEK bytes.
 //
 // Safe for concurrent use.
 #ifndef KEYBROKER_SERVER_KEY_BROKER_SERVICE_H_
@@ -18,6 +25,7 @@
 
 #include "keybroker/v1/key_broker.grpc.pb.h"
 #include "server/blocking_executor.h"
+#include "server/authorizer.h"
 #include "server/broker_core.h"
 #include "server/metrics.h"
 #include "server/rpc_method.h"
@@ -29,8 +37,12 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
   struct Options {
     BlockingExecutor* executor = nullptr;  // none: everything runs inline
     BrokerMetrics* metrics = nullptr;      // none: nothing is counted
+    const Authorizer* authorizer = nullptr;  // none: every caller may use every key
     bool audit = false;                    // one audit log line per RPC
   };
+
+  // Longest key alias accepted (INVALID_REQUEST beyond).
+  static constexpr size_t kMaxKeyBytes = 512;
 
   // `core` and the options' objects must outlive the service.
   KeyBrokerService(const BrokerCore* core, Options options) : core_(core), options_(options) {}
@@ -61,15 +73,35 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
     absl::string_view alias;
     absl::string_view version;
     BrokerCore::EdekKey edek;  // Unwrap/Rewrap: the EDEK's alias and version
+    std::string caller;        // when audited or authorized
+    std::string peer;          // when audited: the peer's address
+    // The policy that decided the call (null: none in force).
+    std::shared_ptr<const AuthorizationPolicy> policy;
+    bool allowed = true;
   };
 
-  // Runs `work` (absl::Status(CallFacts*)) inline or on the executor, then
-  // counts, audits and finishes `reactor` with its status.
+  // What a handler tells Run of its call.
+  using ContextMap = google::protobuf::Map<std::string, std::string>;
+  struct Call {
+    RpcMethod method;
+    absl::string_view key;            // the request's key ("" for EDEK calls)
+    const std::string* edek = nullptr;  // Unwrap/Rewrap: the request's EDEK
+    const ContextMap* context = nullptr;
+  };
+
+  // Admits the call (Admit), then runs `work` (absl::Status(CallFacts*))
+  // inline or on the executor, then counts, audits and finishes `reactor`
+  // with its status.
   template <typename Work>
-  grpc::ServerUnaryReactor* Run(RpcMethod method, grpc::CallbackServerContext* context,
-                                grpc::ServerUnaryReactor* reactor, bool may_block, Work work);
-  void Audit(RpcMethod method, const grpc::CallbackServerContext& context,
-             const CallFacts& facts, const absl::Status& status, absl::Duration latency) const;
+  grpc::ServerUnaryReactor* Run(const Call& call, grpc::CallbackServerContext* context,
+                                grpc::ServerUnaryReactor* reactor, Work work);
+  // OK when the call may go on: key length and the authorization decision.
+  absl::Status Admit(const Call& call, CallFacts& facts) const;
+  void Finish(RpcMethod method, grpc::CallbackServerContext& context,
+              grpc::ServerUnaryReactor* reactor, const CallFacts& facts,
+              const absl::Status& status, absl::Time started) const;
+  void Audit(RpcMethod method, const CallFacts& facts, const absl::Status& status,
+             absl::Duration latency) const;
 
   const BrokerCore* core_;
   const Options options_;

@@ -120,9 +120,15 @@ BrokerMetrics::BrokerMetrics(absl::string_view version)
       .Register(*registry_)
       .Add({{"version", std::string(version)}})
       .Set(1);
+  auto& denied = prometheus::BuildCounter()
+                     .Name("keybroker_authorization_denied_total")
+                     .Help("Calls the authorization policy refused (CALLER_NOT_AUTHORIZED), by "
+                           "method")
+                     .Register(*registry_);
   for (int m = 0; m < kRpcMethodCount; ++m) {
-    in_flight_[m] =
-        &rpcs_in_flight_.Add({{"method", std::string(RpcMethodName(static_cast<RpcMethod>(m)))}});
+    const std::string method(RpcMethodName(static_cast<RpcMethod>(m)));
+    in_flight_[m] = &rpcs_in_flight_.Add({{"method", method}});
+    authorization_denied_[m] = &denied.Add({{"method", method}});
   }
   for (int c = 0; c < kCaches; ++c) {
     cache_counters_[2 * c] = &cache_lookups_.Add({{"cache", std::string(kCacheNames[c])},
@@ -136,6 +142,10 @@ BrokerMetrics::BrokerMetrics(absl::string_view version)
                              ErrorReason::kKeyNotFound}) {
     SetKeysInaccessible(reason, 0);
   }
+}
+
+void BrokerMetrics::AuthorizationDenied(RpcMethod method) {
+  authorization_denied_[static_cast<int>(method)]->Increment();
 }
 
 std::string BrokerMetrics::Scrape() const {

@@ -14,6 +14,7 @@
 //   keybroker_keys_configured{management}                  gauge
 //   keybroker_keys_inaccessible{reason}                    gauge
 //   keybroker_key_accessible{alias}                        gauge, 1 or 0
+//   keybroker_authorization_denied_total{method}           counter
 //
 // Every label value comes from a closed set (methods, gRPC code names, reason
 // names, causes, KMS kinds and operations) or from configured aliases; never
@@ -57,6 +58,9 @@ class BrokerMetrics final : public kms::KmsObserver {
   // returns (its absl code is the gRPC code).
   void RpcStarted(RpcMethod method);
   void RpcFinished(RpcMethod method, const absl::Status& status, absl::Duration latency);
+
+  // A call the authorization policy refused.
+  void AuthorizationDenied(RpcMethod method);
 
   // The server's unwrap cache ("unwrap"); the adapters report theirs through
   // CacheLookup.
@@ -105,6 +109,7 @@ class BrokerMetrics final : public kms::KmsObserver {
   absl::Mutex create_mu_;  // held only while a new series is added
 
   std::array<prometheus::Gauge*, kRpcMethodCount> in_flight_{};
+  std::array<prometheus::Counter*, kRpcMethodCount> authorization_denied_{};
   std::array<std::atomic<prometheus::Counter*>,
              kRpcMethodCount * kCodeCount * kReasonSlots * kErrorCauseCount>
       rpc_counters_{};

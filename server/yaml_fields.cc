@@ -62,6 +62,50 @@ absl::Status YamlObject::PositiveInt(const std::string& key, int64_t* out) {
   return absl::OkStatus();
 }
 
+absl::Status YamlObject::NonNegativeNumber(const std::string& key, double* out) {
+  read_.insert(key);
+  if (!Has(key)) return absl::OkStatus();
+  const YAML::Node value = Get(key);
+  double parsed = 0;
+  if (!value.IsScalar() || !YAML::convert<double>::decode(value, parsed) || !(parsed >= 0) ||
+      parsed > 1e12) {
+    return TypeError(key, "a number, 0 or more");
+  }
+  *out = parsed;
+  return absl::OkStatus();
+}
+
+absl::Status YamlObject::StringList(const std::string& key, std::vector<std::string>* out) {
+  read_.insert(key);
+  if (!Has(key)) return absl::OkStatus();
+  const YAML::Node value = Get(key);
+  if (!value.IsSequence()) return TypeError(key, "a list of strings");
+  out->clear();
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (!value[i].IsScalar()) {
+      return absl::InvalidArgumentError(absl::StrCat(PathOf(key), "[", i, "] must be a string"));
+    }
+    out->push_back(value[i].Scalar());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status YamlObject::StringMap(const std::string& key,
+                                   std::vector<std::pair<std::string, std::string>>* out) {
+  read_.insert(key);
+  if (!Has(key)) return absl::OkStatus();
+  const YAML::Node value = Get(key);
+  if (!value.IsMap()) return TypeError(key, "a mapping of strings to strings");
+  out->clear();
+  for (const auto& entry : value) {
+    if (!entry.first.IsScalar() || !entry.second.IsScalar()) {
+      return TypeError(key, "a mapping of strings to strings");
+    }
+    out->emplace_back(entry.first.Scalar(), entry.second.Scalar());
+  }
+  return absl::OkStatus();
+}
+
 YAML::Node YamlObject::Node(const std::string& key) {
   read_.insert(key);
   return node_.IsMap() ? Get(key) : YAML::Node();

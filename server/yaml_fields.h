@@ -9,6 +9,8 @@
 
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -32,6 +34,13 @@ class YamlObject {
   absl::Status String(const std::string& key, std::string* out);
   absl::Status Bool(const std::string& key, bool* out);
   absl::Status PositiveInt(const std::string& key, int64_t* out);
+  // A number >= 0 (integer or decimal).
+  absl::Status NonNegativeNumber(const std::string& key, double* out);
+  // A list of strings.
+  absl::Status StringList(const std::string& key, std::vector<std::string>* out);
+  // A mapping of strings to strings, in the order written.
+  absl::Status StringMap(const std::string& key,
+                         std::vector<std::pair<std::string, std::string>>* out);
   // The raw node of `key` (null node if absent), marking it read.
   YAML::Node Node(const std::string& key);
   // A mapping under `key`; an empty object when absent.

@@ -230,13 +230,14 @@ class AzureObservabilityTest : public ::testing::Test {
       const ExpectedAudit& expected = expected_audit_[i];
       SCOPED_TRACE(line.dump());
       for (const char* field :
-           {"caller", "method", "alias", "version", "outcome", "reason", "cause"}) {
+           {"caller", "peer", "method", "alias", "version", "outcome", "reason", "cause"}) {
         EXPECT_TRUE(line.contains(field) && line[field].is_string()) << field;
       }
       ASSERT_TRUE(line.contains("latency_ms") && line["latency_ms"].is_number());
       EXPECT_GE(line["latency_ms"].get<double>(), 0);
       EXPECT_EQ(line.value("level", ""), "info");
-      EXPECT_THAT(line.value("caller", ""), HasSubstr("127.0.0.1"));
+      EXPECT_EQ(line.value("caller", ""), "anonymous");
+      EXPECT_THAT(line.value("peer", ""), HasSubstr("127.0.0.1"));
       EXPECT_EQ(line.value("method", ""), expected.method);
       EXPECT_EQ(line.value("alias", ""), expected.alias);
       EXPECT_EQ(line.value("outcome", ""), expected.outcome);

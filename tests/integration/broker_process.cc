@@ -90,6 +90,14 @@ absl::StatusOr<std::unique_ptr<BrokerProcess>> BrokerProcess::Start(
   return process;
 }
 
+std::string BrokerProcess::MetricsAddress() const {
+  for (const std::string& line : Lines()) {
+    nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_object() && json["event"] == "metrics_listening") return json["address"];
+  }
+  return "";
+}
+
 int BrokerProcess::RunToExit(const std::vector<std::string>& args, std::string* output,
                              const std::vector<std::string>& env) {
   int fd = -1;

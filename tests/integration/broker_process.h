@@ -43,6 +43,10 @@ class BrokerProcess {
 
   const std::string& address() const { return address_; }
 
+  // The metrics/health HTTP address, from the `metrics_listening` line; ""
+  // when the broker serves none.
+  std::string MetricsAddress() const;
+
   // The process id, for tests that signal it themselves.
   pid_t pid() const { return pid_; }
 

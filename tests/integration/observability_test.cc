@@ -27,15 +27,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-// The address of the metrics port, from the broker's `metrics_listening` line.
-std::string MetricsAddress(BrokerProcess& broker) {
-  for (const std::string& line : broker.Lines()) {
-    nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
-    if (json.is_object() && json["event"] == "metrics_listening") return json["address"];
-  }
-  return "";
-}
-
 // Runs `promtool check metrics` on `text`; returns its exit status and fills
 // `output` with what it printed.
 int PromtoolCheck(const std::string& text, std::string* output) {
@@ -60,7 +51,7 @@ class ObservabilityTest : public ::testing::Test {
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = *std::move(broker);
     ASSERT_TRUE(broker_->WaitForLogLine("metrics_listening", absl::Seconds(5)));
-    metrics_ = MetricsAddress(*broker_);
+    metrics_ = broker_->MetricsAddress();
     ASSERT_FALSE(metrics_.empty());
     stub_ = NewStub(broker_->address());
   }
@@ -207,15 +198,17 @@ TEST_F(ObservabilityTest, EveryRpcLeavesOneAuditLineAndNoSecretIsLogged) {
 
   std::vector<nlohmann::ordered_json> audits = AuditLines(4);
   ASSERT_EQ(audits.size(), 4u);
-  const char* fields[] = {"ts",     "level",  "event", "caller", "method",
-                          "alias",  "version", "outcome", "reason", "cause", "latency_ms"};
+  const char* fields[] = {"ts",    "level",   "event",   "caller", "peer",      "method",
+                          "alias", "version", "outcome", "reason", "cause", "latency_ms"};
   for (const nlohmann::ordered_json& audit : audits) {
     for (const char* field : fields) EXPECT_TRUE(audit.contains(field)) << field << ": " << audit;
     EXPECT_EQ(audit.begin().key(), "ts");  // ts, level, event lead every line
     EXPECT_EQ(std::next(audit.begin()).key(), "level");
     EXPECT_EQ(std::next(audit.begin(), 2).key(), "event");
     EXPECT_EQ(audit["level"], "info");
-    EXPECT_THAT(audit["caller"].get<std::string>(), StartsWith("ipv4:127.0.0.1:"));
+    // Plaintext TCP carries no identity; the peer's address is kept apart.
+    EXPECT_EQ(audit["caller"], "anonymous");
+    EXPECT_THAT(audit["peer"].get<std::string>(), StartsWith("ipv4:127.0.0.1:"));
     EXPECT_TRUE(audit["latency_ms"].is_number());
   }
   EXPECT_EQ(audits[0]["method"], "GenerateDek");

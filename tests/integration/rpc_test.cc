@@ -206,12 +206,34 @@ TEST_F(RpcTest, HealthServiceReportsServing) {
   EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
-TEST_F(RpcTest, ReflectionListsTheServices) {
+// Reflection lists every service and message to anyone who connects: off
+// unless asked for.
+TEST_F(RpcTest, ReflectionIsOffByDefault) {
   using grpc::reflection::v1alpha::ServerReflection;
   using grpc::reflection::v1alpha::ServerReflectionRequest;
   using grpc::reflection::v1alpha::ServerReflectionResponse;
   auto reflection = ServerReflection::NewStub(
       grpc::CreateChannel(broker_->address(), grpc::InsecureChannelCredentials()));
+  auto context = Ctx();
+  auto stream = reflection->ServerReflectionInfo(context.get());
+  ServerReflectionRequest request;
+  request.set_list_services("");
+  stream->Write(request);
+  ServerReflectionResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST(RpcReflectionTest, ReflectionListsTheServicesWhenAskedFor) {
+  using grpc::reflection::v1alpha::ServerReflection;
+  using grpc::reflection::v1alpha::ServerReflectionRequest;
+  using grpc::reflection::v1alpha::ServerReflectionResponse;
+  TempDir dir;
+  auto broker = BrokerProcess::Start(
+      {"--listen", "127.0.0.1:0", "--data-dir", dir.path(), "--reflection"});
+  ASSERT_OK(broker);
+  auto reflection = ServerReflection::NewStub(
+      grpc::CreateChannel((*broker)->address(), grpc::InsecureChannelCredentials()));
   auto context = Ctx();
   auto stream = reflection->ServerReflectionInfo(context.get());
   ServerReflectionRequest request;

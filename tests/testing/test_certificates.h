@@ -27,6 +27,25 @@ inline bool MakeCertificates(const std::string& dir, const std::string& ca,
   return std::system(script.c_str()) == 0;
 }
 
+// Makes leaf `name` (name.crt, name.key) signed by the existing CA `ca` in
+// `dir`, with subject CN `common_name` and, unless empty, the subject
+// alternative names `san` (openssl's syntax: "URI:spiffe://...,DNS:...").
+// For client identities. Returns whether openssl succeeded.
+inline bool MakeLeafCertificate(const std::string& dir, const std::string& ca,
+                                const std::string& name, const std::string& common_name,
+                                const std::string& san) {
+  std::string extension = san.empty() ? "basicConstraints=CA:FALSE" : "subjectAltName=" + san;
+  std::string script =
+      "set -e; cd '" + dir + "'\n" +
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      "-keyout " + name + ".key -out " + name + ".csr -subj '/CN=" + common_name +
+      "' 2>/dev/null\n" +
+      "printf '%s\\n' '" + extension + "' > " + name + ".ext\n" +
+      "openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca + ".key "
+      "-CAcreateserial -days 1 -extfile " + name + ".ext -out " + name + ".crt 2>/dev/null\n";
+  return std::system(script.c_str()) == 0;
+}
+
 // Makes the files a TLS broker test needs in `dir`: ca/server,
 // client-ca/client and other-ca/other pairs and a master key. Returns whether
 // openssl succeeded.

@@ -20,7 +20,7 @@ constexpr ErrorReason kAllReasons[] = {
     ErrorReason::kKeyNotAccessible, ErrorReason::kKeyDisabled,    ErrorReason::kKeyNotFound,
     ErrorReason::kEdekInvalid,      ErrorReason::kInvalidRequest, ErrorReason::kCallerNotAuthorized,
     ErrorReason::kKmsThrottled,     ErrorReason::kKmsUnavailable, ErrorReason::kKeyringReadOnly,
-    ErrorReason::kInternal,
+    ErrorReason::kRateLimited,      ErrorReason::kServerBusy,     ErrorReason::kInternal,
 };
 
 // A gRPC error whose details hold one ErrorInfo.

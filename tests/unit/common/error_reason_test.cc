@@ -33,6 +33,8 @@ const std::vector<ReasonRow>& ReasonTable() {
       {ErrorReason::kKmsThrottled, "KMS_THROTTLED", absl::StatusCode::kResourceExhausted},
       {ErrorReason::kKmsUnavailable, "KMS_UNAVAILABLE", absl::StatusCode::kUnavailable},
       {ErrorReason::kKeyringReadOnly, "KEYRING_READ_ONLY", absl::StatusCode::kFailedPrecondition},
+      {ErrorReason::kRateLimited, "RATE_LIMITED", absl::StatusCode::kResourceExhausted},
+      {ErrorReason::kServerBusy, "SERVER_BUSY", absl::StatusCode::kResourceExhausted},
       {ErrorReason::kInternal, "INTERNAL", absl::StatusCode::kInternal},
   };
   return *table;

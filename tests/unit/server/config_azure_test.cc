@@ -11,7 +11,7 @@ using ::testing::HasSubstr;
 using Kind = AzureIdentityConfig::Kind;
 
 constexpr char kAzure[] = R"(
-listen: 0.0.0.0:50051
+listen: 127.0.0.1:50051
 kms:
   azure:
     key_vault_tls: { ca_file: /etc/keybroker/kv-ca.pem }

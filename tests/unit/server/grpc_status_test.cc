@@ -34,7 +34,7 @@ TEST(GrpcStatusTest, EveryReasonKeepsItsCodeAndTravelsInErrorInfo) {
        {ErrorReason::kKeyNotAccessible, ErrorReason::kKeyDisabled, ErrorReason::kKeyNotFound,
         ErrorReason::kEdekInvalid, ErrorReason::kInvalidRequest, ErrorReason::kCallerNotAuthorized,
         ErrorReason::kKmsThrottled, ErrorReason::kKmsUnavailable, ErrorReason::kKeyringReadOnly,
-        ErrorReason::kInternal}) {
+        ErrorReason::kRateLimited, ErrorReason::kServerBusy, ErrorReason::kInternal}) {
     grpc::Status status = ToGrpcStatus(Annotate(MakeError(reason, "inner"), "outer"));
     EXPECT_EQ(static_cast<int>(status.error_code()), static_cast<int>(CodeForReason(reason)));
     EXPECT_EQ(status.error_message(), "outer: inner");
