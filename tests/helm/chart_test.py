@@ -5,7 +5,7 @@
   *RenderTest        helm template with the minimum values (MINIMUM: TLS needs a
                      certificate), complete-values.yaml, cert-manager, a writable keyring:
                      security context, probes, ports, Services, the rendered config.yaml,
-                     Secret mounts, alert rules
+                     Secret mounts, the NetworkPolicy, alert rules
   PlaintextRenderTest  plaintext gRPC renders only on a loopback address or with
                      insecurePlaintext
   SchemaTest         typos and impossible combinations are refused at render time
@@ -178,6 +178,13 @@ def file_paths(node, path="config"):
 
 def port_of(address):
     return int(address.rsplit(":", 1)[1])
+
+
+def ingress_from(policy, port):
+    """The peers a NetworkPolicy admits on a named port; None: any."""
+    rules = [r for r in policy["spec"]["ingress"] if any(p["port"] == port for p in r["ports"])]
+    assert len(rules) == 1, f"{len(rules)} ingress rules for port {port}"
+    return rules[0].get("from")
 
 
 class Rendering:
@@ -388,7 +395,7 @@ class DefaultRenderTest(RenderChecks, unittest.TestCase):
         self.assertIs(self.r.pod["automountServiceAccountToken"], False)
         self.assertEqual(self.r.pod["securityContext"]["fsGroup"], 65532)
         for kind in ("HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule",
-                     "NetworkPolicy", "PersistentVolumeClaim", "Certificate"):
+                     "PersistentVolumeClaim", "Certificate"):
             self.assertFalse(of_kind(self.r.manifests, kind), f"{kind} is off by default")
 
     def test_tls_by_default(self):
@@ -418,6 +425,22 @@ class DefaultRenderTest(RenderChecks, unittest.TestCase):
         r = Rendering(render(sets=[*MINIMUM, "tls.minVersion=1.3", "tls.reloadIntervalSeconds=5"]))
         self.assertEqual(r.config["tls"]["min_version"], "1.3")
         self.assertEqual(r.config["tls"]["reload_interval_seconds"], 5)
+
+    def test_network_policy_admits_metrics_from_the_monitoring_namespace_only(self):
+        policy = one(self.r.manifests, "NetworkPolicy")
+        self.assertEqual(policy["spec"]["policyTypes"], ["Ingress"])
+        self.assertEqual(ingress_from(policy, "metrics"), [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}])
+        self.assertIsNone(ingress_from(policy, "grpc"), "gRPC: any source by default")
+        moved = one(render(sets=[*MINIMUM, "networkPolicy.monitoringNamespace=observability"]),
+                    "NetworkPolicy")
+        self.assertEqual(ingress_from(moved, "metrics"), [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}])
+
+    def test_keyring_secret_holds_keyring_and_master_key(self):
+        volume = self.r.volumes["keyring"]["secret"]
+        self.assertEqual(volume["secretName"], f"{RELEASE}-keybroker-keyring")
+        self.assertEqual(sorted(i["key"] for i in volume["items"]), ["keyring", "master-key"])
 
 
 class CertManagerRenderTest(RenderChecks, unittest.TestCase):
@@ -610,6 +633,11 @@ class CompleteRenderTest(RenderChecks, unittest.TestCase):
         policy = one(self.r.manifests, "NetworkPolicy")
         ingress_ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
         self.assertEqual(sorted(ingress_ports), ["grpc", "metrics"])
+        self.assertEqual(ingress_from(policy, "grpc"),
+                         [{"namespaceSelector": {"matchLabels": {"keybroker-client": "true"}}}])
+        self.assertEqual(ingress_from(policy, "metrics"), [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}},
+            {"ipBlock": {"cidr": "10.240.0.0/16"}}])
         egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
         self.assertTrue({53, 443, 80, 3128} <= egress_ports)  # 80: IMDS, managed identity
 
