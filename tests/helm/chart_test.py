@@ -50,7 +50,9 @@ MINIMUM = ("tls.secretName=kb-server-tls",)
 TLS_FIXES = ("tls.secretName", "tls.certManager.enabled")
 
 # The broker's configuration fields (DESIGN.md "Configuration", server/config.cc):
-# a dict is a mapping with those fields, [x] a list of x, {"*": x} a map of names to x.
+# a dict is a mapping with those fields, [x] a list of x, {"*": x} a map of names to x,
+# a tuple of types any of them.
+NUMBER = (int, float)
 TRUST = {"ca_file": str, "insecure_skip_verify": bool}
 IDENTITY = {
     "tenant_id": str,
@@ -72,7 +74,16 @@ CONFIG = {
     "tls": {"cert_file": str, "key_file": str, "client_ca_file": str, "min_version": str,
             "reload_interval_seconds": int},
     "insecure_plaintext": bool,
-    "cache": {"metadata_ttl_seconds": int, "unwrap_ttl_seconds": int, "unwrap_max_entries": int},
+    "reflection": bool,
+    "max_request_bytes": int,
+    "allow_core_dumps": bool,
+    "unix_socket_group": str,
+    "max_pending_kms_calls": int,
+    "authorization": {"rules": [{"callers": [str], "operations": [str], "keys": [str],
+                                 "context": {"*": str}, "rate_per_second": NUMBER}]},
+    "edek_authentication": {"local_key": str},
+    "cache": {"metadata_ttl_seconds": int, "unwrap_ttl_seconds": int, "unwrap_max_entries": int,
+              "unknown_version_ttl_seconds": int},
     "kms": {
         "local": {"keyring_file": str, "master_key_file": str, "read_only": bool,
                   "reload_interval_seconds": int},
@@ -156,7 +167,7 @@ def check_config_fields(test, node, spec, path="config"):
             check_config_fields(test, value, spec[key], f"{path}.{key}")
     else:
         test.assertIsInstance(node, spec, path)
-        if spec is int:
+        if spec is int or (isinstance(spec, tuple) and int in spec):
             test.assertNotIsInstance(node, bool, path)
 
 
@@ -391,6 +402,7 @@ class DefaultRenderTest(RenderChecks, unittest.TestCase):
                                            "unwrap_max_entries": 100000})
         self.assertEqual(config["kms"]["local"]["reload_interval_seconds"], 10)
         self.assertNotIn("azure", config["kms"])
+        self.assertNotIn("authorization", config)
         self.assertEqual(self.r.deployment["spec"]["replicas"], 2)
         self.assertIs(self.r.pod["automountServiceAccountToken"], False)
         self.assertEqual(self.r.pod["securityContext"]["fsGroup"], 65532)
@@ -554,6 +566,14 @@ class CompleteRenderTest(RenderChecks, unittest.TestCase):
         self.assertIn("keybroker-headless.keybroker.svc.cluster.example", spec["dnsNames"])
         self.assertIn("keybroker.example.com", spec["dnsNames"])
 
+    def test_broker_settings_pass_through(self):
+        with open(COMPLETE_VALUES, encoding="utf-8") as f:
+            given = yaml.safe_load(f)["config"]
+        for field in ("authorization", "edek_authentication", "reflection",
+                      "max_request_bytes", "allow_core_dumps", "unix_socket_group",
+                      "max_pending_kms_calls", "cache"):
+            self.assertEqual(self.r.config[field], given[field], field)
+
     def test_identities_of_every_kind(self):
         azure = self.r.config["kms"]["azure"]
         identities = azure["identities"]
@@ -678,6 +698,13 @@ class SchemaTest(unittest.TestCase):
         self.assert_refused(["probes.liveness.pth=/x"], "pth")
         self.assert_refused(["prometheusRule.alerts.serviceErrors.treshold=0.1"], "treshold")
         self.assert_refused(["replicaCont=3"], "replicaCont")
+        self.assert_refused(["config.authorization.rules[0].callers[0]=a",
+                             "config.authorization.rules[0].operations[0]=Unrwap",
+                             "config.authorization.rules[0].keys[0]=k"], "operations")
+        self.assert_refused(["config.authorization.rules[0].callers[0]=a",
+                             "config.authorization.rules[0].operations[0]=Unwrap",
+                             "config.authorization.rules[0].key[0]=k"], "key")
+        self.assert_refused(["config.cache.unknown_version_ttl=5"], "unknown_version_ttl")
         self.assert_refused(["tls.certManager.issuer=ca"], "issuer")
 
     def test_bad_values_are_refused(self):
@@ -686,6 +713,9 @@ class SchemaTest(unittest.TestCase):
         self.assert_refused(["localKeyring.mode=emptyDir"], "mode")
         self.assert_refused(["containerPorts.grpc=70000"], "grpc")
         self.assert_refused(["tls.minVersion=1.1"], "minVersion")
+        self.assert_refused(["config.max_request_bytes=0"], "max_request_bytes")
+        self.assert_refused(["config.authorization.rules[0].callers[0]=a",
+                             "config.authorization.rules[0].operations[0]=Unwrap"], "keys")
         # TLS and plaintext are the chart's to render, not config's
         self.assert_refused(["config.tls.min_version=1.3"], "tls")
         self.assert_refused(["config.keys[0].alias=default,config.keys[0].local_key=a,"
@@ -699,6 +729,12 @@ class SchemaTest(unittest.TestCase):
     def test_impossible_combinations_are_refused(self):
         self.assert_refused(["localKeyring.mode=persistentVolume"], "replicaCount 1")
         assert_refused(self, [], *TLS_FIXES)  # the defaults: TLS without a certificate
+        self.assert_refused(["localKeyring.enabled=false",
+                             "config.keys[0].alias=a",
+                             "config.keys[0].azure_key=https://v.vault.azure.net/keys/k",
+                             "config.keys[0].identity=i",
+                             "azure.identities.i.managedIdentity.clientId=c",
+                             "config.edek_authentication.local_key=mac"], "enable localKeyring")
         self.assert_refused(["config.keys[0].alias=a",
                              "config.keys[0].azure_key=https://v.vault.azure.net/keys/k",
                              "config.keys[0].identity=nobody"], "nobody")
@@ -876,9 +912,11 @@ class BrokerStartsTest(unittest.TestCase):
         keyring = self.host_path(local["keyring_file"])
         self.ctl("keyring", "new-master-key", "--out", master_key)
         init = ["keyring", "init", "--keyring-file", keyring, "--master-key-file", master_key]
-        for key in config["keys"]:
-            if "local_key" in key:
-                init += ["--key", key["local_key"]]
+        names = [key["local_key"] for key in config["keys"] if "local_key" in key]
+        if "edek_authentication" in config:
+            names.append(config["edek_authentication"]["local_key"])
+        for name in names:
+            init += ["--key", name]
         self.ctl(*init)
 
     def make_certificate(self, tls):

@@ -200,6 +200,11 @@ this checks what spans several values.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- with $v.config.edek_authentication }}
+{{- if and .local_key (not $v.localKeyring.enabled) }}
+{{- fail (printf "config.edek_authentication.local_key (%s) is a key of the local keyring: enable localKeyring" .local_key) }}
+{{- end }}
+{{- end }}
 {{- range $i, $key := $v.config.keys }}
 {{- if and $key.local_key (not $v.localKeyring.enabled) }}
 {{- fail (printf "config.keys[%d] (%s) uses local_key: enable localKeyring" $i $key.alias) }}
@@ -300,7 +305,7 @@ mounts (TLS, local keyring, Azure trust and identities).
 {{- $_ := unset $c "kms" }}
 {{- end }}
 {{- /* in the order DESIGN.md shows them; then anything else */}}
-{{- $order := list "listen" "metrics_listen" "log_level" "audit_log" "tls" "insecure_plaintext" "cache" "kms" "keys" }}
+{{- $order := list "listen" "metrics_listen" "log_level" "audit_log" "tls" "insecure_plaintext" "authorization" "cache" "kms" "keys" }}
 {{- range $order }}
 {{- if hasKey $c . }}
 {{ toYaml (dict . (get $c .)) }}
