@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """Tests of the Helm chart in helm/keybroker, with a real helm binary.
 
-  LintTest           helm lint with the default values and with complete-values.yaml
-  RenderTest         helm template both ways: security context, probes, ports, Services,
-                     the rendered config.yaml, Secret mounts, alert rules
+  LintTest           helm lint with the minimum values and with complete-values.yaml
+  *RenderTest        helm template with the minimum values (MINIMUM: TLS needs a
+                     certificate), complete-values.yaml, cert-manager, a writable keyring:
+                     security context, probes, ports, Services, the rendered config.yaml,
+                     Secret mounts, the NetworkPolicy, alert rules
+  PlaintextRenderTest  plaintext gRPC renders only on a loopback address or with
+                     insecurePlaintext
   SchemaTest         typos and impossible combinations are refused at render time
   AlertRulesTest     promtool checks and unit-tests the rendered alert rules: customer-caused
                      failures never alert, each service fault does
   BrokerStartsTest   the default rendering's config.yaml, with the files its Secrets
-                     would hold, starts the real keybroker: it listens on the rendered
-                     ports and the rendered probe paths answer 200
+                     would hold (a keyring from keybrokerctl, a self-signed certificate
+                     from openssl), starts the real keybroker: it serves TLS on the
+                     rendered gRPC port and the probe paths answer 200 over plain HTTP on
+                     the metrics port
 
 Environment: HELM (the helm binary; tests/helm/fetch_helm.py provides it under ctest),
 KEYBROKER_BUILD_DIR (keybroker and keybrokerctl, for BrokerStartsTest).
@@ -23,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -37,9 +44,15 @@ COMPLETE_VALUES = os.path.join(HERE, "complete-values.yaml")
 BUILD_DIR = os.environ.get("KEYBROKER_BUILD_DIR", os.path.join(REPO, "build"))
 HELM = os.environ.get("HELM", os.path.join(BUILD_DIR, "tests", "helm", "bin", "helm"))
 RELEASE, NAMESPACE = "kb", "keybroker"
+# The least the chart renders with: TLS is on by default and needs a certificate.
+MINIMUM = ("tls.secretName=kb-server-tls",)
+# Where the chart's fail messages send the user when TLS has no certificate.
+TLS_FIXES = ("tls.secretName", "tls.certManager.enabled")
 
 # The broker's configuration fields (DESIGN.md "Configuration", server/config.cc):
-# a dict is a mapping with those fields, [x] a list of x, {"*": x} a map of names to x.
+# a dict is a mapping with those fields, [x] a list of x, {"*": x} a map of names to x,
+# a tuple of types any of them.
+NUMBER = (int, float)
 TRUST = {"ca_file": str, "insecure_skip_verify": bool}
 IDENTITY = {
     "tenant_id": str,
@@ -58,8 +71,19 @@ CONFIG = {
     "metrics_listen": str,
     "log_level": str,
     "audit_log": bool,
-    "tls": {"cert_file": str, "key_file": str, "client_ca_file": str},
-    "cache": {"metadata_ttl_seconds": int, "unwrap_ttl_seconds": int, "unwrap_max_entries": int},
+    "tls": {"cert_file": str, "key_file": str, "client_ca_file": str, "min_version": str,
+            "reload_interval_seconds": int},
+    "insecure_plaintext": bool,
+    "reflection": bool,
+    "max_request_bytes": int,
+    "allow_core_dumps": bool,
+    "unix_socket_group": str,
+    "max_pending_kms_calls": int,
+    "authorization": {"rules": [{"callers": [str], "operations": [str], "keys": [str],
+                                 "context": {"*": str}, "rate_per_second": NUMBER}]},
+    "edek_authentication": {"local_key": str},
+    "cache": {"metadata_ttl_seconds": int, "unwrap_ttl_seconds": int, "unwrap_max_entries": int,
+              "unknown_version_ttl_seconds": int},
     "kms": {
         "local": {"keyring_file": str, "master_key_file": str, "read_only": bool,
                   "reload_interval_seconds": int},
@@ -108,6 +132,14 @@ def render(values_files=(), sets=()):
     return manifests
 
 
+def assert_refused(test, sets, *messages):
+    """Fails unless helm template refuses `sets`, saying each of `messages`."""
+    result = helm(*template_args(sets=sets), check=False)
+    test.assertNotEqual(result.returncode, 0, f"--set {sets} was accepted")
+    for message in messages:
+        test.assertIn(message, result.stderr)
+
+
 def of_kind(manifests, kind):
     return [m for (k, _), m in sorted(manifests.items()) if k == kind]
 
@@ -135,7 +167,7 @@ def check_config_fields(test, node, spec, path="config"):
             check_config_fields(test, value, spec[key], f"{path}.{key}")
     else:
         test.assertIsInstance(node, spec, path)
-        if spec is int:
+        if spec is int or (isinstance(spec, tuple) and int in spec):
             test.assertNotIsInstance(node, bool, path)
 
 
@@ -157,6 +189,13 @@ def file_paths(node, path="config"):
 
 def port_of(address):
     return int(address.rsplit(":", 1)[1])
+
+
+def ingress_from(policy, port):
+    """The peers a NetworkPolicy admits on a named port; None: any."""
+    rules = [r for r in policy["spec"]["ingress"] if any(p["port"] == port for p in r["ports"])]
+    assert len(rules) == 1, f"{len(rules)} ingress rules for port {port}"
+    return rules[0].get("from")
 
 
 class Rendering:
@@ -194,8 +233,8 @@ class Rendering:
 
 
 class LintTest(unittest.TestCase):
-    def test_lint_default_values(self):
-        helm("lint", "--strict", CHART)
+    def test_lint_minimum_values(self):
+        helm("lint", "--strict", CHART, *[a for s in MINIMUM for a in ("--set", s)])
 
     def test_lint_complete_values(self):
         helm("lint", "--strict", CHART, "-f", COMPLETE_VALUES)
@@ -350,6 +389,8 @@ class RenderChecks:
 
 
 class DefaultRenderTest(RenderChecks, unittest.TestCase):
+    sets = MINIMUM
+
     def test_defaults(self):
         config = self.r.config
         self.assertEqual(config["listen"], "0.0.0.0:50051")
@@ -361,18 +402,145 @@ class DefaultRenderTest(RenderChecks, unittest.TestCase):
                                            "unwrap_max_entries": 100000})
         self.assertEqual(config["kms"]["local"]["reload_interval_seconds"], 10)
         self.assertNotIn("azure", config["kms"])
-        self.assertNotIn("tls", config)
+        self.assertNotIn("authorization", config)
         self.assertEqual(self.r.deployment["spec"]["replicas"], 2)
         self.assertIs(self.r.pod["automountServiceAccountToken"], False)
         self.assertEqual(self.r.pod["securityContext"]["fsGroup"], 65532)
         for kind in ("HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule",
-                     "NetworkPolicy", "PersistentVolumeClaim"):
+                     "PersistentVolumeClaim", "Certificate"):
             self.assertFalse(of_kind(self.r.manifests, kind), f"{kind} is off by default")
+
+    def test_tls_by_default(self):
+        config = self.r.config
+        self.assertNotIn("insecure_plaintext", config)
+        tls = config["tls"]
+        self.assertEqual(set(tls), {"cert_file", "key_file", "min_version",
+                                    "reload_interval_seconds"}, "no client CA without one named")
+        self.assertEqual(tls["min_version"], "1.2")
+        self.assertIn('min_version: "1.2"', self.r.config_text, "a string, not the number 1.2")
+        self.assertEqual(tls["reload_interval_seconds"], 60)
+        for field in ("cert_file", "key_file"):
+            volume = self.r.volumes[self.r.mount_for(tls[field])["name"]]
+            self.assertEqual(volume["secret"]["secretName"], "kb-server-tls")
+
+    def test_mutual_tls_when_asked_or_a_client_ca_is_named(self):
+        for extra, volume in ((["tls.clientCA.enabled=true"], {"secret": "kb-server-tls"}),
+                              (["tls.clientCA.configMapName=clients-ca"],
+                               {"configMap": "clients-ca"})):
+            r = Rendering(render(sets=[*MINIMUM, *extra]))
+            source = r.volumes[r.mount_for(r.config["tls"]["client_ca_file"])["name"]]
+            (kind, name), = volume.items()
+            self.assertEqual(source[kind].get("secretName", source[kind].get("name")), name, extra)
+
+    def test_tls_min_version_from_the_value(self):
+        # --set makes 1.3 a number; the broker gets the string.
+        r = Rendering(render(sets=[*MINIMUM, "tls.minVersion=1.3", "tls.reloadIntervalSeconds=5"]))
+        self.assertEqual(r.config["tls"]["min_version"], "1.3")
+        self.assertEqual(r.config["tls"]["reload_interval_seconds"], 5)
+
+    def test_network_policy_admits_metrics_from_the_monitoring_namespace_only(self):
+        policy = one(self.r.manifests, "NetworkPolicy")
+        self.assertEqual(policy["spec"]["policyTypes"], ["Ingress"])
+        self.assertEqual(ingress_from(policy, "metrics"), [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}])
+        self.assertIsNone(ingress_from(policy, "grpc"), "gRPC: any source by default")
+        moved = one(render(sets=[*MINIMUM, "networkPolicy.monitoringNamespace=observability"]),
+                    "NetworkPolicy")
+        self.assertEqual(ingress_from(moved, "metrics"), [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}])
 
     def test_keyring_secret_holds_keyring_and_master_key(self):
         volume = self.r.volumes["keyring"]["secret"]
         self.assertEqual(volume["secretName"], f"{RELEASE}-keybroker-keyring")
         self.assertEqual(sorted(i["key"] for i in volume["items"]), ["keyring", "master-key"])
+
+
+class CertManagerRenderTest(RenderChecks, unittest.TestCase):
+    """The server certificate from a cert-manager Certificate the chart renders."""
+    sets = ("tls.certManager.enabled=true", "tls.certManager.issuerRef.name=cluster-ca")
+
+    def test_certificate_covers_both_services_in_every_form(self):
+        certificate = one(self.r.manifests, "Certificate")
+        self.assertEqual(certificate["apiVersion"], "cert-manager.io/v1")
+        spec = certificate["spec"]
+        self.assertEqual(spec["issuerRef"], {"name": "cluster-ca", "kind": "Issuer",
+                                             "group": "cert-manager.io"})
+        self.assertIn("server auth", spec["usages"])
+        services = [s["metadata"]["name"] for s in of_kind(self.r.manifests, "Service")]
+        self.assertEqual(len(services), 2)
+        for service in services:
+            for suffix in ("", f".{NAMESPACE}", f".{NAMESPACE}.svc",
+                           f".{NAMESPACE}.svc.cluster.local"):
+                self.assertIn(service + suffix, spec["dnsNames"])
+
+    def test_pods_mount_the_certificates_secret(self):
+        secret = one(self.r.manifests, "Certificate")["spec"]["secretName"]
+        self.assertEqual(secret, f"{RELEASE}-keybroker-tls")
+        tls = self.r.config["tls"]
+        for field in ("cert_file", "key_file"):
+            volume = self.r.volumes[self.r.mount_for(tls[field])["name"]]
+            self.assertEqual(volume["secret"]["secretName"], secret, field)
+
+    def test_mutual_tls_with_the_issuers_ca(self):
+        # cert-manager writes the issuer's CA as ca.crt beside the certificate.
+        ca_file = self.r.config["tls"]["client_ca_file"]
+        volume = self.r.volumes[self.r.mount_for(ca_file)["name"]]["secret"]
+        self.assertEqual(volume["secretName"], f"{RELEASE}-keybroker-tls")
+        self.assertEqual(os.path.basename(ca_file), "ca.crt")
+        self.assertEqual([i["key"] for i in volume["items"]], ["ca.crt"])
+
+    def test_mutual_tls_can_be_turned_off(self):
+        r = Rendering(render(sets=[*self.sets, "tls.clientCA.enabled=false"]))
+        self.assertNotIn("client_ca_file", r.config["tls"])
+        self.assertNotIn("client-ca", r.volumes)
+
+    def test_certificate_names_its_secret_and_skips_a_disabled_headless_service(self):
+        r = Rendering(render(sets=[*self.sets, "tls.secretName=broker-tls",
+                                   "headlessService.enabled=false",
+                                   "tls.certManager.extraDnsNames[0]=keys.example.com"]))
+        spec = one(r.manifests, "Certificate")["spec"]
+        self.assertEqual(spec["secretName"], "broker-tls")
+        self.assertEqual(r.volumes["tls"]["secret"]["secretName"], "broker-tls")
+        self.assertFalse([n for n in spec["dnsNames"] if "headless" in n])
+        self.assertIn("keys.example.com", spec["dnsNames"])
+
+    def test_an_issuer_is_required(self):
+        assert_refused(self, ["tls.certManager.enabled=true"], "tls.certManager.issuerRef.name")
+
+
+class PlaintextRenderTest(unittest.TestCase):
+    """Plaintext gRPC renders only on a loopback address, or when asked for by name."""
+
+    def test_plaintext_on_the_network_is_refused(self):
+        assert_refused(self, ["tls.enabled=false"], "insecurePlaintext=true", "0.0.0.0",
+                       "loopback")
+        assert_refused(self, ["tls.enabled=false", "bindAddress=::"], "insecurePlaintext=true")
+        # config cannot slip it past the chart
+        assert_refused(self, ["tls.enabled=false", "config.insecure_plaintext=true"],
+                       "insecure_plaintext")
+
+    def test_insecure_plaintext_renders_the_broker_field(self):
+        for sets in (["tls.enabled=false", "insecurePlaintext=true"], ["insecurePlaintext=true"]):
+            r = Rendering(render(sets=sets))
+            self.assertIs(r.config["insecure_plaintext"], True, sets)
+            self.assertNotIn("tls", r.config, sets)
+            self.assertNotIn("tls", r.volumes, sets)
+            self.assertEqual(r.config["listen"], "0.0.0.0:50051")
+
+    def test_insecure_plaintext_and_a_certificate_are_refused_together(self):
+        assert_refused(self, [*MINIMUM, "insecurePlaintext=true"], "insecurePlaintext",
+                       "tls.enabled=false")
+
+    def test_plaintext_on_loopback_renders(self):
+        for address in ("127.0.0.1", "::1"):
+            r = Rendering(render(sets=["tls.enabled=false", f"bindAddress={address}"]))
+            self.assertNotIn("tls", r.config)
+            self.assertNotIn("insecure_plaintext", r.config)
+            self.assertTrue(r.config["listen"].startswith(("127.0.0.1:", "[::1]:")))
+
+    def test_mutual_tls_needs_tls(self):
+        assert_refused(self, ["tls.enabled=false", "bindAddress=127.0.0.1",
+                              "tls.clientCA.enabled=true"], "tls.clientCA.enabled")
 
 
 class CompleteRenderTest(RenderChecks, unittest.TestCase):
@@ -385,6 +553,26 @@ class CompleteRenderTest(RenderChecks, unittest.TestCase):
         self.assertEqual(self.r.mount_for(tls["cert_file"]), self.r.mount_for(tls["key_file"]))
         ca = self.r.volumes[self.r.mount_for(tls["client_ca_file"])["name"]]
         self.assertEqual(ca["configMap"]["name"], "keybroker-client-ca")
+        self.assertEqual(tls["min_version"], "1.3")
+        self.assertEqual(tls["reload_interval_seconds"], 30)
+
+    def test_certificate_writes_the_named_secret(self):
+        spec = one(self.r.manifests, "Certificate")["spec"]
+        self.assertEqual(spec["secretName"], "keybroker-server-tls")
+        self.assertEqual(spec["issuerRef"]["kind"], "ClusterIssuer")
+        self.assertEqual(spec["privateKey"], {"algorithm": "RSA", "size": 3072,
+                                              "rotationPolicy": "Always"})
+        self.assertIn("key encipherment", spec["usages"])
+        self.assertIn("keybroker-headless.keybroker.svc.cluster.example", spec["dnsNames"])
+        self.assertIn("keybroker.example.com", spec["dnsNames"])
+
+    def test_broker_settings_pass_through(self):
+        with open(COMPLETE_VALUES, encoding="utf-8") as f:
+            given = yaml.safe_load(f)["config"]
+        for field in ("authorization", "edek_authentication", "reflection",
+                      "max_request_bytes", "allow_core_dumps", "unix_socket_group",
+                      "max_pending_kms_calls", "cache"):
+            self.assertEqual(self.r.config[field], given[field], field)
 
     def test_identities_of_every_kind(self):
         azure = self.r.config["kms"]["azure"]
@@ -465,6 +653,11 @@ class CompleteRenderTest(RenderChecks, unittest.TestCase):
         policy = one(self.r.manifests, "NetworkPolicy")
         ingress_ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
         self.assertEqual(sorted(ingress_ports), ["grpc", "metrics"])
+        self.assertEqual(ingress_from(policy, "grpc"),
+                         [{"namespaceSelector": {"matchLabels": {"keybroker-client": "true"}}}])
+        self.assertEqual(ingress_from(policy, "metrics"), [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}},
+            {"ipBlock": {"cidr": "10.240.0.0/16"}}])
         egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
         self.assertTrue({53, 443, 80, 3128} <= egress_ports)  # 80: IMDS, managed identity
 
@@ -477,7 +670,8 @@ class PersistentVolumeRenderTest(unittest.TestCase):
     """The single-replica mode: the keyring on a claim, written by the broker."""
 
     def test_writable_keyring_on_a_claim(self):
-        r = Rendering(render(sets=["localKeyring.mode=persistentVolume", "replicaCount=1"]))
+        r = Rendering(render(sets=[*MINIMUM, "localKeyring.mode=persistentVolume",
+                                   "replicaCount=1"]))
         local = r.config["kms"]["local"]
         self.assertIs(local["read_only"], False)
         data = r.mount_for(local["keyring_file"])
@@ -493,9 +687,7 @@ class PersistentVolumeRenderTest(unittest.TestCase):
 
 class SchemaTest(unittest.TestCase):
     def assert_refused(self, sets, message):
-        result = helm(*template_args(sets=sets), check=False)
-        self.assertNotEqual(result.returncode, 0, f"--set {sets} was accepted")
-        self.assertIn(message, result.stderr)
+        assert_refused(self, [*MINIMUM, *sets], message)
 
     def test_typos_are_refused(self):
         self.assert_refused(["config.log_levl=debug"], "log_levl")
@@ -506,12 +698,26 @@ class SchemaTest(unittest.TestCase):
         self.assert_refused(["probes.liveness.pth=/x"], "pth")
         self.assert_refused(["prometheusRule.alerts.serviceErrors.treshold=0.1"], "treshold")
         self.assert_refused(["replicaCont=3"], "replicaCont")
+        self.assert_refused(["config.authorization.rules[0].callers[0]=a",
+                             "config.authorization.rules[0].operations[0]=Unrwap",
+                             "config.authorization.rules[0].keys[0]=k"], "operations")
+        self.assert_refused(["config.authorization.rules[0].callers[0]=a",
+                             "config.authorization.rules[0].operations[0]=Unwrap",
+                             "config.authorization.rules[0].key[0]=k"], "key")
+        self.assert_refused(["config.cache.unknown_version_ttl=5"], "unknown_version_ttl")
+        self.assert_refused(["tls.certManager.issuer=ca"], "issuer")
 
     def test_bad_values_are_refused(self):
         self.assert_refused(["config.log_level=verbose"], "log_level")
         self.assert_refused(["config.cache.unwrap_ttl_seconds=0"], "unwrap_ttl_seconds")
         self.assert_refused(["localKeyring.mode=emptyDir"], "mode")
         self.assert_refused(["containerPorts.grpc=70000"], "grpc")
+        self.assert_refused(["tls.minVersion=1.1"], "minVersion")
+        self.assert_refused(["config.max_request_bytes=0"], "max_request_bytes")
+        self.assert_refused(["config.authorization.rules[0].callers[0]=a",
+                             "config.authorization.rules[0].operations[0]=Unwrap"], "keys")
+        # TLS and plaintext are the chart's to render, not config's
+        self.assert_refused(["config.tls.min_version=1.3"], "tls")
         self.assert_refused(["config.keys[0].alias=default,config.keys[0].local_key=a,"
                              "config.keys[0].azure_key=https://v.vault.azure.net/keys/k"], "keys")
 
@@ -522,7 +728,13 @@ class SchemaTest(unittest.TestCase):
 
     def test_impossible_combinations_are_refused(self):
         self.assert_refused(["localKeyring.mode=persistentVolume"], "replicaCount 1")
-        self.assert_refused(["tls.enabled=true"], "tls.secretName")
+        assert_refused(self, [], *TLS_FIXES)  # the defaults: TLS without a certificate
+        self.assert_refused(["localKeyring.enabled=false",
+                             "config.keys[0].alias=a",
+                             "config.keys[0].azure_key=https://v.vault.azure.net/keys/k",
+                             "config.keys[0].identity=i",
+                             "azure.identities.i.managedIdentity.clientId=c",
+                             "config.edek_authentication.local_key=mac"], "enable localKeyring")
         self.assert_refused(["config.keys[0].alias=a",
                              "config.keys[0].azure_key=https://v.vault.azure.net/keys/k",
                              "config.keys[0].identity=nobody"], "nobody")
@@ -538,7 +750,7 @@ class AlertRulesTest(unittest.TestCase):
         self.promtool = shutil.which("promtool")
         if not self.promtool:
             self.skipTest("promtool (Debian package prometheus) is not installed")
-        rule = one(render(sets=["prometheusRule.enabled=true"]), "PrometheusRule")
+        rule = one(render(sets=[*MINIMUM, "prometheusRule.enabled=true"]), "PrometheusRule")
         self.groups = rule["spec"]["groups"]
         self.tmp = tempfile.TemporaryDirectory(prefix="chart-alerts-")
         self.addCleanup(self.tmp.cleanup)
@@ -635,13 +847,16 @@ class AlertRulesTest(unittest.TestCase):
 
 
 class BrokerStartsTest(unittest.TestCase):
-    """The chart's default rendering starts the real broker (issue 6, "done when")."""
+    """The chart's default rendering starts the real broker (issue 6, "done when"), serving
+    TLS with the Secret's certificate (issue 10)."""
 
     def setUp(self):
         self.keybroker = os.path.join(BUILD_DIR, "server", "keybroker")
         self.keybrokerctl = os.path.join(BUILD_DIR, "ctl", "keybrokerctl")
         for binary in (self.keybroker, self.keybrokerctl):
             self.assertTrue(os.access(binary, os.X_OK), f"{binary} is not built")
+        self.openssl = shutil.which("openssl")
+        self.assertIsNotNone(self.openssl, "the openssl command (Debian package openssl)")
         self.tmp = tempfile.TemporaryDirectory(prefix="chart-broker-")
         self.root = self.tmp.name
         self.process = None
@@ -666,6 +881,11 @@ class BrokerStartsTest(unittest.TestCase):
     def lay_out_volumes(self, r):
         """Creates each mount's directory and the files its ConfigMap or Secret holds."""
         local = r.config["kms"]["local"]
+        tls = r.config.get("tls", {})
+        # What the operator puts in the Secrets: the keyring and its master key, made
+        # with keybrokerctl; the server certificate and key (and the client CA).
+        secret_files = {local["keyring_file"], local["master_key_file"]}
+        secret_files.update(tls[f] for f in ("cert_file", "key_file", "client_ca_file") if f in tls)
         for mount in r.mounts:
             os.makedirs(self.host_path(mount["mountPath"]), exist_ok=True)
         for mount in r.mounts:
@@ -678,21 +898,40 @@ class BrokerStartsTest(unittest.TestCase):
                     with open(os.path.join(self.host_path(mount["mountPath"]), key), "w") as f:
                         f.write(text)
             elif "secret" in volume:
-                # What the operator puts in the Secret, made with keybrokerctl.
                 for item in volume["secret"]["items"]:
                     path = os.path.join(mount["mountPath"], item["path"])
-                    self.assertIn(path, (local["keyring_file"], local["master_key_file"]),
-                                  f"no test content for {path} of Secret "
-                                  f"{volume['secret']['secretName']}")
-                master_key = self.host_path(local["master_key_file"])
-                keyring = self.host_path(local["keyring_file"])
-                self.ctl("keyring", "new-master-key", "--out", master_key)
-                init = ["keyring", "init", "--keyring-file", keyring,
-                        "--master-key-file", master_key]
-                for key in r.config["keys"]:
-                    if "local_key" in key:
-                        init += ["--key", key["local_key"]]
-                self.ctl(*init)
+                    self.assertIn(path, secret_files, f"no test content for {path} of Secret "
+                                                      f"{volume['secret']['secretName']}")
+        self.make_keyring(r.config)
+        if tls:
+            self.make_certificate(tls)
+
+    def make_keyring(self, config):
+        local = config["kms"]["local"]
+        master_key = self.host_path(local["master_key_file"])
+        keyring = self.host_path(local["keyring_file"])
+        self.ctl("keyring", "new-master-key", "--out", master_key)
+        init = ["keyring", "init", "--keyring-file", keyring, "--master-key-file", master_key]
+        names = [key["local_key"] for key in config["keys"] if "local_key" in key]
+        if "edek_authentication" in config:
+            names.append(config["edek_authentication"]["local_key"])
+        for name in names:
+            init += ["--key", name]
+        self.ctl(*init)
+
+    def make_certificate(self, tls):
+        """A self-signed certificate for localhost, as the TLS Secret would hold it; it is
+        its own CA, so it also serves as the client CA when there is one."""
+        cert_file = self.host_path(tls["cert_file"])
+        result = subprocess.run(
+            [self.openssl, "req", "-x509", "-newkey", "ec",
+             "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", self.host_path(tls["key_file"]), "-out", cert_file],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 0, f"openssl req: {result.stderr}")
+        if "client_ca_file" in tls:
+            shutil.copyfile(cert_file, self.host_path(tls["client_ca_file"]))
 
     def snapshot(self, r, writable):
         files = set()
@@ -723,14 +962,24 @@ class BrokerStartsTest(unittest.TestCase):
         finally:
             connection.close()
 
+    def tls_version(self, port, ca_file):
+        """The TLS version a handshake with 127.0.0.1:port as "localhost" settles on."""
+        context = ssl.create_default_context(cafile=ca_file)
+        context.set_alpn_protocols(["h2"])  # what gRPC clients offer
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                return tls.version()
+
     def stderr_text(self):
         if self.process.poll() is None:
             return "(still running)"
         return self.process.stderr.read()[-4000:]
 
     def test_default_rendering_starts_the_broker(self):
-        r = Rendering(render())
+        r = Rendering(render(sets=MINIMUM))
         config = copy.deepcopy(r.config)
+        self.assertIn("tls", config, "the default rendering serves TLS")
+        self.assertNotIn("insecure_plaintext", config)
         # Every file the configuration names lies under one of the pod's mounts.
         for field, path in file_paths(config).items():
             self.assertIsNotNone(r.mount_for(path),
@@ -758,10 +1007,17 @@ class BrokerStartsTest(unittest.TestCase):
         deadline = time.monotonic() + 30
         self.wait_for_port(port_of(config["listen"]), deadline)
         self.assertEqual(port_of(config["listen"]), r.ports["grpc"])
-        self.wait_for_port(r.ports["metrics"], deadline)
+        self.assertIn(self.tls_version(r.ports["grpc"], self.host_path(config["tls"]["cert_file"])),
+                      ("TLSv1.2", "TLSv1.3"))
+        metrics_port = port_of(config["metrics_listen"])
+        self.assertEqual(metrics_port, r.ports["metrics"])
+        self.wait_for_port(metrics_port, deadline)
+        # The kubelet probes plain HTTP on the metrics port, whatever the gRPC port speaks.
         for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
             probe = r.container[kind]
             port, path = r.probe_port(probe), probe["httpGet"]["path"]
+            self.assertEqual(port, metrics_port, kind)
+            self.assertEqual(probe["httpGet"].get("scheme", "HTTP"), "HTTP", kind)
             status = None
             while time.monotonic() < deadline:
                 status = self.http_status(port, path)

@@ -97,6 +97,38 @@ entraCA: /etc/keybroker/entra-ca
 {{- end }}
 {{- end }}
 
+{{/*
+"true" when gRPC is served over TLS: tls.enabled, unless insecurePlaintext asks for
+plaintext (validate refuses insecurePlaintext next to a configured certificate).
+*/}}
+{{- define "keybroker.tlsServed" -}}
+{{- if and .Values.tls.enabled (not .Values.insecurePlaintext) }}true{{ end }}
+{{- end }}
+
+{{/* The Secret with the server certificate: tls.secretName, or the one the chart's Certificate writes. */}}
+{{- define "keybroker.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "keybroker.fullname" .)) .Values.tls.secretName }}
+{{- end }}
+
+{{/*
+"true" when clients must present a certificate: tls.clientCA.enabled; null means on with
+cert-manager (the issuer's CA) or when a client CA is named, off otherwise.
+*/}}
+{{- define "keybroker.mutualTls" -}}
+{{- $ca := .Values.tls.clientCA }}
+{{- $enabled := $ca.enabled }}
+{{- if kindIs "invalid" $enabled }}
+{{- $enabled = or .Values.tls.certManager.enabled $ca.secretName $ca.configMapName }}
+{{- end }}
+{{- if and (include "keybroker.tlsServed" .) $enabled }}true{{ end }}
+{{- end }}
+
+{{/* "true" when bindAddress is a loopback address: 127.0.0.0/8, ::1 or localhost. */}}
+{{- define "keybroker.loopbackBind" -}}
+{{- $host := .Values.bindAddress | trimPrefix "[" | trimSuffix "]" }}
+{{- if or (hasPrefix "127." $host) (eq $host "::1") (eq $host "localhost") }}true{{ end }}
+{{- end }}
+
 {{- define "keybroker.listenAddress" -}}
 {{- $host := .root.Values.bindAddress }}
 {{- if contains ":" $host }}{{ $host = printf "[%s]" $host }}{{ end }}
@@ -135,11 +167,25 @@ this checks what spans several values.
 {{- fail "localKeyring.mode persistentVolume keeps a writable keyring that one replica only may hold: set replicaCount 1 and autoscaling.enabled false, or use mode secret" }}
 {{- end }}
 {{- end }}
-{{- if and $v.tls.enabled (not $v.tls.secretName) }}
-{{- fail "tls.enabled needs tls.secretName (an existing kubernetes.io/tls Secret)" }}
+{{- $certManager := $v.tls.certManager }}
+{{- if and $certManager.enabled (not $certManager.issuerRef.name) }}
+{{- fail "tls.certManager.enabled needs tls.certManager.issuerRef.name (a cert-manager Issuer, or a ClusterIssuer with issuerRef.kind ClusterIssuer)" }}
 {{- end }}
-{{- if and $v.tls.clientCA.enabled (not $v.tls.enabled) }}
-{{- fail "tls.clientCA.enabled (mutual TLS) needs tls.enabled" }}
+{{- if and $certManager.enabled (or (ne $v.tls.certKey "tls.crt") (ne $v.tls.keyKey "tls.key")) }}
+{{- fail "tls.certManager writes tls.crt and tls.key: leave tls.certKey and tls.keyKey at those names" }}
+{{- end }}
+{{- $certificate := or $v.tls.secretName $certManager.enabled }}
+{{- if $v.tls.enabled }}
+{{- if and $v.insecurePlaintext $certificate }}
+{{- fail "insecurePlaintext serves plaintext gRPC, yet a server certificate is configured (tls.secretName or tls.certManager): drop insecurePlaintext to serve TLS, or set tls.enabled=false" }}
+{{- else if not (or $v.insecurePlaintext $certificate) }}
+{{- fail "tls.enabled (the default) needs a server certificate: set tls.secretName to an existing kubernetes.io/tls Secret, or set tls.certManager.enabled=true with tls.certManager.issuerRef.name to have cert-manager issue one (plaintext only behind a service mesh that provides mutual TLS itself: insecurePlaintext=true)" }}
+{{- end }}
+{{- else if not (or $v.insecurePlaintext (include "keybroker.loopbackBind" .)) }}
+{{- fail (printf "tls.enabled=false serves plaintext gRPC on bindAddress %s, which is not a loopback address: enable TLS (tls.enabled with tls.secretName or tls.certManager), or set insecurePlaintext=true, only behind a service mesh that provides mutual TLS itself" $v.bindAddress) }}
+{{- end }}
+{{- if and (kindIs "bool" $v.tls.clientCA.enabled) $v.tls.clientCA.enabled (not (include "keybroker.tlsServed" .)) }}
+{{- fail "tls.clientCA.enabled (mutual TLS) needs TLS served: tls.enabled with a certificate, and insecurePlaintext false" }}
 {{- end }}
 {{- if and $v.tls.clientCA.secretName $v.tls.clientCA.configMapName }}
 {{- fail "tls.clientCA: set secretName or configMapName, not both" }}
@@ -152,6 +198,11 @@ this checks what spans several values.
 {{- if and .secretName .configMapName }}
 {{- fail (printf "azure.identities.%s.tls: set secretName or configMapName, not both" $name) }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- with $v.config.edek_authentication }}
+{{- if and .local_key (not $v.localKeyring.enabled) }}
+{{- fail (printf "config.edek_authentication.local_key (%s) is a key of the local keyring: enable localKeyring" .local_key) }}
 {{- end }}
 {{- end }}
 {{- range $i, $key := $v.config.keys }}
@@ -167,21 +218,26 @@ this checks what spans several values.
 {{- end }}
 
 {{/*
-config.yaml: `config` as given, plus the listen addresses, and the file paths of what
-the chart mounts (TLS, local keyring, Azure trust and identities).
+config.yaml: `config` as given, plus the listen addresses, TLS or insecure_plaintext
+(the chart's alone: never taken from `config`), and the file paths of what the chart
+mounts (TLS, local keyring, Azure trust and identities).
 */}}
 {{- define "keybroker.config" -}}
 {{- $v := .Values }}
 {{- $p := include "keybroker.paths" . | fromYaml }}
-{{- $c := deepCopy $v.config }}
+{{- $c := omit (deepCopy $v.config) "tls" "insecure_plaintext" }}
 {{- $_ := set $c "listen" (include "keybroker.listenAddress" (dict "root" . "port" $v.containerPorts.grpc)) }}
 {{- $_ := set $c "metrics_listen" (include "keybroker.listenAddress" (dict "root" . "port" $v.containerPorts.metrics)) }}
-{{- if $v.tls.enabled }}
+{{- if include "keybroker.tlsServed" . }}
 {{- $tls := dict "cert_file" (printf "%s/%s" $p.tls $v.tls.certKey) "key_file" (printf "%s/%s" $p.tls $v.tls.keyKey) }}
-{{- if $v.tls.clientCA.enabled }}
+{{- if include "keybroker.mutualTls" . }}
 {{- $_ := set $tls "client_ca_file" (printf "%s/%s" $p.clientCA $v.tls.clientCA.key) }}
 {{- end }}
+{{- $_ := set $tls "min_version" (toString $v.tls.minVersion) }}
+{{- $_ := set $tls "reload_interval_seconds" (int $v.tls.reloadIntervalSeconds) }}
 {{- $_ := set $c "tls" $tls }}
+{{- else if $v.insecurePlaintext }}
+{{- $_ := set $c "insecure_plaintext" true }}
 {{- end }}
 {{- $kms := dict }}
 {{- if $v.localKeyring.enabled }}
@@ -249,7 +305,7 @@ the chart mounts (TLS, local keyring, Azure trust and identities).
 {{- $_ := unset $c "kms" }}
 {{- end }}
 {{- /* in the order DESIGN.md shows them; then anything else */}}
-{{- $order := list "listen" "metrics_listen" "log_level" "audit_log" "tls" "cache" "kms" "keys" }}
+{{- $order := list "listen" "metrics_listen" "log_level" "audit_log" "tls" "insecure_plaintext" "authorization" "cache" "kms" "keys" }}
 {{- range $order }}
 {{- if hasKey $c . }}
 {{ toYaml (dict . (get $c .)) }}
