@@ -112,7 +112,10 @@ absl::StatusOr<ConsumedRecord> Decrypt(RdKafka::Message& message, Encryptor& enc
         absl::StrCat("header \"", kKeyEncryptionHeader, "\" without \"", kEncryptionHeader, "\""));
   }
   if (value_marker == Marker::kAbsent && options.require_encryption) {
-    return absl::FailedPreconditionError("record is not encrypted, and encryption is required");
+    // The default: a plaintext record may be anyone's injection.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "record is not encrypted (no \"", kEncryptionHeader,
+        "\" header) and encryption is required (DecryptOptions::require_encryption)"));
   }
   for (const RdKafka::Headers::Header& header : all) {
     if (IsReservedHeader(header.key())) continue;
