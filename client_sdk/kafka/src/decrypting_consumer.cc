@@ -45,6 +45,12 @@ bool CanHeal(const absl::Status& status) {
       // A configured customer key gone from its vault can be restored; an
       // EDEK of an alias this broker does not know stays unknown.
       return !IsAliasNotConfigured(status);
+    case ErrorReason::kCallerNotAuthorized:
+      // The broker's policy does not (yet) let this consumer unwrap under
+      // the key: a rule an operator adds heals it, with the record as it is.
+      // Skipping would lose every record of the topic until the policy is
+      // fixed.
+      return true;
     default:
       return true;
   }

@@ -1,7 +1,8 @@
 // DecryptMessage over in-memory records and DEK source: records without
 // keybroker's header are refused unless require_encryption is turned off,
 // and decrypt failures are sorted into those that heal (the record is
-// delivered again) and those caused by the record's bytes (it is skipped).
+// delivered again; CALLER_NOT_AUTHORIZED among them) and those caused by the
+// record's bytes (it is skipped).
 #include "keybroker/sdk/kafka/decrypting_consumer.h"
 
 #include <memory>
@@ -20,6 +21,7 @@ namespace keybroker::sdk::kafka {
 namespace {
 
 using ::keybroker::testing::FakeKafkaMessage;
+using ::keybroker::testing::HasReason;
 using ::keybroker::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -81,6 +83,47 @@ TEST_F(DecryptMessageTest, EncryptedRecordDecryptsUnderTheDefaults) {
   EXPECT_EQ(record->value, "card 4111");
   EXPECT_TRUE(record->value_was_encrypted);
   EXPECT_TRUE(record->headers.empty());
+}
+
+TEST_F(DecryptMessageTest, CallerNotAuthorizedHealsWithAPolicyFix) {
+  std::unique_ptr<FakeKafkaMessage> message = Encrypted(5, "card 4111");
+  source_.FailWith(MakeError(ErrorReason::kCallerNotAuthorized, "caller may not use kek-orders"));
+  absl::StatusOr<ConsumedRecord> refused = DecryptMessage(*message, *encryptor_);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("orders/0@5")));
+  EXPECT_THAT(refused.status(), HasReason(ErrorReason::kCallerNotAuthorized));
+  EXPECT_TRUE(IsRetryableDecryptError(refused.status())) << "never skipped: delivered again";
+
+  source_.FailWith(absl::OkStatus());  // the operator adds the rule
+  absl::StatusOr<ConsumedRecord> record = DecryptMessage(*message, *encryptor_);
+  ASSERT_OK(record);
+  EXPECT_EQ(record->value, "card 4111");
+}
+
+TEST_F(DecryptMessageTest, OnlyFailuresOfTheRecordsOwnBytesArePermanent) {
+  absl::Status unknown_alias = KeyNotFound("alias kek-gone is not configured");
+  MarkAliasNotConfigured(unknown_alias);
+  struct Case {
+    absl::Status failure;
+    bool retryable;
+  };
+  for (const Case& c : {Case{MakeError(ErrorReason::kCallerNotAuthorized, "policy"), true},
+                        Case{MakeError(ErrorReason::kKeyNotAccessible, "revoked"), true},
+                        Case{MakeError(ErrorReason::kKeyDisabled, "disabled"), true},
+                        Case{KeyNotFound("customer key deleted"), true},
+                        Case{MakeError(ErrorReason::kKmsThrottled, "busy"), true},
+                        Case{absl::UnavailableError("broker down"), true},
+                        Case{absl::DeadlineExceededError("broker slow"), true},
+                        Case{Internal("broker fault"), true},
+                        Case{EdekInvalid("tampered"), false},
+                        Case{InvalidRequest("bad request"), false},
+                        Case{unknown_alias, false}}) {
+    std::unique_ptr<FakeKafkaMessage> message = Encrypted(1, "x");
+    source_.FailWith(c.failure);
+    absl::StatusOr<ConsumedRecord> record = DecryptMessage(*message, *encryptor_);
+    EXPECT_EQ(record.status().code(), c.failure.code()) << c.failure;
+    EXPECT_EQ(IsRetryableDecryptError(record.status()), c.retryable) << c.failure;
+    source_.FailWith(absl::OkStatus());
+  }
 }
 
 }  // namespace

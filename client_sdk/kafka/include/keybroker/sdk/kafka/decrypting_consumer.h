@@ -13,10 +13,11 @@
 //   retryable: the record is fine but cannot be decrypted now, and will be
 //     once the cause is fixed: the customer's key not accessible, disabled
 //     or missing in its vault (KEY_NOT_ACCESSIBLE, KEY_DISABLED, KEY_NOT_FOUND
-//     of a configured alias), the KMS down or throttling (KMS_UNAVAILABLE,
-//     KMS_THROTTLED), the broker not answering (UNAVAILABLE,
-//     DEADLINE_EXCEEDED), and every other failure that does not come from
-//     the record's own bytes (CALLER_NOT_AUTHORIZED, INTERNAL, ...).
+//     of a configured alias), the broker's policy not letting this consumer
+//     use the key (CALLER_NOT_AUTHORIZED: a policy fix heals it), the KMS
+//     down or throttling (KMS_UNAVAILABLE, KMS_THROTTLED), the broker not
+//     answering (UNAVAILABLE, DEADLINE_EXCEEDED), and every other failure
+//     that does not come from the record's own bytes (INTERNAL, ...).
 //   permanent: the record itself can never decrypt: EDEK_INVALID (tampered
 //     with, or moved to another topic), INVALID_REQUEST, KEY_NOT_FOUND of an
 //     alias the broker does not have configured, and FAILED_PRECONDITION for
