@@ -1,7 +1,8 @@
 // ResourceProtector, IdentityOf/ResourceAad and FhirError over an in-memory
 // DEK source: round trips, the AAD encoding byte for byte, resources without
 // their identity refused, blobs replayed elsewhere refused, and broker
-// reasons rendered as the FHIR answers the header promises.
+// reasons rendered as the FHIR answers the header promises (a revoked key
+// and a caller the broker's policy refuses as two different 403s).
 #include "keybroker/sdk/fhir/resource_protector.h"
 
 #include <array>
@@ -108,6 +109,31 @@ TEST_F(ResourceProtectorTest, KeyNotAccessibleIsThe403OperationOutcome) {
     EXPECT_EQ(error.OperationOutcomeJson(),
               R"({"resourceType":"OperationOutcome","issue":[{"severity":"error",)"
               R"("code":"forbidden","diagnostics":"Customer-managed key is not accessible."}]})");
+  }
+}
+
+TEST_F(ResourceProtectorTest, CallerNotAuthorizedIsA403ApartFromARevokedKey) {
+  auto sealed = protector_->Protect("acme", kPatient);
+  ASSERT_OK(sealed);
+  source_.FailWith(MakeError(ErrorReason::kCallerNotAuthorized, "caller may not use key-acme"));
+  auto fresh = Encryptor::Create(&source_, EncryptorOptions{});  // no cached DEKs
+  ASSERT_OK(fresh);
+  auto protector = ResourceProtector::Create(
+      fresh->get(), [](absl::string_view) -> absl::StatusOr<std::string> { return "k"; });
+  ASSERT_OK(protector);
+  FhirError revoked = FhirError::FromStatus(MakeError(ErrorReason::kKeyNotAccessible, "x"));
+  for (absl::Status status :
+       {(*protector)->Protect("acme", kPatient).status(),
+        (*protector)->Unprotect("acme", "Patient", "p1", "1", sealed->blob).status()}) {
+    FhirError error = FhirError::FromStatus(status);
+    EXPECT_EQ(error.http_status, 403);
+    EXPECT_EQ(error.OperationOutcomeJson(),
+              R"({"resourceType":"OperationOutcome","issue":[{"severity":"error",)"
+              R"("code":"security","diagnostics":)"
+              R"("This service is not authorized to use the account's key."}]})");
+    EXPECT_NE(error.code, revoked.code);
+    EXPECT_NE(error.diagnostics, revoked.diagnostics);
+    EXPECT_THAT(error.diagnostics, ::testing::Not(HasSubstr("key-acme"))) << "no broker detail";
   }
 }
 
