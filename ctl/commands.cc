@@ -1,13 +1,16 @@
 #include "ctl/commands.h"
 
-#include <memory>
+#include <string>
+#include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
 #include "common/utf8.h"
+#include "crypto/secret_bytes.h"
+#include "crypto/wipe.h"
 #include "ctl/json_output.h"
 #include "ctl/request_args.h"
-#include "crypto/wipe.h"
 
 namespace keybroker::ctl {
 
@@ -15,113 +18,94 @@ using ::keybroker::crypto::WipeString;
 using ::keybroker::crypto::ScopedWipe;
 namespace {
 
-namespace v1 = ::keybroker::v1;
-using Stub = v1::KeyBroker::StubInterface;
+// Each subcommand is one call of the SDK's Client: the same channel, TLS,
+// plaintext rule and error decoding as every application's.
 
-// Where a subcommand sends its one RPC.
-struct Target {
-  Stub& stub;
-  const ConnectionFlags& flags;
+std::string Base64Of(const crypto::SecretBytes& secret) {
+  return absl::Base64Escape(secret.RevealAsStringView());
+}
+
+int RunGenerateDek(sdk::Client& client, CommandArgs& args) {
+  absl::StatusOr<sdk::Context> context = ParseContext(args.context);
+  if (!context.ok()) return ReportUsageError(context.status().message());
+  absl::StatusOr<sdk::DataKey> dek = client.GenerateDek(args.key, *context);
+  if (!dek.ok()) return ReportError(dek.status());
+  Json result = {{"plaintext", Base64Of(dek->plaintext)},
+                 {"edek", absl::Base64Escape(dek->edek)},
+                 {"key_version", dek->key_version}};
+  return PrintResultAndWipe(result);
+}
+
+int RunWrap(sdk::Client& client, CommandArgs& args) {
+  std::string decoded;
+  ScopedWipe wipe_dek(&decoded);
+  absl::Status usage = DecodeBase64Flag("--plaintext", args.plaintext, &decoded);
+  WipeString(&args.plaintext);
+  absl::StatusOr<sdk::Context> context = ParseContext(args.context);
+  if (usage.ok()) usage = context.status();
+  if (!usage.ok()) return ReportUsageError(usage.message());
+  absl::StatusOr<sdk::WrappedDek> wrapped =
+      client.WrapWithVersion(args.key, crypto::SecretBytes::CopyFrom(decoded), *context);
+  if (!wrapped.ok()) return ReportError(wrapped.status());
+  Json result = {{"edek", absl::Base64Escape(wrapped->edek)},
+                 {"key_version", wrapped->key_version}};
+  return PrintResultAndWipe(result);
+}
+
+// Unwrap and Rewrap take the same two options.
+struct EdekArgs {
+  std::string edek;
+  sdk::Context context;
 };
 
-template <typename Request, typename Response>
-using Method = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
-
-template <typename Request, typename Response>
-grpc::Status Invoke(const Target& target, Method<Request, Response> method, const Request& request,
-                    Response* response) {
-  std::unique_ptr<grpc::ClientContext> context = MakeCallContext(target.flags);
-  return (target.stub.*method)(context.get(), request, response);
+absl::StatusOr<EdekArgs> ParseEdekArgs(const CommandArgs& args) {
+  EdekArgs parsed;
+  absl::Status usage = DecodeBase64Flag("--edek", args.edek, &parsed.edek);
+  if (!usage.ok()) return usage;
+  absl::StatusOr<sdk::Context> context = ParseContext(args.context);
+  if (!context.ok()) return context.status();
+  parsed.context = *std::move(context);
+  return parsed;
 }
 
-int RunGenerateDek(const Target& target, CommandArgs& args) {
-  v1::GenerateDekRequest request;
-  request.set_key(args.key);
-  absl::Status usage = AddContextPairs(args.context, request.mutable_context());
-  if (!usage.ok()) return ReportUsageError(usage.message());
-  v1::GenerateDekResponse response;
-  ScopedWipe wipe_dek(response.mutable_plaintext());
-  grpc::Status status = Invoke(target, &Stub::GenerateDek, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
-  Json result = {{"plaintext", absl::Base64Escape(response.plaintext())},
-                 {"edek", absl::Base64Escape(response.edek())},
-                 {"key_version", response.key_version()}};
+int RunUnwrap(sdk::Client& client, CommandArgs& args) {
+  absl::StatusOr<EdekArgs> parsed = ParseEdekArgs(args);
+  if (!parsed.ok()) return ReportUsageError(parsed.status().message());
+  absl::StatusOr<sdk::UnwrappedDek> dek = client.UnwrapWithVersion(parsed->edek, parsed->context);
+  if (!dek.ok()) return ReportError(dek.status());
+  Json result = {{"plaintext", Base64Of(dek->plaintext)}, {"key_version", dek->key_version}};
   return PrintResultAndWipe(result);
 }
 
-int RunWrap(const Target& target, CommandArgs& args) {
-  v1::WrapRequest request;
-  request.set_key(args.key);
-  ScopedWipe wipe_dek(request.mutable_plaintext());
-  absl::Status usage = DecodeBase64Flag("--plaintext", args.plaintext, request.mutable_plaintext());
-  WipeString(&args.plaintext);
-  if (usage.ok()) usage = AddContextPairs(args.context, request.mutable_context());
-  if (!usage.ok()) return ReportUsageError(usage.message());
-  v1::WrapResponse response;
-  grpc::Status status = Invoke(target, &Stub::Wrap, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
-  Json result = {{"edek", absl::Base64Escape(response.edek())},
-                 {"key_version", response.key_version()}};
+int RunRewrap(sdk::Client& client, CommandArgs& args) {
+  absl::StatusOr<EdekArgs> parsed = ParseEdekArgs(args);
+  if (!parsed.ok()) return ReportUsageError(parsed.status().message());
+  absl::StatusOr<sdk::WrappedDek> rewrapped =
+      client.RewrapWithVersion(parsed->edek, parsed->context);
+  if (!rewrapped.ok()) return ReportError(rewrapped.status());
+  Json result = {{"edek", absl::Base64Escape(rewrapped->edek)},
+                 {"key_version", rewrapped->key_version}};
   return PrintResultAndWipe(result);
 }
 
-// Unwrap and Rewrap requests have the same two fields.
-template <typename Request>
-absl::Status FillEdekRequest(CommandArgs& args, Request* request) {
-  absl::Status usage = DecodeBase64Flag("--edek", args.edek, request->mutable_edek());
-  if (usage.ok()) usage = AddContextPairs(args.context, request->mutable_context());
-  return usage;
-}
-
-int RunUnwrap(const Target& target, CommandArgs& args) {
-  v1::UnwrapRequest request;
-  absl::Status usage = FillEdekRequest(args, &request);
-  if (!usage.ok()) return ReportUsageError(usage.message());
-  v1::UnwrapResponse response;
-  ScopedWipe wipe_dek(response.mutable_plaintext());
-  grpc::Status status = Invoke(target, &Stub::Unwrap, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
-  Json result = {{"plaintext", absl::Base64Escape(response.plaintext())},
-                 {"key_version", response.key_version()}};
+int RunRotate(sdk::Client& client, CommandArgs& args) {
+  absl::StatusOr<std::string> version = client.Rotate(args.key);
+  if (!version.ok()) return ReportError(version.status());
+  Json result = {{"key_version", *version}};
   return PrintResultAndWipe(result);
 }
 
-int RunRewrap(const Target& target, CommandArgs& args) {
-  v1::RewrapRequest request;
-  absl::Status usage = FillEdekRequest(args, &request);
-  if (!usage.ok()) return ReportUsageError(usage.message());
-  v1::RewrapResponse response;
-  grpc::Status status = Invoke(target, &Stub::Rewrap, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
-  Json result = {{"edek", absl::Base64Escape(response.edek())},
-                 {"key_version", response.key_version()}};
-  return PrintResultAndWipe(result);
-}
-
-int RunRotate(const Target& target, CommandArgs& args) {
-  v1::RotateRequest request;
-  request.set_key(args.key);
-  v1::RotateResponse response;
-  grpc::Status status = Invoke(target, &Stub::Rotate, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
-  Json result = {{"key_version", response.key_version()}};
-  return PrintResultAndWipe(result);
-}
-
-int RunDescribe(const Target& target, CommandArgs& args) {
-  v1::DescribeKeyRequest request;
-  request.set_key(args.key);
-  v1::DescribeKeyResponse response;
-  grpc::Status status = Invoke(target, &Stub::DescribeKey, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
-  Json result = {{"key", response.key()},
-                 {"key_version", response.key_version()},
-                 {"algorithm", response.algorithm()},
-                 {"accessible", response.accessible()},
-                 {"quantum_resistant", response.quantum_resistant()},
-                 {"customer_managed", response.customer_managed()},
-                 {"reason", response.reason()},
-                 {"kms", response.kms()}};
+int RunDescribe(sdk::Client& client, CommandArgs& args) {
+  absl::StatusOr<sdk::KeyDescription> key = client.DescribeKey(args.key);
+  if (!key.ok()) return ReportError(key.status());
+  Json result = {{"key", key->key},
+                 {"key_version", key->key_version},
+                 {"algorithm", key->algorithm},
+                 {"accessible", key->accessible},
+                 {"quantum_resistant", key->quantum_resistant},
+                 {"customer_managed", key->customer_managed},
+                 {"reason", key->reason},
+                 {"kms", key->kms}};
   return PrintResultAndWipe(result);
 }
 
@@ -139,7 +123,7 @@ struct Command {
   const char* name;
   const char* description;
   unsigned options;
-  int (*run)(const Target& target, CommandArgs& args);
+  int (*run)(sdk::Client& client, CommandArgs& args);
 };
 
 constexpr Command kCommands[] = {
@@ -184,10 +168,9 @@ void AddCommands(CLI::App& app, CommandArgs* args) {
   app.require_subcommand(1);
 }
 
-int RunCommand(absl::string_view name, CommandArgs& args, Stub& stub,
-               const ConnectionFlags& flags) {
+int RunCommand(absl::string_view name, CommandArgs& args, sdk::Client& client) {
   for (const Command& command : kCommands) {
-    if (name == command.name) return command.run(Target{stub, flags}, args);
+    if (name == command.name) return command.run(client, args);
   }
   return ReportUsageError("unknown command");
 }

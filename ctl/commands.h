@@ -1,5 +1,6 @@
 // keybrokerctl's subcommands: generate-dek, wrap, unwrap, rewrap, rotate and
-// describe, one keybroker.v1.KeyBroker RPC each.
+// describe, one keybroker.v1.KeyBroker RPC each, made through the SDK's
+// Client.
 //
 // Each prints one JSON object: the result on stdout, or the error on stderr
 // (see json_output.h for the shapes and exit statuses). Byte fields, in and
@@ -13,8 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/string_view.h"
-#include "ctl/channel.h"
-#include "keybroker/v1/key_broker.grpc.pb.h"
+#include "keybroker/sdk/client.h"
 
 namespace keybroker::ctl {
 
@@ -31,10 +31,9 @@ struct CommandArgs {
 void AddCommands(CLI::App& app, CommandArgs* args);
 
 // Runs the subcommand called `name` (one that AddCommands added) with the
-// parsed `args`, calling the broker through `stub` with the deadline from
-// `flags`. Prints the outcome; returns the exit status.
-int RunCommand(absl::string_view name, CommandArgs& args,
-               keybroker::v1::KeyBroker::StubInterface& stub, const ConnectionFlags& flags);
+// parsed `args`, calling the broker through `client`. Prints the outcome;
+// returns the exit status.
+int RunCommand(absl::string_view name, CommandArgs& args, sdk::Client& client);
 
 }  // namespace keybroker::ctl
 

@@ -1,14 +1,15 @@
 #include "ctl/json_output.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "common/error_reason.h"
 #include "crypto/wipe.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
+#include "keybroker/sdk/error_info.h"
 
 namespace keybroker::ctl {
 
@@ -23,34 +24,17 @@ void WipeJsonStrings(Json& value) {
   }
 }
 
-// gRPC and absl share code numbers, and absl already spells the names the
-// way the gRPC specification does ("NOT_FOUND").
-std::string CodeName(grpc::StatusCode code) {
-  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+// Unknown code numbers (none from a real peer) print as the number.
+std::string CodeName(absl::StatusCode code) {
+  std::string name = absl::StatusCodeToString(code);
   return name.empty() ? std::to_string(static_cast<int>(code)) : name;
 }
 
-Json RetryDelaySeconds(const google::rpc::RetryInfo& retry) {
-  const google::protobuf::Duration& delay = retry.retry_delay();
-  if (delay.nanos() == 0) return delay.seconds();
-  return static_cast<double>(delay.seconds()) + delay.nanos() / 1e9;
-}
-
-// Copies what a script branches on out of the rich error details; details of
-// other types (or a payload that does not parse) are ignored, not fatal.
-void AddErrorDetails(const std::string& serialized, Json& error) {
-  google::rpc::Status details;
-  if (serialized.empty() || !details.ParseFromString(serialized)) return;
-  for (const google::protobuf::Any& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    google::rpc::RetryInfo retry;
-    if (any.UnpackTo(&info)) {
-      error["reason"] = info.reason();
-      error["domain"] = info.domain();
-    } else if (any.UnpackTo(&retry)) {
-      error["retry_delay_seconds"] = RetryDelaySeconds(retry);
-    }
-  }
+// Whole seconds print as an integer, as scripts written against them expect.
+Json RetryDelaySeconds(absl::Duration delay) {
+  int64_t seconds = absl::ToInt64Seconds(delay);
+  if (delay == absl::Seconds(seconds)) return seconds;
+  return absl::ToDoubleSeconds(delay);
 }
 
 // Text from the broker (an error message naming an alias, say) need not be
@@ -75,22 +59,16 @@ int PrintResultAndWipe(Json& result) {
   return kExitOk;
 }
 
-Json RpcErrorJson(const grpc::Status& status) {
-  Json error = {{"code", CodeName(status.error_code())}, {"message", status.error_message()}};
-  AddErrorDetails(status.error_details(), error);
-  return {{"error", std::move(error)}};
-}
-
-int ReportRpcError(const grpc::Status& status) {
-  PrintLine(stderr, Serialize(RpcErrorJson(status)));
-  return kExitRpcError;
-}
-
 Json StatusErrorJson(const absl::Status& status) {
-  Json error = {{"code", absl::StatusCodeToString(status.code())},
-                {"message", std::string(status.message())}};
-  if (std::optional<ErrorReason> reason = ReasonOf(status)) {
+  Json error = {{"code", CodeName(status.code())}, {"message", std::string(status.message())}};
+  if (std::optional<sdk::ErrorInfo> info = sdk::ErrorInfoOf(status)) {
+    error["reason"] = info->reason;
+    error["domain"] = info->domain;
+  } else if (std::optional<ErrorReason> reason = ReasonOf(status)) {
     error["reason"] = std::string(ErrorReasonName(*reason));
+  }
+  if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
+    error["retry_delay_seconds"] = RetryDelaySeconds(*delay);
   }
   return {{"error", std::move(error)}};
 }
@@ -98,6 +76,11 @@ Json StatusErrorJson(const absl::Status& status) {
 int ReportError(const absl::Status& status) {
   PrintLine(stderr, Serialize(StatusErrorJson(status)));
   return kExitRpcError;
+}
+
+int ReportOptionsError(const absl::Status& status) {
+  PrintLine(stderr, Serialize(StatusErrorJson(status)));
+  return kExitUsage;
 }
 
 int ReportUsageError(absl::string_view message) {

@@ -9,7 +9,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "grpcpp/support/status.h"
 #include "nlohmann/json.hpp"
 
 namespace keybroker::ctl {
@@ -26,22 +25,23 @@ inline constexpr int kExitUsage = 2;
 int PrintResultAndWipe(Json& result);
 
 // Returns {"error": {"code", "message", "reason", "domain",
-// "retry_delay_seconds"}} for a failed call. `code` is the gRPC code name
-// ("NOT_FOUND"); reason and domain come from the google.rpc.ErrorInfo in the
-// status details and retry_delay_seconds from a google.rpc.RetryInfo; each is
-// left out when the broker (or gRPC itself, e.g. on a refused connection) did
-// not send it.
-Json RpcErrorJson(const grpc::Status& status);
-
-// Prints RpcErrorJson(status) as one line on stderr. Returns kExitRpcError.
-int ReportRpcError(const grpc::Status& status);
-
-// The same shape for a failed local operation (keybrokerctl keyring):
-// {"error": {"code", "message", "reason"}}, reason when the error has one
-// (common/error_reason.h). Printed on stderr by ReportError, which returns
-// kExitRpcError: the operation failed, as a call to the broker can.
+// "retry_delay_seconds"}} for a failed call or operation. `code` is the
+// code name ("NOT_FOUND"). For a call, reason and domain are the broker's
+// google.rpc.ErrorInfo as sent (sdk::ErrorInfoOf) and retry_delay_seconds its
+// google.rpc.RetryInfo; each is left out when the broker (or gRPC itself,
+// e.g. on a refused connection) did not send it. For a local operation
+// (keybrokerctl keyring), reason is the error's own (common/error_reason.h),
+// when it has one.
 Json StatusErrorJson(const absl::Status& status);
+
+// Prints StatusErrorJson(status) as one line on stderr. Returns
+// kExitRpcError: the call or operation failed.
 int ReportError(const absl::Status& status);
+
+// Prints StatusErrorJson(status) as one line on stderr. Returns kExitUsage:
+// for options that cannot work, refused before anything was attempted (a
+// connection the SDK does not allow, an unreadable certificate file).
+int ReportOptionsError(const absl::Status& status);
 
 // Prints "keybrokerctl: <message>" on stderr. Returns kExitUsage.
 int ReportUsageError(absl::string_view message);

@@ -1,35 +1,25 @@
 // keybrokerctl: the operator's command line for keybroker.
 //
-//   keybrokerctl [--addr ADDR] [--timeout S] [TLS flags] COMMAND [options]
+//   keybrokerctl [--addr ADDR] [--timeout S] [TLS flags] [--allow-plaintext] COMMAND [options]
 //
 // One RPC per run (or, for `keyring ...`, one operation on a local keyring
 // file, with no broker); the result is one JSON object on stdout, an error
 // one JSON object on stderr. Exit status 0 on success, 1 when the call (or
-// operation) failed, 2 when the command line was wrong.
+// operation) failed, 2 when the command line was wrong (or asked for a
+// connection the SDK refuses, e.g. plaintext to another host).
 #include <cstdlib>
 #include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "ctl/channel.h"
 #include "ctl/commands.h"
+#include "ctl/connection_flags.h"
 #include "ctl/json_output.h"
 #include "ctl/keyring_commands.h"
-#include "ctl/request_args.h"
 #include "grpc/support/log.h"
-#include "keybroker/v1/key_broker.grpc.pb.h"
+#include "keybroker/sdk/client.h"
 
 namespace {
-
-using keybroker::ctl::ConnectionFlags;
-
-CLI::Validator TimeoutSeconds() {
-  return CLI::Validator(
-      [](std::string& text) {
-        return std::string(keybroker::ctl::CheckTimeoutSeconds(text).message());
-      },
-      "");
-}
 
 // gRPC logs connection failures on stderr itself, and the error JSON already
 // carries them; keep stderr to that one object unless the operator asks for
@@ -39,23 +29,8 @@ void QuietGrpcLogs() {
   gpr_set_log_function([](gpr_log_func_args*) {});
 }
 
-void AddGlobalOptions(CLI::App& app, ConnectionFlags* flags) {
-  app.add_option("--addr", flags->addr, "Broker address, host:port or unix:/path")
-      ->capture_default_str();
-  app.add_option("--timeout", flags->timeout_seconds, "Deadline of the call, in seconds")
-      ->check(TimeoutSeconds())
-      ->capture_default_str();
-  app.add_flag("--tls", flags->tls, "Use TLS, trusting the system's roots");
-  app.add_option("--ca-file", flags->ca_file, "PEM roots to trust instead (implies --tls)")
-      ->check(CLI::ExistingFile);
-  CLI::Option* cert =
-      app.add_option("--cert-file", flags->cert_file, "PEM client certificate, for mutual TLS")
-          ->check(CLI::ExistingFile);
-  CLI::Option* key =
-      app.add_option("--key-file", flags->key_file, "PEM client private key, for mutual TLS")
-          ->check(CLI::ExistingFile);
-  cert->needs(key);
-  key->needs(cert);
+void AddGlobalOptions(CLI::App& app, keybroker::ctl::ConnectionFlags* flags) {
+  keybroker::ctl::AddConnectionOptions(app, flags);
   app.set_version_flag("--version", std::string("keybrokerctl ") + KEYBROKER_VERSION);
   // Global options may also follow the subcommand.
   app.fallthrough();
@@ -82,7 +57,7 @@ int main(int argc, char** argv) {
   app.footer(
       "Prints one JSON object: the result on stdout or {\"error\": ...} on stderr.\n"
       "Exit status: 0 success, 1 the call failed, 2 usage error.");
-  ConnectionFlags flags;
+  keybroker::ctl::ConnectionFlags flags;
   keybroker::ctl::CommandArgs args;
   AddGlobalOptions(app, &flags);
   keybroker::ctl::KeyringArgs keyring_args;
@@ -95,9 +70,8 @@ int main(int argc, char** argv) {
   }
 
   QuietGrpcLogs();
-  auto channel = keybroker::ctl::MakeChannel(flags);
-  if (!channel.ok()) return keybroker::ctl::ReportUsageError(channel.status().message());
-  std::unique_ptr<keybroker::v1::KeyBroker::Stub> stub =
-      keybroker::v1::KeyBroker::NewStub(*channel);
-  return keybroker::ctl::RunCommand(command.get_name(), args, *stub, flags);
+  absl::StatusOr<std::unique_ptr<keybroker::sdk::Client>> client =
+      keybroker::ctl::ConnectToBroker(flags);
+  if (!client.ok()) return keybroker::ctl::ReportOptionsError(client.status());
+  return keybroker::ctl::RunCommand(command.get_name(), args, **client);
 }

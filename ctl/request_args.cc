@@ -28,8 +28,8 @@ absl::Status CheckTimeoutSeconds(absl::string_view text) {
   return absl::OkStatus();
 }
 
-absl::Status AddContextPairs(const std::vector<std::string>& pairs,
-                             google::protobuf::Map<std::string, std::string>* context) {
+absl::StatusOr<sdk::Context> ParseContext(const std::vector<std::string>& pairs) {
+  sdk::Context context;
   for (const std::string& pair : pairs) {
     size_t equals = pair.find('=');
     if (equals == std::string::npos) {
@@ -37,11 +37,11 @@ absl::Status AddContextPairs(const std::vector<std::string>& pairs,
     }
     std::string key = pair.substr(0, equals);
     // A silent last-one-wins would bind a context the operator did not mean.
-    if (!context->insert({key, pair.substr(equals + 1)}).second) {
+    if (!context.emplace(key, pair.substr(equals + 1)).second) {
       return absl::InvalidArgumentError(absl::StrCat("--context key \"", key, "\" given twice"));
     }
   }
-  return absl::OkStatus();
+  return context;
 }
 
 absl::Status DecodeBase64Flag(absl::string_view flag, absl::string_view text, std::string* out) {

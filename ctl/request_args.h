@@ -8,16 +8,16 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/map.h"
+#include "keybroker/sdk/dek_source.h"
 
 namespace keybroker::ctl {
 
-// Adds each "KEY=VALUE" of `pairs` to `context`, splitting on the first '='
-// (values may contain '='). INVALID_ARGUMENT when an entry has no '=' or a
-// key is given twice.
-absl::Status AddContextPairs(const std::vector<std::string>& pairs,
-                             google::protobuf::Map<std::string, std::string>* context);
+// Returns the encryption context of the "KEY=VALUE" `pairs`, each split on
+// its first '=' (values may contain '='). INVALID_ARGUMENT when an entry has
+// no '=' or a key is given twice.
+absl::StatusOr<sdk::Context> ParseContext(const std::vector<std::string>& pairs);
 
 // Decodes standard base64 `text` into `out` (replacing its contents).
 // INVALID_ARGUMENT, naming `flag`, when `text` is not base64.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -21,6 +22,9 @@ namespace {
 // Far above any real certificate bundle; keeps a mistyped path (a disk image,
 // /dev/zero) from being read whole.
 constexpr size_t kMaxPemFileSize = 1 << 20;
+
+// Marks Create's refusal of plaintext to another host (IsPlaintextRefused).
+constexpr absl::string_view kPlaintextRefusedUrl = "type.keybroker.dev/sdk_plaintext_refused";
 
 bool WantsTls(const ClientOptions& options) {
   return options.tls || !options.ca_file.empty() || !options.cert_file.empty() ||
@@ -57,10 +61,12 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
   // DEKs travel in these responses: plaintext beyond this host only when the
   // caller says the network is trusted (say, a service mesh's mutual TLS).
   if (!options.allow_plaintext && !IsLocalTarget(options.target)) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    absl::Status refused = absl::InvalidArgumentError(absl::StrCat(
         "target ", options.target,
         " is not on this host: set tls (with ca_file for a private CA), or allow_plaintext "
         "if the network itself is trusted"));
+    refused.SetPayload(kPlaintextRefusedUrl, absl::Cord("1"));
+    return refused;
   }
   return grpc::InsecureChannelCredentials();
 }
@@ -144,3 +150,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& 
 }
 
 }  // namespace keybroker::sdk::internal
+
+namespace keybroker::sdk {
+
+bool IsPlaintextRefused(const absl::Status& status) {
+  return status.GetPayload(internal::kPlaintextRefusedUrl).has_value();
+}
+
+}  // namespace keybroker::sdk

@@ -20,6 +20,13 @@ void SetContext(const Context& context, Request* request) {
   request->mutable_context()->insert(context.begin(), context.end());
 }
 
+// Wrap and Rewrap answer alike: the EDEK and the version that wrapped it.
+template <typename Response>
+WrappedDek WrappedDekOf(Response& response) {
+  return WrappedDek{std::move(*response.mutable_edek()),
+                    std::move(*response.mutable_key_version())};
+}
+
 }  // namespace
 
 // Owns the stub (which owns the channel); the stub is safe for concurrent
@@ -74,6 +81,12 @@ absl::StatusOr<DataKey> Client::GenerateDek(absl::string_view key_alias, const C
 }
 
 absl::StatusOr<crypto::SecretBytes> Client::Unwrap(absl::string_view edek, const Context& context) {
+  ASSIGN_OR_RETURN(UnwrappedDek unwrapped, UnwrapWithVersion(edek, context));
+  return std::move(unwrapped.plaintext);
+}
+
+absl::StatusOr<UnwrappedDek> Client::UnwrapWithVersion(absl::string_view edek,
+                                                       const Context& context) {
   v1::UnwrapRequest request;
   request.set_edek(std::string(edek));
   SetContext(context, &request);
@@ -81,12 +94,20 @@ absl::StatusOr<crypto::SecretBytes> Client::Unwrap(absl::string_view edek, const
   absl::Status status = impl_->Call(&v1::KeyBroker::Stub::Unwrap, request, &response);
   crypto::ScopedWipe wipe(response.mutable_plaintext());
   RETURN_IF_ERROR(status);
-  return crypto::SecretBytes::CopyFrom(response.plaintext());
+  return UnwrappedDek{crypto::SecretBytes::CopyFrom(response.plaintext()),
+                      std::move(*response.mutable_key_version())};
 }
 
 absl::StatusOr<std::string> Client::Wrap(absl::string_view key_alias,
                                          const crypto::SecretBytes& plaintext,
                                          const Context& context) {
+  ASSIGN_OR_RETURN(WrappedDek wrapped, WrapWithVersion(key_alias, plaintext, context));
+  return std::move(wrapped.edek);
+}
+
+absl::StatusOr<WrappedDek> Client::WrapWithVersion(absl::string_view key_alias,
+                                                   const crypto::SecretBytes& plaintext,
+                                                   const Context& context) {
   v1::WrapRequest request;
   request.set_key(std::string(key_alias));
   // Copied straight into the field: a temporary string would leave an
@@ -97,16 +118,22 @@ absl::StatusOr<std::string> Client::Wrap(absl::string_view key_alias,
   SetContext(context, &request);
   v1::WrapResponse response;
   RETURN_IF_ERROR(impl_->Call(&v1::KeyBroker::Stub::Wrap, request, &response));
-  return std::move(*response.mutable_edek());
+  return WrappedDekOf(response);
 }
 
 absl::StatusOr<std::string> Client::Rewrap(absl::string_view edek, const Context& context) {
+  ASSIGN_OR_RETURN(WrappedDek rewrapped, RewrapWithVersion(edek, context));
+  return std::move(rewrapped.edek);
+}
+
+absl::StatusOr<WrappedDek> Client::RewrapWithVersion(absl::string_view edek,
+                                                     const Context& context) {
   v1::RewrapRequest request;
   request.set_edek(std::string(edek));
   SetContext(context, &request);
   v1::RewrapResponse response;
   RETURN_IF_ERROR(impl_->Call(&v1::KeyBroker::Stub::Rewrap, request, &response));
-  return std::move(*response.mutable_edek());
+  return WrappedDekOf(response);
 }
 
 absl::StatusOr<std::string> Client::Rotate(absl::string_view key_alias) {

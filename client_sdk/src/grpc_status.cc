@@ -3,10 +3,12 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/cord.h"
 #include "absl/time/time.h"
 #include "common/error_reason.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "keybroker/sdk/error_info.h"
 
 namespace keybroker::sdk::internal {
 namespace {
@@ -15,6 +17,9 @@ namespace {
 // documented in proto/keybroker/v1/key_broker.proto). Another domain's
 // ErrorInfo, say from a proxy in between, is not ours to interpret.
 constexpr absl::string_view kErrorDomain = "keybroker";
+
+// The ErrorInfo as sent (serialized), for ErrorInfoOf.
+constexpr absl::string_view kErrorInfoUrl = "type.keybroker.dev/sdk_error_info";
 
 // Returns the status with the reason attached, or nullopt when `info` names no
 // reason this version knows for `code`.
@@ -50,6 +55,7 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
     return result;
   }
   std::optional<absl::Duration> delay;
+  std::optional<google::rpc::ErrorInfo> sent;
   for (const google::protobuf::Any& any : details.details()) {
     google::rpc::ErrorInfo info;
     google::rpc::RetryInfo retry;
@@ -57,12 +63,25 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
       if (std::optional<absl::Status> reasoned = WithReason(code, result.message(), info)) {
         result = *std::move(reasoned);
       }
+      sent = std::move(info);
     } else if (any.UnpackTo(&retry)) {
       delay = DelayOf(retry);
     }
   }
   if (delay.has_value()) SetRetryDelay(result, *delay);
+  if (sent.has_value()) result.SetPayload(kErrorInfoUrl, absl::Cord(sent->SerializeAsString()));
   return result;
 }
 
 }  // namespace keybroker::sdk::internal
+
+namespace keybroker::sdk {
+
+std::optional<ErrorInfo> ErrorInfoOf(const absl::Status& status) {
+  auto payload = status.GetPayload(internal::kErrorInfoUrl);
+  google::rpc::ErrorInfo info;
+  if (!payload.has_value() || !info.ParseFromString(std::string(*payload))) return std::nullopt;
+  return ErrorInfo{info.reason(), info.domain()};
+}
+
+}  // namespace keybroker::sdk

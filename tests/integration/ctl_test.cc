@@ -1,7 +1,11 @@
 // keybrokerctl against the real broker: JSON out, base64 bytes, error JSON
-// with the broker's reason, and exit codes 0 / 1 / 2; and its keyring
+// with the broker's reason, and exit codes 0 / 1 / 2; plaintext to another
+// host refused before any connection, as the SDK refuses it; and its keyring
 // commands, which work on a keyring file with no broker.
 #include <sys/stat.h>
+
+#include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
@@ -10,14 +14,25 @@
 #include "tests/integration/broker_process.h"
 #include "tests/integration/ctl_runner.h"
 #include "tests/testing/files.h"
+#include "tests/testing/silent_peer.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace keybroker::testing {
 namespace {
 
+using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+// The names of `object`'s members, in the order printed.
+std::vector<std::string> KeysOf(const std::string& object) {
+  std::vector<std::string> keys;
+  nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(object);
+  for (const auto& item : parsed.items()) keys.push_back(item.key());
+  return keys;
+}
 
 class CtlTest : public ::testing::Test {
  protected:
@@ -44,17 +59,22 @@ TEST_F(CtlTest, GenerateDekAndUnwrapRoundTrip) {
   ASSERT_TRUE(absl::Base64Unescape(dek["plaintext"].get<std::string>(), &plaintext));
   EXPECT_EQ(plaintext.size(), 32u);
   EXPECT_EQ(dek["key_version"], "1");
+  EXPECT_THAT(KeysOf(generated.out), ElementsAre("plaintext", "edek", "key_version"));
 
   CtlResult unwrapped = Ctl("unwrap --edek " + dek["edek"].get<std::string>() +
                             " --context a=b=c --context tenant=acme");
   ASSERT_EQ(unwrapped.exit_code, 0) << unwrapped.err;
   EXPECT_EQ(nlohmann::json::parse(unwrapped.out)["plaintext"], dek["plaintext"]);
+  EXPECT_EQ(nlohmann::json::parse(unwrapped.out)["key_version"], "1");
+  EXPECT_THAT(KeysOf(unwrapped.out), ElementsAre("plaintext", "key_version"));
 }
 
 TEST_F(CtlTest, WrapRotateRewrapDescribe) {
   CtlResult wrapped = Ctl("wrap --key default --plaintext " + absl::Base64Escape("secret-key"));
   ASSERT_EQ(wrapped.exit_code, 0) << wrapped.err;
   std::string edek = nlohmann::json::parse(wrapped.out)["edek"];
+  EXPECT_EQ(nlohmann::json::parse(wrapped.out)["key_version"], "1");
+  EXPECT_THAT(KeysOf(wrapped.out), ElementsAre("edek", "key_version"));
 
   CtlResult rotated = Ctl("rotate --key default");
   ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
@@ -64,6 +84,7 @@ TEST_F(CtlTest, WrapRotateRewrapDescribe) {
   ASSERT_EQ(rewrapped.exit_code, 0) << rewrapped.err;
   nlohmann::json moved = nlohmann::json::parse(rewrapped.out);
   EXPECT_EQ(moved["key_version"], "2");
+  EXPECT_THAT(KeysOf(rewrapped.out), ElementsAre("edek", "key_version"));
   CtlResult unwrapped = Ctl("unwrap --edek " + moved["edek"].get<std::string>());
   EXPECT_EQ(nlohmann::json::parse(unwrapped.out)["plaintext"], absl::Base64Escape("secret-key"));
 
@@ -73,6 +94,12 @@ TEST_F(CtlTest, WrapRotateRewrapDescribe) {
   EXPECT_EQ(description["key_version"], "2");
   EXPECT_EQ(description["accessible"], true);
   EXPECT_EQ(description["algorithm"], "AES-256-GCM");
+  EXPECT_EQ(description["kms"], "local");
+  EXPECT_EQ(description["customer_managed"], false);
+  EXPECT_EQ(description["reason"], "");
+  EXPECT_THAT(KeysOf(described.out),
+              ElementsAre("key", "key_version", "algorithm", "accessible", "quantum_resistant",
+                          "customer_managed", "reason", "kms"));
 }
 
 TEST_F(CtlTest, BrokerErrorsArePrintedAsJsonWithTheReason) {
@@ -83,6 +110,9 @@ TEST_F(CtlTest, BrokerErrorsArePrintedAsJsonWithTheReason) {
   EXPECT_EQ(error["code"], "NOT_FOUND");
   EXPECT_EQ(error["reason"], "KEY_NOT_FOUND");
   EXPECT_EQ(error["domain"], "keybroker");
+  EXPECT_THAT(KeysOf(missing.err), ElementsAre("error"));
+  EXPECT_THAT(KeysOf(nlohmann::ordered_json::parse(missing.err)["error"].dump()),
+              ElementsAre("code", "message", "reason", "domain"));
 
   std::string edek = nlohmann::json::parse(Ctl("generate-dek --key default --context t=1").out)["edek"];
   CtlResult wrong = Ctl("unwrap --edek " + edek + " --context t=2");
@@ -94,6 +124,35 @@ TEST_F(CtlTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Ctl("unwrap --edek '***'").exit_code, 2);
   EXPECT_EQ(Ctl("generate-dek --key default --context novalue").exit_code, 2);
   EXPECT_EQ(Ctl("generate-dek").exit_code, 2);
+}
+
+// 0.0.0.0 reaches this host's listeners on Linux, but the SDK's rule knows
+// only unix sockets, localhost, 127.0.0.0/8 and ::1 as local, so it stands
+// for another host whose connections the test can still see.
+TEST(CtlPlaintextTest, PlaintextToAnotherHostIsRefusedWithoutAnyConnection) {
+  TempDir dir;
+  SilentPeer peer;
+  const std::string elsewhere = "0.0.0.0:" + std::to_string(peer.port());
+  for (const std::string& addr : {elsewhere, std::string("10.255.255.1:50051")}) {
+    CtlResult refused = RunCtl("--addr " + addr + " --timeout 30 describe --key default", dir.path());
+    EXPECT_EQ(refused.exit_code, 2) << addr;
+    EXPECT_TRUE(refused.out.empty()) << addr;
+    nlohmann::json error = nlohmann::json::parse(refused.err)["error"];
+    EXPECT_EQ(error["code"], "INVALID_ARGUMENT") << addr;
+    EXPECT_THAT(error["message"].get<std::string>(),
+                AllOf(HasSubstr(addr), HasSubstr("--tls"), HasSubstr("--allow-plaintext")));
+  }
+  EXPECT_EQ(peer.ConnectionsMade(), 0);
+
+  // The same command with --allow-plaintext does connect (the peer never
+  // answers, so it fails at its deadline).
+  CtlResult allowed = RunCtl("--addr " + elsewhere + " --allow-plaintext --timeout 1 describe "
+                             "--key default", dir.path());
+  EXPECT_EQ(allowed.exit_code, 1);
+  // gRPC's own error: no reason, no domain.
+  EXPECT_THAT(KeysOf(nlohmann::ordered_json::parse(allowed.err)["error"].dump()),
+              ElementsAre("code", "message"));
+  EXPECT_GE(peer.ConnectionsMade(), 1) << "0.0.0.0 no longer reaches this host";
 }
 
 // keybrokerctl keyring: a keyring file worked on directly, no broker.

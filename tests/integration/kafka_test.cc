@@ -205,9 +205,10 @@ std::vector<RawRecord> ReadRaw(const std::string& bootstraps, const std::string&
 }
 
 std::vector<ConsumedRecord> ReadDecrypted(const std::string& bootstraps, const std::string& topic,
-                                          size_t count, Encryptor& encryptor) {
+                                          size_t count, Encryptor& encryptor,
+                                          const DecryptOptions& options = {}) {
   auto consumer = NewConsumer(bootstraps, topic);
-  auto decrypting = DecryptingConsumer::Create(consumer.get(), &encryptor);
+  auto decrypting = DecryptingConsumer::Create(consumer.get(), &encryptor, options);
   EXPECT_OK(decrypting);
   std::vector<ConsumedRecord> records;
   for (int attempt = 0; attempt < 100 && records.size() < count; ++attempt) {
@@ -457,8 +458,11 @@ TEST_F(KafkaTest, UnresolvedKeyPassesThroughUnencryptedUnderPassThrough) {
   ASSERT_EQ(orders.size(), 1);
   EXPECT_EQ(orders[0].encryption_header, "v1");
 
+  // Consumers of a topic that may hold plaintext say so.
+  DecryptOptions mixed;
+  mixed.require_encryption = false;
   std::vector<ConsumedRecord> records =
-      ReadDecrypted(cluster_.bootstraps(), "audit", 2, *encryptor_);
+      ReadDecrypted(cluster_.bootstraps(), "audit", 2, *encryptor_, mixed);
   ASSERT_EQ(records.size(), 2);
   EXPECT_EQ(records[0].value, "public 1");
   EXPECT_FALSE(records[0].value_was_encrypted);
@@ -496,23 +500,28 @@ TEST_F(KafkaTest, RecordCopiedToAnotherTopicDoesNotDecrypt) {
   consumer->close();
 }
 
-TEST_F(KafkaTest, RejectsReservedHeadersAndRequiredEncryptionCatchesPlaintext) {
+TEST_F(KafkaTest, RejectsReservedHeadersAndRefusesPlaintextRecordsByDefault) {
   auto encrypting = Encrypting(WithPolicy(UnresolvedKeyPolicy::kPassThrough));
   ASSERT_NE(encrypting, nullptr);
   ProducerRecord spoofed = Record("audit", std::nullopt, "x");
   spoofed.headers = {{"keybroker-encryption", "v1"}};
   EXPECT_THAT(encrypting->Produce(spoofed), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(encrypting->Produce(Record("audit", std::nullopt, "injected")));
   ASSERT_OK(encrypting->Produce(Record("audit", std::nullopt, "plain")));
   Flush();
-  auto consumer = NewConsumer(cluster_.bootstraps(), "audit");
-  DecryptOptions required;
-  required.require_encryption = true;
-  auto decrypting = DecryptingConsumer::Create(consumer.get(), encryptor_.get(), required);
+
+  // Default options: the plaintext records are refused, and skipped.
+  auto consumer = NewGroupConsumer(cluster_.bootstraps(), "audit", "strict");
+  auto decrypting = DecryptingConsumer::Create(consumer.get(), encryptor_.get());
   ASSERT_OK(decrypting);
-  absl::StatusOr<std::optional<ConsumedRecord>> record = Next(**decrypting);
-  EXPECT_THAT(record, StatusIs(absl::StatusCode::kFailedPrecondition,
-                               AllOf(HasSubstr("audit/0@0"), HasSubstr("skipped"))));
-  EXPECT_FALSE(IsRetryableDecryptError(record.status()));
+  for (int offset = 0; offset < 2; ++offset) {
+    absl::StatusOr<std::optional<ConsumedRecord>> record = Next(**decrypting);
+    EXPECT_THAT(record, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 AllOf(HasSubstr(absl::StrCat("audit/0@", offset)),
+                                       HasSubstr("not encrypted"), HasSubstr("skipped"))));
+    EXPECT_FALSE(IsRetryableDecryptError(record.status()));
+  }
+  EXPECT_EQ(CommitAndReadBack(*consumer, "audit"), 2) << "skipped, not blocking the partition";
   consumer->close();
 }
 

@@ -24,6 +24,12 @@ FhirError FhirError::FromStatus(const absl::Status& status) {
   if (reason == ErrorReason::kKeyNotFound && !IsAliasNotConfigured(status)) {
     return Make(403, "forbidden", kKeyNotAccessibleDiagnostics);
   }
+  // Also PERMISSION_DENIED, but the broker's policy refusing this service:
+  // a distinct code, so that FHIR clients and logs do not take it for the
+  // customer revoking their key.
+  if (reason == ErrorReason::kCallerNotAuthorized) {
+    return Make(403, "security", kCallerNotAuthorizedDiagnostics);
+  }
   if (reason == ErrorReason::kKeyDisabled) {
     return Make(403, "forbidden", "Customer-managed key is disabled or expired.");
   }

@@ -45,6 +45,12 @@ bool CanHeal(const absl::Status& status) {
       // A configured customer key gone from its vault can be restored; an
       // EDEK of an alias this broker does not know stays unknown.
       return !IsAliasNotConfigured(status);
+    case ErrorReason::kCallerNotAuthorized:
+      // The broker's policy does not (yet) let this consumer unwrap under
+      // the key: a rule an operator adds heals it, with the record as it is.
+      // Skipping would lose every record of the topic until the policy is
+      // fixed.
+      return true;
     default:
       return true;
   }
@@ -112,7 +118,10 @@ absl::StatusOr<ConsumedRecord> Decrypt(RdKafka::Message& message, Encryptor& enc
         absl::StrCat("header \"", kKeyEncryptionHeader, "\" without \"", kEncryptionHeader, "\""));
   }
   if (value_marker == Marker::kAbsent && options.require_encryption) {
-    return absl::FailedPreconditionError("record is not encrypted, and encryption is required");
+    // The default: a plaintext record may be anyone's injection.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "record is not encrypted (no \"", kEncryptionHeader,
+        "\" header) and encryption is required (DecryptOptions::require_encryption)"));
   }
   for (const RdKafka::Headers::Header& header : all) {
     if (IsReservedHeader(header.key())) continue;

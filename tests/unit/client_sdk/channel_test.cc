@@ -4,10 +4,6 @@
 // answers.
 #include "client_sdk/src/channel.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <csignal>
 #include <fstream>
@@ -20,6 +16,7 @@
 #include "keybroker/sdk/client.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/broker_process.h"
+#include "tests/testing/silent_peer.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_certificates.h"
@@ -29,6 +26,7 @@ namespace {
 
 using ::keybroker::testing::BrokerProcess;
 using ::keybroker::testing::MakeTlsBrokerFiles;
+using ::keybroker::testing::SilentPeer;
 using ::keybroker::testing::WriteTlsBrokerConfig;
 using ::keybroker::testing::StatusIs;
 using ::keybroker::testing::TempDir;
@@ -111,6 +109,9 @@ TEST(ClientOptionsTest, UnusableOptionsAreInvalidArguments) {
   plain.server_name_override = "localhost";
   EXPECT_THAT(rejected(plain),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("server_name_override")));
+  for (const ClientOptions& other : {options, tls, plain}) {
+    EXPECT_FALSE(IsPlaintextRefused(rejected(other))) << other.target;
+  }
 }
 
 TEST(ClientOptionsTest, PlaintextToAnotherHostNeedsAllowPlaintext) {
@@ -119,6 +120,7 @@ TEST(ClientOptionsTest, PlaintextToAnotherHostNeedsAllowPlaintext) {
   options.target = "dns:///keybroker-headless.keybroker:50051";
   EXPECT_THAT(created(options), StatusIs(absl::StatusCode::kInvalidArgument,
                                          HasSubstr("allow_plaintext")));
+  EXPECT_TRUE(IsPlaintextRefused(created(options)));
   options.allow_plaintext = true;
   EXPECT_TRUE(created(options).ok());
   options.allow_plaintext = false;
@@ -268,29 +270,6 @@ TEST(BalancingTest, RoundRobinUsesEveryReplicaAndSurvivesLosingOne) {
     EXPECT_OK(direct[1]->Unwrap(dek->edek, {}));
   }
 }
-
-// A TCP socket that accepts connections (the kernel does) but never speaks.
-class SilentPeer {
- public:
-  SilentPeer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof(address);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), size) != 0 || ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-      ADD_FAILURE() << "cannot listen";
-    }
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentPeer() { ::close(fd_); }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 TEST(DeadlineTest, CallToAPeerThatNeverAnswersEndsAtTheDeadline) {
   SilentPeer peer;

@@ -3,12 +3,14 @@
 #include "keybroker/sdk/client.h"
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "common/error_reason.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "keybroker/sdk/error_info.h"
 #include "tests/integration/broker_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -93,6 +95,33 @@ TEST_F(ClientTest, RotateThenRewrapMovesTheEdekToTheNewVersion) {
   EXPECT_EQ(described->key_version, *rotated);
 }
 
+TEST_F(ClientTest, WithVersionCallsSayWhichKeyVersionWrapped) {
+  crypto::SecretBytes key = crypto::SecretBytes::CopyFrom(std::string(32, 'k'));
+  absl::StatusOr<WrappedDek> wrapped = client_->WrapWithVersion("default", key, context_);
+  ASSERT_OK(wrapped);
+  absl::StatusOr<KeyDescription> before = client_->DescribeKey("default");
+  ASSERT_OK(before);
+  EXPECT_EQ(wrapped->key_version, before->key_version);
+  absl::StatusOr<UnwrappedDek> unwrapped = client_->UnwrapWithVersion(wrapped->edek, context_);
+  ASSERT_OK(unwrapped);
+  EXPECT_TRUE(unwrapped->plaintext.ConstantTimeEquals(key));
+  EXPECT_EQ(unwrapped->key_version, wrapped->key_version);
+
+  absl::StatusOr<std::string> rotated = client_->Rotate("default");
+  ASSERT_OK(rotated);
+  absl::StatusOr<WrappedDek> rewrapped = client_->RewrapWithVersion(wrapped->edek, context_);
+  ASSERT_OK(rewrapped);
+  EXPECT_EQ(rewrapped->key_version, *rotated);
+  absl::StatusOr<UnwrappedDek> moved = client_->UnwrapWithVersion(rewrapped->edek, context_);
+  ASSERT_OK(moved);
+  EXPECT_EQ(moved->key_version, *rotated);
+  EXPECT_TRUE(moved->plaintext.ConstantTimeEquals(key));
+
+  EXPECT_THAT(client_->UnwrapWithVersion(wrapped->edek, {}), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_THAT(client_->WrapWithVersion("no-such-alias", key, context_),
+              HasReason(ErrorReason::kKeyNotFound));
+}
+
 TEST_F(ClientTest, DescribeKeyFillsEveryField) {
   absl::StatusOr<KeyDescription> described = client_->DescribeKey("default");
   ASSERT_OK(described);
@@ -109,6 +138,10 @@ TEST_F(ClientTest, DescribeKeyFillsEveryField) {
 TEST_F(ClientTest, UnknownAliasIsNotFoundWithItsReason) {
   absl::StatusOr<DataKey> dek = client_->GenerateDek("no-such-alias", context_);
   EXPECT_THAT(dek, HasReason(ErrorReason::kKeyNotFound));
+  std::optional<ErrorInfo> info = ErrorInfoOf(dek.status());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->reason, "KEY_NOT_FOUND");
+  EXPECT_EQ(info->domain, "keybroker");
   EXPECT_TRUE(IsAliasNotConfigured(dek.status())) << "ErrorInfo metadata alias_configured";
   EXPECT_THAT(std::string(dek.status().message()), HasSubstr("no-such-alias"));
   EXPECT_THAT(client_->Rotate("no-such-alias"), HasReason(ErrorReason::kKeyNotFound));

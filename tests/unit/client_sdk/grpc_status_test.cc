@@ -1,12 +1,17 @@
 // internal::FromGrpcStatus is the inverse of the server's ToGrpcStatus: every
 // reason, code, message and retry delay survives the round trip; anything
-// the broker would not send leaves at most the code and message.
+// the broker would not send leaves at most the code and message, and the
+// ErrorInfo as sent (ErrorInfoOf).
 #include "client_sdk/src/grpc_status.h"
+
+#include <optional>
+#include <tuple>
 
 #include "common/error_reason.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "keybroker/sdk/error_info.h"
 #include "server/grpc_status.h"
 #include "tests/testing/status_matchers.h"
 
@@ -86,11 +91,39 @@ TEST(FromGrpcStatusTest, ErrorInfoOfAnotherDomainIsIgnored) {
   EXPECT_EQ(ReasonOf(status), std::nullopt);
 }
 
+TEST(FromGrpcStatusTest, ErrorInfoOfGivesTheErrorInfoAsSent) {
+  for (ErrorReason reason : kAllReasons) {
+    std::optional<ErrorInfo> info =
+        ErrorInfoOf(FromGrpcStatus(server::ToGrpcStatus(MakeError(reason, "m"))));
+    ASSERT_TRUE(info.has_value()) << ErrorReasonName(reason);
+    EXPECT_EQ(info->reason, ErrorReasonName(reason));
+    EXPECT_EQ(info->domain, "keybroker");
+  }
+  // What ReasonOf leaves out is still there as sent.
+  for (auto [code, reason, domain] :
+       {std::tuple{grpc::StatusCode::PERMISSION_DENIED, "SOME_FUTURE_REASON", "keybroker"},
+        {grpc::StatusCode::UNAVAILABLE, "KEY_NOT_FOUND", "keybroker"},
+        {grpc::StatusCode::NOT_FOUND, "KEY_NOT_FOUND", "proxy.example"}}) {
+    std::optional<ErrorInfo> info = ErrorInfoOf(FromGrpcStatus(WithErrorInfo(code, reason, domain)));
+    ASSERT_TRUE(info.has_value()) << reason;
+    EXPECT_EQ(info->reason, reason);
+    EXPECT_EQ(info->domain, domain);
+  }
+}
+
+TEST(FromGrpcStatusTest, ErrorInfoOfIsEmptyWithoutOne) {
+  EXPECT_EQ(ErrorInfoOf(absl::OkStatus()), std::nullopt);
+  EXPECT_EQ(ErrorInfoOf(FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"))),
+            std::nullopt);
+  EXPECT_EQ(ErrorInfoOf(MakeError(ErrorReason::kKeyNotFound, "not from a call")), std::nullopt);
+}
+
 TEST(FromGrpcStatusTest, DetailsThatDoNotParseAreIgnored) {
   absl::Status status = FromGrpcStatus(
       grpc::Status(grpc::StatusCode::NOT_FOUND, "gone", std::string("\xff\xff\xff", 3)));
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound, "gone"));
   EXPECT_EQ(ReasonOf(status), std::nullopt);
+  EXPECT_EQ(ErrorInfoOf(status), std::nullopt);
 }
 
 }  // namespace

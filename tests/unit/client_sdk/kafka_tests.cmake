@@ -5,4 +5,6 @@ if(TARGET keybroker_sdk_kafka)
     LIBS keybroker_sdk_kafka)
   keybroker_test(kafka_record_format_test SOURCES kafka/record_format_test.cc
     LIBS keybroker_sdk_kafka)
+  keybroker_test(kafka_decrypting_consumer_test SOURCES kafka/decrypting_consumer_test.cc
+    LIBS keybroker_sdk_kafka)
 endif()

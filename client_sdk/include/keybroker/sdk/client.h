@@ -9,7 +9,8 @@
 // "keybroker/common/error_reason.h": KEY_NOT_ACCESSIBLE, ...), and for
 // KMS_THROTTLED how long to wait (keybroker::RetryDelayOf). Errors gRPC makes
 // itself (UNAVAILABLE when no broker answers, DEADLINE_EXCEEDED) carry no
-// reason.
+// reason. keybroker::sdk::ErrorInfoOf (keybroker/sdk/error_info.h) gives the
+// google.rpc.ErrorInfo as sent, for tools that show it whatever it says.
 //
 // Plaintext DEKs are returned in crypto::SecretBytes; the Client wipes its
 // own copies in the response messages.
@@ -21,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "keybroker/sdk/dek_source.h"
@@ -50,6 +52,19 @@ struct ClientOptions {
   int max_attempts = 3;
 };
 
+// An EDEK and the key version that wrapped it.
+struct WrappedDek {
+  std::string edek;
+  std::string key_version;
+};
+
+// A DEK unwrapped from its EDEK, and the key version the EDEK was wrapped
+// under.
+struct UnwrappedDek {
+  crypto::SecretBytes plaintext;
+  std::string key_version;
+};
+
 struct KeyDescription {
   std::string key, key_version, algorithm, reason, kms;
   bool accessible = false, quantum_resistant = false, customer_managed = false;
@@ -61,7 +76,8 @@ class Client : public DekSource {
   // naming the option for an empty target, a timeout that is not positive,
   // an unreadable certificate file, only one of cert_file and key_file,
   // server_name_override without TLS, or plaintext to another host without
-  // allow_plaintext.
+  // allow_plaintext (IsPlaintextRefused tells that one apart). Nothing is
+  // connected when Create fails.
   static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientOptions& options);
   ~Client() override;
 
@@ -72,14 +88,22 @@ class Client : public DekSource {
   // EDEK or another context.
   absl::StatusOr<crypto::SecretBytes> Unwrap(absl::string_view edek,
                                              const Context& context) override;
+  // Unwrap, also returning the key version the EDEK was wrapped under.
+  absl::StatusOr<UnwrappedDek> UnwrapWithVersion(absl::string_view edek, const Context& context);
   // Wraps caller-supplied key material (1 to 64 bytes; INVALID_ARGUMENT,
   // INVALID_REQUEST otherwise) under the current version of `key_alias`;
   // returns the EDEK.
   absl::StatusOr<std::string> Wrap(absl::string_view key_alias,
                                    const crypto::SecretBytes& plaintext, const Context& context);
+  // Wrap, also returning the key version it wrapped under.
+  absl::StatusOr<WrappedDek> WrapWithVersion(absl::string_view key_alias,
+                                             const crypto::SecretBytes& plaintext,
+                                             const Context& context);
   // Returns the EDEK re-wrapped under its key's current version; the DEK
   // never leaves the broker.
   absl::StatusOr<std::string> Rewrap(absl::string_view edek, const Context& context);
+  // Rewrap, also returning that current version.
+  absl::StatusOr<WrappedDek> RewrapWithVersion(absl::string_view edek, const Context& context);
   // Makes a new version of `key_alias` current and returns it.
   // FAILED_PRECONDITION (KEYRING_READ_ONLY) on a read-only keyring.
   absl::StatusOr<std::string> Rotate(absl::string_view key_alias);
@@ -92,6 +116,12 @@ class Client : public DekSource {
   explicit Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether `status`, an error of Client::Create, is its refusal to speak
+// plaintext to another host: the fix is TLS, or allow_plaintext on a trusted
+// network. Lets a program that fills ClientOptions from its own settings
+// name those settings in its message.
+bool IsPlaintextRefused(const absl::Status& status);
 
 }  // namespace keybroker::sdk
 

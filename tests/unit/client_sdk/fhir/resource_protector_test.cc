@@ -1,11 +1,13 @@
 // ResourceProtector, IdentityOf/ResourceAad and FhirError over an in-memory
 // DEK source: round trips, the AAD encoding byte for byte, resources without
 // their identity refused, blobs replayed elsewhere refused, and broker
-// reasons rendered as the FHIR answers the header promises.
+// reasons rendered as the FHIR answers the header promises (a revoked key
+// and a caller the broker's policy refuses as two different 403s).
 #include "keybroker/sdk/fhir/resource_protector.h"
 
 #include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error_reason.h"
@@ -36,6 +38,24 @@ class ResourceProtectorTest : public ::testing::Test {
         });
     ASSERT_OK(protector);
     protector_ = *std::move(protector);
+  }
+
+  // Seals kPatient for account acme, then makes the broker answer `failure`
+  // and returns what a protector without cached DEKs gets from Protect and
+  // from Unprotect of that blob.
+  std::vector<absl::Status> ProtectAndUnprotectFailingWith(absl::Status failure) {
+    auto sealed = protector_->Protect("acme", kPatient);
+    EXPECT_OK(sealed);
+    source_.FailWith(std::move(failure));
+    auto fresh = Encryptor::Create(&source_, EncryptorOptions{});
+    EXPECT_OK(fresh);
+    if (!sealed.ok() || !fresh.ok()) return {};
+    auto protector = ResourceProtector::Create(
+        fresh->get(), [](absl::string_view) -> absl::StatusOr<std::string> { return "k"; });
+    EXPECT_OK(protector);
+    if (!protector.ok()) return {};
+    return {(*protector)->Protect("acme", kPatient).status(),
+            (*protector)->Unprotect("acme", "Patient", "p1", "1", sealed->blob).status()};
   }
 
   testing::FakeDekSource source_;
@@ -92,22 +112,29 @@ TEST_F(ResourceProtectorTest, ResourcesWithoutTheirIdentityAreRefusedAs400) {
 }
 
 TEST_F(ResourceProtectorTest, KeyNotAccessibleIsThe403OperationOutcome) {
-  auto sealed = protector_->Protect("acme", kPatient);
-  ASSERT_OK(sealed);
-  source_.FailWith(MakeError(ErrorReason::kKeyNotAccessible, "vault said 403"));
-  auto fresh = Encryptor::Create(&source_, EncryptorOptions{});  // no cached DEKs
-  ASSERT_OK(fresh);
-  auto protector = ResourceProtector::Create(
-      fresh->get(), [](absl::string_view) -> absl::StatusOr<std::string> { return "k"; });
-  ASSERT_OK(protector);
-  for (absl::Status status :
-       {(*protector)->Protect("acme", kPatient).status(),
-        (*protector)->Unprotect("acme", "Patient", "p1", "1", sealed->blob).status()}) {
+  for (const absl::Status& status :
+       ProtectAndUnprotectFailingWith(MakeError(ErrorReason::kKeyNotAccessible, "vault said 403"))) {
     FhirError error = FhirError::FromStatus(status);
     EXPECT_EQ(error.http_status, 403);
     EXPECT_EQ(error.OperationOutcomeJson(),
               R"({"resourceType":"OperationOutcome","issue":[{"severity":"error",)"
               R"("code":"forbidden","diagnostics":"Customer-managed key is not accessible."}]})");
+  }
+}
+
+TEST_F(ResourceProtectorTest, CallerNotAuthorizedIsA403ApartFromARevokedKey) {
+  FhirError revoked = FhirError::FromStatus(MakeError(ErrorReason::kKeyNotAccessible, "x"));
+  for (const absl::Status& status : ProtectAndUnprotectFailingWith(
+           MakeError(ErrorReason::kCallerNotAuthorized, "caller may not use key-acme"))) {
+    FhirError error = FhirError::FromStatus(status);
+    EXPECT_EQ(error.http_status, 403);
+    EXPECT_EQ(error.OperationOutcomeJson(),
+              R"({"resourceType":"OperationOutcome","issue":[{"severity":"error",)"
+              R"("code":"security","diagnostics":)"
+              R"("This service is not authorized to use the account's key."}]})");
+    EXPECT_NE(error.code, revoked.code);
+    EXPECT_NE(error.diagnostics, revoked.diagnostics);
+    EXPECT_THAT(error.diagnostics, ::testing::Not(HasSubstr("key-acme"))) << "no broker detail";
   }
 }
 

@@ -10,6 +10,7 @@
 //
 //   key not accessible (customer removed access)  403 forbidden  (KEY_NOT_ACCESSIBLE)
 //   key disabled or expired                       403 forbidden  (KEY_DISABLED)
+//   broker's policy refuses this service the key  403 security   (CALLER_NOT_AUTHORIZED)
 //   unknown alias, bad account name               400 invalid    (INVALID_REQUEST)
 //   broker unreachable                            503 transient
 //

@@ -7,6 +7,10 @@
 //
 //   reason / code                          HTTP  issue.code  diagnostics
 //   KEY_NOT_ACCESSIBLE                     403   forbidden   kKeyNotAccessibleDiagnostics
+//   CALLER_NOT_AUTHORIZED (the broker's    403   security    kCallerNotAuthorizedDiagnostics
+//     policy does not let this service
+//     use the key: ours to fix, not the
+//     customer's)
 //   KEY_DISABLED                           403   forbidden   "Customer-managed key is disabled
 //                                                             or expired."
 //   INVALID_REQUEST (bad resource, args)   400   invalid     the status message (our own text)
@@ -36,6 +40,12 @@ namespace keybroker::sdk::fhir {
 
 // The diagnostics of the 403 answer for a key whose access was removed.
 inline constexpr char kKeyNotAccessibleDiagnostics[] = "Customer-managed key is not accessible.";
+
+// The diagnostics of the 403 answer when the key broker's authorization
+// policy refuses this service the account's key. Kept apart from the one
+// above: the customer did nothing, the service's configuration is at fault.
+inline constexpr char kCallerNotAuthorizedDiagnostics[] =
+    "This service is not authorized to use the account's key.";
 
 struct FhirError {
   int http_status = 500;

@@ -1,7 +1,11 @@
 // DecryptMessage and DecryptingConsumer: the reading side of
 // EncryptingProducer. Records carrying the "keybroker-encryption" header are
-// decrypted (record_format.h); records without it are passed through as
-// they are, unless the options require encryption.
+// decrypted (record_format.h). Records without it are refused by default
+// (DecryptOptions::require_encryption): anyone who may produce to a topic
+// could otherwise slip plaintext records in among the encrypted ones. Turn
+// it off only for topics that legitimately carry plaintext (a producer's
+// UnresolvedKeyPolicy::kPassThrough); such records are then passed through
+// as they are.
 //
 // A record that fails to decrypt is an error, never returned as ciphertext
 // or partly decrypted. Failures are of two kinds (IsRetryableDecryptError):
@@ -9,15 +13,16 @@
 //   retryable: the record is fine but cannot be decrypted now, and will be
 //     once the cause is fixed: the customer's key not accessible, disabled
 //     or missing in its vault (KEY_NOT_ACCESSIBLE, KEY_DISABLED, KEY_NOT_FOUND
-//     of a configured alias), the KMS down or throttling (KMS_UNAVAILABLE,
-//     KMS_THROTTLED), the broker not answering (UNAVAILABLE,
-//     DEADLINE_EXCEEDED), and every other failure that does not come from
-//     the record's own bytes (CALLER_NOT_AUTHORIZED, INTERNAL, ...).
+//     of a configured alias), the broker's policy not letting this consumer
+//     use the key (CALLER_NOT_AUTHORIZED: a policy fix heals it), the KMS
+//     down or throttling (KMS_UNAVAILABLE, KMS_THROTTLED), the broker not
+//     answering (UNAVAILABLE, DEADLINE_EXCEEDED), and every other failure
+//     that does not come from the record's own bytes (INTERNAL, ...).
 //   permanent: the record itself can never decrypt: EDEK_INVALID (tampered
 //     with, or moved to another topic), INVALID_REQUEST, KEY_NOT_FOUND of an
 //     alias the broker does not have configured, and FAILED_PRECONDITION for
 //     a keybroker header other than "v1", a repeated one, or (under
-//     require_encryption) a record without it.
+//     require_encryption, the default) a record without it.
 //
 // DecryptingConsumer never skips a record over a retryable failure: it does
 // not store the record's offset and seeks its partition back to it, so a
@@ -54,9 +59,13 @@
 namespace keybroker::sdk::kafka {
 
 struct DecryptOptions {
-  // Fail on records without the header instead of passing them through
-  // (FAILED_PRECONDITION): for topics that must only ever hold ciphertext.
-  bool require_encryption = false;
+  // Fail on records without the header (FAILED_PRECONDITION, a permanent
+  // failure: DecryptingConsumer skips the record) instead of passing them
+  // through. On by default, so that a record someone produced in plaintext
+  // never reaches the application looking like one that was encrypted. Set
+  // it to false only for topics that may hold plaintext records (a producer
+  // with UnresolvedKeyPolicy::kPassThrough); check value_was_encrypted then.
+  bool require_encryption = true;
   // DecryptingConsumer only: store the offset after each record Consume
   // returns, and after a record it skips over a permanent failure, in
   // librdkafka's offset store (offsets_store()), for auto commit or an
@@ -87,11 +96,11 @@ struct ConsumedRecord {
 // tampered record or one moved to another topic; the broker's Unwrap error,
 // e.g. PERMISSION_DENIED with KEY_NOT_ACCESSIBLE); FAILED_PRECONDITION for a
 // header value other than "v1", a repeated keybroker header, or (under
-// require_encryption) a record without the header; INVALID_ARGUMENT for a
-// message that is an error event. IsRetryableDecryptError tells the two
-// kinds of failure apart; in your own consume loop, do not store or commit
-// the offset of a record that failed retryably, and seek() its partition
-// back to it.
+// require_encryption, the default) a record without the header;
+// INVALID_ARGUMENT for a message that is an error event.
+// IsRetryableDecryptError tells the two kinds of failure apart; in your own
+// consume loop, do not store or commit the offset of a record that failed
+// retryably, and seek() its partition back to it.
 absl::StatusOr<ConsumedRecord> DecryptMessage(RdKafka::Message& message,
                                               Encryptor& encryptor,
                                               const DecryptOptions& options = {});

@@ -41,7 +41,9 @@ namespace keybroker::sdk::kafka {
 // know (NOT_FOUND, reason KEY_NOT_FOUND).
 enum class UnresolvedKeyPolicy {
   kReject,       // Produce() returns the NOT_FOUND error; nothing is sent.
-  kPassThrough,  // the record is sent unencrypted, without the header.
+  kPassThrough,  // the record is sent unencrypted, without the header;
+                 // its consumers must set DecryptOptions::require_encryption
+                 // to false, or they refuse it.
 };
 
 struct EncryptingProducerOptions {
