@@ -25,6 +25,7 @@ absl::StatusOr<GeneratedDek> BrokerCore::GenerateDek(absl::string_view alias,
   ASSIGN_OR_RETURN(crypto::SecretBytes dek,
                    key->kms->GenerateDekMaterial(key->key_id, kDekSize, options));
   ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key->kms->Wrap(key->key_id, dek, context, options));
+  ASSIGN_OR_RETURN(wrapped, Authenticated(std::move(wrapped), context));
   return GeneratedDek{std::move(dek), std::move(wrapped.edek), std::move(wrapped.key_version)};
 }
 
@@ -37,7 +38,24 @@ absl::StatusOr<kms::WrappedKey> BrokerCore::Wrap(absl::string_view alias,
                                        " bytes, not ", plaintext.size()));
   }
   ASSIGN_OR_RETURN(const BoundKey* key, registry_->Find(alias));
-  return key->kms->Wrap(key->key_id, plaintext, context, options);
+  ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key->kms->Wrap(key->key_id, plaintext, context, options));
+  return Authenticated(std::move(wrapped), context);
+}
+
+absl::StatusOr<kms::WrappedKey> BrokerCore::Authenticated(
+    kms::WrappedKey wrapped, const crypto::EncryptionContext& context) const {
+  if (authenticator_ == nullptr) return wrapped;
+  ASSIGN_OR_RETURN(crypto::Edek edek, crypto::DecodeEdek(wrapped.edek));
+  if (!EdekAuthenticator::Applies(edek)) return wrapped;
+  ASSIGN_OR_RETURN(wrapped.edek, authenticator_->Seal(std::move(edek), context));
+  return wrapped;
+}
+
+absl::StatusOr<BrokerCore::DecodedEdek> BrokerCore::DecodeAndCheck(
+    absl::string_view edek, const crypto::EncryptionContext& context) const {
+  ASSIGN_OR_RETURN(DecodedEdek decoded, Decode(edek));
+  if (authenticator_ != nullptr) RETURN_IF_ERROR(authenticator_->Check(decoded.edek, context));
+  return decoded;
 }
 
 absl::StatusOr<BrokerCore::DecodedEdek> BrokerCore::Decode(absl::string_view edek) const {
@@ -69,7 +87,7 @@ absl::StatusOr<UnwrappedDek> BrokerCore::UnwrapDecoded(absl::string_view edek_by
 absl::StatusOr<UnwrappedDek> BrokerCore::Unwrap(absl::string_view edek,
                                                 const crypto::EncryptionContext& context,
                                                 const kms::CallOptions& options) const {
-  ASSIGN_OR_RETURN(DecodedEdek decoded, Decode(edek));
+  ASSIGN_OR_RETURN(DecodedEdek decoded, DecodeAndCheck(edek, context));
   return UnwrapDecoded(edek, decoded, context, options);
 }
 
@@ -110,10 +128,12 @@ absl::StatusOr<std::string> BrokerCore::Rotate(absl::string_view alias,
 absl::StatusOr<kms::WrappedKey> BrokerCore::Rewrap(absl::string_view edek,
                                                    const crypto::EncryptionContext& context,
                                                    const kms::CallOptions& options) const {
-  ASSIGN_OR_RETURN(DecodedEdek decoded, Decode(edek));
+  ASSIGN_OR_RETURN(DecodedEdek decoded, DecodeAndCheck(edek, context));
   ASSIGN_OR_RETURN(std::string key_id, decoded.kms->KeyIdOf(decoded.edek));
   ASSIGN_OR_RETURN(UnwrappedDek dek, UnwrapDecoded(edek, decoded, context, options));
-  return decoded.kms->Wrap(key_id, dek.plaintext, context, options);
+  ASSIGN_OR_RETURN(kms::WrappedKey wrapped,
+                   decoded.kms->Wrap(key_id, dek.plaintext, context, options));
+  return Authenticated(std::move(wrapped), context);
 }
 
 absl::StatusOr<KeyStatus> BrokerCore::DescribeKey(absl::string_view alias,

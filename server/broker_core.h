@@ -15,6 +15,7 @@
 #include "crypto/secret_bytes.h"
 #include "kms_adapters/kms.h"
 #include "kms_adapters/kms_observer.h"
+#include "server/edek_authenticator.h"
 #include "server/key_registry.h"
 #include "server/unwrap_cache.h"
 
@@ -46,9 +47,13 @@ class BrokerCore {
   // `registry` (and `unwrap_cache` and `observer`, if given) must outlive
   // the core. The cache serves Unwrap and Rewrap for KMSs that call a remote
   // service; the observer hears of its hits and misses ("unwrap").
+  // With an `authenticator` (edek_authentication), RSA EDEKs are tagged when
+  // made and checked before any unwrap.
   explicit BrokerCore(const KeyRegistry* registry, UnwrapCache* unwrap_cache = nullptr,
-                      kms::KmsObserver* observer = kms::NoKmsObserver())
-      : registry_(registry), unwrap_cache_(unwrap_cache), observer_(observer) {}
+                      kms::KmsObserver* observer = kms::NoKmsObserver(),
+                      const EdekAuthenticator* authenticator = nullptr)
+      : registry_(registry), unwrap_cache_(unwrap_cache), observer_(observer),
+        authenticator_(authenticator) {}
 
   // Whether a call on `alias`, or on `edek`, may wait on a remote KMS (the
   // service then runs it off gRPC's callback threads). False for anything
@@ -94,6 +99,12 @@ class BrokerCore {
     kms::Kms* kms;
   };
   absl::StatusOr<DecodedEdek> Decode(absl::string_view edek) const;
+  // Decode, and the authentication check (EDEK_INVALID before any KMS call).
+  absl::StatusOr<DecodedEdek> DecodeAndCheck(absl::string_view edek,
+                                             const crypto::EncryptionContext& context) const;
+  // `wrapped` with its authentication tag, when it needs one.
+  absl::StatusOr<kms::WrappedKey> Authenticated(kms::WrappedKey wrapped,
+                                                const crypto::EncryptionContext& context) const;
   // Unwraps through the unwrap cache when the KMS is remote.
   absl::StatusOr<UnwrappedDek> UnwrapDecoded(absl::string_view edek_bytes,
                                              const DecodedEdek& decoded,
@@ -103,6 +114,7 @@ class BrokerCore {
   const KeyRegistry* registry_;
   UnwrapCache* unwrap_cache_;
   kms::KmsObserver* observer_;
+  const EdekAuthenticator* authenticator_;
 };
 
 }  // namespace keybroker::server

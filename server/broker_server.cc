@@ -129,8 +129,15 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   server->unwrap_cache_ =
       std::make_unique<UnwrapCache>(static_cast<size_t>(config.cache.unwrap_max_entries),
                                     absl::Seconds(config.cache.unwrap_ttl_seconds));
+  if (config.edek_authentication.has_value()) {
+    ASSIGN_OR_RETURN(kms::Kms * local, server->registry_->KmsFor(crypto::EdekKms::kLocal));
+    server->edek_authenticator_ = std::make_unique<EdekAuthenticator>(
+        static_cast<const kms::LocalKms*>(local), config.edek_authentication->local_key,
+        config.edek_authentication->accept_unauthenticated);
+  }
   server->core_ = std::make_unique<BrokerCore>(server->registry_.get(), server->unwrap_cache_.get(),
-                                               server->observers_.get());
+                                               server->observers_.get(),
+                                               server->edek_authenticator_.get());
   // More threads than one vault may use at once, so that a slow vault cannot
   // take them all (it also sheds load after a short wait for a slot).
   int per_vault = config.azure.has_value()

@@ -66,6 +66,7 @@ class BrokerServer {
   std::unique_ptr<kms::KmsObserverList> observers_;
   std::unique_ptr<KeyRegistry> registry_;
   std::unique_ptr<UnwrapCache> unwrap_cache_;
+  std::unique_ptr<EdekAuthenticator> edek_authenticator_;
   std::unique_ptr<BrokerCore> core_;
   std::unique_ptr<BlockingExecutor> executor_;
   std::unique_ptr<Authorizer> authorizer_;

@@ -56,6 +56,22 @@ absl::Status ParseTls(YamlObject& root, std::optional<TlsConfig>* out) {
   return absl::OkStatus();
 }
 
+absl::Status ParseEdekAuthentication(YamlObject& root,
+                                     std::optional<EdekAuthenticationConfig>* out) {
+  if (!root.Has("edek_authentication")) {
+    root.Node("edek_authentication");
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(YamlObject section, root.Object("edek_authentication"));
+  EdekAuthenticationConfig config;
+  RETURN_IF_ERROR(section.String("local_key", &config.local_key));
+  RETURN_IF_ERROR(section.Bool("accept_unauthenticated", &config.accept_unauthenticated));
+  RETURN_IF_ERROR(section.Finish());
+  if (config.local_key.empty()) return Invalid("edek_authentication.local_key", "is required");
+  *out = config;
+  return absl::OkStatus();
+}
+
 absl::Status ParseCache(YamlObject& root, CacheConfig* out) {
   ASSIGN_OR_RETURN(YamlObject cache, root.Object("cache"));
   RETURN_IF_ERROR(cache.PositiveInt("metadata_ttl_seconds", &out->metadata_ttl_seconds));
@@ -132,6 +148,7 @@ absl::StatusOr<Config> ParseDocument(const YAML::Node& document) {
   RETURN_IF_ERROR(root.Bool("allow_core_dumps", &config.allow_core_dumps));
   RETURN_IF_ERROR(ParseTls(root, &config.tls));
   RETURN_IF_ERROR(ParseAuthorization(root, &config.authorization));
+  RETURN_IF_ERROR(ParseEdekAuthentication(root, &config.edek_authentication));
   RETURN_IF_ERROR(ParseCache(root, &config.cache));
   RETURN_IF_ERROR(ParseKms(root, &config.local, &config.azure));
   RETURN_IF_ERROR(ParseKeys(root, &config.keys));
@@ -178,6 +195,9 @@ absl::Status ValidateConfig(const Config& config) {
       return Invalid(absl::StrCat("keys[", i, "].local_key"), "must be at most 255 bytes");
     }
     if (!binding.azure_key.empty()) RETURN_IF_ERROR(ValidateAzureBinding(config, i));
+  }
+  if (config.edek_authentication.has_value() && !config.local.has_value()) {
+    return Invalid("edek_authentication.local_key", "needs a kms.local section");
   }
   // Last, so that a configuration's other mistakes are named first.
   if (!config.tls.has_value() && !config.insecure_plaintext &&

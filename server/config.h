@@ -90,6 +90,15 @@ struct KeyBinding {
   bool hsm_random = false; // Managed HSM keys: DEK bytes from the HSM's RNG
 };
 
+// edek_authentication: RSA EDEKs tagged with an HMAC under a local key, and
+// checked before any Key Vault call (server/edek_authenticator.h).
+struct EdekAuthenticationConfig {
+  std::string local_key;  // a key of the local keyring (created if missing)
+  // Let RSA EDEKs without a tag through, while EDEKs made before this was
+  // turned on are rewrapped.
+  bool accept_unauthenticated = false;
+};
+
 struct Config {
   std::string listen;          // host:port or unix:/path
   std::string metrics_listen;  // optional
@@ -108,6 +117,7 @@ struct Config {
   bool allow_core_dumps = false;     // true keeps the process dumpable (debugging)
   // Absent: every caller may use every key (warned at start).
   std::optional<AuthorizationConfig> authorization;
+  std::optional<EdekAuthenticationConfig> edek_authentication;
   CacheConfig cache;
   std::optional<LocalKmsConfig> local;
   std::optional<AzureConfig> azure;

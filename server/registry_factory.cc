@@ -38,6 +38,9 @@ absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config,
   for (const KeyBinding& binding : config.keys) {
     if (!binding.local_key.empty()) options.required_keys.push_back(binding.local_key);
   }
+  if (config.edek_authentication.has_value()) {
+    options.required_keys.push_back(config.edek_authentication->local_key);
+  }
   absl::StatusOr<std::unique_ptr<kms::LocalKms>> kms =
       kms::LocalKms::Create(std::move(options), *std::move(master_key));
   if (!kms.ok()) return Annotate(kms.status(), "kms.local");

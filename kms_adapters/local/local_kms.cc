@@ -264,6 +264,26 @@ absl::StatusOr<WrappedKey> LocalKms::WrapUnderCurrent(absl::string_view key_id,
   return WrappedKey{std::move(encoded), std::move(edek.key_version)};
 }
 
+absl::StatusOr<crypto::SecretBytes> LocalKms::DerivePurposeKey(absl::string_view key_id,
+                                                               absl::string_view version,
+                                                               absl::string_view purpose,
+                                                               std::string* used_version) const {
+  std::shared_ptr<const Keyring> keyring = Snapshot();
+  const KeyVersion* found = nullptr;
+  uint32_t number = 0;
+  if (version.empty()) {
+    found = keyring->Current(key_id);
+  } else if (absl::SimpleAtoi(version, &number) && version == absl::StrCat(number)) {
+    found = keyring->Find(key_id, number);
+  }
+  if (found == nullptr) {
+    return KeyNotFound(absl::StrCat("local key '", absl::CHexEscape(key_id), "' has no version '",
+                                    absl::CHexEscape(version), "'"));
+  }
+  *used_version = absl::StrCat(found->number);
+  return crypto::HkdfSha256(found->material, {}, purpose, 32);
+}
+
 absl::StatusOr<const KeyVersion*> LocalKms::VersionOf(const Keyring& keyring,
                                                       const crypto::Edek& edek) const {
   if (edek.kms != crypto::EdekKms::kLocal ||

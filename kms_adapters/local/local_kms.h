@@ -94,6 +94,17 @@ class LocalKms : public Kms {
   absl::StatusOr<std::string> Rotate(absl::string_view key_id,
                                      const CallOptions& options) override;
 
+  // A 32-byte key for `purpose` (an HKDF info string naming what it is for)
+  // derived from version `version` of local key `key_id`, or from its
+  // current version when `version` is empty; `*used_version` tells which.
+  // For keys the broker uses itself (EDEK authentication), never for wraps:
+  // a distinct `purpose` keeps the derived keys apart. KEY_NOT_FOUND for an
+  // unknown key or version.
+  absl::StatusOr<crypto::SecretBytes> DerivePurposeKey(absl::string_view key_id,
+                                                       absl::string_view version,
+                                                       absl::string_view purpose,
+                                                       std::string* used_version) const;
+
   // read_only: reads the keyring file and, if its contents differ from the
   // last look, takes the keyring in it when it may replace the current one
   // (logs keyring_reloaded), else keeps the current one (logs

@@ -27,7 +27,7 @@ std::string AzureBrokerConfig(const KeyVaultEmulator& emulator,
       "listen: 127.0.0.1:0\n", options.more_settings,
       "cache: { metadata_ttl_seconds: ", options.cache_ttl_seconds,
       ", unwrap_ttl_seconds: ", options.cache_ttl_seconds, " }\n"
-      "kms:\n"
+      "kms:\n", options.more_kms,
       "  azure:\n"
       "    key_vault_tls: { ca_file: ", options.kv_ca_file, " }\n"
       "    request_timeout_seconds: 5\n"

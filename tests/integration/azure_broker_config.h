@@ -30,6 +30,7 @@ struct AzureBrokerConfigOptions {
   std::string more_identities;   // entries under `identities:` besides `app`
   std::string keys;              // the entries of `keys:` (AzureKeyConfig)
   std::string more_settings;     // top-level lines, e.g. "metrics_listen: ...\n"
+  std::string more_kms;          // entries under `kms:` besides azure, e.g. "  local: ...\n"
 };
 
 // A broker configuration listening on 127.0.0.1:0, with identity `app` (the

@@ -105,7 +105,7 @@ class AzureObservabilityTest : public ::testing::Test {
                      AzureKeyConfig(*emulator_, kHsmAlias, "hsm1", kHsmAlias, "app", true));
     WriteAll(broker_dir_.File("keybroker.yaml"),
              AzureBrokerConfig(*emulator_, {emulator_->ca_file(), kTtlSeconds, dir_->path(), "",
-                                            keys, "metrics_listen: 127.0.0.1:0\n"}));
+                                            keys, "metrics_listen: 127.0.0.1:0\n", ""}));
     auto broker = BrokerProcess::Start({"--config", broker_dir_.File("keybroker.yaml")});
     ASSERT_OK(broker);
     broker_ = *std::move(broker);

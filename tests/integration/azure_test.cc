@@ -157,7 +157,7 @@ class AzureTest : public ::testing::Test {
                                             key.host != "kv1" ? "    hsm_random: true\n" : ""));
     }
     return AzureBrokerConfig(*emulator_, {kv_ca, kTtlSeconds, dir_->path(),
-                                          OtherIdentitiesConfig(), keys, ""});
+                                          OtherIdentitiesConfig(), keys, "", ""});
   }
 
   grpc::Status GenerateDek(const std::string& alias, v1::GenerateDekResponse* response,
