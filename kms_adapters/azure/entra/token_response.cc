@@ -1,7 +1,5 @@
 #include "kms_adapters/azure/entra/token_response.h"
 
-#include <openssl/crypto.h>
-
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -13,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "common/error_reason.h"
 #include "common/utf8.h"
+#include "crypto/wipe.h"
 #include "nlohmann/json.hpp"
 
 namespace keybroker::kms::azure {
@@ -28,8 +27,6 @@ constexpr int64_t kMaxExpiresIn = 366 * 24 * 3600;
 absl::string_view ServiceName(TokenService service) {
   return service == TokenService::kImds ? "imds" : "entra id";
 }
-
-void Wipe(std::string& text) { OPENSSL_cleanse(text.data(), text.size()); }
 
 // `text` cut to `max` bytes, control characters (Entra ends lines with \r\n)
 // as spaces, valid UTF-8: it ends up in logs and gRPC status messages.
@@ -133,7 +130,7 @@ bool ParseExpiresIn(const Json& value, int64_t* seconds) {
 absl::StatusOr<AccessToken> ParseSuccess(TokenService service, std::string& body_text,
                                          absl::Time requested_at) {
   Json body = Json::parse(body_text, nullptr, /*allow_exceptions=*/false);
-  Wipe(body_text);
+  crypto::WipeString(&body_text);
   if (!body.is_object()) return Malformed(service, "not a JSON object");
   auto token = body.find("access_token");
   auto type = body.find("token_type");
@@ -153,7 +150,7 @@ absl::StatusOr<AccessToken> ParseSuccess(TokenService service, std::string& body
   if (token != body.end() && token->is_string()) {
     std::string& text = token->get_ref<std::string&>();
     if (problem.ok()) result.token = crypto::SecretBytes::CopyFrom(text);
-    Wipe(text);
+    crypto::WipeString(&text);
   }
   if (!problem.ok()) return problem;
   result.expires_at = requested_at + absl::Seconds(seconds);
