@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "common/secret_file_permissions.h"
 #include "common/status_macros.h"
 #include "crypto/random.h"
 #include "crypto/secret_file.h"
@@ -23,6 +24,7 @@ absl::StatusOr<crypto::SecretBytes> FromEnvironment() {
 }
 
 absl::StatusOr<crypto::SecretBytes> FromFile(const std::string& file) {
+  WarnIfSecretFileExposed(file, "master key");
   absl::StatusOr<crypto::SecretBytes> text = crypto::ReadSecretFile(file, 4096);
   if (!text.ok()) {
     return absl::FailedPreconditionError(

@@ -15,7 +15,8 @@ namespace keybroker::kms {
 
 inline constexpr char kMasterKeyEnv[] = "KEYBROKER_MASTER_KEY";
 
-// Reads the master key from `file` when it is not empty, else from
+// Reads the master key from `file` when it is not empty (warning, as
+// secret_file_permissions.h says, when others may read it), else from
 // KEYBROKER_MASTER_KEY. FAILED_PRECONDITION / INVALID_ARGUMENT naming the
 // source when it is missing or malformed.
 absl::StatusOr<crypto::SecretBytes> LoadMasterKey(const std::string& file);

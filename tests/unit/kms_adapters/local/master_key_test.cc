@@ -4,15 +4,20 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/log_capture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace keybroker::kms {
 namespace {
 
+using ::keybroker::testing::LogCapture;
 using ::keybroker::testing::StatusIs;
 using ::keybroker::testing::TempDir;
 using ::testing::HasSubstr;
@@ -41,6 +46,22 @@ TEST_F(MasterKeyTest, ReadsEnvironmentWhenNoFileIsConfigured) {
   absl::StatusOr<crypto::SecretBytes> key = LoadMasterKey("");
   ASSERT_OK(key);
   EXPECT_EQ(key->Reveal()[1], 0x01);
+}
+
+TEST_F(MasterKeyTest, AKeyFileOthersMayReadIsWarnedAboutByName) {
+  std::ofstream(dir_.File("mk")) << kHex << "\n";
+  ASSERT_EQ(::chmod(dir_.File("mk").c_str(), 0644), 0);
+  LogCapture log;
+  ASSERT_OK(LoadMasterKey(dir_.File("mk")));
+  std::vector<nlohmann::json> warned = log.Events("secret_file_readable");
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_EQ(warned[0]["file"], dir_.File("mk"));
+  EXPECT_EQ(warned[0]["secret"], "master key");
+  EXPECT_THAT(log.All(), Not(HasSubstr(std::string(kHex).substr(0, 16))));
+
+  ASSERT_EQ(::chmod(dir_.File("mk").c_str(), 0600), 0);
+  ASSERT_OK(LoadMasterKey(dir_.File("mk")));
+  EXPECT_EQ(log.Events("secret_file_readable").size(), 1u) << "0600 is quiet";
 }
 
 TEST_F(MasterKeyTest, MalformedKeyNamesTheSourceButNotTheKey) {
