@@ -1,10 +1,9 @@
 #include "crypto/secret_file.h"
 
-#include <openssl/crypto.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "crypto/wipe.h"
 
 namespace keybroker::crypto {
 namespace {
@@ -22,7 +21,7 @@ absl::StatusOr<SecretBytes> ReadSecretFile(const std::string& path, size_t max_s
   std::string buffer;
   absl::Status status = ReadFileInto(path, max_size, &buffer);
   SecretBytes secret = SecretBytes::CopyFrom(buffer);
-  OPENSSL_cleanse(buffer.data(), buffer.size());
+  WipeString(&buffer);
   if (!status.ok()) return status;
   return secret;
 }

@@ -105,8 +105,8 @@ absl::StatusOr<std::unique_ptr<az::Credential>> NewCredential(const Config& conf
       az::ClientSecretCredential::Options options;
       options.tenant_id = identity.tenant_id;
       ASSIGN_OR_RETURN(options.client_id, ReadSecret(identity.client_id_file, path + ".client_id"));
-      ASSIGN_OR_RETURN(options.client_secret,
-                       ReadSecret(identity.client_secret_file, path + ".client_secret"));
+      // Read, and read again when it changes, by the credential.
+      options.client_secret_file = identity.client_secret_file;
       ASSIGN_OR_RETURN(options.authority_host, Authority(config, identity, path));
       return az::ClientSecretCredential::Create(std::move(options), http, clock);
     }
@@ -114,11 +114,8 @@ absl::StatusOr<std::unique_ptr<az::Credential>> NewCredential(const Config& conf
       az::ClientCertificateCredential::Options options;
       options.tenant_id = identity.tenant_id;
       ASSIGN_OR_RETURN(options.client_id, ReadSecret(identity.client_id_file, path + ".client_id"));
-      ASSIGN_OR_RETURN(crypto::SecretBytes cert,
-                       ReadSecret(identity.cert_file, path + ".client_certificate.cert_file"));
-      options.certificate_pem = std::string(cert.RevealAsStringView());
-      ASSIGN_OR_RETURN(options.private_key_pem,
-                       ReadSecret(identity.key_file, path + ".client_certificate.key_file"));
+      options.certificate_file = identity.cert_file;
+      options.private_key_file = identity.key_file;
       ASSIGN_OR_RETURN(options.authority_host, Authority(config, identity, path));
       return az::ClientCertificateCredential::Create(std::move(options), http, clock);
     }

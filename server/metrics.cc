@@ -29,7 +29,8 @@ constexpr absl::string_view kKmsKindNames[] = {"local", "azure_key_vault", "azur
 constexpr absl::string_view kKmsOperationNames[] = {"get_key", "rotate",  "unwrapkey", "wrapkey",
                                                 "encrypt", "decrypt", "rng",       "wrap",
                                                 "unwrap",  "reload"};
-constexpr absl::string_view kCacheNames[] = {"unwrap", "key_metadata", "token"};
+constexpr absl::string_view kCacheNames[] = {"unwrap", "key_metadata", "token",
+                                             "unknown_version"};
 
 template <size_t N>
 int IndexOf(const absl::string_view (&names)[N], absl::string_view name) {
@@ -90,8 +91,8 @@ BrokerMetrics::BrokerMetrics(absl::string_view version)
                         .Register(*registry_)),
       cache_lookups_(prometheus::BuildCounter()
                          .Name("keybroker_cache_lookups_total")
-                         .Help("Cache lookups by cache (unwrap, key_metadata, token) and result "
-                               "(hit, miss)")
+                         .Help("Cache lookups by cache (unwrap, key_metadata, token, "
+                               "unknown_version) and result (hit, miss)")
                          .Register(*registry_)),
       token_refreshes_(prometheus::BuildCounter()
                            .Name("keybroker_token_refreshes_total")

@@ -83,7 +83,7 @@ class BrokerMetrics final : public kms::KmsObserver {
   static constexpr int kReasonSlots = kErrorReasonCount + 1;
   static constexpr int kKmsKinds = 3;
   static constexpr int kKmsOperations = 10;
-  static constexpr int kCaches = 3;
+  static constexpr int kCaches = 4;
 
   // Returns the series in `slot`. The first time (the only time a lock is
   // taken), creates it in `family` with the labels `make_labels()` returns

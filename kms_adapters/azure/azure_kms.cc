@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -300,6 +301,20 @@ absl::StatusOr<crypto::SecretBytes> AzureKms::Unwrap(const crypto::Edek& edek,
   // Only configured keys: a crafted EDEK never makes the broker send anything.
   ASSIGN_OR_RETURN(std::string key_url, KeyIdOf(edek));
   const Binding& binding = *by_url_.find(key_url)->second;
+  // Nor, more than once a TTL, a made-up version of a configured key.
+  std::optional<absl::Status> unknown = unknown_versions_.Find(edek.key_name, edek.key_version);
+  observer_->CacheLookup("unknown_version", /*hit=*/unknown.has_value());
+  if (unknown.has_value()) return *std::move(unknown);
+  absl::StatusOr<crypto::SecretBytes> dek = UnwrapAtVault(binding, edek, context, options);
+  if (ReasonOf(dek.status()) == ErrorReason::kKeyNotFound) {
+    unknown_versions_.Remember(edek.key_name, edek.key_version, dek.status());
+  }
+  return dek;
+}
+
+absl::StatusOr<crypto::SecretBytes> AzureKms::UnwrapAtVault(
+    const Binding& binding, const crypto::Edek& edek, const crypto::EncryptionContext& context,
+    const CallOptions& options) {
   if (edek.algorithm == crypto::EdekAlgorithm::kAes256Gcm) {
     ASSIGN_OR_RETURN(std::string aad, GcmAad(edek, context));
     return client_->DecryptGcm(binding.vault_key, edek.key_version,

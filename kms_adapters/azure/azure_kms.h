@@ -18,6 +18,11 @@
 // refused: the revocation bound is the metadata TTL (and, for unwraps, the
 // broker's unwrap cache TTL).
 //
+// An EDEK naming a version the vault refused as unknown (404, KEY_NOT_FOUND)
+// is answered the same error without a request for `unknown_version_ttl`
+// (unknown_version_cache.h), so that crafted EDEKs cannot each cost a Key
+// Vault request.
+//
 // Safe for concurrent use once all keys are added.
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_AZURE_KMS_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_AZURE_KMS_H_
@@ -31,6 +36,7 @@
 #include "absl/synchronization/mutex.h"
 #include "crypto/rsa_oaep.h"
 #include "kms_adapters/azure/key_vault_client.h"
+#include "kms_adapters/azure/unknown_version_cache.h"
 #include "kms_adapters/kms.h"
 #include "kms_adapters/kms_observer.h"
 
@@ -44,13 +50,31 @@ struct AzureKeyOptions {
   bool hsm_random = false;    // draw DEKs from the Managed HSM's RNG
 };
 
+struct AzureKmsOptions {
+  // How long the current version's metadata is used before it is fetched
+  // again: the revocation bound for wraps (cache.metadata_ttl_seconds).
+  absl::Duration metadata_ttl = absl::Seconds(30);
+  // How long a version the vault refused as unknown is refused without asking
+  // again (cache.unknown_version_ttl_seconds); zero turns that off.
+  absl::Duration unknown_version_ttl = absl::Seconds(60);
+  // How many such versions are remembered at most (the oldest go first).
+  size_t unknown_version_max_entries = 10000;
+};
+
 class AzureKms : public Kms {
  public:
   // `client` and `observer` must outlive the AzureKms; the observer hears of
-  // key metadata cache lookups.
+  // lookups in the key metadata and unknown version caches.
+  AzureKms(KeyVaultClient* client, const AzureKmsOptions& options,
+           KmsObserver* observer = NoKmsObserver())
+      : client_(client),
+        metadata_ttl_(options.metadata_ttl),
+        observer_(observer),
+        unknown_versions_(options.unknown_version_ttl, options.unknown_version_max_entries) {}
+  // The defaults but for the metadata TTL.
   AzureKms(KeyVaultClient* client, absl::Duration metadata_ttl,
            KmsObserver* observer = NoKmsObserver())
-      : client_(client), metadata_ttl_(metadata_ttl), observer_(observer) {}
+      : AzureKms(client, AzureKmsOptions{metadata_ttl}, observer) {}
 
   // Registers a key before any call (the same URL again is another alias of
   // it). INVALID_ARGUMENT for a malformed URL, or two URLs for one key.
@@ -108,6 +132,12 @@ class AzureKms : public Kms {
                                      crypto::Edek edek, const crypto::SecretBytes& dek,
                                      const crypto::EncryptionContext& context,
                                      const CallOptions& options);
+  // Unwraps at the vault (unwrapkey or decrypt), checking an RSA EDEK's
+  // binding to its header and context.
+  absl::StatusOr<crypto::SecretBytes> UnwrapAtVault(const Binding& binding,
+                                                    const crypto::Edek& edek,
+                                                    const crypto::EncryptionContext& context,
+                                                    const CallOptions& options);
 
   // Set at construction / AddKey.
   KeyVaultClient* const client_;
@@ -115,6 +145,8 @@ class AzureKms : public Kms {
   KmsObserver* const observer_;
   absl::flat_hash_map<std::string, std::unique_ptr<Binding>> by_url_;
   absl::flat_hash_map<std::string, const Binding*> by_edek_name_;
+
+  UnknownVersionCache unknown_versions_;
 
   absl::Mutex mu_;
   absl::flat_hash_map<const Binding*, std::shared_ptr<const Metadata>> metadata_

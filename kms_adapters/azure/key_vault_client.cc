@@ -1,7 +1,5 @@
 #include "kms_adapters/azure/key_vault_client.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
@@ -9,30 +7,18 @@
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/status_macros.h"
+#include "crypto/wipe.h"
 #include "kms_adapters/azure/key_vault_errors.h"
 #include "nlohmann/json.hpp"
 
 namespace keybroker::kms::azure {
 namespace {
 
+using ::keybroker::crypto::ScopedWipe;
+using ::keybroker::crypto::WipeString;
 using Json = nlohmann::json;
 
 constexpr absl::string_view kApiVersion = "api-version=7.4";
-
-void Wipe(std::string& s) {
-  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
-}
-
-// Wipes a string when it goes out of scope (request and response bodies that
-// carry key material in base64url).
-class WipeOnExit {
- public:
-  explicit WipeOnExit(std::string* s) : s_(s) {}
-  ~WipeOnExit() { Wipe(*s_); }
-
- private:
-  std::string* s_;
-};
 
 std::string B64(absl::string_view bytes) { return absl::WebSafeBase64Escape(bytes); }
 
@@ -44,14 +30,14 @@ absl::StatusOr<std::string> ReadB64(Json& json, const char* field, absl::string_
   std::string& text = json[field].get_ref<std::string&>();
   std::string bytes;
   bool ok = absl::WebSafeBase64Unescape(text, &bytes);
-  Wipe(text);
+  WipeString(&text);
   if (!ok) return Internal(absl::StrCat(what, ": response '", field, "' is not base64url"));
   return bytes;
 }
 
 absl::StatusOr<Json> ParseBody(std::string& body, absl::string_view what) {
   Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  Wipe(body);
+  WipeString(&body);
   if (!json.is_object()) return Internal(absl::StrCat(what, ": response is not a JSON object"));
   return json;
 }
@@ -109,7 +95,7 @@ absl::StatusOr<crypto::SecretBytes> SecretValue(std::string& body, absl::string_
   ASSIGN_OR_RETURN(Json json, ParseBody(body, what));
   ASSIGN_OR_RETURN(std::string bytes, ReadB64(json, "value", what));
   crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(bytes);
-  Wipe(bytes);
+  WipeString(&bytes);
   return secret;
 }
 
@@ -137,7 +123,7 @@ absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline
 
 absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time deadline,
                                                       const CancelledFn& cancelled) {
-  WipeOnExit wipe_body(&call.body);
+  ScopedWipe wipe_body(&call.body);
   std::string what = Describe(*call.key, "");
   HttpRequest request;
   request.method = call.method;
@@ -145,7 +131,7 @@ absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time dea
   request.body = call.body;
   request.retry_safe = call.retry_safe;
   request.cancelled = cancelled;
-  WipeOnExit wipe_request(&request.body);
+  ScopedWipe wipe_request(&request.body);
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (IsCancelled(cancelled)) return CallerCancelled();
     absl::StatusOr<crypto::SecretBytes> token = call.key->tokens->Token(call.key->scope, deadline);
@@ -154,11 +140,11 @@ absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time dea
                        {"Accept", "application/json"}};
     if (!request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
     if (IsCancelled(cancelled)) {
-      Wipe(request.headers[0].second);
+      WipeString(&request.headers[0].second);
       return CallerCancelled();
     }
     absl::StatusOr<HttpResponse> response = http_->Send(request, deadline);
-    Wipe(request.headers[0].second);
+    WipeString(&request.headers[0].second);
     if (absl::IsCancelled(response.status())) return response.status();
     if (!response.ok()) return TransportError(response.status(), call.operation, what);
     if (response->status == 401 && attempt == 0) {
@@ -212,7 +198,7 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::UnwrapKey(const VaultKey& ke
                    Send({&key, "unwrapkey", "unwrapkey", "POST", path, std::string(version),
                          std::move(body), /*retry_safe=*/true, /*edek_operation=*/true},
                         deadline, cancelled));
-  WipeOnExit wipe(&response.body);
+  ScopedWipe wipe(&response.body);
   return SecretValue(response.body, "unwrapkey");
 }
 
@@ -226,7 +212,7 @@ absl::StatusOr<GcmCiphertext> KeyVaultClient::EncryptGcm(const VaultKey& key,
   std::string value = B64(plaintext.RevealAsStringView());
   std::string body = absl::StrCat(R"({"alg":"A256GCM","value":")", value, R"(","aad":")",
                                   B64(aad), R"("})");
-  Wipe(value);
+  WipeString(&value);
   ASSIGN_OR_RETURN(HttpResponse response,
                    Send({&key, "encrypt", "encrypt", "POST", path, std::string(version),
                          std::move(body)},
@@ -253,7 +239,7 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::DecryptGcm(const VaultKey& k
                    Send({&key, "decrypt", "decrypt", "POST", path, std::string(version),
                          std::move(body), /*retry_safe=*/true, /*edek_operation=*/true},
                         deadline, cancelled));
-  WipeOnExit wipe(&response.body);
+  ScopedWipe wipe(&response.body);
   return SecretValue(response.body, "decrypt");
 }
 
@@ -264,7 +250,7 @@ absl::StatusOr<crypto::SecretBytes> KeyVaultClient::RandomBytes(const VaultKey& 
   ASSIGN_OR_RETURN(HttpResponse response,
                    Send({&key, "rng", "rng", "POST", "/rng", "", std::move(body)}, deadline,
                         cancelled));
-  WipeOnExit wipe(&response.body);
+  ScopedWipe wipe(&response.body);
   ASSIGN_OR_RETURN(crypto::SecretBytes secret, SecretValue(response.body, "rng"));
   if (secret.size() != static_cast<size_t>(count)) {
     return Internal("rng: Managed HSM returned the wrong number of bytes");

@@ -11,10 +11,11 @@
 // 403 KeyDisabled / KeyOperationForbidden -> KEY_DISABLED; 404 ->
 // KEY_NOT_FOUND; 400 on unwrap/decrypt -> EDEK_INVALID; 429 -> KMS_THROTTLED
 // (with the retry delay); 5xx, connection failures, deadline -> KMS_UNAVAILABLE.
-// Messages carry Key Vault's x-ms-request-id and error codes, never tokens or
-// key material. Every call stops, with CANCELLED (CallerCancelled), before
-// fetching a token or sending, and between retries, once its `cancelled`
-// says the caller gave up. Safe for concurrent use.
+// Messages carry Key Vault's x-ms-request-id and error codes, never its error
+// text (logged, key_vault_errors.h), tokens or key material. Every call
+// stops, with CANCELLED (CallerCancelled), before fetching a token or
+// sending, and between retries, once its `cancelled` says the caller gave
+// up. Safe for concurrent use.
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_CLIENT_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_CLIENT_H_
 

@@ -5,7 +5,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
+#include "common/log.h"
 #include "common/utf8.h"
+#include "kms_adapters/azure/error_text.h"
 #include "nlohmann/json.hpp"
 
 namespace keybroker::kms::azure {
@@ -14,23 +16,46 @@ namespace {
 constexpr absl::Duration kDefaultThrottleDelay = absl::Seconds(1);
 
 struct ServiceError {
-  std::string code;        // error.code, e.g. "Forbidden"
+  std::string code;        // error.code, e.g. "Forbidden" ("" unless identifier-shaped)
   std::string inner_code;  // error.innererror.code, e.g. "ForbiddenByRbac"
+  std::string text;        // error.message, else the whole body: for the log only
 };
 
-// Reads {"error":{"code","innererror":{"code"}}}; Managed HSM may send an
-// empty body (§2.1), which leaves both empty.
+std::string StringMember(const nlohmann::json& object, const char* name) {
+  auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// Reads {"error":{"code","message","innererror":{"code"}}}; Managed HSM may
+// send an empty body (§2.1), which leaves all empty. A proxy's HTML page is
+// kept as the text.
 ServiceError ParseServiceError(const std::string& body) {
   ServiceError error;
   nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object() || !json.contains("error") || !json["error"].is_object()) return error;
-  const nlohmann::json& e = json["error"];
-  if (e.contains("code") && e["code"].is_string()) error.code = e["code"];
-  if (e.contains("innererror") && e["innererror"].is_object() &&
-      e["innererror"].contains("code") && e["innererror"]["code"].is_string()) {
-    error.inner_code = e["innererror"]["code"];
+  if (!json.is_object() || !json.contains("error") || !json["error"].is_object()) {
+    error.text = body;
+    return error;
   }
+  const nlohmann::json& e = json["error"];
+  error.code = ServiceIdentifier(StringMember(e, "code"));
+  if (e.contains("innererror") && e["innererror"].is_object()) {
+    error.inner_code = ServiceIdentifier(StringMember(e["innererror"], "code"));
+  }
+  error.text = StringMember(e, "message");
   return error;
+}
+
+// The full story for the operator, under the request id the caller was given.
+void LogServiceError(const HttpResponse& response, const ServiceError& error,
+                     absl::string_view operation, absl::string_view what,
+                     const std::string& request_id) {
+  log::Info("key_vault_error", {{"operation", std::string(operation)},
+                                {"key", ToValidUtf8(what)},
+                                {"http_status", response.status},
+                                {"code", error.code},
+                                {"inner_code", error.inner_code},
+                                {"kms_request_id", request_id},
+                                {"detail", DiagnosticText(error.text)}});
 }
 
 ErrorReason ReasonFor(int status, const ServiceError& error, bool edek_operation) {
@@ -60,14 +85,15 @@ absl::Status KeyVaultError(const HttpResponse& response, absl::string_view opera
                            absl::string_view what, bool edek_operation) {
   ServiceError error = ParseServiceError(response.body);
   ErrorReason reason = ReasonFor(response.status, error, edek_operation);
+  std::string request_id = ServiceIdentifier(response.Header("x-ms-request-id"), 128);
+  LogServiceError(response, error, operation, what, request_id);
   std::string message = absl::StrCat(
       operation, " on ", what, " failed: HTTP ", response.status,
       error.code.empty() ? "" : absl::StrCat(" ", error.code),
       error.inner_code.empty() ? "" : absl::StrCat("/", error.inner_code));
-  std::string request_id = response.Header("x-ms-request-id");
   if (!request_id.empty()) absl::StrAppend(&message, " (x-ms-request-id ", request_id, ")");
   absl::Status status = MakeError(reason, ToValidUtf8(message));
-  SetKmsRequestId(status, ToValidUtf8(absl::string_view(request_id).substr(0, 128)));
+  SetKmsRequestId(status, request_id);
   if (reason == ErrorReason::kKmsThrottled) {
     int64_t seconds = 0;
     SetRetryDelay(status, absl::SimpleAtoi(response.Header("Retry-After"), &seconds) && seconds > 0

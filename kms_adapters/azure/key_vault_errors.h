@@ -1,6 +1,8 @@
 // Maps a Key Vault / Managed HSM error response to a keybroker error
-// (keyvault-protocol.md §7), keeping the service's codes and request id in the
-// message for diagnosis.
+// (keyvault-protocol.md §7). The message, which reaches gRPC callers, has a
+// fixed shape: operation, key, HTTP status, the service's error codes and its
+// x-ms-request-id; the service's error text goes only to a `key_vault_error`
+// log line (error_text.h says why).
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_ERRORS_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_KEY_VAULT_ERRORS_H_
 
@@ -13,6 +15,9 @@ namespace keybroker::kms::azure {
 // Returns the error for a non-2xx `response` to `operation` ("unwrapkey",
 // "get key", ...) on `what` ("key vault-a.vault.azure.net/cmk version ...").
 // `edek_operation`: unwrapkey/decrypt, where a 400 means a bad EDEK.
+// Writes the `key_vault_error` line (info): the codes, the request id and
+// the service's message (or the body that was not Key Vault's JSON), capped
+// at kMaxDiagnosticText bytes.
 absl::Status KeyVaultError(const HttpResponse& response, absl::string_view operation,
                            absl::string_view what, bool edek_operation);
 

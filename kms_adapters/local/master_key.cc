@@ -1,28 +1,33 @@
 #include "kms_adapters/local/master_key.h"
 
 #include <cstdlib>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "common/secret_file_permissions.h"
 #include "common/status_macros.h"
 #include "crypto/random.h"
+#include "crypto/secret_env.h"
 #include "crypto/secret_file.h"
 
 namespace keybroker::kms {
 namespace {
 
+// Taken out of the environment once read: it stays in neither
+// /proc/<pid>/environ nor the environment of child processes.
 absl::StatusOr<crypto::SecretBytes> FromEnvironment() {
-  const char* value = std::getenv(kMasterKeyEnv);
-  if (value == nullptr) {
+  std::optional<crypto::SecretBytes> text = crypto::TakeSecretFromEnvironment(kMasterKeyEnv);
+  if (!text.has_value()) {
     return absl::FailedPreconditionError(
         absl::StrCat("no master key: set kms.local.master_key_file or ", kMasterKeyEnv));
   }
-  return crypto::ParseHexKey32(crypto::SecretBytes::CopyFrom(absl::string_view(value)),
-                               absl::StrCat("environment variable ", kMasterKeyEnv));
+  return crypto::ParseHexKey32(*text, absl::StrCat("environment variable ", kMasterKeyEnv));
 }
 
 absl::StatusOr<crypto::SecretBytes> FromFile(const std::string& file) {
+  WarnIfSecretFileExposed(file, "master key");
   absl::StatusOr<crypto::SecretBytes> text = crypto::ReadSecretFile(file, 4096);
   if (!text.ok()) {
     return absl::FailedPreconditionError(

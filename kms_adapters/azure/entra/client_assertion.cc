@@ -1,7 +1,5 @@
 #include "kms_adapters/azure/entra/client_assertion.h"
 
-#include <openssl/crypto.h>
-
 #include <array>
 #include <cstdint>
 
@@ -11,6 +9,7 @@
 #include "common/status_macros.h"
 #include "crypto/bytes.h"
 #include "crypto/random.h"
+#include "crypto/wipe.h"
 #include "nlohmann/json.hpp"
 
 namespace keybroker::kms::azure {
@@ -62,7 +61,7 @@ absl::StatusOr<crypto::SecretBytes> MakeClientAssertion(const ClientAssertionCla
   ASSIGN_OR_RETURN(std::string signature, signer.Sign(crypto::AsBytes(signing_input)));
   std::string jws = absl::StrCat(signing_input, ".", Base64Url(signature));
   crypto::SecretBytes assertion = crypto::SecretBytes::CopyFrom(jws);
-  OPENSSL_cleanse(jws.data(), jws.size());
+  crypto::WipeString(&jws);
   return assertion;
 }
 

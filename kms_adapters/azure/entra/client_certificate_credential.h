@@ -3,9 +3,12 @@
 // the certificate's private key (keyvault-protocol.md §9.2; see
 // client_assertion.h for its exact form).
 //
-// The certificate and key are loaded once, at creation: replacing the files
-// needs a restart (or a new credential). Immutable after creation; safe for
-// concurrent use. The private key stays inside OpenSSL.
+// Given as files, the certificate and key are read again for the next token
+// request once either changes (rotation without restart; a new pair that does
+// not belong together is logged and the old one kept: credential_files.h).
+// The key file is warned about when others may read it
+// (secret_file_permissions.h). Safe for concurrent use. The private key stays
+// inside OpenSSL.
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_ENTRA_CLIENT_CERTIFICATE_CREDENTIAL_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_ENTRA_CLIENT_CERTIFICATE_CREDENTIAL_H_
 
@@ -20,6 +23,7 @@
 #include "crypto/secret_bytes.h"
 #include "kms_adapters/azure/credential.h"
 #include "kms_adapters/azure/entra/clock.h"
+#include "kms_adapters/azure/entra/credential_files.h"
 #include "kms_adapters/azure/entra/token_endpoint.h"
 #include "kms_adapters/azure/http_client.h"
 
@@ -30,9 +34,12 @@ class ClientCertificateCredential : public Credential {
   struct Options {
     std::string tenant_id;
     crypto::SecretBytes client_id;  // as read from its file; whitespace ignored
-    // PEM contents of client_certificate.cert_file (the leaf certificate
-    // first) and key_file (unencrypted RSA, 2048 bits or more). The two may
-    // be the same combined file.
+    // client_certificate.cert_file (PEM, the leaf certificate first) and
+    // key_file (PEM, unencrypted RSA, 2048 bits or more), read now and again
+    // whenever either changes. The two may be the same combined file.
+    std::string certificate_file;
+    std::string private_key_file;
+    // When both files are empty: their contents, used as they are.
     std::string certificate_pem;
     crypto::SecretBytes private_key_pem;
     std::string authority_host = std::string(kPublicCloudAuthorityHost);
@@ -40,30 +47,44 @@ class ClientCertificateCredential : public Credential {
 
   // Loads the certificate and key and checks that they belong together.
   // INVALID_ARGUMENT naming the field (never key bytes) when anything is
-  // unusable. `http` and `clock` must outlive the credential.
+  // unusable (or only one of the two files is given); ReadSecretFile's error
+  // when a file cannot be read. `http` and `clock` must outlive the
+  // credential.
   static absl::StatusOr<std::unique_ptr<ClientCertificateCredential>> Create(Options options,
                                                                              HttpClient* http,
                                                                              const Clock* clock);
 
-  // POSTs a client-credentials request with a newly signed assertion.
-  // Errors as Credential::Fetch says (INTERNAL if signing fails).
+  // POSTs a client-credentials request with an assertion newly signed with
+  // the current key. Errors as Credential::Fetch says (INTERNAL if signing
+  // fails).
   absl::StatusOr<AccessToken> Fetch(absl::string_view scope, absl::Time deadline) override;
 
  private:
+  // What signs assertions: the private key and its certificate's thumbprint.
+  struct Signing {
+    crypto::Sha256Digest thumbprint;  // of the certificate's DER
+    crypto::RsaPssSigner signer;
+  };
+  using SigningFiles = CredentialFiles<Signing>;
+
+  // Returns the Signing of a certificate and key that belong together.
+  static absl::StatusOr<Signing> LoadSigning(absl::string_view certificate_pem,
+                                             const crypto::SecretBytes& private_key_pem);
+  static absl::StatusOr<Signing> ReadSigning(const std::string& certificate_file,
+                                             const std::string& private_key_file);
+
   ClientCertificateCredential(std::string token_url, std::string client_id,
-                              crypto::Sha256Digest thumbprint, crypto::RsaPssSigner signer,
-                              HttpClient* http, const Clock* clock)
+                              std::unique_ptr<SigningFiles> signing, HttpClient* http,
+                              const Clock* clock)
       : token_url_(std::move(token_url)),
         client_id_(std::move(client_id)),
-        thumbprint_(thumbprint),
-        signer_(std::move(signer)),
+        signing_(std::move(signing)),
         http_(http),
         clock_(clock) {}
 
   const std::string token_url_;
   const std::string client_id_;
-  const crypto::Sha256Digest thumbprint_;  // of the certificate's DER
-  const crypto::RsaPssSigner signer_;
+  const std::unique_ptr<SigningFiles> signing_;
   HttpClient* const http_;
   const Clock* const clock_;
 };

@@ -2,8 +2,11 @@
 // client secret (OAuth client credentials, keyvault-protocol.md §9.1) --
 // Kroxylicious' "entraIdentity".
 //
-// Immutable after creation; safe for concurrent use. The secret stays in a
-// SecretBytes and leaves it only for the moment the request body is built.
+// The secret may come from a file, read again for the next token request
+// once it changes (rotation without restart; credential_files.h), and is
+// warned about when others may read it (secret_file_permissions.h). Safe for
+// concurrent use. The secret stays in a SecretBytes and leaves it only for
+// the moment the request body is built.
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_ENTRA_CLIENT_SECRET_CREDENTIAL_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_ENTRA_CLIENT_SECRET_CREDENTIAL_H_
 
@@ -16,6 +19,7 @@
 #include "crypto/secret_bytes.h"
 #include "kms_adapters/azure/credential.h"
 #include "kms_adapters/azure/entra/clock.h"
+#include "kms_adapters/azure/entra/credential_files.h"
 #include "kms_adapters/azure/entra/token_endpoint.h"
 #include "kms_adapters/azure/http_client.h"
 
@@ -27,6 +31,9 @@ class ClientSecretCredential : public Credential {
     std::string tenant_id;
     // As read from their files; surrounding whitespace is ignored.
     crypto::SecretBytes client_id;
+    // The secret's file (client_secret.password_file), read now and again
+    // whenever it changes; or, when empty, the secret itself.
+    std::string client_secret_file;
     crypto::SecretBytes client_secret;
     // oauth_endpoint_url: a URL or host name, trailing '/' allowed.
     std::string authority_host = std::string(kPublicCloudAuthorityHost);
@@ -34,19 +41,23 @@ class ClientSecretCredential : public Credential {
 
   // Checks `options` and returns the credential. INVALID_ARGUMENT naming the
   // field (never its value) when the tenant id, client id, secret or
-  // authority is unusable. `http` (trusting Entra ID's CA) and `clock` must
-  // outlive the credential.
+  // authority is unusable; ReadSecretFile's error when the secret's file
+  // cannot be read. `http` (trusting Entra ID's CA) and `clock` must outlive
+  // the credential.
   static absl::StatusOr<std::unique_ptr<ClientSecretCredential>> Create(Options options,
                                                                         HttpClient* http,
                                                                         const Clock* clock);
 
-  // POSTs grant_type=client_credentials with the id, secret and `scope`.
-  // Errors as Credential::Fetch says.
+  // POSTs grant_type=client_credentials with the id, the current secret and
+  // `scope`. Errors as Credential::Fetch says.
   absl::StatusOr<AccessToken> Fetch(absl::string_view scope, absl::Time deadline) override;
 
  private:
+  using SecretFile = CredentialFiles<crypto::SecretBytes>;
+
   ClientSecretCredential(std::string token_url, std::string client_id,
-                         crypto::SecretBytes client_secret, HttpClient* http, const Clock* clock)
+                         std::unique_ptr<SecretFile> client_secret, HttpClient* http,
+                         const Clock* clock)
       : token_url_(std::move(token_url)),
         client_id_(std::move(client_id)),
         client_secret_(std::move(client_secret)),
@@ -55,7 +66,7 @@ class ClientSecretCredential : public Credential {
 
   const std::string token_url_;
   const std::string client_id_;
-  const crypto::SecretBytes client_secret_;
+  const std::unique_ptr<SecretFile> client_secret_;
   HttpClient* const http_;
   const Clock* const clock_;
 };

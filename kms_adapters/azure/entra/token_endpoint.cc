@@ -1,12 +1,11 @@
 #include "kms_adapters/azure/entra/token_endpoint.h"
 
-#include <openssl/crypto.h>
-
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "crypto/wipe.h"
 #include "kms_adapters/azure/entra/token_response.h"
 #include "kms_adapters/azure/url.h"
 
@@ -86,10 +85,10 @@ absl::StatusOr<AccessToken> PostTokenRequest(HttpClient& http, const std::string
   for (const FormField& field : form) {
     std::string value = UrlEncode(field.value);
     absl::StrAppend(&request.body, request.body.empty() ? "" : "&", field.name, "=", value);
-    OPENSSL_cleanse(value.data(), value.size());
+    crypto::WipeString(&value);
   }
   absl::StatusOr<HttpResponse> response = http.Send(request, deadline);
-  OPENSSL_cleanse(request.body.data(), request.body.size());
+  crypto::WipeString(&request.body);
   return TokenFromResponse(TokenService::kEntraId, std::move(response), now);
 }
 

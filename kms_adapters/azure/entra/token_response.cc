@@ -1,18 +1,17 @@
 #include "kms_adapters/azure/entra/token_response.h"
 
-#include <openssl/crypto.h>
-
 #include <cstdint>
 #include <string>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/error_reason.h"
-#include "common/utf8.h"
+#include "common/log.h"
+#include "crypto/wipe.h"
+#include "kms_adapters/azure/error_text.h"
 #include "nlohmann/json.hpp"
 
 namespace keybroker::kms::azure {
@@ -20,8 +19,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Long enough for Entra's longest first lines (AADSTS700016 is ~330 bytes).
-constexpr size_t kMaxDescription = 512;
 constexpr size_t kMaxToken = 64 * 1024;
 constexpr int64_t kMaxExpiresIn = 366 * 24 * 3600;
 
@@ -29,68 +26,79 @@ absl::string_view ServiceName(TokenService service) {
   return service == TokenService::kImds ? "imds" : "entra id";
 }
 
-void Wipe(std::string& text) { OPENSSL_cleanse(text.data(), text.size()); }
+// What an Entra or IMDS error body (§9.4, §9.5) says. All but `text` are
+// identifier-shaped ("" otherwise) and may reach callers.
+struct TokenError {
+  std::string oauth_error;  // "invalid_client"
+  int64_t aadsts = 0;       // first of error_codes, 0 if none
+  std::string trace_id, correlation_id;
+  std::string text;         // error_description, else the body: for the log only
+};
 
-// `text` cut to `max` bytes, control characters (Entra ends lines with \r\n)
-// as spaces, valid UTF-8: it ends up in logs and gRPC status messages.
-std::string Printable(absl::string_view text, size_t max) {
-  std::string out(text.substr(0, max));
-  for (char& c : out) {
-    if (absl::ascii_iscntrl(static_cast<unsigned char>(c))) c = ' ';
-  }
-  return ToValidUtf8(out);
-}
-
-std::string StringField(const Json& body, const char* name, size_t max) {
+std::string StringMember(const Json& body, const char* name) {
   auto it = body.find(name);
-  if (it == body.end() || !it->is_string()) return "";
-  return Printable(it->get_ref<const std::string&>(), max);
+  return it != body.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-// "HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided. ...
-// [trace id ..., correlation id ...]" from an Entra or IMDS error body; just
-// "HTTP 401" when the body is not one. Sets `oauth_error` to the "error".
-std::string DescribeError(const HttpResponse& response, std::string* oauth_error) {
-  std::string text = absl::StrCat("HTTP ", response.status);
-  Json body = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object()) return text;
-  *oauth_error = StringField(body, "error", 64);
-  if (!oauth_error->empty()) absl::StrAppend(&text, " ", *oauth_error);
-  std::string description;
-  auto raw = body.find("error_description");
-  if (raw != body.end() && raw->is_string()) {
-    // Only the first line: the rest repeats the trace and correlation ids.
-    absl::string_view all = raw->get_ref<const std::string&>();
-    description = Printable(absl::StripAsciiWhitespace(all.substr(0, all.find_first_of("\r\n"))),
-                            kMaxDescription);
+TokenError ParseTokenError(const std::string& body_text) {
+  TokenError error;
+  Json body = Json::parse(body_text, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) {
+    error.text = body_text;
+    return error;
   }
+  error.oauth_error = ServiceIdentifier(StringMember(body, "error"));
   auto codes = body.find("error_codes");
-  if (!absl::StartsWith(description, "AADSTS") && codes != body.end() && codes->is_array() &&
-      !codes->empty() && (*codes)[0].is_number_integer()) {
-    absl::StrAppend(&text, " AADSTS", (*codes)[0].get<int64_t>());
+  if (codes != body.end() && codes->is_array() && !codes->empty() &&
+      (*codes)[0].is_number_integer()) {
+    error.aadsts = (*codes)[0].get<int64_t>();
   }
-  if (!description.empty()) absl::StrAppend(&text, ": ", description);
-  std::string trace_id = StringField(body, "trace_id", 64);
-  std::string correlation_id = StringField(body, "correlation_id", 64);
-  if (!trace_id.empty() || !correlation_id.empty()) {
-    absl::StrAppend(&text, " [trace id ", trace_id, ", correlation id ", correlation_id, "]");
+  error.trace_id = ServiceIdentifier(StringMember(body, "trace_id"));
+  error.correlation_id = ServiceIdentifier(StringMember(body, "correlation_id"));
+  error.text = StringMember(body, "error_description");
+  return error;
+}
+
+// "HTTP 401 invalid_client AADSTS7000215 [trace id ..., correlation id ...]":
+// the ids Microsoft support asks for, none of Entra's prose.
+std::string DescribeError(int status, const TokenError& error) {
+  std::string text = absl::StrCat("HTTP ", status);
+  if (!error.oauth_error.empty()) absl::StrAppend(&text, " ", error.oauth_error);
+  if (error.aadsts > 0) absl::StrAppend(&text, " AADSTS", error.aadsts);
+  if (!error.trace_id.empty() || !error.correlation_id.empty()) {
+    absl::StrAppend(&text, " [trace id ", error.trace_id, ", correlation id ",
+                    error.correlation_id, "]");
   }
   return text;
 }
 
+// The description (which names the application, tenant or certificate
+// involved) for the operator, under the ids the caller was given.
+void LogTokenError(TokenService service, int status, const TokenError& error) {
+  log::Info("entra_token_error", {{"service", std::string(ServiceName(service))},
+                                  {"http_status", status},
+                                  {"error", error.oauth_error},
+                                  {"error_code", error.aadsts},
+                                  {"trace_id", error.trace_id},
+                                  {"correlation_id", error.correlation_id},
+                                  {"detail", DiagnosticText(error.text)}});
+}
+
 absl::Status ErrorFromStatus(TokenService service, const HttpResponse& response) {
-  std::string oauth_error;
-  std::string what = DescribeError(response, &oauth_error);
-  absl::string_view name = ServiceName(service);
+  TokenError error = ParseTokenError(response.body);
   int status = response.status;
+  LogTokenError(service, status, error);
+  std::string what = DescribeError(status, error);
+  const std::string& oauth_error = error.oauth_error;
+  absl::string_view name = ServiceName(service);
   if (status == 429) {
-    absl::Status error = MakeError(ErrorReason::kKmsThrottled,
-                                   absl::StrCat(name, " throttled the token request: ", what));
+    absl::Status throttled = MakeError(ErrorReason::kKmsThrottled,
+                                       absl::StrCat(name, " throttled the token request: ", what));
     int64_t seconds = 0;
     if (absl::SimpleAtoi(response.Header("Retry-After"), &seconds) && seconds >= 0) {
-      SetRetryDelay(error, absl::Seconds(seconds));
+      SetRetryDelay(throttled, absl::Seconds(seconds));
     }
-    return error;
+    return throttled;
   }
   // IMDS answers 404 while it is being updated and 410 for up to 70 s after
   // start (§9.5); Entra's temporarily_unavailable is its transient failure.
@@ -133,7 +141,7 @@ bool ParseExpiresIn(const Json& value, int64_t* seconds) {
 absl::StatusOr<AccessToken> ParseSuccess(TokenService service, std::string& body_text,
                                          absl::Time requested_at) {
   Json body = Json::parse(body_text, nullptr, /*allow_exceptions=*/false);
-  Wipe(body_text);
+  crypto::WipeString(&body_text);
   if (!body.is_object()) return Malformed(service, "not a JSON object");
   auto token = body.find("access_token");
   auto type = body.find("token_type");
@@ -153,7 +161,7 @@ absl::StatusOr<AccessToken> ParseSuccess(TokenService service, std::string& body
   if (token != body.end() && token->is_string()) {
     std::string& text = token->get_ref<std::string&>();
     if (problem.ok()) result.token = crypto::SecretBytes::CopyFrom(text);
-    Wipe(text);
+    crypto::WipeString(&text);
   }
   if (!problem.ok()) return problem;
   result.expires_at = requested_at + absl::Seconds(seconds);

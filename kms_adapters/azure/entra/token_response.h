@@ -12,11 +12,12 @@
 //   invalid_request, invalid_scope, ...)    -> KEY_NOT_ACCESSIBLE
 //   no response (connection, TLS, deadline) -> KMS_UNAVAILABLE
 //
-// Error messages name the service, the HTTP status, the OAuth error, the
-// AADSTS number and the first line of error_description (Entra writes no
-// secret there), plus its trace and correlation ids for Microsoft support.
-// They never contain the request or the token. Pure functions, safe for
-// concurrent use.
+// Error messages, which reach gRPC callers, have a fixed shape: the service,
+// the HTTP status, the OAuth error, the AADSTS number and the trace and
+// correlation ids for Microsoft support. error_description, which names the
+// application, tenant or certificate involved, goes only to an
+// `entra_token_error` log line (info), capped at 1 KiB (error_text.h). Neither
+// ever contains the request or the token. Safe for concurrent use.
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_ENTRA_TOKEN_RESPONSE_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_ENTRA_TOKEN_RESPONSE_H_
 

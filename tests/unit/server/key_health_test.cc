@@ -5,11 +5,11 @@
 #include <vector>
 
 #include "common/error_reason.h"
-#include "common/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kms_adapters/azure/azure_kms.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/log_capture.h"
 
 namespace keybroker::server {
 namespace {
@@ -29,26 +29,16 @@ class KeyHealthTest : public ::testing::Test {
     ASSERT_TRUE(azure->AddKey(options).ok());
     ASSERT_TRUE(registry_.AddKms(std::move(azure)).ok());
     ASSERT_TRUE(registry_.Bind("tenant-a", crypto::EdekKms::kAzure, kKeyUrl).ok());
-    log::SetSinkForTesting([this](const std::string& line) {
-      lines_.push_back(nlohmann::json::parse(line));
-    });
     health_.Track(registry_);
   }
-  void TearDown() override { log::SetSinkForTesting(nullptr); }
 
-  std::vector<nlohmann::json> Events(const std::string& event) const {
-    std::vector<nlohmann::json> found;
-    for (const auto& line : lines_) {
-      if (line["event"] == event) found.push_back(line);
-    }
-    return found;
-  }
+  std::vector<nlohmann::json> Events(const std::string& event) const { return log_.Events(event); }
 
   kms::azure::KeyVaultClient client_{nullptr};
   KeyRegistry registry_;
   BrokerMetrics metrics_{"dev"};
   KeyHealth health_{&metrics_};
-  std::vector<nlohmann::json> lines_;
+  testing::LogCapture log_;
 };
 
 absl::Status Revoked() {
@@ -110,7 +100,7 @@ TEST_F(KeyHealthTest, ServiceFaultsSayNothingAboutTheKey) {
 
 TEST_F(KeyHealthTest, KeysItDoesNotTrackAreIgnored) {
   health_.KeyRequestDone("https://other.vault.azure.net/keys/x", kVersion, Revoked());
-  EXPECT_TRUE(lines_.empty());
+  EXPECT_EQ(log_.All(), "");
   EXPECT_THAT(metrics_.Scrape(),
               HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 0"));
 }

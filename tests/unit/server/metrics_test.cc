@@ -91,6 +91,7 @@ TEST(BrokerMetricsTest, CountsCachesTokensAndKeys) {
   metrics.UnwrapCacheLookup(false);
   metrics.UnwrapCacheLookup(true);
   metrics.CacheLookup("token", false);
+  metrics.CacheLookup("unknown_version", true);
   metrics.TokenRefreshDone(absl::OkStatus());
   metrics.TokenRefreshDone(MakeError(ErrorReason::kKmsUnavailable, "entra down"));
   metrics.SetKeysConfigured(2, 1);
@@ -100,6 +101,8 @@ TEST(BrokerMetricsTest, CountsCachesTokensAndKeys) {
   EXPECT_THAT(text, HasSubstr("keybroker_cache_lookups_total{cache=\"unwrap\",result=\"hit\"} 2"));
   EXPECT_THAT(text, HasSubstr("keybroker_cache_lookups_total{cache=\"unwrap\",result=\"miss\"} 1"));
   EXPECT_THAT(text, HasSubstr("keybroker_cache_lookups_total{cache=\"token\",result=\"miss\"} 1"));
+  EXPECT_THAT(text, HasSubstr(
+                        "keybroker_cache_lookups_total{cache=\"unknown_version\",result=\"hit\"} 1"));
   EXPECT_THAT(text, HasSubstr("keybroker_token_refreshes_total{outcome=\"OK\"} 1"));
   EXPECT_THAT(text, HasSubstr("keybroker_token_refreshes_total{outcome=\"KMS_UNAVAILABLE\"} 1"));
   EXPECT_THAT(text, HasSubstr("keybroker_keys_configured{management=\"customer\"} 2"));

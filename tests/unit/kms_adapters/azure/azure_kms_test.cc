@@ -56,6 +56,9 @@ class AzureKmsTest : public ::testing::Test {
   AzureKmsTest() : http_(vault_.Handler()), client_(&http_) { UseTtl(absl::Minutes(10)); }
 
   void UseTtl(absl::Duration ttl) { kms_ = std::make_unique<AzureKms>(&client_, ttl); }
+  void UseOptions(const AzureKmsOptions& options) {
+    kms_ = std::make_unique<AzureKms>(&client_, options);
+  }
 
   AzureKeyOptions VaultKeyOptions(const std::string& url) {
     AzureKeyOptions options;
@@ -592,6 +595,104 @@ TEST_F(AzureKmsTest, UnknownKeyIdIsKeyNotFoundWithoutARequest) {
               HasReason(ErrorReason::kKeyNotFound));
   EXPECT_THAT(kms_->Rotate("kek-orders", CallOptions()), HasReason(ErrorReason::kKeyNotFound));
   EXPECT_EQ(requests(), 0u);
+}
+
+// --- Versions the vault does not know ---------------------------------------
+
+// An EDEK of the configured key, changed to name a version the vault never
+// made: what a caller crafting EDEKs sends.
+crypto::Edek WithVersion(const WrappedKey& wrapped, absl::string_view version) {
+  crypto::Edek edek = *crypto::DecodeEdek(wrapped.edek);
+  edek.key_version = std::string(version);
+  return edek;
+}
+
+constexpr char kMadeUp1[] = "00000000000000000000000000000001";
+constexpr char kMadeUp2[] = "00000000000000000000000000000002";
+constexpr char kMadeUp3[] = "00000000000000000000000000000003";
+
+TEST_F(AzureKmsTest, AnUnknownVersionIsAskedAboutOnceWithinTheTtl) {
+  AddRsaKey();
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  absl::StatusOr<crypto::SecretBytes> first = Unwrap(WithVersion(*wrapped, kMadeUp1), Context("a"));
+  EXPECT_THAT(first, HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_EQ(vault_.count("unwrapkey"), 1);
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<crypto::SecretBytes> again =
+        Unwrap(WithVersion(*wrapped, kMadeUp1), Context("b"));
+    EXPECT_EQ(again.status(), first.status()) << "the same error, request id and all";
+    EXPECT_EQ(KmsRequestIdOf(again.status()), "tiny-request");
+  }
+  EXPECT_EQ(vault_.count("unwrapkey"), 1) << "answered without Key Vault";
+
+  EXPECT_THAT(Unwrap(WithVersion(*wrapped, kMadeUp2), Context("a")),
+              HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_EQ(vault_.count("unwrapkey"), 2) << "another version is asked about";
+  EXPECT_OK(Unwrap(*wrapped, Context("a"))) << "the real version is untouched";
+}
+
+TEST_F(AzureKmsTest, AnUnknownVersionIsAskedAboutAgainAfterTheTtl) {
+  const absl::Duration ttl = absl::Milliseconds(200);
+  AzureKmsOptions options;
+  options.unknown_version_ttl = ttl;
+  UseOptions(options);
+  AddRsaKey();
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  absl::Time start = absl::Now();
+  EXPECT_THAT(Unwrap(WithVersion(*wrapped, kMadeUp1), Context("a")),
+              HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_THAT(Unwrap(WithVersion(*wrapped, kMadeUp1), Context("a")),
+              HasReason(ErrorReason::kKeyNotFound));
+  if (absl::Now() - start < ttl) EXPECT_EQ(vault_.count("unwrapkey"), 1);
+  absl::SleepFor(ttl + absl::Milliseconds(50));
+  EXPECT_THAT(Unwrap(WithVersion(*wrapped, kMadeUp1), Context("a")),
+              HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_EQ(vault_.count("unwrapkey"), 2);
+}
+
+TEST_F(AzureKmsTest, UnknownVersionsAreBoundedAndOnlyNotFoundIsRemembered) {
+  AzureKmsOptions options;
+  options.unknown_version_max_entries = 2;
+  UseOptions(options);
+  AddRsaKey();
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  for (const char* version : {kMadeUp1, kMadeUp2, kMadeUp3}) {
+    EXPECT_THAT(Unwrap(WithVersion(*wrapped, version), Context("a")),
+                HasReason(ErrorReason::kKeyNotFound));
+  }
+  EXPECT_EQ(vault_.count("unwrapkey"), 3);
+  ASSERT_THAT(Unwrap(WithVersion(*wrapped, kMadeUp3), Context("a")),
+              HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_EQ(vault_.count("unwrapkey"), 3) << "the newest is kept";
+  ASSERT_THAT(Unwrap(WithVersion(*wrapped, kMadeUp1), Context("a")),
+              HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_EQ(vault_.count("unwrapkey"), 4) << "the oldest made room";
+
+  // Lost access or an outage says nothing about the version: asked again.
+  vault_.Fail("unwrapkey", 403, "Forbidden", "ForbiddenByRbac");
+  EXPECT_THAT(Unwrap(*wrapped, Context("a")), HasReason(ErrorReason::kKeyNotAccessible));
+  vault_.Fail("unwrapkey", 503, "ServiceUnavailable", "", /*count=*/-1);
+  EXPECT_THAT(Unwrap(*wrapped, Context("a")), HasReason(ErrorReason::kKmsUnavailable));
+  vault_.ClearFaults();
+  EXPECT_OK(Unwrap(*wrapped, Context("a")));
+}
+
+TEST_F(AzureKmsTest, AZeroUnknownVersionTtlRemembersNothing) {
+  AzureKmsOptions options;
+  options.unknown_version_ttl = absl::ZeroDuration();
+  UseOptions(options);
+  vault_.AddVersion(kHsmHost, "kek-aes", InMemoryKeyVault::Aes());
+  ASSERT_OK(kms_->AddKey(HsmKeyOptions(kHsmKeyUrl)));
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kHsmKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(Unwrap(WithVersion(*wrapped, kMadeUp1), Context("a")),
+                HasReason(ErrorReason::kKeyNotFound));
+  }
+  EXPECT_EQ(vault_.count("decrypt"), 3);
 }
 
 // --- Configuration ----------------------------------------------------------

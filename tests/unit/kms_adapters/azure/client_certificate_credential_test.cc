@@ -1,8 +1,12 @@
 #include "kms_adapters/azure/entra/client_certificate_credential.h"
 
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -10,8 +14,10 @@
 #include "crypto/secret_bytes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_http_client.h"
+#include "tests/testing/log_capture.h"
 #include "tests/testing/openssl_cli.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/unit/kms_adapters/azure/entra_jwt_testing.h"
@@ -28,6 +34,7 @@ using ::keybroker::testing::FakeClock;
 using ::keybroker::testing::FakeHttpClient;
 using ::keybroker::testing::FormFieldNames;
 using ::keybroker::testing::HasReason;
+using ::keybroker::testing::LogCapture;
 using ::keybroker::testing::ParseForm;
 using ::keybroker::testing::StatusIs;
 using ::keybroker::testing::VerifyPs256;
@@ -165,6 +172,86 @@ TEST_F(ClientCertificateCredentialTest, RefusedAssertionIsKeyNotAccessibleWithou
   EXPECT_THAT(std::string(token.status().message()),
               AllOf(HasSubstr("AADSTS700027"), Not(HasSubstr(assertion.substr(0, 20))),
                     Not(HasSubstr("eyJ"))));
+}
+
+// Rotation without restart: the files are looked at before each token
+// request, and a new pair is used once it is complete and belongs together.
+class ClientCertificateFileTest : public ClientCertificateCredentialTest {
+ protected:
+  // Puts `from` in place of `to` at once, as rotation tools and Kubernetes do.
+  void Replace(const std::string& from, const std::string& to) {
+    cli_.Write("staged.pem", cli_.Read(from));
+    ASSERT_EQ(::rename(cli_.Path("staged.pem").c_str(), cli_.Path(to).c_str()), 0);
+  }
+
+  std::unique_ptr<ClientCertificateCredential> MakeFromFiles() {
+    ClientCertificateCredential::Options options = Options();
+    options.certificate_pem.clear();
+    options.private_key_pem = crypto::SecretBytes();
+    options.certificate_file = cli_.Path("live-cert.pem");
+    options.private_key_file = cli_.Path("live-key.pem");
+    absl::StatusOr<std::unique_ptr<ClientCertificateCredential>> credential =
+        ClientCertificateCredential::Create(std::move(options), &http_, &clock_);
+    EXPECT_OK(credential);
+    return credential.ok() ? std::move(*credential) : nullptr;
+  }
+
+  // The assertion of the last request sent.
+  DecodedJwt SentAssertion() {
+    return DecodeJwt(ParseForm(http_.requests().back().body)["client_assertion"]);
+  }
+
+  LogCapture log_;
+};
+
+TEST_F(ClientCertificateFileTest, ARotatedPairSignsTheNextAssertion) {
+  ASSERT_TRUE(cli_.MakeSelfSigned(2048, "next_key.pem", "next_cert.pem")) << cli_.last_log();
+  Replace("cert.pem", "live-cert.pem");
+  Replace("key.pem", "live-key.pem");
+  std::unique_ptr<ClientCertificateCredential> credential = MakeFromFiles();
+  ASSERT_NE(credential, nullptr);
+  ASSERT_OK(credential->Fetch(kScope, absl::InfiniteFuture()));
+  DecodedJwt first = SentAssertion();
+  ASSERT_TRUE(first.ok);
+  EXPECT_TRUE(VerifyPs256(first, cli_.Read("cert.pem")));
+
+  // The certificate first: alone it does not match the key, so the old pair
+  // stays in use (logged), until the key follows.
+  Replace("next_cert.pem", "live-cert.pem");
+  ASSERT_OK(credential->Fetch(kScope, absl::InfiniteFuture()));
+  EXPECT_TRUE(VerifyPs256(SentAssertion(), cli_.Read("cert.pem")));
+  EXPECT_EQ(SentAssertion().header["x5t#S256"], first.header["x5t#S256"]);
+  std::vector<nlohmann::json> failed = log_.Events("entra_credential_reload_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0]["credential"], "entra client certificate");
+  EXPECT_EQ(failed[0]["files"],
+            nlohmann::json::array({cli_.Path("live-cert.pem"), cli_.Path("live-key.pem")}));
+  EXPECT_THAT(failed[0]["error"].get<std::string>(), HasSubstr("does not hold"));
+
+  Replace("next_key.pem", "live-key.pem");
+  ASSERT_OK(credential->Fetch(kScope, absl::InfiniteFuture()));
+  DecodedJwt rotated = SentAssertion();
+  ASSERT_TRUE(rotated.ok);
+  EXPECT_TRUE(VerifyPs256(rotated, cli_.Read("next_cert.pem")));
+  EXPECT_NE(rotated.header["x5t#S256"], first.header["x5t#S256"]);
+  EXPECT_EQ(log_.Events("entra_credential_reloaded").size(), 1u);
+  EXPECT_THAT(log_.All(), Not(HasSubstr("PRIVATE KEY")));
+}
+
+TEST_F(ClientCertificateFileTest, BothFilesAreNeededAndAnOpenKeyIsWarnedAbout) {
+  ClientCertificateCredential::Options options = Options();
+  options.certificate_file = cli_.Path("cert.pem");
+  EXPECT_THAT(ClientCertificateCredential::Create(std::move(options), &http_, &clock_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key_file")));
+
+  Replace("cert.pem", "live-cert.pem");
+  Replace("key.pem", "live-key.pem");
+  ASSERT_EQ(::chmod(cli_.Path("live-key.pem").c_str(), 0644), 0);
+  ASSERT_NE(MakeFromFiles(), nullptr);
+  std::vector<nlohmann::json> warned = log_.Events("secret_file_readable");
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_EQ(warned[0]["file"], cli_.Path("live-key.pem"));
+  EXPECT_EQ(warned[0]["secret"], "entra client certificate key");
 }
 
 }  // namespace

@@ -1,8 +1,12 @@
 #include "kms_adapters/azure/entra/client_secret_credential.h"
 
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -10,9 +14,13 @@
 #include "crypto/secret_bytes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_http_client.h"
+#include "tests/testing/files.h"
+#include "tests/testing/log_capture.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/unit/kms_adapters/azure/entra_testing.h"
 
 namespace keybroker::kms::azure {
@@ -24,8 +32,12 @@ using ::keybroker::testing::FakeClock;
 using ::keybroker::testing::FakeHttpClient;
 using ::keybroker::testing::FormFieldNames;
 using ::keybroker::testing::HasReason;
+using ::keybroker::testing::LogCapture;
 using ::keybroker::testing::ParseForm;
 using ::keybroker::testing::StatusIs;
+using ::keybroker::testing::TempDir;
+using ::keybroker::testing::WriteAll;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -158,6 +170,98 @@ TEST_F(ClientSecretCredentialTest, CreateRejectsUnusableOptionsWithoutEchoingSec
     EXPECT_THAT(std::string(credential.status().message()), Not(HasSubstr("Xy8Q")));
   }
   EXPECT_TRUE(http_.requests().empty());
+}
+
+// Rotation without restart: the secret's file is looked at before each token
+// request and read again when it changed.
+class ClientSecretFileTest : public ClientSecretCredentialTest {
+ protected:
+  // Replaces the file as rotation tools and Kubernetes do: a new file put in
+  // place at once (a rewrite in place within one clock tick could keep its
+  // size and times).
+  void Replace(const std::string& contents, int mode = 0600) {
+    WriteAll(file_ + ".new", contents);
+    ASSERT_EQ(::chmod((file_ + ".new").c_str(), mode), 0);
+    ASSERT_EQ(::rename((file_ + ".new").c_str(), file_.c_str()), 0);
+  }
+
+  std::unique_ptr<ClientSecretCredential> MakeFromFile() {
+    ClientSecretCredential::Options options = MakeOptions("https://login.microsoftonline.com");
+    options.client_secret = crypto::SecretBytes();
+    options.client_secret_file = file_;
+    absl::StatusOr<std::unique_ptr<ClientSecretCredential>> credential =
+        ClientSecretCredential::Create(std::move(options), &http_, &clock_);
+    EXPECT_OK(credential);
+    return credential.ok() ? std::move(*credential) : nullptr;
+  }
+
+  // The client_secret of the last request sent.
+  std::string SentSecret() { return ParseForm(http_.requests().back().body)["client_secret"]; }
+
+  TempDir dir_;
+  const std::string file_ = dir_.File("client-secret");
+  LogCapture log_;
+};
+
+TEST_F(ClientSecretFileTest, TheNextTokenRequestUsesTheNewSecret) {
+  Replace("first-secret-0000\n");
+  std::unique_ptr<ClientSecretCredential> credential = MakeFromFile();
+  ASSERT_NE(credential, nullptr);
+  ASSERT_OK(credential->Fetch(kVaultScope, absl::InfiniteFuture()));
+  EXPECT_EQ(SentSecret(), "first-secret-0000");
+  ASSERT_OK(credential->Fetch(kVaultScope, absl::InfiniteFuture()));
+  EXPECT_EQ(SentSecret(), "first-secret-0000");
+  EXPECT_TRUE(log_.Events("entra_credential_reloaded").empty()) << "unchanged: not read again";
+
+  Replace("  second-secret-11\r\n");
+  ASSERT_OK(credential->Fetch(kVaultScope, absl::InfiniteFuture()));
+  EXPECT_EQ(SentSecret(), "second-secret-11");
+  std::vector<nlohmann::json> reloaded = log_.Events("entra_credential_reloaded");
+  ASSERT_EQ(reloaded.size(), 1u);
+  EXPECT_EQ(reloaded[0]["credential"], "entra client secret");
+  EXPECT_EQ(reloaded[0]["files"], nlohmann::json::array({file_}));
+}
+
+TEST_F(ClientSecretFileTest, AnUnusableNewFileIsLoggedAndTheOldSecretKept) {
+  Replace("first-secret-0000\n");
+  std::unique_ptr<ClientSecretCredential> credential = MakeFromFile();
+  ASSERT_NE(credential, nullptr);
+
+  Replace(" \n");  // empty: half-written, or a mistake
+  ASSERT_OK(credential->Fetch(kVaultScope, absl::InfiniteFuture()));
+  EXPECT_EQ(SentSecret(), "first-secret-0000");
+  ASSERT_OK(credential->Fetch(kVaultScope, absl::InfiniteFuture()));
+  std::vector<nlohmann::json> failed = log_.Events("entra_credential_reload_failed");
+  ASSERT_EQ(failed.size(), 1u) << "logged once per new version of the file, not per request";
+  EXPECT_EQ(failed[0]["level"], "warn");
+  EXPECT_EQ(failed[0]["files"], nlohmann::json::array({file_}));
+  EXPECT_THAT(failed[0]["error"].get<std::string>(), HasSubstr("empty"));
+
+  ASSERT_EQ(::unlink(file_.c_str()), 0);  // gone for a moment
+  ASSERT_OK(credential->Fetch(kVaultScope, absl::InfiniteFuture()));
+  EXPECT_EQ(SentSecret(), "first-secret-0000");
+  EXPECT_EQ(log_.Events("entra_credential_reload_failed").size(), 2u);
+
+  Replace("third-secret-2222");
+  ASSERT_OK(credential->Fetch(kVaultScope, absl::InfiniteFuture()));
+  EXPECT_EQ(SentSecret(), "third-secret-2222");
+  EXPECT_THAT(log_.All(), AllOf(Not(HasSubstr("first-secret")), Not(HasSubstr("third-secret"))));
+}
+
+TEST_F(ClientSecretFileTest, AMissingFileFailsCreateAndAnOpenOneIsWarnedAbout) {
+  ClientSecretCredential::Options options = MakeOptions("https://login.microsoftonline.com");
+  options.client_secret_file = file_;
+  absl::StatusOr<std::unique_ptr<ClientSecretCredential>> missing =
+      ClientSecretCredential::Create(std::move(options), &http_, &clock_);
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound, HasSubstr(file_)));
+
+  Replace("first-secret-0000\n", 0644);
+  ASSERT_NE(MakeFromFile(), nullptr);
+  std::vector<nlohmann::json> warned = log_.Events("secret_file_readable");
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_EQ(warned[0]["file"], file_);
+  EXPECT_EQ(warned[0]["secret"], "entra client secret");
+  EXPECT_THAT(log_.All(), Not(HasSubstr("first-secret")));
 }
 
 }  // namespace

@@ -1,9 +1,15 @@
 #include "kms_adapters/azure/key_vault_errors.h"
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/fakes/fake_http_client.h"
+#include "tests/testing/log_capture.h"
 #include "tests/testing/status_matchers.h"
 
 namespace keybroker::kms::azure {
@@ -11,7 +17,9 @@ namespace {
 
 using ::keybroker::testing::HasReason;
 using ::keybroker::testing::JsonResponse;
+using ::keybroker::testing::LogCapture;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 HttpResponse Error(int status, const std::string& code, const std::string& inner = "") {
   std::string body = R"({"error":{"code":")" + code + R"(","message":"m")" +
@@ -65,6 +73,68 @@ TEST(KeyVaultErrorsTest, MessageNamesCodesAndRequestIdAndToleratesEmptyBodies) {
   empty.status = 401;  // Managed HSM's challenge has no body (§2.1)
   EXPECT_THAT(KeyVaultError(empty, "get key", "k", false),
               HasReason(ErrorReason::kKeyNotAccessible));
+}
+
+// What Key Vault says about an RBAC refusal names the broker's principal and
+// the vault's internals: for the operator's log, not for the caller.
+TEST(KeyVaultErrorsTest, ServiceTextGoesToTheLogNotToTheCaller) {
+  LogCapture log;
+  std::string text = absl::StrCat(
+      "Caller is not authorized to perform action on resource.\\r\\nCaller: appid=1234;oid=5678"
+      "\\r\\nAction: 'Microsoft.KeyVault/vaults/keys/unwrap/action' ",
+      std::string(5000, 'z'));
+  HttpResponse response = JsonResponse(
+      403, absl::StrCat(R"({"error":{"code":"Forbidden","message":")", text,
+                        R"(","innererror":{"code":"ForbiddenByRbac"}}})"));
+  response.headers.emplace_back("x-ms-request-id", "req-123");
+  absl::Status status = KeyVaultError(response, "unwrapkey", "key v/k version 01", true);
+
+  EXPECT_EQ(status.message(),
+            "unwrapkey on key v/k version 01 failed: HTTP 403 Forbidden/ForbiddenByRbac "
+            "(x-ms-request-id req-123)");
+  EXPECT_EQ(KmsRequestIdOf(status), "req-123");
+  std::vector<nlohmann::json> lines = log.Events("key_vault_error");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["level"], "info");
+  EXPECT_EQ(lines[0]["operation"], "unwrapkey");
+  EXPECT_EQ(lines[0]["key"], "key v/k version 01");
+  EXPECT_EQ(lines[0]["http_status"], 403);
+  EXPECT_EQ(lines[0]["code"], "Forbidden");
+  EXPECT_EQ(lines[0]["inner_code"], "ForbiddenByRbac");
+  EXPECT_EQ(lines[0]["kms_request_id"], "req-123");
+  std::string detail = lines[0]["detail"];
+  EXPECT_THAT(detail, HasSubstr("Caller: appid=1234;oid=5678  Action:"));
+  EXPECT_EQ(detail.size(), 1024u) << "capped";
+}
+
+TEST(KeyVaultErrorsTest, HostileFieldsStayOutOfTheMessage) {
+  LogCapture log;
+  const std::string injected = "Forbidden\\nyou have been pwned, call +1-555-0100";
+  HttpResponse response = JsonResponse(
+      404, absl::StrCat(R"({"error":{"code":")", injected, std::string(3000, 'c'),
+                        R"(","message":"<html>)", std::string(3000, 'm'),
+                        R"(","innererror":{"code":"a b"}}})"));
+  response.headers.emplace_back("x-ms-request-id", std::string(500, 'r'));
+  absl::Status status = KeyVaultError(response, "get key", "key v/k", false);
+
+  EXPECT_THAT(status, HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_EQ(status.message(), "get key on key v/k failed: HTTP 404");
+  EXPECT_EQ(KmsRequestIdOf(status), "");
+  std::vector<nlohmann::json> lines = log.Events("key_vault_error");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["code"], "");
+  EXPECT_LE(lines[0]["detail"].get<std::string>().size(), 1024u);
+  EXPECT_THAT(log.All(), Not(HasSubstr("pwned"))) << "only error.message is logged";
+
+  HttpResponse html;  // a proxy's page instead of Key Vault's JSON
+  html.status = 502;
+  html.body = absl::StrCat("<html><body>Bad Gateway ", std::string(3000, 'h'), "</body></html>");
+  absl::Status gateway = KeyVaultError(html, "get key", "key v/k", false);
+  EXPECT_EQ(gateway.message(), "get key on key v/k failed: HTTP 502");
+  lines = log.Events("key_vault_error");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[1]["detail"].get<std::string>(), HasSubstr("Bad Gateway"));
+  EXPECT_EQ(lines[1]["detail"].get<std::string>().size(), 1024u);
 }
 
 }  // namespace

@@ -1,4 +1,7 @@
 keybroker_test(key_id_test SOURCES key_id_test.cc LIBS keybroker_kms_azure)
+keybroker_test(error_text_test SOURCES error_text_test.cc LIBS keybroker_kms_azure)
 keybroker_test(key_vault_errors_test SOURCES key_vault_errors_test.cc LIBS keybroker_kms_azure)
 keybroker_test(key_vault_client_test SOURCES key_vault_client_test.cc LIBS keybroker_kms_azure)
+keybroker_test(unknown_version_cache_test
+  SOURCES unknown_version_cache_test.cc LIBS keybroker_kms_azure)
 keybroker_test(azure_kms_test SOURCES azure_kms_test.cc LIBS keybroker_kms_azure)

@@ -2,13 +2,16 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/error_reason.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/fakes/fake_http_client.h"
+#include "tests/testing/log_capture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/unit/kms_adapters/azure/entra_testing.h"
 
@@ -19,6 +22,7 @@ using ::keybroker::testing::EntraError;
 using ::keybroker::testing::EntraToken;
 using ::keybroker::testing::HasReason;
 using ::keybroker::testing::JsonResponse;
+using ::keybroker::testing::LogCapture;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -119,12 +123,31 @@ TEST(TokenResponseTest, EntraErrorsMapToReasons) {
     EXPECT_THAT(message, HasSubstr(absl::StrCat("HTTP ", c.status))) << message;
     EXPECT_THAT(message, HasSubstr(c.error)) << message;
     EXPECT_THAT(message, HasSubstr(absl::StrCat("AADSTS", c.code))) << message;
-    EXPECT_THAT(message, HasSubstr("Something about the app 'aaaa'.")) << message;
-    EXPECT_THAT(message, HasSubstr("correlation id 9e8d")) << message;
-    // Only the first line of the description, without control characters.
-    EXPECT_THAT(message,
-                AllOf(Not(HasSubstr("Timestamp")), Not(HasSubstr("\r")), Not(HasSubstr("\n"))));
+    EXPECT_THAT(message, HasSubstr("[trace id 0b1c, correlation id 9e8d]")) << message;
+    EXPECT_THAT(message, Not(HasSubstr("Something about the app"))) << "for the log only";
   }
+}
+
+// The description names the application and tenant: the operator reads it in
+// the log, under the ids the caller was given.
+TEST(TokenResponseTest, DescriptionGoesToTheLogNotToTheCaller) {
+  LogCapture log;
+  absl::StatusOr<AccessToken> token = Entra(EntraError(
+      401, "invalid_client", 7000215, "Invalid client secret provided for app 'aaaa'."));
+  EXPECT_EQ(token.status().message(),
+            "entra id refused the token request: HTTP 401 invalid_client AADSTS7000215 "
+            "[trace id 0b1c, correlation id 9e8d]");
+  std::vector<nlohmann::json> lines = log.Events("entra_token_error");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["service"], "entra id");
+  EXPECT_EQ(lines[0]["http_status"], 401);
+  EXPECT_EQ(lines[0]["error"], "invalid_client");
+  EXPECT_EQ(lines[0]["error_code"], 7000215);
+  EXPECT_EQ(lines[0]["trace_id"], "0b1c");
+  EXPECT_EQ(lines[0]["correlation_id"], "9e8d");
+  EXPECT_THAT(lines[0]["detail"].get<std::string>(),
+              AllOf(HasSubstr("AADSTS7000215: Invalid client secret provided for app 'aaaa'."),
+                    HasSubstr("Correlation ID: 9e8d"), Not(HasSubstr("\r"))));
 }
 
 TEST(TokenResponseTest, AadstsComesFromErrorCodesWhenTheDescriptionLacksIt) {
@@ -132,8 +155,8 @@ TEST(TokenResponseTest, AadstsComesFromErrorCodesWhenTheDescriptionLacksIt) {
       JsonResponse(400, R"({"error":"invalid_scope","error_description":"The scope is not valid.",)"
                         R"("error_codes":[70011]})"));
   EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
-  EXPECT_THAT(std::string(token.status().message()),
-              HasSubstr("invalid_scope AADSTS70011: The scope is not valid."));
+  EXPECT_EQ(token.status().message(),
+            "entra id refused the token request: HTTP 400 invalid_scope AADSTS70011");
 }
 
 TEST(TokenResponseTest, ThrottlingCarriesRetryAfter) {
@@ -188,22 +211,38 @@ TEST(TokenResponseTest, ImdsErrors) {
   absl::StatusOr<AccessToken> not_found =
       Imds(imds_error(400, "invalid_request", "Identity not found"));
   EXPECT_THAT(not_found, HasReason(ErrorReason::kKeyNotAccessible));
-  EXPECT_THAT(std::string(not_found.status().message()),
-              HasSubstr("imds refused the token request: HTTP 400 invalid_request: "
-                        "Identity not found"));
+  EXPECT_EQ(not_found.status().message(),
+            "imds refused the token request: HTTP 400 invalid_request");
   EXPECT_THAT(Imds(imds_error(400, "bad_request_102", "Required metadata header not specified")),
               HasReason(ErrorReason::kKeyNotAccessible));
   // Entra's 404 is not IMDS's "updating": a wrong authority is a refusal.
   EXPECT_THAT(Entra(JsonResponse(404, "{}")), HasReason(ErrorReason::kKeyNotAccessible));
 }
 
-TEST(TokenResponseTest, LongOrBinaryDescriptionsAreBounded) {
+TEST(TokenResponseTest, LongOrHostileErrorBodiesAreBounded) {
+  LogCapture log;
   std::string description(5000, 'x');
-  absl::StatusOr<AccessToken> token =
-      Entra(JsonResponse(400, absl::StrCat(R"({"error":"invalid_request","error_description":")",
-                                           description, R"(\u0007\u00ff"})")));
+  absl::StatusOr<AccessToken> token = Entra(JsonResponse(
+      400, absl::StrCat(R"({"error":"invalid_request","error_description":")", description,
+                        R"(\u0007\u00ff","trace_id":"<script>alert(1)</script>",)",
+                        R"("correlation_id":")", std::string(500, 'c'), R"("})")));
   EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
-  EXPECT_LT(token.status().message().size(), 700u);
+  EXPECT_EQ(token.status().message(),
+            "entra id refused the token request: HTTP 400 invalid_request");
+  std::vector<nlohmann::json> lines = log.Events("entra_token_error");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["detail"].get<std::string>(), std::string(1024, 'x'));
+  EXPECT_THAT(log.All(), Not(HasSubstr("<script>")));
+
+  HttpResponse html;  // a proxy's page instead of Entra's JSON
+  html.status = 403;
+  html.body = absl::StrCat("<html>Access denied by proxy ", std::string(3000, 'p'), "</html>");
+  absl::StatusOr<AccessToken> proxied = Entra(html);
+  EXPECT_EQ(proxied.status().message(), "entra id refused the token request: HTTP 403");
+  lines = log.Events("entra_token_error");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[1]["detail"].get<std::string>(), HasSubstr("Access denied by proxy"));
+  EXPECT_EQ(lines[1]["detail"].get<std::string>().size(), 1024u);
 }
 
 }  // namespace

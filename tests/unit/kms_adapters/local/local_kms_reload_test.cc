@@ -9,9 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "common/log.h"
 #include "crypto/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -20,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/fakes/recording_kms_observer.h"
 #include "tests/testing/files.h"
+#include "tests/testing/log_capture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -27,6 +26,7 @@ namespace keybroker::kms {
 namespace {
 
 using ::keybroker::testing::HasReason;
+using ::keybroker::testing::LogCapture;
 using ::keybroker::testing::ReadAll;
 using ::keybroker::testing::RecordingKmsObserver;
 using ::keybroker::testing::StatusIs;
@@ -38,31 +38,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
-
-// Keeps the log lines written while it lives.
-class LogCapture {
- public:
-  LogCapture() {
-    log::SetSinkForTesting([this](const std::string& line) {
-      absl::MutexLock lock(&mu_);
-      lines_.push_back(nlohmann::json::parse(line));
-    });
-  }
-  ~LogCapture() { log::SetSinkForTesting(nullptr); }
-
-  std::vector<nlohmann::json> Events(const std::string& event) const {
-    absl::MutexLock lock(&mu_);
-    std::vector<nlohmann::json> found;
-    for (const nlohmann::json& line : lines_) {
-      if (line["event"] == event) found.push_back(line);
-    }
-    return found;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<nlohmann::json> lines_ ABSL_GUARDED_BY(mu_);
-};
 
 std::set<std::string> Listing(const std::string& dir) {
   std::set<std::string> names;

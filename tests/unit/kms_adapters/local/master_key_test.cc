@@ -4,15 +4,23 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/files.h"
+#include "tests/testing/log_capture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace keybroker::kms {
 namespace {
 
+using ::keybroker::testing::LogCapture;
+using ::keybroker::testing::ReadAll;
 using ::keybroker::testing::StatusIs;
 using ::keybroker::testing::TempDir;
 using ::testing::HasSubstr;
@@ -41,6 +49,50 @@ TEST_F(MasterKeyTest, ReadsEnvironmentWhenNoFileIsConfigured) {
   absl::StatusOr<crypto::SecretBytes> key = LoadMasterKey("");
   ASSERT_OK(key);
   EXPECT_EQ(key->Reveal()[1], 0x01);
+}
+
+TEST_F(MasterKeyTest, TheEnvironmentVariableIsTakenOnceRead) {
+  ::setenv(kMasterKeyEnv, kHex, 1);
+  ASSERT_OK(LoadMasterKey(""));
+  EXPECT_EQ(std::getenv(kMasterKeyEnv), nullptr) << "nothing left for child processes";
+  EXPECT_THAT(LoadMasterKey(""), StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  ::setenv(kMasterKeyEnv, kHex, 1);
+  ASSERT_OK(LoadOrCreateDevelopmentMasterKey(dir_.File("mk"), dir_.File("keyring")));
+  EXPECT_EQ(std::getenv(kMasterKeyEnv), nullptr);
+}
+
+// The start-up copy, which /proc/self/environ shows, in a process started
+// with the variable: gtest runs this test again in a new process (not a
+// MasterKeyTest, whose SetUp would unset the variable there).
+TEST(MasterKeyEnvironmentTest, TheVariableLeavesProcSelfEnviron) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  ::setenv(kMasterKeyEnv, kHex, /*overwrite=*/0);  // set already in the new process
+  EXPECT_EXIT(
+      {
+        bool at_start = absl::StrContains(ReadAll("/proc/self/environ"), kHex);
+        absl::StatusOr<crypto::SecretBytes> key = LoadMasterKey("");
+        bool gone = !absl::StrContains(ReadAll("/proc/self/environ"), kHex);
+        std::_Exit(at_start && key.ok() && key->Reveal()[31] == 0x1f && gone ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  ::unsetenv(kMasterKeyEnv);
+}
+
+TEST_F(MasterKeyTest, AKeyFileOthersMayReadIsWarnedAboutByName) {
+  std::ofstream(dir_.File("mk")) << kHex << "\n";
+  ASSERT_EQ(::chmod(dir_.File("mk").c_str(), 0644), 0);
+  LogCapture log;
+  ASSERT_OK(LoadMasterKey(dir_.File("mk")));
+  std::vector<nlohmann::json> warned = log.Events("secret_file_readable");
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_EQ(warned[0]["file"], dir_.File("mk"));
+  EXPECT_EQ(warned[0]["secret"], "master key");
+  EXPECT_THAT(log.All(), Not(HasSubstr(std::string(kHex).substr(0, 16))));
+
+  ASSERT_EQ(::chmod(dir_.File("mk").c_str(), 0600), 0);
+  ASSERT_OK(LoadMasterKey(dir_.File("mk")));
+  EXPECT_EQ(log.Events("secret_file_readable").size(), 1u) << "0600 is quiet";
 }
 
 TEST_F(MasterKeyTest, MalformedKeyNamesTheSourceButNotTheKey) {
