@@ -232,9 +232,10 @@ absl::Status AddAzureKms(const Config& config, KeyRegistry* registry,
                                  static_cast<int>(config.azure->max_concurrent_requests_per_vault)));
   runtime->client = std::make_unique<az::KeyVaultClient>(vault_http.get(), observer);
   runtime->http.push_back(std::move(vault_http));
-  auto kms = std::make_unique<az::AzureKms>(runtime->client.get(),
-                                            absl::Seconds(config.cache.metadata_ttl_seconds),
-                                            observer);
+  az::AzureKmsOptions kms_options;
+  kms_options.metadata_ttl = absl::Seconds(config.cache.metadata_ttl_seconds);
+  kms_options.unknown_version_ttl = absl::Seconds(config.cache.unknown_version_ttl_seconds);
+  auto kms = std::make_unique<az::AzureKms>(runtime->client.get(), kms_options, observer);
   for (size_t i = 0; i < config.keys.size(); ++i) {
     if (config.keys[i].azure_key.empty()) continue;
     ASSIGN_OR_RETURN(az::AzureKeyOptions options, KeyOptions(config, i, *runtime));

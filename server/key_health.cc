@@ -34,6 +34,11 @@ void KeyHealth::KeyRequestDone(absl::string_view key_id, absl::string_view versi
                                const absl::Status& result) {
   std::optional<ErrorReason> reason = KeyStateReason(result);
   if (!result.ok() && !reason.has_value()) return;  // says nothing about the key
+  // A version the vault does not know says nothing about the key either:
+  // anyone can put a made-up version in an EDEK. A deleted key is told by a
+  // request for its current version (no version named), which every wrap's
+  // metadata refresh and the start-up checks make.
+  if (reason == ErrorReason::kKeyNotFound && !version.empty()) return;
   absl::MutexLock lock(&mu_);
   auto it = keys_.find(key_id);
   if (it == keys_.end()) return;

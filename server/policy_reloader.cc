@@ -2,7 +2,7 @@
 
 #include "common/file_util.h"
 #include "common/log.h"
-#include "server/config.h"
+#include "server/config_authorization.h"
 
 namespace keybroker::server {
 namespace {
@@ -45,8 +45,8 @@ absl::Status PolicyReloader::Reload(absl::string_view trigger, bool only_if_chan
   if (status.ok() && only_if_changed && text == seen_) return absl::OkStatus();
   if (status.ok()) {
     seen_ = text;
-    absl::StatusOr<Config> config = ParseConfig(text);
-    status = config.ok() ? authorizer_->Reload(config->authorization) : config.status();
+    absl::StatusOr<std::optional<AuthorizationConfig>> rules = ParseAuthorizationOf(text);
+    status = rules.ok() ? authorizer_->Reload(*rules) : rules.status();
   } else if (only_if_changed) {
     // A file briefly missing (an editor's or a ConfigMap's swap) is not a
     // new policy; the next poll sees what replaced it.
@@ -73,7 +73,8 @@ absl::Status PolicyReloader::Reload(absl::string_view trigger, bool only_if_chan
                {"trigger", std::string(trigger)},
                {"policy_generation", policy->generation()},
                {"rules", policy->rule_count()},
-               {"note", "only authorization is reloaded; other changes need a restart"}});
+               {"note", "only the authorization section is reloaded; other changes need a "
+                        "restart"}});
   }
   return absl::OkStatus();
 }

@@ -3,10 +3,11 @@
 // ReloadNow) and when the file's contents change (polled, so that a
 // Kubernetes ConfigMap update, which swaps a symlink, is seen too).
 //
-// Only the authorization rules are taken from the new file; everything else
-// needs a restart, and the log line says so. A file that does not parse, or
-// rules that do not make a policy, are refused with an error line and the
-// policy in force stays. Safe for concurrent use.
+// Only the authorization section is read from the new file (the rest, and
+// what command-line flags override in it, takes effect only at start; the
+// log line says so). A file that is not YAML, or rules that do not make a
+// policy, are refused with an error line and the policy in force stays.
+// Safe for concurrent use.
 #ifndef KEYBROKER_SERVER_POLICY_RELOADER_H_
 #define KEYBROKER_SERVER_POLICY_RELOADER_H_
 

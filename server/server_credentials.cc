@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/file_util.h"
+#include "common/secret_file_permissions.h"
 #include "common/status_macros.h"
 #include "crypto/secret_file.h"
 #include "crypto/x509_certificate.h"
@@ -25,6 +26,7 @@ absl::Status CheckFiles(const TlsConfig& tls) {
   if (!read.ok()) return Field(read, "cert_file");
   absl::StatusOr<crypto::X509Certificate> cert = crypto::X509Certificate::FromPem(cert_pem);
   if (!cert.ok()) return Field(cert.status(), "cert_file");
+  WarnIfSecretFileExposed(tls.key_file, "TLS private key");
   // SecretBytes: the key's bytes are wiped when this scope ends, however.
   absl::StatusOr<crypto::SecretBytes> key = crypto::ReadSecretFile(tls.key_file, kMaxPemSize);
   if (!key.ok()) return Field(key.status(), "key_file");

@@ -98,6 +98,16 @@ TEST_F(KeyHealthTest, ServiceFaultsSayNothingAboutTheKey) {
   EXPECT_EQ(Events("customer_key_inaccessible").size(), 1u);
 }
 
+TEST_F(KeyHealthTest, AnUnknownVersionSaysNothingButADeletedKeyDoes) {
+  // A crafted EDEK naming a made-up version: the vault's 404 for that version.
+  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKeyNotFound, "404"));
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), std::nullopt);
+  EXPECT_TRUE(Events("customer_key_inaccessible").empty());
+  // The key itself gone: its current version (no version named) is a 404.
+  health_.KeyRequestDone(kKeyUrl, "", MakeError(ErrorReason::kKeyNotFound, "404"));
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyNotFound);
+}
+
 TEST_F(KeyHealthTest, KeysItDoesNotTrackAreIgnored) {
   health_.KeyRequestDone("https://other.vault.azure.net/keys/x", kVersion, Revoked());
   EXPECT_EQ(log_.All(), "");
