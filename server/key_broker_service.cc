@@ -1,7 +1,5 @@
 #include "server/key_broker_service.h"
 
-#include <openssl/crypto.h>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "crypto/wipe.h"
 #include "kms_adapters/kms_observer.h"
 #include "common/error_reason.h"
 #include "common/monotonic_time.h"
@@ -30,7 +29,7 @@ class WipingReactor final : public grpc::ServerUnaryReactor {
  public:
   explicit WipingReactor(std::string* secret) : secret_(secret) {}
   void OnDone() override {
-    if (secret_ != nullptr && !secret_->empty()) OPENSSL_cleanse(secret_->data(), secret_->size());
+    if (secret_ != nullptr) crypto::WipeString(secret_);
     delete this;
   }
   void OnCancel() override {}

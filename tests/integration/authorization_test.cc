@@ -332,6 +332,53 @@ TEST(AuthorizationUnboundKeyTest, AnEdekOfAKeyNoAliasBindsIsRefused) {
   EXPECT_TRUE(response.plaintext().empty());
 }
 
+// A unix-socket caller is "unix"; a rule's rate limit answers
+// RESOURCE_EXHAUSTED (RATE_LIMITED) with a retry delay.
+TEST(AuthorizationUnixTest, AUnixCallerIsUnixAndRateLimitsApply) {
+  TempDir dir;
+  std::ofstream(dir.File("master-key")) << std::string(64, '7');
+  const std::string socket = dir.File("kb.sock");
+  WriteAll(dir.File("config.yaml"),
+           "listen: unix:" + socket + "\n"
+           "kms:\n  local:\n    keyring_file: " + dir.File("keyring") + "\n"
+           "    master_key_file: " + dir.File("master-key") + "\n"
+           "keys:\n  - alias: default\n    local_key: k\n"
+           "authorization:\n  rules:\n"
+           "    - callers: [unix]\n      operations: [DescribeKey]\n      keys: ['*']\n"
+           "      rate_per_second: 1\n");
+  auto broker = BrokerProcess::Start({"--config", dir.File("config.yaml")});
+  ASSERT_OK(broker);
+  auto stub = NewStub("unix:" + socket);
+  auto describe = [&stub] {
+    v1::DescribeKeyRequest request;
+    request.set_key("default");
+    v1::DescribeKeyResponse response;
+    return stub->DescribeKey(Ctx().get(), request, &response);
+  };
+  v1::GenerateDekRequest generate;
+  generate.set_key("default");
+  v1::GenerateDekResponse dek;
+  grpc::Status denied = stub->GenerateDek(Ctx().get(), generate, &dek);
+  EXPECT_EQ(GrpcReasonOf(denied), "CALLER_NOT_AUTHORIZED");
+  EXPECT_THAT(denied.error_message(), HasSubstr("'unix'"));
+
+  EXPECT_TRUE(describe().ok());
+  grpc::Status limited = describe();  // within the same second: the bucket is empty
+  EXPECT_EQ(limited.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(GrpcReasonOf(limited), "RATE_LIMITED");
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(limited.error_details()));
+  bool has_retry_info = false;
+  for (const auto& detail : details.details()) {
+    google::rpc::RetryInfo retry;
+    if (detail.UnpackTo(&retry)) has_retry_info = retry.retry_delay().nanos() > 0 ||
+                                                  retry.retry_delay().seconds() > 0;
+  }
+  EXPECT_TRUE(has_retry_info);
+  absl::SleepFor(absl::Milliseconds(1100));
+  EXPECT_TRUE(describe().ok()) << "a token back after a second";
+}
+
 class AuthorizationReloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
