@@ -5,14 +5,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-
 #include "absl/time/time.h"
+#include "common/error_reason.h"
 #include "common/log.h"
+#include "common/monotonic_time.h"
 #include "common/status_macros.h"
 #include "crypto/wipe.h"
 #include "kms_adapters/kms_observer.h"
-#include "common/error_reason.h"
-#include "common/monotonic_time.h"
 #include "server/caller_identity.h"
 #include "server/error_cause.h"
 #include "server/grpc_status.h"
