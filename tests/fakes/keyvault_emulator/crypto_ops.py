@@ -20,6 +20,11 @@ _KEY_OP_NAME = {"wrapkey": "wrapKey", "unwrapkey": "unwrapKey",
 # exp/nbf are honoured by encrypt/wrapKey only; decrypt/unwrap still succeed (§7.2, I-net-7677).
 _TIME_BOUND_OPS = ("wrapkey", "encrypt")
 
+# A disabled key still encrypts and wraps: the one live observation (I-py-45342, §7.2, §14.3)
+# has the service allow the public-key operations and refuse only decrypt/unwrap. A client
+# must refuse to wrap under a disabled key itself, from the key's attributes.
+_REFUSED_WHEN_DISABLED = ("unwrapkey", "decrypt")
+
 
 def _oaep(digest):
     # RSA-OAEP-256 is SHA-256 with MGF1-SHA-256, empty label; RSA-OAEP is SHA-1 for both (§10).
@@ -67,7 +72,7 @@ def parse_parameters(body: bytes) -> dict:
 def check_usable(key: KeyVersion, op: str, now: float) -> None:
     """Raises the 403 the service gives for a key the operation may not use (§7.2)."""
     op_name = _KEY_OP_NAME[op]
-    if not key.enabled:
+    if not key.enabled and op in _REFUSED_WHEN_DISABLED:
         raise KeyVaultError(403, "Forbidden",
                             f"Operation {op_name} is not allowed on a disabled key.",
                             inner="KeyDisabled")
@@ -130,8 +135,12 @@ def _aes_gcm(op: str, key: KeyVersion, alg: str, params: dict) -> dict:
     _check_aes_alg(key, alg, _GCM_SIZES)
     aad = params.get("aad")
     if op == "encrypt":
-        # §5: the service generates a 12-byte IV and returns a separate 16-byte tag; a
-        # client-supplied iv is ignored ([UNVERIFIED] whether the service rejects it).
+        # §5: the service generates the 12-byte IV and returns a separate 16-byte tag.
+        # Whether it refuses or ignores a client's iv is [UNVERIFIED]; refusing is the
+        # strict choice: a client that sends one expects an IV the service never uses.
+        if "iv" in params:
+            raise _bad("The 'iv' parameter is not supported for AES-GCM encryption: Managed "
+                       "HSM generates the initialization vector.")
         iv = os.urandom(12)
         sealed = AESGCM(key.material).encrypt(iv, params["value"], aad)
         result = {"value": b64url_encode(sealed[:-16]), "iv": b64url_encode(iv),
