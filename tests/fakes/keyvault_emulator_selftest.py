@@ -783,6 +783,12 @@ class DenialVariantsTest(unittest.TestCase):
         EMULATOR.control("fault", {"host": "hsm1", "status": 403, "count": 1})
         reply = self.get("hsm1", self.hsm_token)
         self.assertEqual((reply.status, reply.error_code()), (403, "AccessDenied"))
+        for forbidden in ("rbac", "access_policy"):   # on a path that is no operation there
+            with self.subTest(path="/rng", forbidden=forbidden):
+                EMULATOR.control("fault", {"host": "kv1", "status": 403, "count": 1,
+                                           "forbidden": forbidden})
+                reply = EMULATOR.keys_call("kv1", "POST", "/rng", self.token, {"count": 4})
+                self.assertEqual((reply.status, reply.error_code()), (403, "Forbidden"))
         for spec in ({"host": "entra", "status": 403}, {"host": "kv1", "status": 404},
                      {"host": "kv1", "status": 403, "forbidden": "nope"},
                      {"host": "kv1", "status": 429, "forbidden": "firewall"},

@@ -40,6 +40,7 @@ _HSM_ACTIONS = {
     "rng": "Microsoft.KeyVault/managedHsm/rng/action",
     "other": "Microsoft.KeyVault/managedHsm/keys/read/action",
 }
+# Operations with no entry (rng on a vault: an injected 403 on any path) name "other".
 # Access-policy key permissions (§3.1 keys/get, §3.6 keys/list, §4.1 wrapKey/unwrapKey).
 _POLICY_PERMISSIONS = {"get_key": "get", "list_versions": "list", "wrapkey": "wrapKey",
                        "unwrapkey": "unwrapKey", "encrypt": "encrypt", "decrypt": "decrypt",
@@ -64,8 +65,8 @@ def forbidden(kind: str, host, caller: Caller, operation: str, key_name: str, re
         return _firewall(host, caller, region, client_address)
     if host.kind == MANAGED_HSM:   # Managed HSM is RBAC only (I-azcli-32719)
         scope = f"/keys/{key_name}" if key_name else "/"
-        return KeyVaultError(403, "AccessDenied", f"Not authorized to access "
-                                                  f"{_HSM_ACTIONS[operation]} on {scope}")
+        action = _HSM_ACTIONS.get(operation, _HSM_ACTIONS["other"])
+        return KeyVaultError(403, "AccessDenied", f"Not authorized to access {action} on {scope}")
     if kind == ACCESS_POLICY:
         return _access_policy(host, caller, operation, region)
     return _rbac(host, caller, operation, key_name, region)
@@ -78,7 +79,7 @@ def _rbac(host, caller: Caller, operation: str, key_name: str, region: str) -> K
         "If role assignments, deny assignments or role definitions were changed recently, "
         "please observe propagation time.\r\n"
         f"Caller: {caller.describe()}\r\n"
-        f"Action: '{_VAULT_ACTIONS[operation]}'\r\n"
+        f"Action: '{_VAULT_ACTIONS.get(operation, _VAULT_ACTIONS['other'])}'\r\n"
         "Resource: '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/"
         f"keybroker-emulator/providers/microsoft.keyvault/vaults/{host.name}{scope}'\r\n"
         "Assignment: (not found)\r\nDenyAssignmentId: null\r\n"
@@ -90,7 +91,7 @@ def _rbac(host, caller: Caller, operation: str, key_name: str, region: str) -> K
 def _access_policy(host, caller: Caller, operation: str, region: str) -> KeyVaultError:
     message = (  # ForbiddenByPolicy text, I-aspnet-23035 (§7.2)
         f"The user, group or application '{caller.describe()}' does not have keys "
-        f"{_POLICY_PERMISSIONS[operation]} permission on key vault '{host.name};"
+        f"{_POLICY_PERMISSIONS.get(operation, 'get')} permission on key vault '{host.name};"
         f"location={region}'. For help resolving this issue, please see "
         "https://go.microsoft.com/fwlink/?linkid=2125287")
     return KeyVaultError(403, "Forbidden", message, inner="ForbiddenByPolicy")
