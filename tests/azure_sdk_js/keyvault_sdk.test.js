@@ -212,6 +212,22 @@ describe("operations", () => {
                        additionalAuthenticatedData: Buffer.from("tenant=other") }),
       400, "BadParameter");
   });
+
+  it("A256CBCPAD encrypt/decrypt with the caller's IV on the Managed HSM", async () => {
+    const name = await newKey("hsm1", "oct-HSM", 256);
+    const client = new KeyClient(url("hsm1"), credential, CLIENT_OPTIONS)
+      .getCryptographyClient(name);
+    const plaintext = Buffer.from("not a whole number of AES blocks");
+    // Managed HSM wants the client's IV for CBC (Azure/azure-sdk-for-net#16175), and
+    // this SDK version sends none of its own for a remote key: the caller gives it.
+    const iv = nodeCrypto.randomBytes(16);
+    const sealed = await client.encrypt({ algorithm: "A256CBCPAD", plaintext, iv });
+    assert.deepEqual(Buffer.from(sealed.iv), iv);
+    assert.equal(sealed.result.length, 48);
+    const opened = await client.decrypt({ algorithm: "A256CBCPAD", ciphertext: sealed.result,
+                                          iv: sealed.iv });
+    assert.deepEqual(Buffer.from(opened.result), plaintext);
+  });
 });
 
 describe("throttling and server errors are retried by the SDK", () => {

@@ -438,6 +438,32 @@ class CryptoTest(unittest.TestCase):
         self.assertEqual((reply.status, reply.error_code()), (400, "BadParameter"))
         self.assertIn("'iv'", reply.json["error"]["message"])
 
+    def test_hsm_aes_cbc_with_the_clients_iv(self):
+        bundle = new_key("hsm1", "oct-HSM", 256)
+        iv, plaintext = os.urandom(16), b"thirty-three bytes of plaintext!!"
+        reply = EMULATOR.keys_call("hsm1", "POST", key_path(bundle, "encrypt"), self.hsm_token,
+                                   {"alg": "A256CBCPAD", "value": b64url(plaintext),
+                                    "iv": b64url(iv)})
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(len(unb64url(reply.json["value"])), 48)   # PKCS#7 to whole blocks
+        opened = EMULATOR.keys_call("hsm1", "POST", key_path(bundle, "decrypt"), self.hsm_token,
+                                    {"alg": "A256CBCPAD", "value": reply.json["value"],
+                                     "iv": b64url(iv)})
+        self.assertEqual(unb64url(opened.json["value"]), plaintext)
+        blocks = EMULATOR.keys_call("hsm1", "POST", key_path(bundle, "encrypt"), self.hsm_token,
+                                    {"alg": "A256CBC", "value": b64url(plaintext[:32]),
+                                     "iv": b64url(iv)})
+        self.assertEqual(len(unb64url(blocks.json["value"])), 32)   # no padding
+        # Plain CBC chaining under one iv: the padded ciphertext starts with the same blocks.
+        self.assertEqual(unb64url(blocks.json["value"]), unb64url(reply.json["value"])[:32])
+        for body in ({"alg": "A256CBC", "value": b64url(plaintext), "iv": b64url(iv)},
+                     {"alg": "A256CBCPAD", "value": b64url(plaintext)},
+                     {"alg": "A128CBCPAD", "value": b64url(plaintext), "iv": b64url(iv)}):
+            with self.subTest(body=body):
+                reply = EMULATOR.keys_call("hsm1", "POST", key_path(bundle, "encrypt"),
+                                           self.hsm_token, body)
+                self.assertEqual((reply.status, reply.error_code()), (400, "BadParameter"))
+
     def test_hsm_aes_key_wrap(self):
         bundle = new_key("hsm1", "oct-HSM", 256)
         dek = os.urandom(32)
