@@ -745,11 +745,14 @@ class DenialVariantsTest(unittest.TestCase):
     """The 403s of §7.2 beyond RBAC: access policies and the firewall, as host state and as
     injected faults."""
 
+    @classmethod
+    def setUpClass(cls):
+        cls.bundle = new_key("kv1", "RSA", 2048)
+
     def setUp(self):
         self.client_id, secret = new_principal()
         self.token = EMULATOR.token(self.client_id, secret)
         self.hsm_token = EMULATOR.token(self.client_id, secret, HSM_SCOPE)
-        self.bundle = new_key("kv1", "RSA", 2048)
 
     def tearDown(self):
         for host in ("kv1", "hsm1"):
