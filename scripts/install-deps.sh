@@ -17,6 +17,13 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+# Node.js and npm for tests/azure_sdk_js (the Azure SDK for JavaScript; the pinned packages
+# need Node.js >= 20, which that test checks). Asked for by command, not by package: a node
+# that is already there (NodeSource's nodejs bundles npm) stays, and Debian's npm package
+# would conflict with it.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

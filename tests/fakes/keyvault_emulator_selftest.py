@@ -232,12 +232,12 @@ class ChallengeAndTokenTest(unittest.TestCase):
         self.assertEqual((reply.status, reply.error_code()), (401, "Unauthorized"))
 
     def test_token_expiry(self):
+        bundle = new_key("kv1", "RSA", 2048)   # first: key generation may outlast the token
         client_id, secret = new_principal(token_lifetime_seconds=1)
         reply = EMULATOR.token_request({"grant_type": "client_credentials", "client_id": client_id,
                                         "client_secret": secret, "scope": VAULT_SCOPE})
         self.assertEqual(reply.json["expires_in"], 1)
         token = reply.json["access_token"]
-        bundle = new_key("kv1", "RSA", 2048)
         self.assertEqual(EMULATOR.keys_call("kv1", "GET", key_path(bundle), token).status, 200)
         time.sleep(2)
         reply = EMULATOR.keys_call("kv1", "GET", key_path(bundle), token)
@@ -274,13 +274,22 @@ class ChallengeAndTokenTest(unittest.TestCase):
                           (hsm_token, TENANT, "https://managedhsm.azure.net")])
         self.assertTrue(all(t["expires_at"] > time.time() for t in tokens))
 
-    def test_api_version_is_required(self):
+    def test_api_version_is_required_and_must_be_one_key_vault_knows(self):
         client_id, secret = new_principal()
         token = EMULATOR.token(client_id, secret)
-        for version in (None, "7.3"):
+        # 7.3 was recorded working (R1, R8); 2025-07-01 is what current SDKs send.
+        for version in ("7.3", "7.4", "7.5", "7.6", "2025-07-01", "7.6-preview.2", "2016-10-01"):
+            with self.subTest(version=version):
+                reply = EMULATOR.keys_call("kv1", "GET", "/keys/x", token, api_version=version)
+                self.assertEqual((reply.status, reply.error_code()), (404, "KeyNotFound"))
+        for version in (None, "7.7", "7.4%20", "2025-07-02", "latest"):
             with self.subTest(version=version):
                 reply = EMULATOR.keys_call("kv1", "GET", "/keys/x", token, api_version=version)
                 self.assertEqual((reply.status, reply.error_code()), (400, "BadParameter"))
+        reply = EMULATOR.keys_call("kv1", "GET", "/keys/x", token, api_version="7.7")
+        self.assertEqual(reply.json["error"]["message"],
+                         "The specified version (7.7) is not recognized. Consider using the "
+                         "latest supported version (2025-07-01).")
 
 
 class KeysTest(unittest.TestCase):
@@ -421,6 +430,40 @@ class CryptoTest(unittest.TestCase):
                                        self.hsm_token, {**decrypt, "aad": b64url(b"other")})
         self.assertEqual((wrong_aad.status, wrong_aad.error_code()), (400, "BadParameter"))
 
+    def test_hsm_aes_gcm_encrypt_refuses_a_client_iv(self):
+        bundle = new_key("hsm1", "oct-HSM", 256)
+        reply = EMULATOR.keys_call("hsm1", "POST", key_path(bundle, "encrypt"), self.hsm_token,
+                                   {"alg": "A256GCM", "value": b64url(os.urandom(32)),
+                                    "iv": b64url(os.urandom(12))})
+        self.assertEqual((reply.status, reply.error_code()), (400, "BadParameter"))
+        self.assertIn("'iv'", reply.json["error"]["message"])
+
+    def test_hsm_aes_cbc_with_the_clients_iv(self):
+        bundle = new_key("hsm1", "oct-HSM", 256)
+        iv, plaintext = os.urandom(16), b"thirty-three bytes of plaintext!!"
+        reply = EMULATOR.keys_call("hsm1", "POST", key_path(bundle, "encrypt"), self.hsm_token,
+                                   {"alg": "A256CBCPAD", "value": b64url(plaintext),
+                                    "iv": b64url(iv)})
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(len(unb64url(reply.json["value"])), 48)   # PKCS#7 to whole blocks
+        opened = EMULATOR.keys_call("hsm1", "POST", key_path(bundle, "decrypt"), self.hsm_token,
+                                    {"alg": "A256CBCPAD", "value": reply.json["value"],
+                                     "iv": b64url(iv)})
+        self.assertEqual(unb64url(opened.json["value"]), plaintext)
+        blocks = EMULATOR.keys_call("hsm1", "POST", key_path(bundle, "encrypt"), self.hsm_token,
+                                    {"alg": "A256CBC", "value": b64url(plaintext[:32]),
+                                     "iv": b64url(iv)})
+        self.assertEqual(len(unb64url(blocks.json["value"])), 32)   # no padding
+        # Plain CBC chaining under one iv: the padded ciphertext starts with the same blocks.
+        self.assertEqual(unb64url(blocks.json["value"]), unb64url(reply.json["value"])[:32])
+        for body in ({"alg": "A256CBC", "value": b64url(plaintext), "iv": b64url(iv)},
+                     {"alg": "A256CBCPAD", "value": b64url(plaintext)},
+                     {"alg": "A128CBCPAD", "value": b64url(plaintext), "iv": b64url(iv)}):
+            with self.subTest(body=body):
+                reply = EMULATOR.keys_call("hsm1", "POST", key_path(bundle, "encrypt"),
+                                           self.hsm_token, body)
+                self.assertEqual((reply.status, reply.error_code()), (400, "BadParameter"))
+
     def test_hsm_aes_key_wrap(self):
         bundle = new_key("hsm1", "oct-HSM", 256)
         dek = os.urandom(32)
@@ -482,7 +525,7 @@ class KeyStateAndAccessTest(unittest.TestCase):
         self.assertEqual((reply.status, reply.inner_code()), (403, "ForbiddenByRbac"))
         self.assertEqual(EMULATOR.keys_call("kv1", "GET", f"/keys/{name}", self.token).status, 200)
 
-    def test_disabled_key(self):
+    def test_disabled_key_refuses_unwrap_and_decrypt_but_wraps_and_encrypts(self):
         bundle = new_key("kv1", "RSA", 2048)
         name = bundle["key"]["kid"].split("/")[4]
         EMULATOR.control("set-attributes", {"host": "kv1", "name": name, "enabled": False})
@@ -493,6 +536,24 @@ class KeyStateAndAccessTest(unittest.TestCase):
                          (403, "Forbidden", "KeyDisabled"))
         self.assertEqual(reply.json["error"]["message"],
                          "Operation unwrapKey is not allowed on a disabled key.")
+        # The public-key operations still work on a disabled key (I-py-45342, §7.2).
+        for op in ("wrapkey", "encrypt"):
+            with self.subTest(op=op):
+                reply = EMULATOR.keys_call("kv1", "POST", key_path(bundle, op), self.token,
+                                           {"alg": "RSA-OAEP-256", "value": b64url(b"k" * 32)})
+                self.assertEqual(reply.status, 200, reply.body)
+                undone = EMULATOR.keys_call(
+                    "kv1", "POST", key_path(bundle, "decrypt" if op == "encrypt" else "unwrapkey"),
+                    self.token, {"alg": "RSA-OAEP-256", "value": reply.json["value"]})
+                self.assertEqual((undone.status, undone.inner_code()), (403, "KeyDisabled"))
+        aes = new_key("hsm1", "oct-HSM", 256, enabled=False)
+        reply = EMULATOR.keys_call("hsm1", "POST", key_path(aes, "encrypt"), self.hsm_token,
+                                   {"alg": "A256GCM", "value": b64url(b"k" * 32)})
+        self.assertEqual(reply.status, 200, reply.body)
+        reply = EMULATOR.keys_call("hsm1", "POST", key_path(aes, "decrypt"), self.hsm_token,
+                                   {"alg": "A256GCM", "value": reply.json["value"],
+                                    "iv": reply.json["iv"], "tag": reply.json["tag"]})
+        self.assertEqual((reply.status, reply.inner_code()), (403, "KeyDisabled"))
 
     def test_expired_key_refuses_wrap_but_still_unwraps(self):
         bundle = new_key("kv1", "RSA", 2048, exp=int(time.time()) - 60)
@@ -610,6 +671,196 @@ class FaultsAndCountsTest(unittest.TestCase):
         entries = log.snapshot()
         self.assertEqual((len(entries), entries[0]["request_id"], entries[-1]["request_id"]),
                          (1000, "1", "1000"))
+
+
+class NamingTest(unittest.TestCase):
+    """kid and nextLink name the vault by its own URL (§1.1, §3.6), not the Host header."""
+
+    @classmethod
+    def setUpClass(cls):
+        client_id, secret = new_principal()
+        cls.token = EMULATOR.token(client_id, secret)
+        cls.hsm_token = EMULATOR.token(client_id, secret, HSM_SCOPE)
+
+    def tearDown(self):
+        EMULATOR.control("set-host", {"host": "kv1", "public_url": "https://kv1.vault.azure.net"})
+
+    def test_ready_line_and_kid_use_the_azure_name_whatever_the_host_header(self):
+        self.assertEqual(EMULATOR.ready["hosts"]["kv1"]["public_url"], "https://kv1.vault.azure.net")
+        self.assertEqual(EMULATOR.ready["hosts"]["hsm1"]["public_url"],
+                         "https://hsm1.managedhsm.azure.net")
+        self.assertNotIn("public_url", EMULATOR.ready["hosts"]["entra"])
+        bundle = new_key("kv1", "RSA", 2048)
+        name = bundle["key"]["kid"].split("/")[4]
+        self.assertTrue(bundle["key"]["kid"].startswith(f"https://kv1.vault.azure.net/keys/{name}/"))
+        for host_header in (None, "other-name.example:8443"):
+            with self.subTest(host_header=host_header):
+                headers = {"Authorization": f"Bearer {self.token}"}
+                if host_header:
+                    headers["Host"] = host_header
+                reply = EMULATOR.request(EMULATOR.url("kv1"), "GET",
+                                         f"{key_path(bundle)}?api-version=7.4", None, headers)
+                self.assertEqual(reply.json["key"]["kid"], bundle["key"]["kid"])
+        aes = new_key("hsm1", "oct-HSM", 256)
+        reply = EMULATOR.keys_call("hsm1", "POST", key_path(aes, "encrypt"), self.hsm_token,
+                                   {"alg": "A256GCM", "value": b64url(b"k" * 32)})
+        self.assertEqual(reply.json["kid"], aes["key"]["kid"])
+        self.assertTrue(aes["key"]["kid"].startswith("https://hsm1.managedhsm.azure.net/keys/"))
+
+    def test_next_link_names_the_vault_with_its_port_and_the_callers_api_version(self):
+        bundle = new_key("kv1", "RSA", 2048)
+        name = bundle["key"]["kid"].split("/")[4]
+        EMULATOR.control("add-version", {"host": "kv1", "name": name})
+        reply = EMULATOR.keys_call("kv1", "GET", f"/keys/{name}/versions", self.token,
+                                   api_version="7.6&maxresults=1")
+        self.assertEqual(reply.json["nextLink"],
+                         f"https://kv1.vault.azure.net:443/keys/{name}/versions?api-version=7.6"
+                         "&$skiptoken=1&maxresults=1")
+
+    def test_set_host_public_url(self):
+        EMULATOR.control("set-host", {"host": "kv1", "public_url": "https://renamed.example:9443/"})
+        bundle = new_key("kv1", "RSA", 2048)
+        self.assertTrue(bundle["key"]["kid"].startswith("https://renamed.example:9443/keys/"))
+        reply = EMULATOR.keys_call("kv1", "GET", key_path(bundle), self.token)
+        self.assertEqual(reply.json["key"]["kid"], bundle["key"]["kid"])
+        for bad in ("http://plain.example", "https://x.example/path", "https://x:port", "x"):
+            with self.subTest(bad=bad):
+                reply = EMULATOR.request(EMULATOR.ready["control"], "POST", "/control/set-host",
+                                         {"host": "kv1", "public_url": bad})
+                self.assertEqual(reply.status, 400)
+
+    def test_listener_names(self):
+        emulator = Emulator("--vault", "kv7", "--public-names", "listener")
+        try:
+            url = emulator.url("kv7")
+            self.assertEqual(emulator.ready["hosts"]["kv7"]["public_url"], url)
+            bundle = emulator.control("create-key", {"host": "kv7", "name": "k", "kty": "RSA",
+                                                     "size": 2048})
+            self.assertTrue(bundle["key"]["kid"].startswith(f"{url}/keys/k/"))
+        finally:
+            emulator.stop()
+
+
+class DenialVariantsTest(unittest.TestCase):
+    """The 403s of §7.2 beyond RBAC: access policies and the firewall, as host state and as
+    injected faults."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.bundle = new_key("kv1", "RSA", 2048)
+
+    def setUp(self):
+        self.client_id, secret = new_principal()
+        self.token = EMULATOR.token(self.client_id, secret)
+        self.hsm_token = EMULATOR.token(self.client_id, secret, HSM_SCOPE)
+
+    def tearDown(self):
+        for host in ("kv1", "hsm1"):
+            EMULATOR.control("set-host", {"host": host, "firewall_deny": False})
+        EMULATOR.control("set-host", {"host": "kv1", "permission_model": "rbac"})
+        EMULATOR.control("clear-faults")
+
+    def get(self, host="kv1", token=None) -> Reply:
+        path = key_path(self.bundle) if host == "kv1" else "/keys/none"
+        return EMULATOR.keys_call(host, "GET", path, token or self.token)
+
+    def test_access_policy_denial(self):
+        answer = EMULATOR.control("set-host", {"host": "kv1", "permission_model": "access_policy"})
+        self.assertEqual(answer["permission_model"], "access_policy")
+        EMULATOR.control("revoke", {"host": "kv1", "client_id": self.client_id,
+                                    "operations": ["get_key"]})
+        reply = self.get()
+        self.assertEqual((reply.status, reply.error_code(), reply.inner_code()),
+                         (403, "Forbidden", "ForbiddenByPolicy"))
+        principal = self.client_id
+        self.assertRegex(reply.json["error"]["message"],
+                         rf"^The user, group or application 'appid={principal};oid=[0-9a-f-]{{36}};"
+                         rf"iss=https://sts.windows.net/{TENANT}/' does not have keys get "
+                         r"permission on key vault 'kv1;location=westus'\. For help resolving")
+        reply = EMULATOR.request(EMULATOR.ready["control"], "POST", "/control/set-host",
+                                 {"host": "hsm1", "permission_model": "access_policy"})
+        self.assertEqual(reply.status, 400)   # Managed HSM is RBAC only
+
+    def test_firewall_denial_comes_after_the_challenge(self):
+        EMULATOR.control("set-host", {"host": "kv1", "firewall_deny": True})
+        self.assertEqual(EMULATOR.keys_call("kv1", "GET", key_path(self.bundle)).status, 401)
+        reply = self.get()
+        self.assertEqual((reply.status, reply.error_code(), reply.inner_code()),
+                         (403, "Forbidden", "ForbiddenByFirewall"))
+        self.assertTrue(reply.json["error"]["message"].startswith(
+            "Client address (127.0.0.1) is not authorized and caller is not a trusted service."))
+        self.assertIn(f"Caller: appid={self.client_id};", reply.json["error"]["message"])
+        EMULATOR.control("set-host", {"host": "hsm1", "firewall_deny": True})
+        reply = self.get("hsm1", self.hsm_token)
+        self.assertEqual((reply.status, reply.inner_code()), (403, "ForbiddenByFirewall"))
+        self.assertRegex(reply.json["error"]["message"], r"\(Activity ID: [0-9a-f-]{36}\)$")
+        EMULATOR.control("set-host", {"host": "kv1", "firewall_deny": False})
+        self.assertEqual(self.get().status, 200)
+
+    def test_injected_403_faults(self):
+        cases = [({}, "ForbiddenByRbac"), ({"forbidden": "rbac"}, "ForbiddenByRbac"),
+                 ({"forbidden": "access_policy"}, "ForbiddenByPolicy"),
+                 ({"forbidden": "firewall"}, "ForbiddenByFirewall")]
+        for extra, inner in cases:
+            with self.subTest(inner=inner):
+                EMULATOR.control("fault", {"host": "kv1", "status": 403, "count": 1, **extra})
+                reply = self.get()
+                self.assertEqual((reply.status, reply.error_code(), reply.inner_code()),
+                                 (403, "Forbidden", inner))
+                self.assertIn(f"appid={self.client_id};", reply.json["error"]["message"])
+                self.assertEqual(self.get().status, 200)   # count 1: the next one is served
+        EMULATOR.control("fault", {"host": "hsm1", "status": 403, "count": 1})
+        reply = self.get("hsm1", self.hsm_token)
+        self.assertEqual((reply.status, reply.error_code()), (403, "AccessDenied"))
+        for forbidden in ("rbac", "access_policy"):   # on a path that is no operation there
+            with self.subTest(path="/rng", forbidden=forbidden):
+                EMULATOR.control("fault", {"host": "kv1", "status": 403, "count": 1,
+                                           "forbidden": forbidden})
+                reply = EMULATOR.keys_call("kv1", "POST", "/rng", self.token, {"count": 4})
+                self.assertEqual((reply.status, reply.error_code()), (403, "Forbidden"))
+        for spec in ({"host": "entra", "status": 403}, {"host": "kv1", "status": 404},
+                     {"host": "kv1", "status": 403, "forbidden": "nope"},
+                     {"host": "kv1", "status": 429, "forbidden": "firewall"},
+                     {"host": "hsm1", "status": 403, "forbidden": "access_policy"}):
+            with self.subTest(spec=spec):
+                reply = EMULATOR.request(EMULATOR.ready["control"], "POST", "/control/fault", spec)
+                self.assertIn(reply.status, (400, 404), reply.body)
+
+
+class OpenIdDiscoveryTest(unittest.TestCase):
+    def test_v2_discovery_document_names_the_token_endpoint_here(self):
+        entra = EMULATOR.url("entra")
+        EMULATOR.control("reset-counts")
+        reply = EMULATOR.request(entra, "GET", f"/{TENANT}/v2.0/.well-known/openid-configuration")
+        self.assertEqual(reply.status, 200, reply.body)
+        document = reply.json
+        self.assertEqual(document["token_endpoint"], f"{entra}/{TENANT}/oauth2/v2.0/token")
+        self.assertEqual(document["issuer"], f"{entra}/{TENANT}/v2.0")
+        self.assertEqual(document["authorization_endpoint"],
+                         f"{entra}/{TENANT}/oauth2/v2.0/authorize")
+        self.assertIn("private_key_jwt", document["token_endpoint_auth_methods_supported"])
+        self.assertEqual(EMULATOR.control("counts", method="GET")["entra"],
+                         {"openid_configuration": 1})
+        # The token endpoint it names works.
+        client_id, secret = new_principal()
+        parts = urllib.parse.urlsplit(document["token_endpoint"])
+        form = {"grant_type": "client_credentials", "client_id": client_id,
+                "client_secret": secret, "scope": VAULT_SCOPE}
+        reply = EMULATOR.request(entra, "POST", parts.path, urllib.parse.urlencode(form),
+                                 {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(reply.status, 200, reply.body)
+
+    def test_v1_document_common_and_unknown_tenants(self):
+        entra = EMULATOR.url("entra")
+        reply = EMULATOR.request(entra, "GET", f"/{TENANT}/.well-known/openid-configuration")
+        self.assertEqual(reply.json["token_endpoint"], f"{entra}/{TENANT}/oauth2/token")
+        self.assertEqual(reply.json["issuer"], f"https://sts.windows.net/{TENANT}/")
+        reply = EMULATOR.request(entra, "GET", "/common/v2.0/.well-known/openid-configuration")
+        self.assertEqual(reply.json["issuer"], f"{entra}/{{tenantid}}/v2.0")
+        reply = EMULATOR.request(entra, "GET",
+                                 f"/{uuid.uuid4()}/v2.0/.well-known/openid-configuration")
+        self.assertEqual((reply.status, reply.json["error"], reply.json["error_codes"]),
+                         (400, "invalid_tenant", [90002]))
 
 
 def _certificate_and_key():

@@ -99,6 +99,8 @@ class AzureObservabilityTest : public ::testing::Test {
     ASSERT_NE(emulator_, nullptr);
     ASSERT_OK(emulator_->Control("clear-faults", Json::object()));
     ASSERT_OK(emulator_->Control("grant", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
+    ASSERT_OK(emulator_->Control(
+        "set-host", {{"host", "kv1"}, {"permission_model", "rbac"}, {"firewall_deny", false}}));
     ASSERT_OK(emulator_->Control("reset-counts", Json::object()));
     std::string keys =
         absl::StrCat(AzureKeyConfig(*emulator_, kVaultAlias, "kv1", kVaultAlias, "app", false),
@@ -426,6 +428,66 @@ TEST_F(AzureObservabilityTest, RevokedKeyIsDiagnosedAsTheCustomersAndRestoredKey
   EXPECT_EQ(Gauge(after, "keybroker_keys_inaccessible", {{"reason", "KEY_NOT_ACCESSIBLE"}}), 0);
   EXPECT_EQ(Gauge(after, "keybroker_key_accessible", {{"alias", kVaultAlias}}), 1);
   EXPECT_EQ(Events("customer_key_inaccessible").size(), 1u);
+}
+
+// Key Vault refuses a caller in other words than RBAC's: an access policy
+// without the permission, or a firewall that does not let the broker in
+// (§7.2). Both are the customer's doing, like a removed role.
+TEST_F(AzureObservabilityTest, AccessPolicyAndFirewallRefusalsAreTheCustomersToo) {
+  struct Variant {
+    std::string inner_code;
+    std::vector<std::pair<std::string, Json>> refuse, restore;  // control calls
+  };
+  const std::vector<Variant> variants = {
+      {"ForbiddenByPolicy",
+       {{"set-host", {{"host", "kv1"}, {"permission_model", "access_policy"}}},
+        {"revoke",
+         {{"host", "kv1"}, {"client_id", kAzureClientId}, {"operations", {"unwrapkey"}}}}},
+       {{"grant", {{"host", "kv1"}, {"client_id", kAzureClientId}}},
+        {"set-host", {{"host", "kv1"}, {"permission_model", "rbac"}}}}},
+      {"ForbiddenByFirewall",
+       {{"set-host", {{"host", "kv1"}, {"firewall_deny", true}}}},
+       {{"set-host", {{"host", "kv1"}, {"firewall_deny", false}}}}},
+      {"ForbiddenByFirewall",  // the same refusal injected, for one request path only
+       {{"fault", {{"host", "kv1"}, {"status", 403}, {"forbidden", "firewall"}, {"count", -1},
+                   {"path_contains", "unwrapkey"}}}},
+       {{"clear-faults", Json::object()}}},
+  };
+  PrometheusScrape before = Scrape();
+  for (const Variant& variant : variants) {
+    SCOPED_TRACE(variant.inner_code);
+    std::vector<v1::GenerateDekResponse> fresh = FreshDeks(kVaultAlias, 1);
+    for (const auto& [endpoint, body] : variant.refuse) {
+      ASSERT_OK(emulator_->Control(endpoint, body));
+    }
+    grpc::Status denied = Unwrap(kVaultAlias, fresh[0]);
+    for (const auto& [endpoint, body] : variant.restore) {
+      ASSERT_OK(emulator_->Control(endpoint, body));
+    }
+    EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED) << denied.error_message();
+    EXPECT_EQ(GrpcReasonOf(denied), "KEY_NOT_ACCESSIBLE");
+    EXPECT_THAT(denied.error_message(), HasSubstr("HTTP 403 Forbidden/" + variant.inner_code));
+    grpc::Status restored = Unwrap(kVaultAlias, fresh[0]);  // nothing lost
+    EXPECT_TRUE(restored.ok()) << restored.error_message();
+  }
+  PrometheusScrape after = Scrape();
+  EXPECT_EQ(after.Find(kRpcs, {{"method", "Unwrap"},
+                               {"code", "PERMISSION_DENIED"},
+                               {"reason", "KEY_NOT_ACCESSIBLE"},
+                               {"cause", "customer"}}),
+            3);
+  EXPECT_EQ(after.Sum(kRpcs, {{"cause", "service"}}), before.Sum(kRpcs, {{"cause", "service"}}));
+  ASSERT_TRUE(broker_->WaitForLogLine("customer_key_inaccessible", absl::Seconds(5)));
+  for (const Json& line : Events("customer_key_inaccessible")) {
+    EXPECT_EQ(line.value("reason", ""), "KEY_NOT_ACCESSIBLE");
+    EXPECT_EQ(line.value("cause", ""), "customer");
+  }
+  // The operator's log says which refusal it was (key_vault_errors.h).
+  std::vector<std::string> inner_codes;
+  for (const Json& line : Events("key_vault_error")) {
+    inner_codes.push_back(line.value("inner_code", ""));
+  }
+  EXPECT_THAT(inner_codes, ::testing::IsSupersetOf({"ForbiddenByPolicy", "ForbiddenByFirewall"}));
 }
 
 TEST_F(AzureObservabilityTest, KeyVaultOutageIsTheServicesFaultNotTheKeys) {

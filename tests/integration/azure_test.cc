@@ -265,6 +265,9 @@ TEST_F(AzureTest, CustomersNewVersionIsPickedUpWithinTheTtlAndAtOnceAfterRotate)
   ASSERT_OK(added);
   std::string kid = (*added)["key"]["kid"];
   std::string new_version = kid.substr(kid.rfind('/') + 1);
+  // The vault names itself, as Key Vault does, not by the URL the broker was
+  // configured with (127.0.0.1:port): the broker takes only the version.
+  EXPECT_EQ(kid, "https://kv1.vault.azure.net/keys/rsa3072/" + new_version);
   WaitPastTheBound();
   v1::GenerateDekResponse after;
   ASSERT_TRUE(GenerateDek("rsa3072", &after).ok());
@@ -387,6 +390,32 @@ TEST_F(AzureTest, DisabledKeysAreReportedAsSuch) {
   ASSERT_OK(emulator_->Control("set-attributes",
                                {{"host", "kv1"}, {"name", "rsa2048"}, {"enabled", true}}));
   EXPECT_TRUE(Describe("rsa2048").accessible());
+}
+
+// Key Vault was seen encrypting under a disabled key (keyvault-protocol.md
+// §7.2), and the emulator does the same: the broker must refuse from the
+// key's attributes before it asks the Managed HSM to wrap anything.
+TEST_F(AzureTest, ADisabledManagedHsmKeyIsRefusedByTheBrokerNotLeftToTheHsm) {
+  ASSERT_OK(emulator_->Control("set-attributes",
+                               {{"host", "hsm1"}, {"name", "hsm-aes"}, {"enabled", false}}));
+  struct Restore {
+    ~Restore() {
+      (void)emulator_->Control("set-attributes",
+                               {{"host", "hsm1"}, {"name", "hsm-aes"}, {"enabled", true}});
+    }
+  } restore;
+  WaitPastTheBound();  // the broker's copy of the key's attributes is stale by now
+  ASSERT_OK(emulator_->Control("reset-counts", Json::object()));
+  v1::GenerateDekResponse dek;
+  grpc::Status status = GenerateDek("hsm-aes", &dek);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  EXPECT_EQ(GrpcReasonOf(status), "KEY_DISABLED");
+  EXPECT_GE(emulator_->Count("hsm1", "get_key"), 1) << "the broker read the key's attributes";
+  EXPECT_EQ(emulator_->Count("hsm1", "encrypt"), 0) << "and asked the HSM to wrap nothing";
+  ASSERT_OK(emulator_->Control("set-attributes",
+                               {{"host", "hsm1"}, {"name", "hsm-aes"}, {"enabled", true}}));
+  WaitPastTheBound();
+  EXPECT_TRUE(GenerateDek("hsm-aes", &dek).ok());
 }
 
 TEST_F(AzureTest, EdekNamingAnUnconfiguredKeySendsNoRequest) {

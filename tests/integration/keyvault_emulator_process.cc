@@ -69,7 +69,9 @@ absl::StatusOr<std::unique_ptr<KeyVaultEmulator>> KeyVaultEmulator::Start(
   emulator->entra_ca_file_ = emulator->ready_["entra_ca_file"];
   kms::azure::TlsTrust trust;
   trust.ca_file = emulator->ca_file_;
-  auto http = kms::azure::CpprestHttpClient::Create(trust, absl::Seconds(10));
+  // Generous: create-key makes RSA-4096 keys, which on a loaded machine take
+  // well over ten seconds.
+  auto http = kms::azure::CpprestHttpClient::Create(trust, absl::Seconds(90));
   if (!http.ok()) return http.status();
   emulator->http_ = *std::move(http);
   return emulator;
@@ -99,7 +101,7 @@ absl::StatusOr<nlohmann::json> KeyVaultEmulator::Control(const std::string& endp
     request.headers = {{"Content-Type", "application/json"}};
   }
   absl::StatusOr<kms::azure::HttpResponse> response =
-      http_->Send(request, absl::Now() + absl::Seconds(30));
+      http_->Send(request, absl::Now() + absl::Seconds(90));
   if (!response.ok()) return response.status();
   nlohmann::json json = nlohmann::json::parse(response->body, nullptr, false);
   if (response->status != 200) {

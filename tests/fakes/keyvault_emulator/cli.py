@@ -14,7 +14,7 @@ from .entra_routes import EntraApp
 from .keys import MANAGED_HSM, VAULT
 from .keyvault_routes import KeyVaultApp
 from .server import HostServer
-from .state import ENTRA, IMDS, Emulator
+from .state import AZURE_NAMES, ENTRA, IMDS, LISTENER_NAMES, Emulator
 
 DEFAULT_TENANT = "11111111-2222-3333-4444-555555555555"   # the reference's placeholder
 
@@ -49,6 +49,11 @@ def parse_args(argv):
     parser.add_argument("--tenant", default=DEFAULT_TENANT,
                         help="the hosts' tenant and the default tenant of principals")
     parser.add_argument("--region", default="westus", help="x-ms-keyvault-region")
+    parser.add_argument("--public-names", choices=(AZURE_NAMES, LISTENER_NAMES),
+                        default=AZURE_NAMES,
+                        help="how vaults and HSMs name themselves in kid and nextLink: "
+                             "azure = https://NAME.vault.SUFFIX (as Key Vault does), "
+                             "listener = the listener's URL (for clients that follow them)")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="exit when stdin closes (so the emulator dies with its parent)")
     parser.add_argument("--verbose", action="store_true",
@@ -80,6 +85,9 @@ def _start(args, emulator: Emulator, tls: pki.TlsMaterial, ports: dict) -> tuple
             context = tls.server_context(entra=True) if host.kind == ENTRA else None
         server = HostServer(ports[host.name], host.name, app, emulator, context, args.verbose)
         host.url = server.url
+        if host.kind in (VAULT, MANAGED_HSM):
+            host.public_url = (server.url if args.public_names == LISTENER_NAMES
+                               else emulator.azure_url(host))
         servers.append(server)
     control = HostServer(args.control_port, "control", ControlApp(emulator), emulator,
                          tls.server_context(), args.verbose)
@@ -88,6 +96,9 @@ def _start(args, emulator: Emulator, tls: pki.TlsMaterial, ports: dict) -> tuple
 
 def _ready_line(emulator: Emulator, tls: pki.TlsMaterial, control, state_dir: str) -> str:
     hosts = {h.name: {"kind": h.kind, "url": h.url} for h in emulator.hosts.values()}
+    for h in emulator.hosts.values():
+        if h.public_url:
+            hosts[h.name]["public_url"] = h.public_url
     return json.dumps({"ready": True, "ca_file": tls.ca_file, "entra_ca_file": tls.entra_ca_file,
                        "state_dir": state_dir, "hosts": hosts, "control": control.url})
 

@@ -4,7 +4,9 @@ Control requests are neither counted, nor in the response log (GET /control/requ
 subject to injected faults. See README.md.
 """
 import json
+import urllib.parse
 
+from . import denials
 from .faults import DROP, LATENCY, STATUS, Fault
 from .identity import DirectoryError
 from .keys import MANAGED_HSM, KeyStoreError
@@ -41,6 +43,17 @@ def _string_list(spec: dict, name: str, allowed=None):
     if unknown:
         raise ControlError(400, f"'{name}' has unknown entries {unknown}; allowed {list(allowed)}")
     return values
+
+
+def _is_base_url(url: str) -> bool:
+    """https://host[:port] with nothing after it."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port   # raises on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname) and parts.path in ("", "/") \
+        and not parts.query and not parts.fragment
 
 
 def _count(spec: dict) -> int:
@@ -117,8 +130,9 @@ class ControlApp:
 
     @staticmethod
     def _bundle(host, version) -> Response:
-        """The KeyBundle exactly as a GET on that host answers it (kid with the host URL)."""
-        return json_response(200, version.bundle(host.url), sort_keys=host.kind == MANAGED_HSM)
+        """The KeyBundle exactly as a GET on that host answers it (kid with its public URL)."""
+        return json_response(200, version.bundle(host.public_url or host.url),
+                             sort_keys=host.kind == MANAGED_HSM)
 
     def _create_key(self, spec: dict) -> Response:
         host = self._key_host(spec)
@@ -191,12 +205,29 @@ class ControlApp:
         host = self._key_host(spec)
         tenant = _field(spec, "tenant", str)
         audience = _field(spec, "audience", str)
+        public_url = _field(spec, "public_url", str)
+        model = _field(spec, "permission_model", str)
+        firewall_deny = _field(spec, "firewall_deny", bool)
+        if public_url is not None and not _is_base_url(public_url):
+            raise ControlError(400, "'public_url' must be an https://host[:port] URL")
+        if model is not None and model not in (denials.RBAC, denials.ACCESS_POLICY):
+            raise ControlError(400, "'permission_model' must be 'rbac' or 'access_policy'")
+        if model == denials.ACCESS_POLICY and host.kind == MANAGED_HSM:
+            raise ControlError(400, "a managed HSM has no access policies, only RBAC")
         if tenant:
             host.tenant = tenant.lower()
         if audience:
             host.audience = audience.rstrip("/")   # audiences have no trailing slash (§1.4)
+        if public_url:
+            host.public_url = public_url.rstrip("/")
+        if model:
+            host.permission_model = model
+        if firewall_deny is not None:
+            host.firewall_deny = firewall_deny
         return json_response(200, {"host": host.name, "tenant": host.tenant,
-                                   "audience": host.audience})
+                                   "audience": host.audience, "public_url": host.public_url,
+                                   "permission_model": host.permission_model,
+                                   "firewall_deny": host.firewall_deny})
 
     def _expire_tokens(self, spec: dict) -> Response:
         expired = self.emulator.directory.expire_tokens(_field(spec, "client_id", str))
@@ -215,13 +246,29 @@ class ControlApp:
 
     def _fault(self, spec: dict) -> Response:
         status = _field(spec, "status", int, required=True)
-        if status != 429 and not 500 <= status <= 599:
-            raise ControlError(400, "'status' must be 429 or 5xx")
+        if status not in (403, 429) and not 500 <= status <= 599:
+            raise ControlError(400, "'status' must be 403, 429 or 5xx")
         retry_after = _field(spec, "retry_after", int)
         if retry_after is not None and retry_after < 0:
             raise ControlError(400, "'retry_after' must be >= 0")
+        forbidden = self._forbidden_kind(spec, status)
         return self._add_fault(spec, Fault(STATUS, _count(spec), _field(spec, "path_contains", str),
-                                           status=status, retry_after=retry_after))
+                                           status=status, retry_after=retry_after,
+                                           forbidden=forbidden))
+
+    def _forbidden_kind(self, spec: dict, status: int):
+        """A 403 fault's `forbidden` (default: the host's permission model at the time)."""
+        forbidden = _field(spec, "forbidden", str)
+        if status != 403:
+            if forbidden is not None:
+                raise ControlError(400, "'forbidden' goes with status 403 only")
+            return None
+        host = self._key_host(spec)   # only vaults and HSMs refuse callers this way
+        if forbidden is not None and forbidden not in denials.KINDS:
+            raise ControlError(400, f"'forbidden' must be one of {list(denials.KINDS)}")
+        if forbidden == denials.ACCESS_POLICY and host.kind == MANAGED_HSM:
+            raise ControlError(400, "a managed HSM has no access policies, only RBAC")
+        return forbidden
 
     def _latency(self, spec: dict) -> Response:
         ms = _field(spec, "ms", int, required=True)

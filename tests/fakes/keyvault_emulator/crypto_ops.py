@@ -3,8 +3,9 @@ import json
 import os
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, padding as block_padding
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
@@ -20,6 +21,11 @@ _KEY_OP_NAME = {"wrapkey": "wrapKey", "unwrapkey": "unwrapKey",
 # exp/nbf are honoured by encrypt/wrapKey only; decrypt/unwrap still succeed (§7.2, I-net-7677).
 _TIME_BOUND_OPS = ("wrapkey", "encrypt")
 
+# A disabled key still encrypts and wraps: the one live observation (I-py-45342, §7.2, §14.3)
+# has the service allow the public-key operations and refuse only decrypt/unwrap. A client
+# must refuse to wrap under a disabled key itself, from the key's attributes.
+_REFUSED_WHEN_DISABLED = ("unwrapkey", "decrypt")
+
 
 def _oaep(digest):
     # RSA-OAEP-256 is SHA-256 with MGF1-SHA-256, empty label; RSA-OAEP is SHA-1 for both (§10).
@@ -33,6 +39,8 @@ _RSA_PADDINGS = {
 }
 _GCM_SIZES = {"A128GCM": 128, "A192GCM": 192, "A256GCM": 256}
 _KW_SIZES = {"A128KW": 128, "A192KW": 192, "A256KW": 256}
+_CBC_SIZES = {"A128CBC": 128, "A192CBC": 192, "A256CBC": 256,
+              "A128CBCPAD": 128, "A192CBCPAD": 192, "A256CBCPAD": 256}
 
 
 def _bad(message: str) -> KeyVaultError:
@@ -67,7 +75,7 @@ def parse_parameters(body: bytes) -> dict:
 def check_usable(key: KeyVersion, op: str, now: float) -> None:
     """Raises the 403 the service gives for a key the operation may not use (§7.2)."""
     op_name = _KEY_OP_NAME[op]
-    if not key.enabled:
+    if not key.enabled and op in _REFUSED_WHEN_DISABLED:
         raise KeyVaultError(403, "Forbidden",
                             f"Operation {op_name} is not allowed on a disabled key.",
                             inner="KeyDisabled")
@@ -90,6 +98,8 @@ def run(op: str, key: KeyVersion, params: dict, kind: str, base_url: str) -> dic
     alg = params["alg"]
     if key.is_rsa:
         result = _rsa(op, key, alg, params["value"])
+    elif op in ("encrypt", "decrypt") and alg in _CBC_SIZES:
+        result = _aes_cbc(op, key, alg, params)
     elif op in ("encrypt", "decrypt"):
         result = _aes_gcm(op, key, alg, params)
     else:
@@ -130,8 +140,12 @@ def _aes_gcm(op: str, key: KeyVersion, alg: str, params: dict) -> dict:
     _check_aes_alg(key, alg, _GCM_SIZES)
     aad = params.get("aad")
     if op == "encrypt":
-        # §5: the service generates a 12-byte IV and returns a separate 16-byte tag; a
-        # client-supplied iv is ignored ([UNVERIFIED] whether the service rejects it).
+        # §5: the service generates the 12-byte IV and returns a separate 16-byte tag.
+        # Whether it refuses or ignores a client's iv is [UNVERIFIED]; refusing is the
+        # strict choice: a client that sends one expects an IV the service never uses.
+        if "iv" in params:
+            raise _bad("The 'iv' parameter is not supported for AES-GCM encryption: Managed "
+                       "HSM generates the initialization vector.")
         iv = os.urandom(12)
         sealed = AESGCM(key.material).encrypt(iv, params["value"], aad)
         result = {"value": b64url_encode(sealed[:-16]), "iv": b64url_encode(iv),
@@ -150,6 +164,35 @@ def _aes_gcm(op: str, key: KeyVersion, alg: str, params: dict) -> dict:
         raise _bad("Error occurred while decrypting: the authentication tag does not "
                    "match.") from None
     return {"value": b64url_encode(plaintext)}   # no iv/tag/aad in the decrypt response (§5)
+
+
+def _aes_cbc(op: str, key: KeyVersion, alg: str, params: dict) -> dict:
+    """A*CBC (no padding: whole blocks only) and A*CBCPAD (PKCS#7), with the client's
+    16-byte iv (§5, R3): Managed HSM does not make CBC IVs, clients must send one
+    (Azure/azure-sdk-for-net#16175). The encrypt result echoes the iv ([UNVERIFIED])."""
+    _check_aes_alg(key, alg, _CBC_SIZES)
+    iv, value = params.get("iv"), params["value"]
+    if iv is None or len(iv) != 16:
+        raise _bad(f"Property 'iv' of 16 bytes is required for {alg}.")
+    cipher = Cipher(algorithms.AES(key.material), modes.CBC(iv))
+    padded = alg.endswith("PAD")
+    try:
+        if op == "encrypt":
+            if padded:
+                padder = block_padding.PKCS7(128).padder()
+                value = padder.update(value) + padder.finalize()
+            encryptor = cipher.encryptor()
+            sealed = encryptor.update(value) + encryptor.finalize()
+            return {"value": b64url_encode(sealed), "iv": b64url_encode(iv)}
+        decryptor = cipher.decryptor()
+        plaintext = decryptor.update(value) + decryptor.finalize()
+        if padded:
+            unpadder = block_padding.PKCS7(128).unpadder()
+            plaintext = unpadder.update(plaintext) + unpadder.finalize()
+    except ValueError:   # not whole blocks, or bad padding
+        raise _bad(f"Error occurred while processing {alg}: the data is not whole blocks "
+                   "or its padding is invalid.") from None
+    return {"value": b64url_encode(plaintext)}
 
 
 def _aes_kw(op: str, key: KeyVersion, alg: str, value: bytes) -> dict:

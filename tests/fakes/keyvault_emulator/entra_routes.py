@@ -6,13 +6,15 @@ import time
 import urllib.parse
 import uuid
 
-from . import assertions
+from . import assertions, discovery
 from .state import Emulator, HostState, ENTRA
 from .wire import (EntraError, ImdsError, Request, Response, entra_timestamp,
                    json_response)
 
 _TOKEN_SUFFIX = ["oauth2", "v2.0", "token"]
 _IMDS_PATH = ["metadata", "identity", "oauth2", "token"]
+_OPENID_V2_SUFFIX = ["v2.0", ".well-known", "openid-configuration"]
+_OPENID_V1_SUFFIX = [".well-known", "openid-configuration"]
 
 # Injected fault bodies. AADSTS90055 is TenantThrottlingError, 90033 MSODS unavailable,
 # 50000 a token issuance error (Entra's error-code list; not in the reference).
@@ -46,8 +48,13 @@ class EntraApp:
         segments = _segments(req.path)
         if [s.lower() for s in segments] == _IMDS_PATH:
             return "imds"
-        if self.host.kind == ENTRA and len(segments) == 4 and segments[1:] == _TOKEN_SUFFIX:
+        if self.host.kind != ENTRA:
+            return "other"
+        if len(segments) == 4 and segments[1:] == _TOKEN_SUFFIX:
             return "token"
+        lower = [s.lower() for s in segments]
+        if lower[1:] in (_OPENID_V2_SUFFIX, _OPENID_V1_SUFFIX):
+            return "openid_configuration"
         return "other"
 
     def handle(self, req: Request) -> Response:
@@ -57,6 +64,8 @@ class EntraApp:
                 return self._token(req)
             if operation == "imds":
                 return self._imds(req)
+            if operation == "openid_configuration":
+                return self._openid_configuration(req)
             return json_response(404, {"error": "not_found",
                                        "error_description": f"No endpoint {req.method} {req.path}"},
                                  self._headers(req))
@@ -65,7 +74,7 @@ class EntraApp:
         except ImdsError as error:
             return self._imds_error(req, error)
 
-    def fault_response(self, req: Request, status: int, retry_after) -> Response:
+    def fault_response(self, req: Request, status: int, retry_after, forbidden=None) -> Response:
         extra = [("Retry-After", str(retry_after))] if retry_after is not None else []
         if self.classify(req) == "imds":
             error, text = _IMDS_FAULTS.get(status, ("service_unavailable", "Injected fault"))
@@ -82,11 +91,7 @@ class EntraApp:
                              f"Received a {req.method} request.")
         tenant = _segments(req.path)[0]
         if not self.directory.is_known_tenant(tenant):   # §9.4
-            raise EntraError(400, "invalid_tenant", 90002,
-                             f"Tenant '{tenant}' not found. Check to make sure you have the "
-                             "correct tenant ID and are signing into the correct cloud. Check "
-                             "with your subscription administrator, this may happen if there are "
-                             "no active subscriptions for the tenant.")
+            raise _tenant_not_found(tenant)
         form = _parse_form(req.body)
         grant_type = _required(form, "grant_type")
         if grant_type != "client_credentials":
@@ -133,6 +138,20 @@ class EntraApp:
         raise EntraError(401, "invalid_client", 7000218,
                          "The request body must contain the following parameter: "
                          "'client_assertion' or 'client_secret'.")
+
+    def _base(self, req: Request) -> str:
+        """This listener as the client reached it: what its documents name."""
+        return f"https://{req.host_header}" if req.host_header else self.host.url
+
+    def _openid_configuration(self, req: Request) -> Response:
+        segments = _segments(req.path)
+        tenant = segments[0]
+        if tenant.lower() not in ("common", "organizations", "consumers") and \
+                not self.directory.is_known_tenant(tenant):
+            raise _tenant_not_found(tenant)
+        document = discovery.openid_configuration(self._base(req), tenant,
+                                                  v2=segments[1].lower() == "v2.0")
+        return json_response(200, document, self._headers(req))
 
     def _token_urls(self, req: Request, tenant: str) -> set:
         """The assertion's aud must be the token URL the client called (§9.2)."""
@@ -211,6 +230,14 @@ class EntraApp:
         return json_response(error.status, {"error": error.error,
                                             "error_description": error.description},
                              self._headers(req) + list(extra))
+
+
+def _tenant_not_found(tenant: str) -> EntraError:
+    return EntraError(400, "invalid_tenant", 90002,   # §9.4
+                      f"Tenant '{tenant}' not found. Check to make sure you have the correct "
+                      "tenant ID and are signing into the correct cloud. Check with your "
+                      "subscription administrator, this may happen if there are no active "
+                      "subscriptions for the tenant.")
 
 
 def _parse_form(body: bytes) -> dict:

@@ -18,6 +18,7 @@ class Fault:
     status: int = 0                # kind == status
     retry_after: int = None        # kind == status: Retry-After seconds, if any
     ms: int = 0                    # kind == latency
+    forbidden: str = None          # kind == status, status 403: which denial (denials.KINDS)
 
     def matches(self, path: str) -> bool:
         return self.path_contains is None or self.path_contains.lower() in path.lower()
@@ -30,6 +31,7 @@ class Decision:
     drop: bool = False
     status: int = 0
     retry_after: int = None
+    forbidden: str = None
 
 
 class FaultPlan:
@@ -64,6 +66,7 @@ class FaultPlan:
                 decision.drop = final.kind == DROP
                 decision.status = final.status if final.kind == STATUS else 0
                 decision.retry_after = final.retry_after
+                decision.forbidden = final.forbidden
                 self._consume_locked(faults, final)
         return decision
 

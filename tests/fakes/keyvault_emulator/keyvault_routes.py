@@ -2,35 +2,21 @@
 import json
 import os
 import time
+import urllib.parse
 from dataclasses import dataclass
 
-from . import crypto_ops
+from . import crypto_ops, denials
 from .keys import MANAGED_HSM
 from .state import Emulator, HostState
 from .wire import KeyVaultError, Request, Response, b64url_encode, json_response, JSON_CONTENT_TYPE
 
-API_VERSION = "7.4"
-
-# RBAC data actions named in 403 messages (§3.1, §4.1, §5, §6, §7.2).
-_VAULT_ACTIONS = {
-    "get_key": "Microsoft.KeyVault/vaults/keys/read",
-    "list_versions": "Microsoft.KeyVault/vaults/keys/read",
-    "wrapkey": "Microsoft.KeyVault/vaults/keys/wrap/action",
-    "unwrapkey": "Microsoft.KeyVault/vaults/keys/unwrap/action",
-    "encrypt": "Microsoft.KeyVault/vaults/keys/encrypt/action",
-    "decrypt": "Microsoft.KeyVault/vaults/keys/decrypt/action",
-    "rotate": "Microsoft.KeyVault/vaults/keys/rotate/action",
-}
-_HSM_ACTIONS = {
-    "get_key": "Microsoft.KeyVault/managedHsm/keys/read/action",
-    "list_versions": "Microsoft.KeyVault/managedHsm/keys/read/action",
-    "wrapkey": "Microsoft.KeyVault/managedHsm/keys/wrap/action",
-    "unwrapkey": "Microsoft.KeyVault/managedHsm/keys/unwrap/action",
-    "encrypt": "Microsoft.KeyVault/managedHsm/keys/encrypt/action",
-    "decrypt": "Microsoft.KeyVault/managedHsm/keys/decrypt/action",
-    "rotate": "Microsoft.KeyVault/managedHsm/keys/rotate/action",
-    "rng": "Microsoft.KeyVault/managedHsm/rng/action",
-}
+# The api-versions the service accepts (§12: required, no default): every published
+# stable version and the previews SDKs were released against. 2025-07-01 is what current
+# SDKs send by default (@azure/keyvault-keys 4.10). Bodies are the same for all of them.
+API_VERSIONS = ("2015-06-01", "2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6",
+                "2025-07-01", "7.0-preview", "7.1-preview", "7.2-preview", "7.3-preview",
+                "7.4-preview.1", "7.5-preview.1", "7.6-preview.1", "7.6-preview.2")
+LATEST_API_VERSION = "2025-07-01"
 
 # Injected fault bodies (§7.2 "Throttled"; the 5xx codes are not in the reference).
 _FAULT_CODES = {429: ("Throttled", "Request was not processed because too many requests were "
@@ -94,7 +80,14 @@ class KeyVaultApp:
             response = self._error(req, error)
         return self._recorded(req, response)
 
-    def fault_response(self, req: Request, status: int, retry_after) -> Response:
+    def fault_response(self, req: Request, status: int, retry_after, forbidden=None) -> Response:
+        if status == 403:
+            # An injected denial, before authentication: it names whoever the token names.
+            route = parse_route(req.method, req.path)
+            error = self._forbidden(forbidden or self.host.permission_model, req,
+                                    self._caller(self._token_if_any(req)),
+                                    route.op if route else "other", route.name if route else None)
+            return self._recorded(req, self._error(req, error))
         code, message = _FAULT_CODES.get(status, ("ServiceUnavailable", "Injected fault."))
         headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
         return self._recorded(
@@ -112,11 +105,15 @@ class KeyVaultApp:
         token = self._authenticate(req)
         self._check_api_version(req)
         route = parse_route(req.method, req.path)
+        if self.host.firewall_deny:   # the denial names the caller: after authentication
+            raise self._forbidden(denials.FIREWALL, req, self._caller(token),
+                                  route.op if route else "other", route.name if route else None)
         if route is None or (route.op == "rng" and not self.is_hsm):
             # Not in the reference (rng on a vault is [UNVERIFIED], §6): see README.
             raise KeyVaultError(404, "NotFound", f"No operation {req.method} {req.path}.")
         if not self.host.access.allows(token.client_id, route.op):
-            raise self._forbidden(token, route)
+            raise self._forbidden(self.host.permission_model, req, self._caller(token),
+                                  route.op, route.name)
         handlers = {"get_key": self._get_key, "list_versions": self._list_versions,
                     "rotate": self._rotate, "rng": self._rng}
         return handlers.get(route.op, self._crypto)(req, route)
@@ -156,37 +153,34 @@ class KeyVaultApp:
                                      f"https://sts.windows.net/{granted.tenant}/.")   # §2.3
         return granted
 
+    def _token_if_any(self, req: Request):
+        """The AccessToken the request's bearer token stands for, or None."""
+        scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return self.emulator.directory.lookup_token(token.strip())
+
+    def _caller(self, token) -> denials.Caller:
+        if token is None:
+            return denials.Caller()
+        principal = self.emulator.directory.principal(token.client_id)
+        return denials.Caller(token.client_id,
+                              principal.object_id if principal else token.client_id, token.tenant)
+
     def _check_api_version(self, req: Request) -> None:
         version = req.query.get("api-version")
         if version is None:   # required, no default (§12)
             raise KeyVaultError(400, "BadParameter",
                                 "The 'api-version' query parameter is required.")
-        if version != API_VERSION:   # I-py-28595's wording (§7.2)
+        if version not in API_VERSIONS:   # I-py-28595's wording (§7.2)
             raise KeyVaultError(400, "BadParameter",
                                 f"The specified version ({version}) is not recognized. Consider "
-                                f"using the latest supported version ({API_VERSION}).")
+                                f"using the latest supported version ({LATEST_API_VERSION}).")
 
-    def _forbidden(self, token, route: Route) -> KeyVaultError:
-        principal = self.emulator.directory.principal(token.client_id)
-        object_id = principal.object_id if principal else token.client_id
-        scope = f"/keys/{route.name}" if route.name else "/"
-        if self.is_hsm:   # I-azcli-32719 (§7.2)
-            return KeyVaultError(403, "AccessDenied",
-                                 f"Not authorized to access {_HSM_ACTIONS[route.op]} on {scope}")
-        vault = self.host.name
-        message = (  # ForbiddenByRbac text, I-tfaks-2 (§7.2)
-            "Caller is not authorized to perform action on resource.\r\n"
-            "If role assignments, deny assignments or role definitions were changed recently, "
-            "please observe propagation time.\r\n"
-            f"Caller: appid={token.client_id};oid={object_id};"
-            f"iss=https://sts.windows.net/{token.tenant}/\r\n"
-            f"Action: '{_VAULT_ACTIONS[route.op]}'\r\n"
-            "Resource: '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/"
-            f"keybroker-emulator/providers/microsoft.keyvault/vaults/{vault}{scope}'\r\n"
-            "Assignment: (not found)\r\nDenyAssignmentId: null\r\n"
-            "DecisionReason: 'DeniedWithNoValidRBAC' \r\n"
-            f"Vault: {vault};location={self.emulator.region}\r\n")
-        return KeyVaultError(403, "Forbidden", message, inner="ForbiddenByRbac")
+    def _forbidden(self, kind: str, req: Request, caller: denials.Caller, operation: str,
+                   key_name) -> KeyVaultError:
+        return denials.forbidden(kind, self.host, caller, operation, key_name,
+                                 self.emulator.region, req.client_address or "127.0.0.1")
 
     # --- operations -----------------------------------------------------------------------
 
@@ -212,8 +206,10 @@ class KeyVaultApp:
         page = versions[skip:skip + max_results]
         next_link = None
         if skip + max_results < len(versions):
-            next_link = (f"{base}/keys/{page[0].name}/versions?api-version={API_VERSION}"
-                         f"&$skiptoken={skip + max_results}&maxresults={max_results}")
+            # Absolute, with the port spelled out and the caller's api-version (§3.6, S5).
+            next_link = (f"{_with_port(base)}/keys/{page[0].name}/versions?api-version="
+                         f"{req.query['api-version']}&$skiptoken={skip + max_results}"
+                         f"&maxresults={max_results}")
         return self._ok(req, {"value": [v.item(base) for v in page], "nextLink": next_link})
 
     def _rotate(self, req: Request, route: Route) -> Response:
@@ -240,8 +236,9 @@ class KeyVaultApp:
     # --- responses ------------------------------------------------------------------------
 
     def _base_url(self, req: Request) -> str:
-        # The service names itself in kid; here its name is the Host the client used.
-        return f"https://{req.host_header}" if req.host_header else self.host.url
+        # The service names itself in kid by its own URL (§1.1), whatever Host the client
+        # sent: a vault reached through another name still says https://{vault}.vault...
+        return self.host.public_url or self.host.url
 
     def _headers(self, req: Request) -> list:
         headers = [("Cache-Control", "no-cache"), ("x-ms-request-id", req.request_id),
@@ -265,6 +262,12 @@ class KeyVaultApp:
             return Response(error.status, b"", [("Content-Type", JSON_CONTENT_TYPE), *headers])
         body = error.body(activity_id=req.request_id if self.is_hsm else None)
         return json_response(error.status, body, headers, sort_keys=self.is_hsm)
+
+
+def _with_port(url: str) -> str:
+    """`url` with an explicit :443 when it has no port (the spec's nextLink example, S5)."""
+    parts = urllib.parse.urlsplit(url)
+    return url if parts.port else f"{url}:443"
 
 
 def _int_param(text: str, low: int, high: int, name: str) -> int:

@@ -102,7 +102,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         req = Request(method=self.command, path=path,
                       query=dict(urllib.parse.parse_qsl(query, keep_blank_values=True)),
-                      headers=self.headers, body=body, request_id=str(uuid.uuid4()))
+                      headers=self.headers, body=body, request_id=str(uuid.uuid4()),
+                      client_address=self.client_address[0])
         operation = server.app.classify(req)
         if operation is None:   # the control listener: no counts, no faults
             self._write(self._answer(req))
@@ -117,7 +118,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             server.log(f"{req.method} {req.path} dropped")
             return
         if decision.status:
-            self._write(server.app.fault_response(req, decision.status, decision.retry_after))
+            self._write(server.app.fault_response(req, decision.status, decision.retry_after,
+                                                  forbidden=decision.forbidden))
         else:
             self._write(self._answer(req))
 

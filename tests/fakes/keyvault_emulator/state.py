@@ -4,6 +4,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+from .denials import RBAC
 from .faults import Counters, FaultPlan, ResponseLog
 from .identity import Directory
 from .keys import MANAGED_HSM, VAULT, KeyStore
@@ -11,6 +12,10 @@ from .keys import MANAGED_HSM, VAULT, KeyStore
 ENTRA = "entra"
 IMDS = "imds"
 RESERVED_NAMES = (ENTRA, IMDS, "control")
+
+# How a vault/HSM names itself in kid and nextLink (cli --public-names).
+AZURE_NAMES = "azure"         # https://{name}.vault.{suffix}, as Key Vault does (§1.1)
+LISTENER_NAMES = "listener"   # the listener's own URL, for clients that follow kid/nextLink
 
 # Operations of a vault/HSM host: request-count names and grantable permissions.
 KEY_OPERATIONS = ("get_key", "list_versions", "wrapkey", "unwrapkey", "encrypt", "decrypt",
@@ -51,7 +56,8 @@ class AccessList:
 
 @dataclass
 class HostState:
-    """One listener. `tenant` and `audience` are replaced whole by the control API."""
+    """One listener. The plain fields are replaced whole by the control API (set-host), so a
+    request reads each one once and sees either the old or the new value."""
     name: str
     kind: str                 # vault | managed_hsm | entra | imds
     tenant: str = None        # vault/HSM: the tenant whose tokens it accepts (§2.3 AKV10032)
@@ -59,6 +65,9 @@ class HostState:
     keys: KeyStore = None
     access: AccessList = None
     url: str = ""             # set once the listener is bound
+    public_url: str = ""      # vault/HSM: how it names itself in kid and nextLink (§1.1, §3.6)
+    permission_model: str = RBAC   # vault: rbac | access_policy, the shape of denials (§7.2)
+    firewall_deny: bool = False    # vault/HSM: the firewall refuses every client
 
 
 class Emulator:
@@ -77,6 +86,13 @@ class Emulator:
         """https://vault.{suffix} or https://managedhsm.{suffix}: no trailing slash (§1.4)."""
         prefix = "vault" if kind == VAULT else "managedhsm"
         return f"https://{prefix}.{self.audience_host_suffix}"
+
+    def azure_url(self, host: HostState) -> str:
+        """https://{name}.vault.{suffix} or https://{name}.managedhsm.{suffix}: the name Key
+        Vault gives itself (§1.1). Each cloud's vault DNS suffix is its audience's host
+        (§1.2, §1.4), so --audience-host-suffix serves for both."""
+        prefix = "vault" if host.kind == VAULT else "managedhsm"
+        return f"https://{host.name.lower()}.{prefix}.{self.audience_host_suffix}"
 
     def add_host(self, name: str, kind: str) -> HostState:
         """Adds a listener's state; raises ValueError on a bad or duplicate name."""

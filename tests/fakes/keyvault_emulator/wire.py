@@ -55,6 +55,7 @@ class Request:
     headers: object            # email.message.Message: case-insensitive .get()
     body: bytes
     request_id: str            # x-ms-request-id, also the MHSM "Activity ID"
+    client_address: str = ""   # the peer's IP address (firewall denials name it)
 
     @property
     def host_header(self) -> str:

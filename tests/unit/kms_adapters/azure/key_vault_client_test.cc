@@ -341,6 +341,28 @@ TEST_F(KeyVaultClientTest, VersionComesFromTheKidLowerCased) {
   EXPECT_EQ(bundle->version, kVersion);
 }
 
+// Key Vault names itself in kid by its own URL (§1.1), which need not be the
+// URL the broker was configured with (another port or case, a name that
+// resolves to a private endpoint, the emulator on 127.0.0.1): only the
+// version is read from kid, and requests keep going to the configured URL.
+TEST_F(KeyVaultClientTest, KidNamingAnotherHostIsFine) {
+  VaultKey local = key_;
+  local.id = *ParseKeyId("https://127.0.0.1:8443/keys/kek-orders");
+  std::string elsewhere =
+      absl::StrCat("https://MyVault.vault.azure.net:443/keys/KEK-Orders/", kVersion);
+  KeyVaultClient& client =
+      Client(Script({Ok(VaultRsaBundle(elsewhere)), Ok(VaultRsaBundle(elsewhere))}));
+  absl::StatusOr<KeyBundle> got = client.GetKey(local, "", absl::InfiniteFuture());
+  ASSERT_OK(got);
+  EXPECT_EQ(got->version, kVersion);
+  absl::StatusOr<KeyBundle> rotated = client.RotateKey(local, absl::InfiniteFuture());
+  ASSERT_OK(rotated);
+  EXPECT_EQ(rotated->version, kVersion);
+  ASSERT_THAT(requests(), SizeIs(2));
+  EXPECT_EQ(requests()[0].url, "https://127.0.0.1:8443/keys/kek-orders?api-version=7.4");
+  EXPECT_EQ(requests()[1].url, "https://127.0.0.1:8443/keys/kek-orders/rotate?api-version=7.4");
+}
+
 TEST_F(KeyVaultClientTest, AVersionThatIsNotHexIsMalformed) {
   // The version goes into request paths and EDEKs: only Key Vault's own form
   // (32 hex, §1.1) is accepted, as for configured key URLs (key_id.h).

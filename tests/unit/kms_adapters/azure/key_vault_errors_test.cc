@@ -54,6 +54,61 @@ TEST(KeyVaultErrorsTest, MapsTheDesignTable) {
               HasReason(ErrorReason::kKmsUnavailable));
 }
 
+// Every way Key Vault refuses the caller (§7.2), as the service words it: a
+// role removed (RBAC), an access policy without the permission, a firewall
+// that does not let the broker in, Managed HSM's AccessDenied. Each is the
+// customer taking access away: KEY_NOT_ACCESSIBLE (whose cause is the
+// customer, server/error_cause.h), with the codes in the message.
+TEST(KeyVaultErrorsTest, EveryKindOfRefusalIsLostAccessNamedByItsCodes) {
+  struct Case {
+    std::string body, codes, inner;  // codes as the message shows them; innererror.code
+  };
+  const std::vector<Case> cases = {
+      {R"({"error":{"code":"Forbidden","message":"Caller is not authorized to perform action on )"
+       R"(resource.\r\nCaller: appid=a;oid=o;iss=https://sts.windows.net/t/\r\nAction: )"
+       R"('Microsoft.KeyVault/vaults/keys/unwrap/action'\r\n","innererror":)"
+       R"({"code":"ForbiddenByRbac"}}})",
+       "Forbidden/ForbiddenByRbac", "ForbiddenByRbac"},
+      {R"({"error":{"code":"Forbidden","message":"The user, group or application 'appid=a;oid=o;)"
+       R"(iss=https://sts.windows.net/t/' does not have keys unwrapKey permission on key vault )"
+       R"('kv1;location=westus'. For help resolving this issue, please see )"
+       R"(https://go.microsoft.com/fwlink/?linkid=2125287","innererror":)"
+       R"({"code":"ForbiddenByPolicy"}}})",
+       "Forbidden/ForbiddenByPolicy", "ForbiddenByPolicy"},
+      // The 2020-era access-policy refusal had no innererror the reference recorded.
+      {R"({"error":{"code":"Forbidden","message":"Access denied. Caller was not found on any )"
+       R"(access policy.\r\nCaller: appid=a;oid=o"}})",
+       "Forbidden", ""},
+      {R"({"error":{"code":"Forbidden","message":"Client address (203.0.113.7) is not )"
+       R"(authorized and caller is not a trusted service.\r\nClient address: 203.0.113.7\r\n)"
+       R"(Caller: appid=a;oid=o;iss=https://sts.windows.net/t/\r\nVault: kv1;location=westus)"
+       R"(\r\n","innererror":{"code":"ForbiddenByFirewall"}}})",
+       "Forbidden/ForbiddenByFirewall", "ForbiddenByFirewall"},
+      {R"({"error":{"code":"AccessDenied","message":"Not authorized to access Microsoft.KeyVault/)"
+       R"(managedHsm/keys/decrypt/action on /keys/k (Activity ID: )"
+       R"json(2a7c3a4e-0d3b-4c2e-9a55-0d4f3c2b1a09)"}})json",
+       "AccessDenied", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.codes);
+    LogCapture log;
+    HttpResponse response = JsonResponse(403, c.body);
+    response.headers.emplace_back("x-ms-request-id", "req-403");
+    for (bool edek_operation : {true, false}) {
+      absl::Status status = KeyVaultError(response, "unwrapkey", "key v/k", edek_operation);
+      EXPECT_THAT(status, HasReason(ErrorReason::kKeyNotAccessible));
+      EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+      EXPECT_THAT(std::string(status.message()),
+                  HasSubstr(absl::StrCat("HTTP 403 ", c.codes, " (x-ms-request-id req-403)")));
+      EXPECT_THAT(std::string(status.message()), Not(HasSubstr("appid")))
+          << "the service's text stays in the log";
+    }
+    std::vector<nlohmann::json> lines = log.Events("key_vault_error");
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[0]["inner_code"], c.inner);
+  }
+}
+
 TEST(KeyVaultErrorsTest, ThrottlingCarriesRetryAfter) {
   HttpResponse response = Error(429, "Throttled");
   response.headers.emplace_back("Retry-After", "7");
