@@ -117,7 +117,9 @@ absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline
   // The caller's choice, not the vault's outcome: not counted (as INTERNAL).
   if (absl::IsCancelled(status)) return result;
   observer_->KmsRequestDone(call.key->kms, call.operation_label, status, absl::Now() - started);
-  observer_->KeyRequestDone(call.key->key_id, call.version, status);
+  // No token, or no answer: the vault said nothing about the key, and a
+  // broker whose own credential fails must not mark customer keys inaccessible.
+  if (call.vault_answered) observer_->KeyRequestDone(call.key->key_id, call.version, status);
   return result;
 }
 
@@ -135,7 +137,11 @@ absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time dea
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (IsCancelled(cancelled)) return CallerCancelled();
     absl::StatusOr<crypto::SecretBytes> token = call.key->tokens->Token(call.key->scope, deadline);
-    if (!token.ok()) return Annotate(token.status(), absl::StrCat(call.operation, " on ", what));
+    if (!token.ok()) {
+      // The broker's identity, not the key: the message says so first.
+      return Annotate(token.status(), absl::StrCat(call.operation, " on ", what,
+                                                   ": no access token for the broker"));
+    }
     request.headers = {{"Authorization", absl::StrCat("Bearer ", token->RevealAsStringView())},
                        {"Accept", "application/json"}};
     if (!request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
@@ -147,6 +153,7 @@ absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time dea
     WipeString(&request.headers[0].second);
     if (absl::IsCancelled(response.status())) return response.status();
     if (!response.ok()) return TransportError(response.status(), call.operation, what);
+    call.vault_answered = true;
     if (response->status == 401 && attempt == 0) {
       // An expired or revoked token: fetch a fresh one and try once more.
       call.key->tokens->Invalidate(call.key->scope);

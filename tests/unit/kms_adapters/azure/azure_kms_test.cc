@@ -526,7 +526,9 @@ TEST_F(AzureKmsTest, PinnedVersionWrapsWithItAndRefusesRotate) {
   EXPECT_OK(Unwrap(*wrapped, Context("a")));
 
   size_t before = requests();
-  EXPECT_THAT(kms_->Rotate(url, CallOptions()), StatusIs(absl::StatusCode::kFailedPrecondition));
+  absl::StatusOr<std::string> rotated = kms_->Rotate(url, CallOptions());
+  EXPECT_THAT(rotated, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(pinned)));
+  EXPECT_THAT(rotated, HasReason(ErrorReason::kKeyVersionPinned));
   EXPECT_EQ(requests(), before);
 }
 
