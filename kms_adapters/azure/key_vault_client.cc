@@ -105,6 +105,17 @@ std::string Describe(const VaultKey& key, absl::string_view version) {
 
 }  // namespace
 
+bool KeyVaultClient::ReportsKeyState(const Call& call, const absl::Status& status) {
+  // No token, or no answer: the vault said nothing about the key, and a
+  // broker whose own credential fails must not mark customer keys
+  // inaccessible.
+  if (!call.vault_answered) return false;
+  // A refused rotate is the customer not granting keys/rotate/action (the
+  // broker then picks up the latest version instead), not lost access to
+  // wrap and unwrap.
+  return !(call.operation_label == "rotate" && ReasonOf(status) == ErrorReason::kKeyNotAccessible);
+}
+
 bool KeyBundle::HasOp(absl::string_view op) const {
   return std::find(key_ops.begin(), key_ops.end(), op) != key_ops.end();
 }
@@ -117,9 +128,9 @@ absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline
   // The caller's choice, not the vault's outcome: not counted (as INTERNAL).
   if (absl::IsCancelled(status)) return result;
   observer_->KmsRequestDone(call.key->kms, call.operation_label, status, absl::Now() - started);
-  // No token, or no answer: the vault said nothing about the key, and a
-  // broker whose own credential fails must not mark customer keys inaccessible.
-  if (call.vault_answered) observer_->KeyRequestDone(call.key->key_id, call.version, status);
+  if (ReportsKeyState(call, status)) {
+    observer_->KeyRequestDone(call.key->key_id, call.version, status);
+  }
   return result;
 }
 

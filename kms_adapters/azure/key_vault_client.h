@@ -124,8 +124,11 @@ class KeyVaultClient {
     bool edek_operation = false;  // unwrapkey/decrypt: a 400 means a bad EDEK
     bool vault_answered = false;  // set by SendOnce: an HTTP answer came back
   };
+  // Whether `call`'s outcome `status` tells the key's state: only when the
+  // vault answered, and not a rotate refused for want of the rotate right.
+  static bool ReportsKeyState(const Call& call, const absl::Status& status);
   // Sends `call` (SendOnce) and reports its outcome to the observer, unless
-  // the caller cancelled it; as the key's state only when the vault answered.
+  // the caller cancelled it; as the key's state when ReportsKeyState.
   absl::StatusOr<HttpResponse> Send(Call call, absl::Time deadline,
                                     const CancelledFn& cancelled);
   // Sends `call` with a bearer token, once more after a 401 with a fresh one;

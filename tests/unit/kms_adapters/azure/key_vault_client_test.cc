@@ -611,6 +611,24 @@ TEST_F(KeyVaultClientTest, ATokenFailureIsNotReportedAsTheKeysState) {
               ElementsAre(absl::StrCat(key_.key_id, "@", kVersion, "/KEY_NOT_ACCESSIBLE")));
 }
 
+// Without keys/rotate/action the customer rotates in Key Vault themselves:
+// a refused rotate says nothing of the key's use (AzureKms picks up the
+// latest version instead), so it does not mark the key inaccessible.
+TEST_F(KeyVaultClientTest, ARefusedRotateIsNotReportedAsTheKeysState) {
+  FakeHttpClient http(Script({ErrorResponse(403, "Forbidden", "ForbiddenByRbac")}));
+  RecordingKmsObserver observer;
+  key_.key_id = "https://myvault.vault.azure.net/keys/kek-orders";
+  KeyVaultClient client(&http, &observer);
+  EXPECT_THAT(client.RotateKey(key_, absl::InfiniteFuture()),
+              HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(observer.requests(), ElementsAre("azure_key_vault/rotate/KEY_NOT_ACCESSIBLE"));
+  EXPECT_THAT(observer.key_requests(), SizeIs(0));
+  EXPECT_THAT(client.GetKey(key_, "", absl::InfiniteFuture()),
+              HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(observer.key_requests(), ElementsAre(absl::StrCat(key_.key_id, "@/KEY_NOT_ACCESSIBLE")))
+      << "a refused read is";
+}
+
 TEST_F(KeyVaultClientTest, ManagedHsmChallengeWithEmptyBodyIsRetriedToo) {
   // §2.1: a Managed HSM 401 has no body at all.
   HttpResponse challenge;
