@@ -195,9 +195,11 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
   mu_.Lock();
   state.in_flight = false;
   ++state.generation;
-  if (absl::IsCancelled(fetched.status())) {
-    // Our caller gave up, which says nothing about the key: the cache stays
-    // as it is, and a waiting call fetches for itself.
+  if (absl::IsCancelled(fetched.status()) ||
+      ReasonOf(fetched.status()) == ErrorReason::kDeadlineExceeded) {
+    // Our caller gave up or ran out of time, which says nothing about the
+    // key: the cache stays as it is, and a waiting call (whose deadline may
+    // be later) fetches for itself rather than inherit ours.
     state.last_error = absl::OkStatus();
     return fetched;
   }
