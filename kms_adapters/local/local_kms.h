@@ -123,9 +123,9 @@ class LocalKms : public Kms {
   // current version when `version` is empty; `*used_version` tells which.
   // For keys the broker uses itself (EDEK authentication), never for wraps:
   // a distinct `purpose` keeps the derived keys apart. KEY_NOT_FOUND for an
-  // unknown key or version.
-  // A version above the current one of a read-only keyring is looked for as
-  // Unwrap does: KEY_VERSION_NOT_YET_LOADED while a rollout may bring it.
+  // unknown key or version; a version above the current one of a read-only
+  // keyring is looked for as Unwrap does: KEY_VERSION_NOT_YET_LOADED while a
+  // rollout may still bring it.
   absl::StatusOr<crypto::SecretBytes> DerivePurposeKey(absl::string_view key_id,
                                                        absl::string_view version,
                                                        absl::string_view purpose,
