@@ -33,6 +33,10 @@ constexpr ReasonInfo kReasons[] = {
     {ErrorReason::kKeyringReadOnly, "KEYRING_READ_ONLY", absl::StatusCode::kFailedPrecondition},
     {ErrorReason::kRateLimited, "RATE_LIMITED", absl::StatusCode::kResourceExhausted},
     {ErrorReason::kServerBusy, "SERVER_BUSY", absl::StatusCode::kResourceExhausted},
+    {ErrorReason::kDeadlineExceeded, "DEADLINE_EXCEEDED", absl::StatusCode::kDeadlineExceeded},
+    {ErrorReason::kKeyVersionPinned, "KEY_VERSION_PINNED", absl::StatusCode::kFailedPrecondition},
+    {ErrorReason::kKeyVersionNotYetLoaded, "KEY_VERSION_NOT_YET_LOADED",
+     absl::StatusCode::kUnavailable},
     {ErrorReason::kInternal, "INTERNAL", absl::StatusCode::kInternal},
 };
 

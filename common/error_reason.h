@@ -28,6 +28,10 @@ enum class ErrorReason {
   kKeyringReadOnly,      // FAILED_PRECONDITION: Rotate on a read-only keyring.
   kRateLimited,          // RESOURCE_EXHAUSTED: the caller's rule allows no more calls now.
   kServerBusy,           // RESOURCE_EXHAUSTED: too many calls wait for the KMS; retry later.
+  kDeadlineExceeded,     // DEADLINE_EXCEEDED: the caller's deadline passed first.
+  kKeyVersionPinned,     // FAILED_PRECONDITION: Rotate on a key pinned to one version.
+  kKeyVersionNotYetLoaded,  // UNAVAILABLE: an EDEK names a local key version this
+                            // replica has not loaded yet (a keyring rollout); retry.
   kInternal,             // INTERNAL: a fault of the broker itself.
 };
 // How many reasons there are (for tables indexed by reason).
@@ -49,7 +53,8 @@ absl::Status MakeError(ErrorReason reason, absl::string_view message);
 // Returns the reason attached to `status`, or nullopt (also for OK).
 std::optional<ErrorReason> ReasonOf(const absl::Status& status);
 
-// Attaches how long a caller should wait before retrying (KMS_THROTTLED).
+// Attaches how long a caller should wait before retrying (KMS_THROTTLED,
+// RATE_LIMITED, SERVER_BUSY, KEY_VERSION_NOT_YET_LOADED).
 void SetRetryDelay(absl::Status& status, absl::Duration delay);
 std::optional<absl::Duration> RetryDelayOf(const absl::Status& status);
 
@@ -83,6 +88,11 @@ inline absl::Status KeyNotFound(absl::string_view message) {
 }
 inline absl::Status Internal(absl::string_view message) {
   return MakeError(ErrorReason::kInternal, message);
+}
+// The caller's deadline passed before the work (a KMS request, a wait for
+// another call's fetch) finished: the caller's choice, not a KMS fault.
+inline absl::Status CallerDeadlineExceeded(absl::string_view message) {
+  return MakeError(ErrorReason::kDeadlineExceeded, message);
 }
 
 }  // namespace keybroker

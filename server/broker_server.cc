@@ -132,7 +132,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   if (config.edek_authentication.has_value()) {
     ASSIGN_OR_RETURN(kms::Kms * local, server->registry_->KmsFor(crypto::EdekKms::kLocal));
     server->edek_authenticator_ = std::make_unique<EdekAuthenticator>(
-        static_cast<const kms::LocalKms*>(local), config.edek_authentication->local_key,
+        static_cast<kms::LocalKms*>(local), config.edek_authentication->local_key,
         config.edek_authentication->accept_unauthenticated);
   }
   server->core_ = std::make_unique<BrokerCore>(server->registry_.get(), server->unwrap_cache_.get(),

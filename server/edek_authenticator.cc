@@ -53,6 +53,10 @@ absl::Status EdekAuthenticator::Check(const crypto::Edek& edek,
   }
   std::string version;
   absl::StatusOr<std::string> expected = Tag(edek, edek.iv, context, &version);
+  // Made by a replica that has the auth key's new version: retry (elsewhere).
+  if (ReasonOf(expected.status()) == ErrorReason::kKeyVersionNotYetLoaded) {
+    return Annotate(expected.status(), "edek authentication");
+  }
   if (!expected.ok() || expected->size() != edek.tag.size() ||
       CRYPTO_memcmp(expected->data(), edek.tag.data(), edek.tag.size()) != 0) {
     // One answer for a wrong tag, an unknown version and a changed context,

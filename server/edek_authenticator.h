@@ -33,7 +33,7 @@ class EdekAuthenticator {
   // derive the MAC keys. `accept_unauthenticated` lets RSA EDEKs without a
   // tag through (while EDEKs made before authentication was turned on are
   // rewrapped); a tag that is there must always verify.
-  EdekAuthenticator(const kms::LocalKms* local, std::string key_id, bool accept_unauthenticated)
+  EdekAuthenticator(kms::LocalKms* local, std::string key_id, bool accept_unauthenticated)
       : local_(local), key_id_(std::move(key_id)),
         accept_unauthenticated_(accept_unauthenticated) {}
 
@@ -48,7 +48,10 @@ class EdekAuthenticator {
                                    const crypto::EncryptionContext& context) const;
 
   // OK when `edek` is not RSA, or its tag verifies under `context` (or it
-  // has none and untagged EDEKs are accepted); EDEK_INVALID otherwise.
+  // has none and untagged EDEKs are accepted); KEY_VERSION_NOT_YET_LOADED
+  // when its tag names a version of the local key that a keyring rollout has
+  // not brought to this replica yet (LocalKms::DerivePurposeKey);
+  // EDEK_INVALID otherwise.
   absl::Status Check(const crypto::Edek& edek, const crypto::EncryptionContext& context) const;
 
  private:
@@ -56,7 +59,7 @@ class EdekAuthenticator {
                                   const crypto::EncryptionContext& context,
                                   std::string* used_version) const;
 
-  const kms::LocalKms* local_;
+  kms::LocalKms* local_;  // thread-safe: DerivePurposeKey may reload its keyring
   const std::string key_id_;
   const bool accept_unauthenticated_;
 };

@@ -35,12 +35,20 @@ ErrorCause CauseOf(const absl::Status& status) {
     case ErrorReason::kInvalidRequest:
     case ErrorReason::kCallerNotAuthorized:
     case ErrorReason::kKeyringReadOnly:
+    case ErrorReason::kKeyVersionPinned:
     case ErrorReason::kRateLimited:
+    case ErrorReason::kDeadlineExceeded:
       return ErrorCause::kClient;
     case ErrorReason::kKmsThrottled:
     case ErrorReason::kKmsUnavailable:
     case ErrorReason::kServerBusy:
     case ErrorReason::kInternal:
+      return ErrorCause::kService;
+    case ErrorReason::kKeyVersionNotYetLoaded:
+      // A replica behind its peers on the keyring: during a rollout that
+      // lasts seconds (the SDK retries on another replica) it is noise, but
+      // a replica that stays behind is the operator's to fix. As a service
+      // fault it pages only when it outlasts the alert's `for` window.
       return ErrorCause::kService;
   }
   return ErrorCause::kService;

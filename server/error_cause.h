@@ -12,12 +12,20 @@ namespace keybroker::server {
 
 enum class ErrorCause {
   kNone,      // the call succeeded
-  kClient,    // the caller's request: bad EDEK or field, unknown alias, its deadline
-  kCustomer,  // a customer-managed key the customer revoked, disabled or deleted
-  kService,   // the broker or its KMS: throttling, unavailability, internal faults
+  kClient,    // the caller's request: bad EDEK or field, unknown alias, a Rotate
+              // the keyring or key pin does not allow, its deadline or cancellation
+  kCustomer,  // a customer-managed key the customer revoked (RBAC, access policy,
+              // firewall), disabled, expired or deleted
+  kService,   // what the broker's operator controls: the broker itself, its
+              // credentials (Entra refusing its identity), TLS trust, its
+              // configuration, the KMS's reachability and throttling, a replica
+              // behind on the keyring
 };
 inline constexpr int kErrorCauseCount = 4;
 
+// Returns who caused `status`: from its reason (common/error_reason.h) when it
+// has one, else from its code (CANCELLED, DEADLINE_EXCEEDED and the request
+// codes are the caller's; anything else is the service's).
 ErrorCause CauseOf(const absl::Status& status);
 
 // "none", "client", "customer" or "service": the metrics label and log field.

@@ -16,6 +16,7 @@ ErrorReason ReasonFor(const absl::Status& status) {
     case absl::StatusCode::kInvalidArgument: return ErrorReason::kInvalidRequest;
     case absl::StatusCode::kNotFound: return ErrorReason::kKeyNotFound;
     case absl::StatusCode::kUnavailable: return ErrorReason::kKmsUnavailable;
+    case absl::StatusCode::kDeadlineExceeded: return ErrorReason::kDeadlineExceeded;
     default: return ErrorReason::kInternal;
   }
 }

@@ -11,9 +11,11 @@ inline constexpr char kErrorDomain[] = "keybroker";
 
 // Returns the gRPC status for `status`: the same code and message, and as
 // details a serialized google.rpc.Status holding a google.rpc.ErrorInfo
-// (domain "keybroker", reason from the status's payload) and, for
-// KMS_THROTTLED, a google.rpc.RetryInfo. A status without a reason gets the
-// one its code implies (INTERNAL when none does).
+// (domain "keybroker", reason from the status's payload) and, when the
+// status carries a retry delay (KMS_THROTTLED, RATE_LIMITED, SERVER_BUSY,
+// KEY_VERSION_NOT_YET_LOADED), a google.rpc.RetryInfo. A status without a
+// reason gets the one its code implies (INVALID_ARGUMENT, NOT_FOUND,
+// UNAVAILABLE, DEADLINE_EXCEEDED), else INTERNAL under the INTERNAL code.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace keybroker::server

@@ -174,8 +174,9 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
     if (!AwaitUnlessCancelled(&mu_, absl::Condition(&settled), options.deadline,
                               options.cancelled)) {
       if (IsCancelled(options.cancelled)) return CallerCancelled();
-      return MakeError(ErrorReason::kKmsUnavailable,
-                       "deadline passed while another call fetched the key's metadata");
+      // The caller's deadline: the fetch waited for reports its own outcome.
+      return CallerDeadlineExceeded(
+          "deadline passed while another call fetched the key's metadata");
     }
     auto it = metadata_.find(&binding);
     if (it != metadata_.end() && MonotonicNow() - it->second->fetched < metadata_ttl_) {
@@ -194,9 +195,11 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
   mu_.Lock();
   state.in_flight = false;
   ++state.generation;
-  if (absl::IsCancelled(fetched.status())) {
-    // Our caller gave up, which says nothing about the key: the cache stays
-    // as it is, and a waiting call fetches for itself.
+  if (absl::IsCancelled(fetched.status()) ||
+      ReasonOf(fetched.status()) == ErrorReason::kDeadlineExceeded) {
+    // Our caller gave up or ran out of time, which says nothing about the
+    // key: the cache stays as it is, and a waiting call (whose deadline may
+    // be later) fetches for itself rather than inherit ours.
     state.last_error = absl::OkStatus();
     return fetched;
   }
@@ -338,8 +341,14 @@ absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
                                              const CallOptions& options) {
   ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
   if (!binding->pinned_version.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "azure key ", key_id, " is pinned to a version; rotate by configuring a new one"));
+    // The caller asked for what this configuration does not allow, as with a
+    // read-only keyring: FAILED_PRECONDITION with its own reason, never a
+    // reasonless error the edge would report as INTERNAL.
+    return MakeError(ErrorReason::kKeyVersionPinned,
+                     absl::StrCat("azure key ", key_id, " is pinned to version ",
+                                  binding->pinned_version,
+                                  " by the configuration; rotate by configuring a new version "
+                                  "(or the key URL without a version, to follow the latest)"));
   }
   absl::StatusOr<KeyBundle> rotated = client_->RotateKey(binding->vault_key, options.deadline,
                                                          options.cancelled);

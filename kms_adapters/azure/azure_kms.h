@@ -93,6 +93,9 @@ class AzureKms : public Kms {
                                              const crypto::EncryptionContext& context,
                                              const CallOptions& options) override;
   absl::StatusOr<std::string> KeyIdOf(const crypto::Edek& edek) override;
+  // Rotates in Key Vault (or, without the rotate permission, picks up the
+  // latest version the customer made). KEY_VERSION_PINNED for a key whose
+  // configured URL names a version: its current version is the configuration's.
   absl::StatusOr<std::string> Rotate(absl::string_view key_id,
                                      const CallOptions& options) override;
 

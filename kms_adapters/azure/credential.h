@@ -27,9 +27,11 @@ class Credential {
 
   // Fetches a new token for `scope` (e.g. "https://vault.azure.net/.default";
   // managed identity uses the scope without "/.default" as its resource).
-  // Errors: KEY_NOT_ACCESSIBLE (reason) when Entra refuses the identity
-  // (bad secret, unknown client or tenant: the customer's or operator's to
-  // fix), KMS_UNAVAILABLE / KMS_THROTTLED when Entra cannot answer.
+  // Errors: KMS_UNAVAILABLE when Entra refuses the identity (bad or expired
+  // secret, unknown certificate, client or tenant: the broker operator's to
+  // fix, never a customer's key state) or cannot answer, or when the
+  // credential's own material (a federated token file) cannot be read;
+  // KMS_THROTTLED when Entra throttles.
   virtual absl::StatusOr<AccessToken> Fetch(absl::string_view scope, absl::Time deadline) = 0;
 };
 

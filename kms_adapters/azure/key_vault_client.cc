@@ -105,6 +105,17 @@ std::string Describe(const VaultKey& key, absl::string_view version) {
 
 }  // namespace
 
+bool KeyVaultClient::ReportsKeyState(const Call& call, const absl::Status& status) {
+  // No token, or no answer: the vault said nothing about the key, and a
+  // broker whose own credential fails must not mark customer keys
+  // inaccessible.
+  if (!call.vault_answered) return false;
+  // A refused rotate is the customer not granting keys/rotate/action (the
+  // broker then picks up the latest version instead), not lost access to
+  // wrap and unwrap.
+  return !(call.operation_label == "rotate" && ReasonOf(status) == ErrorReason::kKeyNotAccessible);
+}
+
 bool KeyBundle::HasOp(absl::string_view op) const {
   return std::find(key_ops.begin(), key_ops.end(), op) != key_ops.end();
 }
@@ -117,7 +128,9 @@ absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline
   // The caller's choice, not the vault's outcome: not counted (as INTERNAL).
   if (absl::IsCancelled(status)) return result;
   observer_->KmsRequestDone(call.key->kms, call.operation_label, status, absl::Now() - started);
-  observer_->KeyRequestDone(call.key->key_id, call.version, status);
+  if (ReportsKeyState(call, status)) {
+    observer_->KeyRequestDone(call.key->key_id, call.version, status);
+  }
   return result;
 }
 
@@ -135,7 +148,11 @@ absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time dea
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (IsCancelled(cancelled)) return CallerCancelled();
     absl::StatusOr<crypto::SecretBytes> token = call.key->tokens->Token(call.key->scope, deadline);
-    if (!token.ok()) return Annotate(token.status(), absl::StrCat(call.operation, " on ", what));
+    if (!token.ok()) {
+      // The broker's identity, not the key: the message says so first.
+      return Annotate(token.status(), absl::StrCat(call.operation, " on ", what,
+                                                   ": no access token for the broker"));
+    }
     request.headers = {{"Authorization", absl::StrCat("Bearer ", token->RevealAsStringView())},
                        {"Accept", "application/json"}};
     if (!request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
@@ -147,6 +164,7 @@ absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time dea
     WipeString(&request.headers[0].second);
     if (absl::IsCancelled(response.status())) return response.status();
     if (!response.ok()) return TransportError(response.status(), call.operation, what);
+    call.vault_answered = true;
     if (response->status == 401 && attempt == 0) {
       // An expired or revoked token: fetch a fresh one and try once more.
       call.key->tokens->Invalidate(call.key->scope);

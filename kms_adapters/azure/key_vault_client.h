@@ -7,10 +7,15 @@
 // per-vault concurrency limits belong to the HttpClient passed in (see
 // retrying_http_client.h, concurrency_limited_http_client.h).
 //
-// Errors (reasons): 401 after a fresh token and 403 -> KEY_NOT_ACCESSIBLE;
-// 403 KeyDisabled / KeyOperationForbidden -> KEY_DISABLED; 404 ->
-// KEY_NOT_FOUND; 400 on unwrap/decrypt -> EDEK_INVALID; 429 -> KMS_THROTTLED
-// (with the retry delay); 5xx, connection failures, deadline -> KMS_UNAVAILABLE.
+// Errors (reasons): 401 after a fresh token and 403 (RBAC, access policy,
+// firewall) -> KEY_NOT_ACCESSIBLE; 403 KeyDisabled / KeyOperationForbidden ->
+// KEY_DISABLED; 404 -> KEY_NOT_FOUND; 400 on unwrap/decrypt -> EDEK_INVALID;
+// 429 -> KMS_THROTTLED (with the retry delay); 5xx, connection and TLS
+// failures -> KMS_UNAVAILABLE; the caller's deadline passing first ->
+// DEADLINE_EXCEEDED. A token the TokenProvider cannot get is the broker's own
+// credential failing, never the key's: its error (KMS_UNAVAILABLE,
+// KMS_THROTTLED) is returned as is, and is not reported as the key's state
+// (KmsObserver::KeyRequestDone), since the vault was never asked.
 // Messages carry Key Vault's x-ms-request-id and error codes, never its error
 // text (logged, key_vault_errors.h), tokens or key material. Every call
 // stops, with CANCELLED (CallerCancelled), before fetching a token or
@@ -117,9 +122,13 @@ class KeyVaultClient {
     std::string body;       // JSON, may hold key material: wiped after the call
     bool retry_safe = true; // false for rotate, which creates a version
     bool edek_operation = false;  // unwrapkey/decrypt: a 400 means a bad EDEK
+    bool vault_answered = false;  // set by SendOnce: an HTTP answer came back
   };
+  // Whether `call`'s outcome `status` tells the key's state: only when the
+  // vault answered, and not a rotate refused for want of the rotate right.
+  static bool ReportsKeyState(const Call& call, const absl::Status& status);
   // Sends `call` (SendOnce) and reports its outcome to the observer, unless
-  // the caller cancelled it.
+  // the caller cancelled it; as the key's state when ReportsKeyState.
   absl::StatusOr<HttpResponse> Send(Call call, absl::Time deadline,
                                     const CancelledFn& cancelled);
   // Sends `call` with a bearer token, once more after a 401 with a fresh one;

@@ -59,6 +59,10 @@ void LogServiceError(const HttpResponse& response, const ServiceError& error,
 }
 
 ErrorReason ReasonFor(int status, const ServiceError& error, bool edek_operation) {
+  // Only after a fresh token (KeyVaultClient): the vault refuses a token that
+  // Entra issued for the broker, i.e. the vault's tenant does not accept the
+  // identity the customer granted (DESIGN.md: "401/403 after a fresh token").
+  // A credential Entra refuses never gets this far (token_response.h).
   if (status == 401) return ErrorReason::kKeyNotAccessible;
   if (status == 403) {
     // A disabled key or an operation outside key_ops is the key's state, not
@@ -66,9 +70,13 @@ ErrorReason ReasonFor(int status, const ServiceError& error, bool edek_operation
     if (error.inner_code == "KeyDisabled" || error.inner_code == "KeyOperationForbidden") {
       return ErrorReason::kKeyDisabled;
     }
-    // Any other 403 (RBAC, access policy, firewall; Managed HSM rarely says
-    // which) is lost access. Expired and not-yet-valid keys are caught from
-    // the key's attributes before any wrap.
+    // Any other 403 is the customer's vault refusing the broker (§7.2): a
+    // role assignment removed (ForbiddenByRbac), an access policy without
+    // the operation (ForbiddenByPolicy), the vault's firewall or network ACL
+    // (ForbiddenByFirewall), Managed HSM's AccessDenied, which rarely says
+    // more. All are lost access, set by the customer on their own vault.
+    // Expired and not-yet-valid keys are caught from the key's attributes
+    // before any wrap.
     return ErrorReason::kKeyNotAccessible;
   }
   if (status == 404) return ErrorReason::kKeyNotFound;
@@ -77,6 +85,21 @@ ErrorReason ReasonFor(int status, const ServiceError& error, bool edek_operation
   if (status >= 500) return ErrorReason::kKmsUnavailable;
   // Any other 4xx is a request we should not have sent.
   return ErrorReason::kInternal;
+}
+
+// What a transport failure (no response at all) means to the broker.
+ErrorReason TransportReason(const absl::Status& status) {
+  // A request the transport refused to send is our own fault, not the vault's.
+  if (absl::IsInvalidArgument(status)) return ErrorReason::kInternal;
+  // A vault at its concurrency limit is throttling by another name.
+  if (absl::IsResourceExhausted(status)) return ErrorReason::kKmsThrottled;
+  // The caller's own deadline ran out first (HttpClient says DEADLINE_EXCEEDED
+  // only then; the transport's own timeout is UNAVAILABLE): the caller chose
+  // how long to wait, so this is not the vault's outage.
+  if (absl::IsDeadlineExceeded(status)) return ErrorReason::kDeadlineExceeded;
+  // Connection, TLS (the broker's trust settings included) and read failures,
+  // and no answer within request_timeout_seconds.
+  return ErrorReason::kKmsUnavailable;
 }
 
 }  // namespace
@@ -105,11 +128,7 @@ absl::Status KeyVaultError(const HttpResponse& response, absl::string_view opera
 
 absl::Status TransportError(const absl::Status& status, absl::string_view operation,
                             absl::string_view what) {
-  // A request the transport refused to send is our own fault, not the vault's;
-  // a vault at its concurrency limit is throttling by another name.
-  ErrorReason reason = absl::IsInvalidArgument(status)      ? ErrorReason::kInternal
-                       : absl::IsResourceExhausted(status) ? ErrorReason::kKmsThrottled
-                                                           : ErrorReason::kKmsUnavailable;
+  ErrorReason reason = TransportReason(status);
   absl::Status error =
       MakeError(reason, absl::StrCat(operation, " on ", what, " failed: ", status.message()));
   if (reason == ErrorReason::kKmsThrottled) SetRetryDelay(error, kDefaultThrottleDelay);

@@ -21,7 +21,11 @@ namespace keybroker::kms::azure {
 absl::Status KeyVaultError(const HttpResponse& response, absl::string_view operation,
                            absl::string_view what, bool edek_operation);
 
-// Returns the error for a failed transport call (no response at all).
+// Returns the error for a failed transport call (no response at all):
+// DEADLINE_EXCEEDED when the caller's deadline passed first (the caller's
+// choice), KMS_THROTTLED for a vault at the concurrency limit, INTERNAL for a
+// request that could not be sent, else KMS_UNAVAILABLE (connection, TLS, the
+// transport's own timeout).
 absl::Status TransportError(const absl::Status& status, absl::string_view operation,
                             absl::string_view what);
 

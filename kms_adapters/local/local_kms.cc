@@ -7,6 +7,7 @@
 #include "common/error_reason.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "common/monotonic_time.h"
 #include "common/status_macros.h"
 #include "crypto/aes_gcm.h"
 #include "crypto/bytes.h"
@@ -31,10 +32,23 @@ constexpr size_t kSaltSize = 32;
 constexpr absl::string_view kWrapKeyInfo = "keybroker local wrap v1";
 constexpr uint8_t kZeroNonce[crypto::AesGcm::kNonceSize] = {};
 
+// What a caller told KEY_VERSION_NOT_YET_LOADED is asked to wait (RetryInfo):
+// about when this replica may look at the file again.
+constexpr absl::Duration kNotYetLoadedRetryDelay = absl::Seconds(1);
+
 absl::StatusOr<crypto::SecretBytes> WrapKeyFor(const KeyVersion& version,
                                                const crypto::Edek& edek) {
   return crypto::HkdfSha256(version.material, AsBytes(edek.iv), kWrapKeyInfo,
                             crypto::AesGcm::kKeySize);
+}
+
+// EDEK_INVALID unless `edek` is a local AES-256-GCM EDEK.
+absl::Status CheckShape(const crypto::Edek& edek) {
+  if (edek.kms != crypto::EdekKms::kLocal ||
+      edek.algorithm != crypto::EdekAlgorithm::kAes256Gcm) {
+    return EdekInvalid("edek is not a local AES-256-GCM edek");
+  }
+  return absl::OkStatus();
 }
 
 // The GCM associated data: authenticated EDEK header, then the context.
@@ -145,7 +159,21 @@ void LocalKms::PollKeyring() {
   while (!stop_.WaitForNotificationWithTimeout(options_.reload_interval)) ReloadIfChanged();
 }
 
-void LocalKms::ReloadIfChanged() {
+void LocalKms::ReloadIfChanged() { Reload(ReloadTrigger::kPoll); }
+
+bool LocalKms::ReloadOnDemand() {
+  if (!options_.read_only) return false;
+  {
+    absl::MutexLock lock(&demand_mu_);
+    const absl::Time now = MonotonicNow();
+    if (now < next_on_demand_reload_) return false;
+    next_on_demand_reload_ = now + options_.on_demand_reload_spacing;
+  }
+  Reload(ReloadTrigger::kEdek);
+  return true;
+}
+
+void LocalKms::Reload(ReloadTrigger trigger) {
   if (!options_.read_only) return;  // a writable keyring changes only through Rotate
   absl::MutexLock write_lock(&write_mu_);
   std::string file;
@@ -165,7 +193,7 @@ void LocalKms::ReloadIfChanged() {
   if (digest == served_digest_) return;
   absl::Status reloaded = read;
   if (read.ok()) {
-    reloaded = TakeKeyring(file, digest);
+    reloaded = TakeKeyring(file, digest, trigger);
   } else {
     LogReloadFailed(options_.keyring_file, read.message());
   }
@@ -173,7 +201,8 @@ void LocalKms::ReloadIfChanged() {
   Report("reload", reloaded, start);
 }
 
-absl::Status LocalKms::TakeKeyring(absl::string_view file, const crypto::Sha256Digest& digest) {
+absl::Status LocalKms::TakeKeyring(absl::string_view file, const crypto::Sha256Digest& digest,
+                                   ReloadTrigger trigger) {
   absl::StatusOr<Keyring> next = DecodeKeyringFile(options_.keyring_file, file, master_key_);
   if (!next.ok()) {
     LogReloadFailed(options_.keyring_file, next.status().message());
@@ -197,7 +226,9 @@ absl::Status LocalKms::TakeKeyring(absl::string_view file, const crypto::Sha256D
   }
   served_digest_ = digest;
   log::Info("keyring_reloaded",
-            {{"keyring_file", options_.keyring_file}, {"keys", std::move(versions)}});
+            {{"keyring_file", options_.keyring_file},
+             {"keys", std::move(versions)},
+             {"trigger", trigger == ReloadTrigger::kEdek ? "edek" : "poll"}});
   return absl::OkStatus();
 }
 
@@ -267,14 +298,17 @@ absl::StatusOr<WrappedKey> LocalKms::WrapUnderCurrent(absl::string_view key_id,
 absl::StatusOr<crypto::SecretBytes> LocalKms::DerivePurposeKey(absl::string_view key_id,
                                                                absl::string_view version,
                                                                absl::string_view purpose,
-                                                               std::string* used_version) const {
-  std::shared_ptr<const Keyring> keyring = Snapshot();
+                                                               std::string* used_version) {
   const KeyVersion* found = nullptr;
-  uint32_t number = 0;
+  std::shared_ptr<const Keyring> keyring = Snapshot();
   if (version.empty()) {
     found = keyring->Current(key_id);
-  } else if (absl::SimpleAtoi(version, &number) && version == absl::StrCat(number)) {
-    found = keyring->Find(key_id, number);
+  } else if (absl::StatusOr<uint32_t> number = ParseVersion(key_id, version); number.ok()) {
+    absl::StatusOr<std::shared_ptr<const Keyring>> holding = KeyringHolding(key_id, *number);
+    if (ReasonOf(holding.status()) == ErrorReason::kKeyVersionNotYetLoaded) {
+      return holding.status();
+    }
+    if (holding.ok()) found = (*holding)->Find(key_id, *number);
   }
   if (found == nullptr) {
     return KeyNotFound(absl::StrCat("local key '", absl::CHexEscape(key_id), "' has no version '",
@@ -284,26 +318,50 @@ absl::StatusOr<crypto::SecretBytes> LocalKms::DerivePurposeKey(absl::string_view
   return crypto::HkdfSha256(found->material, {}, purpose, 32);
 }
 
-absl::StatusOr<const KeyVersion*> LocalKms::VersionOf(const Keyring& keyring,
-                                                      const crypto::Edek& edek) const {
-  if (edek.kms != crypto::EdekKms::kLocal ||
-      edek.algorithm != crypto::EdekAlgorithm::kAes256Gcm) {
-    return EdekInvalid("edek is not a local AES-256-GCM edek");
-  }
+absl::StatusOr<uint32_t> LocalKms::ParseVersion(absl::string_view key,
+                                                absl::string_view version) {
   uint32_t number = 0;
-  const KeyVersion* version = nullptr;
-  if (absl::SimpleAtoi(edek.key_version, &number) &&
-      edek.key_version == absl::StrCat(number)) {
-    version = keyring.Find(edek.key_name, number);
+  if (!absl::SimpleAtoi(version, &number) || version != absl::StrCat(number) || number == 0) {
+    // Untrusted bytes: escaped for the message.
+    return EdekInvalid(absl::StrCat("edek names local key '", absl::CHexEscape(key),
+                                    "' with version '", absl::CHexEscape(version),
+                                    "', which is not a version number"));
   }
-  if (version == nullptr) {
-    // Versions are never removed, so this EDEK was not made by this keyring.
-    // The name and version are untrusted bytes: escape them for the message.
-    return EdekInvalid(absl::StrCat("edek names local key '", absl::CHexEscape(edek.key_name),
-                                    "' version '", absl::CHexEscape(edek.key_version),
+  return number;
+}
+
+absl::StatusOr<std::shared_ptr<const Keyring>> LocalKms::KeyringHolding(absl::string_view key,
+                                                                        uint32_t number) {
+  std::shared_ptr<const Keyring> keyring = Snapshot();
+  const KeyVersion* current = keyring->Current(key);
+  if (current == nullptr) {
+    return EdekInvalid(absl::StrCat("edek names local key '", absl::CHexEscape(key),
                                     "', which this keyring does not hold"));
   }
-  return version;
+  // Versions are never removed: only one above the current can be missing.
+  if (number <= current->number) return keyring;
+  if (ReloadOnDemand()) {
+    keyring = Snapshot();
+    current = keyring->Current(key);
+    if (number <= current->number) return keyring;
+  }
+  const uint32_t ahead = number - current->number;
+  if (!options_.read_only || ahead > options_.max_versions_ahead) {
+    // No rollout brings a writable keyring a version, nor skips that many:
+    // this EDEK was not made by this keyring, and retrying will not help.
+    return EdekInvalid(absl::StrCat("edek names local key '", absl::CHexEscape(key),
+                                    "' version ", number,
+                                    ", which this keyring does not hold (its current version is ",
+                                    current->number, ")"));
+  }
+  absl::Status status = MakeError(
+      ErrorReason::kKeyVersionNotYetLoaded,
+      absl::StrCat("local key '", absl::CHexEscape(key), "' version ", number,
+                   " is not loaded on this replica yet (its current version is ", current->number,
+                   ", and its keyring file does not have a newer one yet): retry, on another "
+                   "replica if there is one"));
+  SetRetryDelay(status, kNotYetLoadedRetryDelay);
+  return status;
 }
 
 absl::StatusOr<crypto::SecretBytes> LocalKms::Unwrap(const crypto::Edek& edek,
@@ -317,12 +375,15 @@ absl::StatusOr<crypto::SecretBytes> LocalKms::Unwrap(const crypto::Edek& edek,
 
 absl::StatusOr<crypto::SecretBytes> LocalKms::UnwrapEdek(const crypto::Edek& edek,
                                                          const crypto::EncryptionContext& context) {
-  std::shared_ptr<const Keyring> keyring = Snapshot();
-  ASSIGN_OR_RETURN(const KeyVersion* version, VersionOf(*keyring, edek));
+  RETURN_IF_ERROR(CheckShape(edek));
   if (edek.iv.size() != kSaltSize || edek.tag.size() != crypto::AesGcm::kTagSize ||
       edek.wrapped.size() > kMaxDekSize) {
     return EdekInvalid("edek salt, tag or wrapped key has the wrong size for a local edek");
   }
+  ASSIGN_OR_RETURN(uint32_t number, ParseVersion(edek.key_name, edek.key_version));
+  // May look at the keyring file (rate-limited) for a version above ours.
+  ASSIGN_OR_RETURN(std::shared_ptr<const Keyring> keyring, KeyringHolding(edek.key_name, number));
+  const KeyVersion* version = keyring->Find(edek.key_name, number);
   ASSIGN_OR_RETURN(crypto::SecretBytes wrap_key, WrapKeyFor(*version, edek));
   ASSIGN_OR_RETURN(std::string aad, AssociatedData(edek, context));
   crypto::SecretBytes dek(edek.wrapped.size());
@@ -331,15 +392,22 @@ absl::StatusOr<crypto::SecretBytes> LocalKms::UnwrapEdek(const crypto::Edek& ede
                            AsBytes(aad), AsBytes(edek.tag), dek.RevealMutable());
   if (!opened.ok()) {
     return EdekInvalid(absl::StrCat(
-        "edek does not authenticate under local key ", edek.key_name, " version ",
-        edek.key_version, ": it was tampered with or the encryption context differs"));
+        "edek does not authenticate under local key ", absl::CHexEscape(edek.key_name),
+        " version ", number, ": it was tampered with or the encryption context differs"));
   }
   return dek;
 }
 
 absl::StatusOr<std::string> LocalKms::KeyIdOf(const crypto::Edek& edek) {
-  std::shared_ptr<const Keyring> keyring = Snapshot();
-  RETURN_IF_ERROR(VersionOf(*keyring, edek).status());
+  // The key only: a version this replica has not loaded yet still names a
+  // configured key (the authorization rules decide on it), and Unwrap says
+  // what that version is. No I/O here.
+  RETURN_IF_ERROR(CheckShape(edek));
+  RETURN_IF_ERROR(ParseVersion(edek.key_name, edek.key_version).status());
+  if (!Snapshot()->HasKey(edek.key_name)) {
+    return EdekInvalid(absl::StrCat("edek names local key '", absl::CHexEscape(edek.key_name),
+                                    "', which this keyring does not hold"));
+  }
   return edek.key_name;
 }
 

@@ -20,6 +20,21 @@
 // and version the current one holds (Keyring::CheckSupersedes); anything
 // else is logged once per distinct file and the current keyring stays.
 //
+// During such a rollout some replicas have the new version and others not
+// yet. An EDEK naming a version above a read-only replica's current one (or
+// an EDEK-authentication tag naming one, DerivePurposeKey) makes the replica
+// look at the file at once (ReloadOnDemand: at most once per
+// on_demand_reload_spacing, so crafted EDEKs cannot make it reread the file at
+// every call). If the version is still missing and at most
+// max_versions_ahead above the current one, the answer is UNAVAILABLE /
+// KEY_VERSION_NOT_YET_LOADED with a retry delay: the caller retries
+// (elsewhere) and nothing is lost. Further above, no rollout can be bringing
+// it and it is EDEK_INVALID as before: a crafted EDEK gets a permanent
+// answer. (One within the window that was crafted becomes EDEK_INVALID once
+// the keyring really reaches that version: it does not authenticate.) A
+// writable keyring has no peers to be behind: any version it does not hold
+// is EDEK_INVALID.
+//
 // Thread-safe: readers take an immutable snapshot under a brief lock; writers
 // (Rotate, or the reloader when read_only) are serialized and swap in a new
 // snapshot.
@@ -53,6 +68,15 @@ struct LocalKmsOptions {
   // read_only: how often the file is looked at. A version rotated out of band
   // reaches every replica within this bound.
   absl::Duration reload_interval = absl::Seconds(10);
+  // read_only: the least time between two looks at the file asked for by
+  // EDEKs naming a version above the current one (ReloadOnDemand).
+  absl::Duration on_demand_reload_spacing = absl::Seconds(1);
+  // read_only: how far above the current version an EDEK may name a version
+  // and be answered KEY_VERSION_NOT_YET_LOADED (a rollout this replica has
+  // not taken yet) rather than EDEK_INVALID. A rollout publishes the
+  // operator's keyring, which a few `keybrokerctl keyring rotate` may have
+  // advanced before it was published.
+  uint32_t max_versions_ahead = 4;
   // Keys the configuration refers to. Missing ones are created (and the file
   // written) unless read_only.
   std::vector<std::string> required_keys;
@@ -99,11 +123,13 @@ class LocalKms : public Kms {
   // current version when `version` is empty; `*used_version` tells which.
   // For keys the broker uses itself (EDEK authentication), never for wraps:
   // a distinct `purpose` keeps the derived keys apart. KEY_NOT_FOUND for an
-  // unknown key or version.
+  // unknown key or version; a version above the current one of a read-only
+  // keyring is looked for as Unwrap does: KEY_VERSION_NOT_YET_LOADED while a
+  // rollout may still bring it.
   absl::StatusOr<crypto::SecretBytes> DerivePurposeKey(absl::string_view key_id,
                                                        absl::string_view version,
                                                        absl::string_view purpose,
-                                                       std::string* used_version) const;
+                                                       std::string* used_version);
 
   // read_only: reads the keyring file and, if its contents differ from the
   // last look, takes the keyring in it when it may replace the current one
@@ -113,14 +139,29 @@ class LocalKms : public Kms {
   // a writable keyring.
   void ReloadIfChanged() ABSL_LOCKS_EXCLUDED(write_mu_);
 
+  // read_only: ReloadIfChanged now, unless the last on-demand look was less
+  // than on_demand_reload_spacing ago; returns whether it looked. For EDEKs
+  // naming a version above the current one.
+  bool ReloadOnDemand() ABSL_LOCKS_EXCLUDED(write_mu_, demand_mu_);
+
  private:
+  // Who asked for a look at the keyring file (the keyring_reloaded line says).
+  enum class ReloadTrigger { kPoll, kEdek };
   LocalKms(LocalKmsOptions options, crypto::SecretBytes master_key, Keyring keyring,
            const crypto::Sha256Digest& file_digest);
 
   std::shared_ptr<const Keyring> Snapshot() const;
-  // The key version an EDEK names, or EDEK_INVALID.
-  absl::StatusOr<const KeyVersion*> VersionOf(const Keyring& keyring,
-                                              const crypto::Edek& edek) const;
+  // The number in an EDEK's version field: canonical decimal, at least 1.
+  // EDEK_INVALID naming `key` and `version` (escaped) otherwise.
+  static absl::StatusOr<uint32_t> ParseVersion(absl::string_view key, absl::string_view version);
+  // A snapshot that holds version `number` of `key`, reloading on demand
+  // first when it is above the current one of a read-only keyring. Errors:
+  // EDEK_INVALID for an unknown key, or a version the keyring does not hold
+  // and no rollout can bring (a writable keyring, or more than
+  // max_versions_ahead above the current one); KEY_VERSION_NOT_YET_LOADED,
+  // with a retry delay, for one a rollout may still bring.
+  absl::StatusOr<std::shared_ptr<const Keyring>> KeyringHolding(absl::string_view key,
+                                                                uint32_t number);
   // The operations proper; the public ones time them for the observer.
   absl::StatusOr<WrappedKey> WrapUnderCurrent(absl::string_view key_id,
                                               const crypto::SecretBytes& dek,
@@ -130,8 +171,9 @@ class LocalKms : public Kms {
   absl::StatusOr<std::string> AddVersion(absl::string_view key_id);
   // Decodes `file` (whose digest is `digest`) and swaps it in if it may
   // replace the current keyring.
-  absl::Status TakeKeyring(absl::string_view file, const crypto::Sha256Digest& digest)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status TakeKeyring(absl::string_view file, const crypto::Sha256Digest& digest,
+                           ReloadTrigger trigger) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void Reload(ReloadTrigger trigger) ABSL_LOCKS_EXCLUDED(write_mu_);
   void Report(absl::string_view operation, const absl::Status& status, absl::Time start) const {
     options_.observer->KmsRequestDone("local", operation, status, absl::Now() - start);
   }
@@ -157,6 +199,9 @@ class LocalKms : public Kms {
   // every poll while that file stays, so that a reload-failure alert lasts
   // as long as the problem (it is logged only once).
   absl::Status unserved_error_ ABSL_GUARDED_BY(write_mu_);
+  // read_only: no on-demand look at the file before this (MonotonicNow).
+  absl::Mutex demand_mu_;
+  absl::Time next_on_demand_reload_ ABSL_GUARDED_BY(demand_mu_) = absl::InfinitePast();
 
   absl::Notification stop_;
   std::thread reloader_;  // read_only only: started by Create, joined on destruction

@@ -1,6 +1,7 @@
 // RecordingKmsObserver: a kms::KmsObserver that keeps every KmsRequestDone
-// report as "kms/operation/OUTCOME" (OutcomeOf), in order, for tests to
-// compare. Safe for concurrent use.
+// report as "kms/operation/OUTCOME" (OutcomeOf), and every KeyRequestDone
+// report as "key_id@version/OUTCOME", in order, for tests to compare. Safe
+// for concurrent use.
 #ifndef KEYBROKER_TESTS_FAKES_RECORDING_KMS_OBSERVER_H_
 #define KEYBROKER_TESTS_FAKES_RECORDING_KMS_OBSERVER_H_
 
@@ -22,10 +23,21 @@ class RecordingKmsObserver : public kms::KmsObserver {
     if (latency < absl::ZeroDuration()) negative_latency_ = true;
   }
 
+  void KeyRequestDone(absl::string_view key_id, absl::string_view version,
+                      const absl::Status& result) override {
+    absl::MutexLock lock(&mu_);
+    key_requests_.push_back(absl::StrCat(key_id, "@", version, "/", kms::OutcomeOf(result)));
+  }
+
   // The reports so far, e.g. {"local/wrap/OK", "local/rotate/KEYRING_READ_ONLY"}.
   std::vector<std::string> requests() const {
     absl::MutexLock lock(&mu_);
     return requests_;
+  }
+  // The key state reports so far, e.g. {"https://v/keys/k@/KEY_NOT_ACCESSIBLE"}.
+  std::vector<std::string> key_requests() const {
+    absl::MutexLock lock(&mu_);
+    return key_requests_;
   }
   // Whether any report came with a negative latency.
   bool negative_latency() const {
@@ -36,6 +48,7 @@ class RecordingKmsObserver : public kms::KmsObserver {
  private:
   mutable absl::Mutex mu_;
   std::vector<std::string> requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> key_requests_ ABSL_GUARDED_BY(mu_);
   bool negative_latency_ ABSL_GUARDED_BY(mu_) = false;
 };
 

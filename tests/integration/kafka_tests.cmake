@@ -7,4 +7,8 @@ if(TARGET keybroker_sdk_kafka)
   keybroker_test(kafka_test SOURCES kafka_test.cc
     LIBS keybroker_integration_testing keybroker_sdk_kafka PkgConfig::RDKAFKA_C)
   add_dependencies(kafka_test keybroker)
+  # A keyring rotation rolled out to two read-only replicas under Kafka load.
+  keybroker_test(kafka_rollout_test SOURCES kafka_rollout_test.cc
+    LIBS keybroker_integration_testing keybroker_sdk_kafka PkgConfig::RDKAFKA_C)
+  add_dependencies(kafka_rollout_test keybroker keybrokerctl)
 endif()

@@ -44,7 +44,10 @@ FhirError FhirError::FromStatus(const absl::Status& status) {
     return Make(429, "throttled", "Key service is busy; retry later.");
   }
   // Errors gRPC makes itself carry no reason: a broker that does not answer.
-  if (reason == ErrorReason::kKmsUnavailable || status.code() == absl::StatusCode::kUnavailable ||
+  // A broker replica behind on a keyring rollout heals by itself too.
+  if (reason == ErrorReason::kKmsUnavailable ||
+      reason == ErrorReason::kKeyVersionNotYetLoaded ||
+      status.code() == absl::StatusCode::kUnavailable ||
       status.code() == absl::StatusCode::kDeadlineExceeded) {
     return Make(503, "transient", "Key service is unavailable; retry later.");
   }

@@ -45,6 +45,11 @@ bool CanHeal(const absl::Status& status) {
       // A configured customer key gone from its vault can be restored; an
       // EDEK of an alias this broker does not know stays unknown.
       return !IsAliasNotConfigured(status);
+    case ErrorReason::kKeyVersionNotYetLoaded:
+      // A broker replica behind on a keyring rollout: another replica has
+      // the version, or this one will within its reload interval. Skipping
+      // would lose a record that decrypts a moment later.
+      return true;
     case ErrorReason::kCallerNotAuthorized:
       // The broker's policy does not (yet) let this consumer unwrap under
       // the key: a rule an operator adds heals it, with the record as it is.

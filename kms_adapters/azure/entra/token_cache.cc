@@ -46,9 +46,11 @@ absl::StatusOr<crypto::SecretBytes> TokenCache::Token(absl::string_view scope,
     const uint64_t seen = entry.completed;
     auto finished = [&entry, seen]() { return entry.completed != seen; };
     if (!mu_.AwaitWithDeadline(absl::Condition(&finished), deadline)) {
-      return MakeError(ErrorReason::kKmsUnavailable,
-                       absl::StrCat("entra identity '", identity_, "' (scope ", scope,
-                                    "): deadline passed while waiting for a token"));
+      // The caller's deadline, not Entra's answer: the fetch waited for goes
+      // on, and tells its own outcome.
+      return CallerDeadlineExceeded(absl::StrCat("entra identity '", identity_, "' (scope ",
+                                                 scope,
+                                                 "): deadline passed while waiting for a token"));
     }
     // Share the failure of the fetch waited for rather than start another.
     if (!entry.last_error.ok() && (entry.token.empty() || clock_->Now() >= entry.usable_until)) {
@@ -85,12 +87,29 @@ absl::StatusOr<crypto::SecretBytes> TokenCache::RefreshLocked(const std::string&
                 {"scope", scope},
                 {"lifetime_seconds", absl::ToInt64Seconds(fetched->expires_at - started)}});
     StoreLocked(entry, std::move(*fetched), started);
+    if (entry.failing) {
+      entry.failing = false;
+      log::Info("entra_token_recovered", {{"identity", identity_}, {"scope", scope}});
+    }
     return entry.token.Clone();
   }
   entry.last_error = Annotate(fetched.status(),
                               absl::StrCat("entra identity '", identity_, "' (scope ", scope, ")"));
   const absl::Time now = clock_->Now();
-  if (entry.token.empty() || now >= entry.usable_until) return entry.last_error;
+  if (entry.token.empty() || now >= entry.usable_until) {
+    // Every call through this identity fails now: the broker's own
+    // credential or Entra, never a customer's key. Once per episode.
+    if (!entry.failing) {
+      entry.failing = true;
+      log::Error("entra_token_failed",
+                 {{"identity", identity_},
+                  {"scope", scope},
+                  {"reason", std::string(kms::OutcomeOf(entry.last_error))},
+                  {"cause", "service"},
+                  {"error", std::string(entry.last_error.message())}});
+    }
+    return entry.last_error;
+  }
   // The caller gets the old token, so the failure is only seen here.
   log::Warn("entra_token_refresh_failed", {{"identity", identity_},
                                            {"scope", scope},

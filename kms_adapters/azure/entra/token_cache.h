@@ -12,6 +12,9 @@
 //     (an Entra outage costs one request at a time, not one per caller);
 //   - if an early refresh fails, the old token stays in use and the next
 //     attempt waits `failed_refresh_backoff`.
+// When callers start failing for want of a token (Entra refuses the broker's
+// credential, or does not answer), it logs `entra_token_failed` (error,
+// cause service) once, and `entra_token_recovered` when a token comes again.
 // Invalidate(scope) drops a token Key Vault refused (401), so the next call
 // fetches a fresh one.
 //
@@ -60,10 +63,10 @@ class TokenCache {
   TokenCache& operator=(const TokenCache&) = delete;
 
   // Returns a bearer token for `scope`, fetching one if none is usable.
-  // Errors: the credential's (KEY_NOT_ACCESSIBLE, KMS_THROTTLED,
-  // KMS_UNAVAILABLE), prefixed with the identity and scope; KMS_UNAVAILABLE
-  // when `deadline` passes while waiting for another caller's fetch;
-  // INVALID_REQUEST for an empty scope.
+  // Errors: the credential's (KMS_UNAVAILABLE, KMS_THROTTLED), prefixed with
+  // the identity and scope; DEADLINE_EXCEEDED when `deadline` passes while
+  // waiting for another caller's fetch (that fetch reports the credential's
+  // own outcome); INVALID_REQUEST for an empty scope.
   absl::StatusOr<crypto::SecretBytes> Token(absl::string_view scope, absl::Time deadline);
 
   // Drops the token cached for `scope` (Key Vault answered 401 with it); the
@@ -79,6 +82,7 @@ class TokenCache {
     bool refreshing = false;
     uint64_t completed = 0;   // finished fetches, for waiters to notice
     absl::Status last_error;  // of the last finished fetch
+    bool failing = false;     // callers are failing for want of a token (logged once)
   };
 
   // Fetches for `scope` with mu_ released during the call; stores and returns

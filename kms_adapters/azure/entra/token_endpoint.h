@@ -52,7 +52,7 @@ struct FormField {
 
 // POSTs `form` (each value percent-encoded) to `token_url` and returns the
 // token Entra ID issues, expiring `now` + expires_in. Errors as
-// token_response.h says (KEY_NOT_ACCESSIBLE, KMS_THROTTLED, KMS_UNAVAILABLE);
+// token_response.h says (KMS_UNAVAILABLE, KMS_THROTTLED);
 // their messages never include the form. The encoded body, which may hold a
 // client secret or assertion, is wiped afterwards.
 absl::StatusOr<AccessToken> PostTokenRequest(HttpClient& http, const std::string& token_url,

@@ -107,10 +107,13 @@ absl::Status ErrorFromStatus(TokenService service, const HttpResponse& response)
     return MakeError(ErrorReason::kKmsUnavailable,
                      absl::StrCat(name, " could not issue a token: ", what));
   }
-  // The identity itself is refused: wrong secret, unknown client or tenant,
-  // no federated credential, bad scope. Retrying will not help.
-  return MakeError(ErrorReason::kKeyNotAccessible,
-                   absl::StrCat(name, " refused the token request: ", what));
+  // The broker's own identity is refused: wrong or expired secret, a
+  // certificate Entra does not know, unknown client or tenant, no federated
+  // credential, bad scope. All are the operator's settings, not anything a
+  // customer did to their key: a service fault, so that a broken broker
+  // credential pages instead of failing every customer quietly.
+  return MakeError(ErrorReason::kKmsUnavailable,
+                   absl::StrCat(name, " refused the broker's own credential: ", what));
 }
 
 absl::Status Malformed(TokenService service, absl::string_view problem) {

@@ -9,8 +9,16 @@
 //   5xx, error "temporarily_unavailable",
 //   IMDS 404/410 (IMDS is updating)         -> KMS_UNAVAILABLE
 //   other 4xx (invalid_client, unauthorized_client, invalid_tenant,
-//   invalid_request, invalid_scope, ...)    -> KEY_NOT_ACCESSIBLE
+//   invalid_request, invalid_scope, ...)    -> KMS_UNAVAILABLE ("refused the
+//                                              broker's own credential")
 //   no response (connection, TLS, deadline) -> KMS_UNAVAILABLE
+//
+// Every failure is the service's, never the customer's: the identity, its
+// secret or certificate, the tenant and the trust for Entra are the broker
+// operator's settings, and a customer's key says nothing about them. (A
+// customer who removes the broker's access to their key is told by Key
+// Vault, with a 403, after a token was issued.) So a broken credential is a
+// service fault that alerts, rather than KEY_NOT_ACCESSIBLE for every key.
 //
 // Error messages, which reach gRPC callers, have a fixed shape: the service,
 // the HTTP status, the OAuth error, the AADSTS number and the trace and

@@ -76,7 +76,9 @@ absl::StatusOr<AccessToken> WorkloadIdentityCredential::Fetch(absl::string_view 
                                                               absl::Time deadline) {
   absl::StatusOr<crypto::SecretBytes> assertion = ReadAssertion(token_file_);
   if (!assertion.ok()) {
-    return MakeError(ErrorReason::kKeyNotAccessible,
+    // The pod's projected token is the broker's own credential (its mount,
+    // the kubelet's rotation): a service fault, whatever the key.
+    return MakeError(ErrorReason::kKmsUnavailable,
                      absl::StrCat("workload identity: cannot read federated token file ",
                                   token_file_, ": ", assertion.status().message()));
   }

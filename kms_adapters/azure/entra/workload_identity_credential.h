@@ -51,7 +51,7 @@ class WorkloadIdentityCredential : public Credential {
 
   // Reads the token file and POSTs it as the client assertion. Errors as
   // Credential::Fetch says; an unreadable or empty token file is
-  // KEY_NOT_ACCESSIBLE (the pod's identity is not usable).
+  // KMS_UNAVAILABLE (the pod's own identity is not usable: a service fault).
   absl::StatusOr<AccessToken> Fetch(absl::string_view scope, absl::Time deadline) override;
 
  private:

@@ -25,7 +25,8 @@ constexpr ErrorReason kAllReasons[] = {
     ErrorReason::kKeyNotAccessible, ErrorReason::kKeyDisabled,    ErrorReason::kKeyNotFound,
     ErrorReason::kEdekInvalid,      ErrorReason::kInvalidRequest, ErrorReason::kCallerNotAuthorized,
     ErrorReason::kKmsThrottled,     ErrorReason::kKmsUnavailable, ErrorReason::kKeyringReadOnly,
-    ErrorReason::kRateLimited,      ErrorReason::kServerBusy,     ErrorReason::kInternal,
+    ErrorReason::kRateLimited,      ErrorReason::kServerBusy,     ErrorReason::kDeadlineExceeded,
+    ErrorReason::kKeyVersionPinned, ErrorReason::kKeyVersionNotYetLoaded, ErrorReason::kInternal,
 };
 
 // A gRPC error whose details hold one ErrorInfo.

@@ -35,6 +35,10 @@ const std::vector<ReasonRow>& ReasonTable() {
       {ErrorReason::kKeyringReadOnly, "KEYRING_READ_ONLY", absl::StatusCode::kFailedPrecondition},
       {ErrorReason::kRateLimited, "RATE_LIMITED", absl::StatusCode::kResourceExhausted},
       {ErrorReason::kServerBusy, "SERVER_BUSY", absl::StatusCode::kResourceExhausted},
+      {ErrorReason::kDeadlineExceeded, "DEADLINE_EXCEEDED", absl::StatusCode::kDeadlineExceeded},
+      {ErrorReason::kKeyVersionPinned, "KEY_VERSION_PINNED", absl::StatusCode::kFailedPrecondition},
+      {ErrorReason::kKeyVersionNotYetLoaded, "KEY_VERSION_NOT_YET_LOADED",
+       absl::StatusCode::kUnavailable},
       {ErrorReason::kInternal, "INTERNAL", absl::StatusCode::kInternal},
   };
   return *table;
@@ -78,6 +82,8 @@ TEST(ErrorReasonTest, ShorthandsUseTheirReasons) {
   EXPECT_THAT(InvalidRequest("x"), HasReason(ErrorReason::kInvalidRequest));
   EXPECT_THAT(KeyNotFound("x"), HasReason(ErrorReason::kKeyNotFound));
   EXPECT_THAT(Internal("x"), HasReason(ErrorReason::kInternal));
+  EXPECT_THAT(CallerDeadlineExceeded("x"), HasReason(ErrorReason::kDeadlineExceeded));
+  EXPECT_THAT(CallerDeadlineExceeded("x"), StatusIs(absl::StatusCode::kDeadlineExceeded));
 }
 
 TEST(ErrorReasonTest, ReasonOfIsEmptyForOkAndForPlainErrors) {

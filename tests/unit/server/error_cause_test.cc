@@ -29,6 +29,8 @@ TEST(ErrorCauseTest, BadRequestsAreClientCaused) {
   EXPECT_EQ(CauseOf(InvalidRequest("empty")), ErrorCause::kClient);
   EXPECT_EQ(CauseOf(MakeError(ErrorReason::kCallerNotAuthorized, "no")), ErrorCause::kClient);
   EXPECT_EQ(CauseOf(MakeError(ErrorReason::kKeyringReadOnly, "ro")), ErrorCause::kClient);
+  EXPECT_EQ(CauseOf(MakeError(ErrorReason::kKeyVersionPinned, "pinned")), ErrorCause::kClient);
+  EXPECT_EQ(CauseOf(CallerDeadlineExceeded("waited for a vault")), ErrorCause::kClient);
   EXPECT_EQ(CauseOf(absl::DeadlineExceededError("caller's deadline")), ErrorCause::kClient);
   EXPECT_EQ(CauseOf(absl::CancelledError("caller went away")), ErrorCause::kClient);
 }
@@ -38,6 +40,10 @@ TEST(ErrorCauseTest, KmsAndBrokerFaultsAreServiceCaused) {
   EXPECT_EQ(CauseOf(MakeError(ErrorReason::kKmsUnavailable, "503")), ErrorCause::kService);
   EXPECT_EQ(CauseOf(Internal("bug")), ErrorCause::kService);
   EXPECT_EQ(CauseOf(absl::UnavailableError("no reason attached")), ErrorCause::kService);
+  // A replica behind on the keyring is the operator's to fix (it pages only
+  // if it lasts: the SDK retries on another replica meanwhile).
+  EXPECT_EQ(CauseOf(MakeError(ErrorReason::kKeyVersionNotYetLoaded, "behind")),
+            ErrorCause::kService);
   EXPECT_EQ(ErrorCauseName(ErrorCause::kService), "service");
 }
 

@@ -34,7 +34,9 @@ TEST(GrpcStatusTest, EveryReasonKeepsItsCodeAndTravelsInErrorInfo) {
        {ErrorReason::kKeyNotAccessible, ErrorReason::kKeyDisabled, ErrorReason::kKeyNotFound,
         ErrorReason::kEdekInvalid, ErrorReason::kInvalidRequest, ErrorReason::kCallerNotAuthorized,
         ErrorReason::kKmsThrottled, ErrorReason::kKmsUnavailable, ErrorReason::kKeyringReadOnly,
-        ErrorReason::kRateLimited, ErrorReason::kServerBusy, ErrorReason::kInternal}) {
+        ErrorReason::kRateLimited, ErrorReason::kServerBusy, ErrorReason::kDeadlineExceeded,
+        ErrorReason::kKeyVersionPinned, ErrorReason::kKeyVersionNotYetLoaded,
+        ErrorReason::kInternal}) {
     grpc::Status status = ToGrpcStatus(Annotate(MakeError(reason, "inner"), "outer"));
     EXPECT_EQ(static_cast<int>(status.error_code()), static_cast<int>(CodeForReason(reason)));
     EXPECT_EQ(status.error_message(), "outer: inner");
@@ -70,9 +72,24 @@ TEST(GrpcStatusTest, ThrottlingCarriesRetryInfo) {
   EXPECT_EQ(decoded.retry.retry_delay().nanos(), 500000000);
 }
 
+TEST(GrpcStatusTest, AReplicaBehindOnTheKeyringAsksForARetry) {
+  absl::Status behind = MakeError(ErrorReason::kKeyVersionNotYetLoaded, "not yet");
+  SetRetryDelay(behind, absl::Seconds(1));
+  grpc::Status status = ToGrpcStatus(behind);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);  // the SDK's retry policy
+  Decoded decoded = Decode(status);
+  EXPECT_EQ(decoded.info.reason(), "KEY_VERSION_NOT_YET_LOADED");
+  ASSERT_TRUE(decoded.has_retry);
+  EXPECT_EQ(decoded.retry.retry_delay().seconds(), 1);
+}
+
 TEST(GrpcStatusTest, StatusWithoutReasonGetsOneFromItsCode) {
   EXPECT_EQ(Decode(ToGrpcStatus(absl::InvalidArgumentError("x"))).info.reason(),
             "INVALID_REQUEST");
+  // A deadline passed is the caller's, never an INTERNAL fault.
+  grpc::Status deadline = ToGrpcStatus(absl::DeadlineExceededError("too late"));
+  EXPECT_EQ(deadline.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(Decode(deadline).info.reason(), "DEADLINE_EXCEEDED");
   grpc::Status internal = ToGrpcStatus(absl::FailedPreconditionError("disk on fire"));
   EXPECT_EQ(internal.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(Decode(internal).info.reason(), "INTERNAL");

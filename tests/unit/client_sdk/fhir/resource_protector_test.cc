@@ -140,6 +140,12 @@ TEST_F(ResourceProtectorTest, CallerNotAuthorizedIsA403ApartFromARevokedKey) {
 
 TEST(FhirErrorTest, OtherFailuresMapToTheDocumentedAnswers) {
   EXPECT_EQ(FhirError::FromStatus(absl::UnavailableError("down")).http_status, 503);
+  // A broker replica behind on a keyring rollout: retry, not a fault of ours.
+  FhirError behind =
+      FhirError::FromStatus(MakeError(ErrorReason::kKeyVersionNotYetLoaded, "version 3"));
+  EXPECT_EQ(behind.http_status, 503);
+  EXPECT_EQ(behind.code, "transient");
+  EXPECT_EQ(FhirError::FromStatus(CallerDeadlineExceeded("slow vault")).http_status, 503);
   EXPECT_EQ(FhirError::FromStatus(MakeError(ErrorReason::kKmsThrottled, "x")).http_status, 429);
   EXPECT_EQ(FhirError::FromStatus(MakeError(ErrorReason::kKeyDisabled, "x")).http_status, 403);
   absl::Status unknown_alias = KeyNotFound("alias k");

@@ -113,6 +113,11 @@ TEST_F(DecryptMessageTest, OnlyFailuresOfTheRecordsOwnBytesArePermanent) {
                         Case{MakeError(ErrorReason::kKmsThrottled, "busy"), true},
                         Case{absl::UnavailableError("broker down"), true},
                         Case{absl::DeadlineExceededError("broker slow"), true},
+                        Case{CallerDeadlineExceeded("vault slow"), true},
+                        // A replica behind on a keyring rollout: never skipped.
+                        Case{MakeError(ErrorReason::kKeyVersionNotYetLoaded, "not yet"), true},
+                        // What an SDK that does not know the reason sees.
+                        Case{absl::UnavailableError("KEY_VERSION_NOT_YET_LOADED"), true},
                         Case{Internal("broker fault"), true},
                         Case{EdekInvalid("tampered"), false},
                         Case{InvalidRequest("bad request"), false},

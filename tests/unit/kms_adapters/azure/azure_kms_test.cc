@@ -526,7 +526,9 @@ TEST_F(AzureKmsTest, PinnedVersionWrapsWithItAndRefusesRotate) {
   EXPECT_OK(Unwrap(*wrapped, Context("a")));
 
   size_t before = requests();
-  EXPECT_THAT(kms_->Rotate(url, CallOptions()), StatusIs(absl::StatusCode::kFailedPrecondition));
+  absl::StatusOr<std::string> rotated = kms_->Rotate(url, CallOptions());
+  EXPECT_THAT(rotated, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(pinned)));
+  EXPECT_THAT(rotated, HasReason(ErrorReason::kKeyVersionPinned));
   EXPECT_EQ(requests(), before);
 }
 
@@ -773,12 +775,15 @@ TEST_F(AzureKmsTest, ConcurrentFirstWrapsShareOneFetch) {
 
 // --- Cancellation -------------------------------------------------------------
 
-// A vault whose first GET hangs until Release() and then fails as a
-// RetryingHttpClient does when its caller cancels; later requests reach
-// `vault`.
-class FirstGetCancelledHttpClient : public HttpClient {
+// A vault whose first GET hangs until Release() and then fails with
+// `first_answer`: as a RetryingHttpClient does when its caller cancels, or
+// as the transport does when the caller's deadline passes; later requests
+// reach `vault`.
+class FirstGetCutShortHttpClient : public HttpClient {
  public:
-  explicit FirstGetCancelledHttpClient(InMemoryKeyVault* vault) : vault_(vault->Handler()) {}
+  explicit FirstGetCutShortHttpClient(InMemoryKeyVault* vault,
+                                      absl::Status first_answer = CallerCancelled())
+      : vault_(vault->Handler()), first_answer_(std::move(first_answer)) {}
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Time) override {
     {
@@ -786,7 +791,7 @@ class FirstGetCancelledHttpClient : public HttpClient {
       if (!first_sent_) {
         first_sent_ = true;
         mu_.Await(absl::Condition(&released_));
-        return CallerCancelled();
+        return first_answer_;
       }
     }
     return vault_(request);
@@ -802,6 +807,7 @@ class FirstGetCancelledHttpClient : public HttpClient {
 
  private:
   FakeHttpClient::Handler vault_;
+  const absl::Status first_answer_;
   absl::Mutex mu_;
   bool first_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool released_ ABSL_GUARDED_BY(mu_) = false;
@@ -809,7 +815,7 @@ class FirstGetCancelledHttpClient : public HttpClient {
 
 TEST_F(AzureKmsTest, ACancelledFetchFailsOnlyItsOwnCaller) {
   vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa());
-  FirstGetCancelledHttpClient http(&vault_);
+  FirstGetCutShortHttpClient http(&vault_);
   KeyVaultClient client(&http);
   AzureKms kms(&client, absl::Minutes(10));
   ASSERT_OK(kms.AddKey(VaultKeyOptions(kKeyUrl)));
@@ -828,6 +834,34 @@ TEST_F(AzureKmsTest, ACancelledFetchFailsOnlyItsOwnCaller) {
   for (std::thread& waiter : waiters) waiter.join();
 
   EXPECT_THAT(cancelled_result, StatusIs(absl::StatusCode::kCancelled));
+  for (const absl::StatusOr<WrappedKey>& result : results) EXPECT_OK(result);
+  EXPECT_EQ(vault_.count("get"), 1) << "one of the waiters fetched, for all of them";
+}
+
+// The caller's deadline says nothing about the key either: the calls that
+// waited for that fetch are not failed with another caller's deadline.
+TEST_F(AzureKmsTest, AFetchCutShortByItsCallersDeadlineFailsOnlyThatCaller) {
+  vault_.AddVersion(kVaultHost, "kek-orders", InMemoryKeyVault::Rsa());
+  FirstGetCutShortHttpClient http(&vault_,
+                                  absl::DeadlineExceededError("deadline exceeded waiting for v"));
+  KeyVaultClient client(&http);
+  AzureKms kms(&client, absl::Minutes(10));
+  ASSERT_OK(kms.AddKey(VaultKeyOptions(kKeyUrl)));
+
+  absl::StatusOr<WrappedKey> late;
+  std::thread fetcher([&] { late = kms.Wrap(kKeyUrl, Dek(), Context("a"), {}); });
+  ASSERT_TRUE(http.WaitForFirst());
+  std::vector<absl::StatusOr<WrappedKey>> results(3);
+  std::vector<std::thread> waiters;
+  for (size_t i = 0; i < results.size(); ++i) {
+    waiters.emplace_back([&, i] { results[i] = kms.Wrap(kKeyUrl, Dek(), Context("a"), {}); });
+  }
+  absl::SleepFor(absl::Milliseconds(100));  // let them queue up behind the fetch
+  http.Release();
+  fetcher.join();
+  for (std::thread& waiter : waiters) waiter.join();
+
+  EXPECT_THAT(late, HasReason(ErrorReason::kDeadlineExceeded));
   for (const absl::StatusOr<WrappedKey>& result : results) EXPECT_OK(result);
   EXPECT_EQ(vault_.count("get"), 1) << "one of the waiters fetched, for all of them";
 }

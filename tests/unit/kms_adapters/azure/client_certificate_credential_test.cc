@@ -161,13 +161,14 @@ TEST_F(ClientCertificateCredentialTest, CreateRefusesMismatchedOrUnusableKeys) {
   EXPECT_TRUE(http_.requests().empty());
 }
 
-TEST_F(ClientCertificateCredentialTest, RefusedAssertionIsKeyNotAccessibleWithoutTheAssertion) {
+TEST_F(ClientCertificateCredentialTest, RefusedAssertionIsAServiceFaultWithoutTheAssertion) {
   std::unique_ptr<ClientCertificateCredential> credential = Make();
   ASSERT_NE(credential, nullptr);
   answer_ =
       EntraError(401, "invalid_client", 700027, "Client assertion contains an invalid signature.");
   absl::StatusOr<AccessToken> token = credential->Fetch(kScope, absl::InfiniteFuture());
-  EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
+  // The broker's certificate, not the customer's key.
+  EXPECT_THAT(token, HasReason(ErrorReason::kKmsUnavailable));
   std::string assertion = ParseForm(http_.requests()[0].body)["client_assertion"];
   EXPECT_THAT(std::string(token.status().message()),
               AllOf(HasSubstr("AADSTS700027"), Not(HasSubstr(assertion.substr(0, 20))),

@@ -116,13 +116,13 @@ TEST_F(ClientSecretCredentialTest, EntraErrorsMapToReasonsWithoutTheSecret) {
   ASSERT_NE(credential, nullptr);
   const std::pair<HttpResponse, ErrorReason> cases[] = {
       {EntraError(401, "invalid_client", 7000215, "Invalid client secret provided."),
-       ErrorReason::kKeyNotAccessible},
+       ErrorReason::kKmsUnavailable},
       {EntraError(400, "unauthorized_client", 700016, "Application was not found."),
-       ErrorReason::kKeyNotAccessible},
+       ErrorReason::kKmsUnavailable},
       {EntraError(400, "invalid_tenant", 90002, "Tenant not found."),
-       ErrorReason::kKeyNotAccessible},
+       ErrorReason::kKmsUnavailable},
       {EntraError(400, "invalid_scope", 70011, "The scope is not valid."),
-       ErrorReason::kKeyNotAccessible},
+       ErrorReason::kKmsUnavailable},
       {EntraError(429, "temporarily_unavailable", 90055, "TenantThrottlingError"),
        ErrorReason::kKmsThrottled},
       {EntraError(503, "temporarily_unavailable", 90033, "A transient error."),

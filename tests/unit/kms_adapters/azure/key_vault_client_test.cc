@@ -605,6 +605,52 @@ TEST_F(KeyVaultClientTest, TransportCancellationIsReturnedAsIsAndNotReported) {
   EXPECT_THAT(observer.requests(), SizeIs(0)) << "not an INTERNAL outcome of the vault";
 }
 
+// A broker whose own credential fails has asked the vault nothing: the
+// failure is counted as the KMS request's outcome (a service fault that
+// alerts), but never reported as the key's state, which would mark a
+// customer's key inaccessible.
+TEST_F(KeyVaultClientTest, ATokenFailureIsNotReportedAsTheKeysState) {
+  FakeHttpClient http(Script({ErrorResponse(403, "Forbidden", "ForbiddenByRbac")}));
+  RecordingKmsObserver observer;
+  key_.key_id = "https://myvault.vault.azure.net/keys/kek-orders";
+  KeyVaultClient client(&http, &observer);
+  tokens_.FailWith(MakeError(ErrorReason::kKmsUnavailable,
+                             "entra id refused the broker's own credential: HTTP 401"));
+  absl::Status refused =
+      client.UnwrapKey(key_, kVersion, "RSA-OAEP-256", "w", absl::InfiniteFuture()).status();
+  EXPECT_THAT(refused, HasReason(ErrorReason::kKmsUnavailable));
+  EXPECT_THAT(std::string(refused.message()),
+              ::testing::HasSubstr("no access token for the broker"));
+  EXPECT_THAT(observer.requests(), ElementsAre("azure_key_vault/unwrapkey/KMS_UNAVAILABLE"));
+  EXPECT_THAT(observer.key_requests(), SizeIs(0));
+  EXPECT_THAT(http.requests(), SizeIs(0));
+
+  // The vault's own refusal is the key's state.
+  tokens_.FailWith(absl::OkStatus());
+  EXPECT_THAT(client.UnwrapKey(key_, kVersion, "RSA-OAEP-256", "w", absl::InfiniteFuture()),
+              HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(observer.key_requests(),
+              ElementsAre(absl::StrCat(key_.key_id, "@", kVersion, "/KEY_NOT_ACCESSIBLE")));
+}
+
+// Without keys/rotate/action the customer rotates in Key Vault themselves:
+// a refused rotate says nothing of the key's use (AzureKms picks up the
+// latest version instead), so it does not mark the key inaccessible.
+TEST_F(KeyVaultClientTest, ARefusedRotateIsNotReportedAsTheKeysState) {
+  FakeHttpClient http(Script({ErrorResponse(403, "Forbidden", "ForbiddenByRbac")}));
+  RecordingKmsObserver observer;
+  key_.key_id = "https://myvault.vault.azure.net/keys/kek-orders";
+  KeyVaultClient client(&http, &observer);
+  EXPECT_THAT(client.RotateKey(key_, absl::InfiniteFuture()),
+              HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(observer.requests(), ElementsAre("azure_key_vault/rotate/KEY_NOT_ACCESSIBLE"));
+  EXPECT_THAT(observer.key_requests(), SizeIs(0));
+  EXPECT_THAT(client.GetKey(key_, "", absl::InfiniteFuture()),
+              HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(observer.key_requests(), ElementsAre(absl::StrCat(key_.key_id, "@/KEY_NOT_ACCESSIBLE")))
+      << "a refused read is";
+}
+
 TEST_F(KeyVaultClientTest, ManagedHsmChallengeWithEmptyBodyIsRetriedToo) {
   // §2.1: a Managed HSM 401 has no body at all.
   HttpResponse challenge;
@@ -689,6 +735,8 @@ std::vector<ErrorCase> AllErrorCases() {
        ErrorReason::kKeyNotAccessible, ErrorReason::kKeyNotAccessible},
       {"403 ForbiddenByPolicy", ErrorResponse(403, "Forbidden", "ForbiddenByPolicy"),
        ErrorReason::kKeyNotAccessible, ErrorReason::kKeyNotAccessible},
+      {"403 ForbiddenByFirewall", ErrorResponse(403, "Forbidden", "ForbiddenByFirewall"),
+       ErrorReason::kKeyNotAccessible, ErrorReason::kKeyNotAccessible},
       {"403 HSM AccessDenied", ErrorResponse(403, "AccessDenied"), ErrorReason::kKeyNotAccessible,
        ErrorReason::kKeyNotAccessible},
       {"403 KeyDisabled", ErrorResponse(403, "Forbidden", "KeyDisabled"), ErrorReason::kKeyDisabled,
@@ -708,7 +756,7 @@ std::vector<ErrorCase> AllErrorCases() {
       {"transport UNAVAILABLE", absl::UnavailableError("connection reset by peer"),
        ErrorReason::kKmsUnavailable, ErrorReason::kKmsUnavailable},
       {"transport DEADLINE_EXCEEDED", absl::DeadlineExceededError("deadline passed"),
-       ErrorReason::kKmsUnavailable, ErrorReason::kKmsUnavailable},
+       ErrorReason::kDeadlineExceeded, ErrorReason::kDeadlineExceeded},
       {"transport RESOURCE_EXHAUSTED", absl::ResourceExhaustedError("vault at its limit"),
        ErrorReason::kKmsThrottled, ErrorReason::kKmsThrottled},
       {"transport INVALID_ARGUMENT", absl::InvalidArgumentError("bad url"), ErrorReason::kInternal,

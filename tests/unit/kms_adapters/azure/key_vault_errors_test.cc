@@ -36,6 +36,9 @@ TEST(KeyVaultErrorsTest, MapsTheDesignTable) {
               HasReason(ErrorReason::kKeyNotAccessible));
   EXPECT_THAT(KeyVaultError(Error(403, "Forbidden", "ForbiddenByPolicy"), "get key", "k", false),
               HasReason(ErrorReason::kKeyNotAccessible));
+  // The customer's vault firewall or network ACL refusing the broker's address.
+  EXPECT_THAT(KeyVaultError(Error(403, "Forbidden", "ForbiddenByFirewall"), "unwrapkey", "k", true),
+              HasReason(ErrorReason::kKeyNotAccessible));
   EXPECT_THAT(KeyVaultError(Error(403, "AccessDenied"), "decrypt", "k", true),
               HasReason(ErrorReason::kKeyNotAccessible));
   EXPECT_THAT(KeyVaultError(Error(403, "Forbidden", "KeyDisabled"), "unwrapkey", "k", true),
@@ -107,6 +110,24 @@ TEST(KeyVaultErrorsTest, EveryKindOfRefusalIsLostAccessNamedByItsCodes) {
     ASSERT_EQ(lines.size(), 2u);
     EXPECT_EQ(lines[0]["inner_code"], c.inner);
   }
+}
+
+TEST(KeyVaultErrorsTest, TransportFailuresSayWhoseTheyAre) {
+  // The caller's deadline passed first: its own choice, not the vault's.
+  EXPECT_THAT(TransportError(absl::DeadlineExceededError("deadline exceeded waiting for v"),
+                             "unwrapkey", "k"),
+              HasReason(ErrorReason::kDeadlineExceeded));
+  // No answer within the broker's request timeout, a refused connection or a
+  // TLS handshake failing on the broker's trust settings: the service's.
+  EXPECT_THAT(TransportError(absl::UnavailableError("no response within 10s"), "get key", "k"),
+              HasReason(ErrorReason::kKmsUnavailable));
+  EXPECT_THAT(TransportError(absl::UnavailableError("Error in SSL handshake"), "get key", "k"),
+              HasReason(ErrorReason::kKmsUnavailable));
+  absl::Status busy = TransportError(absl::ResourceExhaustedError("limit reached"), "rng", "h");
+  EXPECT_THAT(busy, HasReason(ErrorReason::kKmsThrottled));
+  EXPECT_TRUE(RetryDelayOf(busy).has_value());
+  EXPECT_THAT(TransportError(absl::InvalidArgumentError("bad url"), "get key", "k"),
+              HasReason(ErrorReason::kInternal));
 }
 
 TEST(KeyVaultErrorsTest, ThrottlingCarriesRetryAfter) {

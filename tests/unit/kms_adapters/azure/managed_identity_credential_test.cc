@@ -87,10 +87,10 @@ TEST_F(ManagedIdentityCredentialTest, ErrorsMapToReasons) {
   ASSERT_NE(credential, nullptr);
   const std::pair<HttpResponse, ErrorReason> cases[] = {
       {JsonResponse(400, R"({"error":"invalid_request","error_description":"Identity not found"})"),
-       ErrorReason::kKeyNotAccessible},
+       ErrorReason::kKmsUnavailable},
       {JsonResponse(400, R"({"error":"invalid_resource","error_description":"AADSTS50001: The )"
                          R"(application named https://x was not found in the tenant."})"),
-       ErrorReason::kKeyNotAccessible},
+       ErrorReason::kKmsUnavailable},
       {JsonResponse(404, R"({"error":"not_found","error_description":"updating"})"),
        ErrorReason::kKmsUnavailable},
       {JsonResponse(410, "{}"), ErrorReason::kKmsUnavailable},

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/testing/log_capture.h"
 #include "tests/testing/status_matchers.h"
 
 namespace keybroker::kms::azure {
@@ -21,6 +22,7 @@ namespace {
 
 using ::keybroker::testing::FakeClock;
 using ::keybroker::testing::HasReason;
+using ::keybroker::testing::LogCapture;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
@@ -138,13 +140,37 @@ TEST_F(TokenCacheTest, ShortTokensRefreshAtHalfTheirLifetime) {
 TEST_F(TokenCacheTest, AnExpiredTokenIsNeverHandedOut) {
   EXPECT_EQ(Get(), "token-1");
   credential_->set_failure(
-      MakeError(ErrorReason::kKeyNotAccessible, "entra id refused the token request"));
+      MakeError(ErrorReason::kKmsUnavailable, "entra id refused the broker's own credential"));
   clock_.Advance(absl::Hours(2));
   absl::StatusOr<crypto::SecretBytes> token = cache_->Token(kVault, absl::InfiniteFuture());
-  EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(token, HasReason(ErrorReason::kKmsUnavailable));
   // The error names the identity and the scope.
   EXPECT_THAT(std::string(token.status().message()),
               AllOf(HasSubstr("fhir-prod"), HasSubstr(kVault), HasSubstr("refused")));
+}
+
+// A broker credential Entra refuses fails every call of the identity: one
+// error line for the operator (a service fault), not one per call, and a
+// line when tokens come again.
+TEST_F(TokenCacheTest, ACredentialThatStopsWorkingIsLoggedOncePerEpisode) {
+  LogCapture log;
+  credential_->set_failure(MakeError(ErrorReason::kKmsUnavailable,
+                                     "entra id refused the broker's own credential: HTTP 401"));
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(Get(), HasSubstr("refused"));
+  std::vector<nlohmann::json> failed = log.Events("entra_token_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0]["level"], "error");
+  EXPECT_EQ(failed[0]["identity"], "fhir-prod");
+  EXPECT_EQ(failed[0]["scope"], kVault);
+  EXPECT_EQ(failed[0]["reason"], "KMS_UNAVAILABLE");
+  EXPECT_EQ(failed[0]["cause"], "service");
+  EXPECT_THAT(failed[0]["error"].get<std::string>(), HasSubstr("fhir-prod"));
+
+  credential_->set_failure(absl::OkStatus());
+  EXPECT_EQ(Get(), "token-4");
+  ASSERT_EQ(log.Events("entra_token_recovered").size(), 1u);
+  EXPECT_EQ(log.Events("entra_token_recovered")[0]["identity"], "fhir-prod");
+  EXPECT_EQ(log.Events("entra_token_failed").size(), 1u);
 }
 
 TEST_F(TokenCacheTest, NoTokenInItsLastThirtySeconds) {
@@ -249,7 +275,9 @@ TEST_F(TokenCacheTest, AWaiterGivesUpAtItsDeadline) {
   absl::StatusOr<crypto::SecretBytes> token =
       cache_->Token(kVault, absl::Now() + absl::Milliseconds(100));
   absl::Duration waited = absl::Now() - start;
-  EXPECT_THAT(token, HasReason(ErrorReason::kKmsUnavailable));
+  // The waiter's own deadline, not Entra's outage: the fetch it waited for
+  // tells that.
+  EXPECT_THAT(token, HasReason(ErrorReason::kDeadlineExceeded));
   EXPECT_THAT(std::string(token.status().message()), HasSubstr("deadline"));
   EXPECT_GE(waited, absl::Milliseconds(90));
   EXPECT_LT(waited, absl::Seconds(5));

@@ -107,7 +107,7 @@ TEST(TokenEndpointTest, ErrorsNeverCarryTheForm) {
   const FormField form[] = {{"client_secret", "hunter2-secret"}};
   absl::StatusOr<AccessToken> token =
       PostTokenRequest(http, "https://login/t/oauth2/v2.0/token", form, kNow, kNow);
-  EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(token, HasReason(ErrorReason::kKmsUnavailable));
   EXPECT_THAT(std::string(token.status().message()), Not(HasSubstr("hunter2")));
 }
 

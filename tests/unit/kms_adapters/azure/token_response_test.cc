@@ -97,19 +97,20 @@ struct ErrorCase {
   ErrorReason reason;
 };
 
-// §9.4: the identity is refused -> KEY_NOT_ACCESSIBLE; Entra cannot answer ->
+// §9.4: the broker's identity is refused -> KMS_UNAVAILABLE (the operator's
+// credential, never the customer's key); Entra cannot answer ->
 // KMS_THROTTLED / KMS_UNAVAILABLE.
 TEST(TokenResponseTest, EntraErrorsMapToReasons) {
   const ErrorCase cases[] = {
-      {401, "invalid_client", 7000215, ErrorReason::kKeyNotAccessible},
-      {401, "invalid_client", 7000222, ErrorReason::kKeyNotAccessible},
-      {400, "unauthorized_client", 700016, ErrorReason::kKeyNotAccessible},
-      {400, "invalid_tenant", 90002, ErrorReason::kKeyNotAccessible},
-      {400, "invalid_request", 90002, ErrorReason::kKeyNotAccessible},
-      {400, "invalid_request", 70021, ErrorReason::kKeyNotAccessible},
-      {400, "invalid_scope", 70011, ErrorReason::kKeyNotAccessible},
-      {401, "invalid_client", 700027, ErrorReason::kKeyNotAccessible},
-      {400, "invalid_grant", 700024, ErrorReason::kKeyNotAccessible},
+      {401, "invalid_client", 7000215, ErrorReason::kKmsUnavailable},
+      {401, "invalid_client", 7000222, ErrorReason::kKmsUnavailable},
+      {400, "unauthorized_client", 700016, ErrorReason::kKmsUnavailable},
+      {400, "invalid_tenant", 90002, ErrorReason::kKmsUnavailable},
+      {400, "invalid_request", 90002, ErrorReason::kKmsUnavailable},
+      {400, "invalid_request", 70021, ErrorReason::kKmsUnavailable},
+      {400, "invalid_scope", 70011, ErrorReason::kKmsUnavailable},
+      {401, "invalid_client", 700027, ErrorReason::kKmsUnavailable},
+      {400, "invalid_grant", 700024, ErrorReason::kKmsUnavailable},
       {429, "temporarily_unavailable", 90055, ErrorReason::kKmsThrottled},
       {500, "server_error", 50000, ErrorReason::kKmsUnavailable},
       {503, "temporarily_unavailable", 90033, ErrorReason::kKmsUnavailable},
@@ -125,6 +126,9 @@ TEST(TokenResponseTest, EntraErrorsMapToReasons) {
     EXPECT_THAT(message, HasSubstr(absl::StrCat("AADSTS", c.code))) << message;
     EXPECT_THAT(message, HasSubstr("[trace id 0b1c, correlation id 9e8d]")) << message;
     EXPECT_THAT(message, Not(HasSubstr("Something about the app"))) << "for the log only";
+    if (c.status != 429 && c.status < 500 && std::string(c.error) != "temporarily_unavailable") {
+      EXPECT_THAT(message, HasSubstr("refused the broker's own credential")) << message;
+    }
   }
 }
 
@@ -135,7 +139,7 @@ TEST(TokenResponseTest, DescriptionGoesToTheLogNotToTheCaller) {
   absl::StatusOr<AccessToken> token = Entra(EntraError(
       401, "invalid_client", 7000215, "Invalid client secret provided for app 'aaaa'."));
   EXPECT_EQ(token.status().message(),
-            "entra id refused the token request: HTTP 401 invalid_client AADSTS7000215 "
+            "entra id refused the broker's own credential: HTTP 401 invalid_client AADSTS7000215 "
             "[trace id 0b1c, correlation id 9e8d]");
   std::vector<nlohmann::json> lines = log.Events("entra_token_error");
   ASSERT_EQ(lines.size(), 1u);
@@ -154,9 +158,9 @@ TEST(TokenResponseTest, AadstsComesFromErrorCodesWhenTheDescriptionLacksIt) {
   absl::StatusOr<AccessToken> token = Entra(
       JsonResponse(400, R"({"error":"invalid_scope","error_description":"The scope is not valid.",)"
                         R"("error_codes":[70011]})"));
-  EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(token, HasReason(ErrorReason::kKmsUnavailable));
   EXPECT_EQ(token.status().message(),
-            "entra id refused the token request: HTTP 400 invalid_scope AADSTS70011");
+            "entra id refused the broker's own credential: HTTP 400 invalid_scope AADSTS70011");
 }
 
 TEST(TokenResponseTest, ThrottlingCarriesRetryAfter) {
@@ -178,7 +182,7 @@ TEST(TokenResponseTest, NonJsonErrorBodiesStillMap) {
   EXPECT_THAT(Entra(html), HasReason(ErrorReason::kKmsUnavailable));
   html.status = 403;
   absl::StatusOr<AccessToken> forbidden = Entra(html);
-  EXPECT_THAT(forbidden, HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(forbidden, HasReason(ErrorReason::kKmsUnavailable));
   EXPECT_THAT(std::string(forbidden.status().message()), HasSubstr("HTTP 403"));
   html.status = 302;  // a redirect is not followed: not a refusal either
   EXPECT_THAT(Entra(html), HasReason(ErrorReason::kKmsUnavailable));
@@ -210,13 +214,13 @@ TEST(TokenResponseTest, ImdsErrors) {
               HasReason(ErrorReason::kKmsUnavailable));
   absl::StatusOr<AccessToken> not_found =
       Imds(imds_error(400, "invalid_request", "Identity not found"));
-  EXPECT_THAT(not_found, HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(not_found, HasReason(ErrorReason::kKmsUnavailable));
   EXPECT_EQ(not_found.status().message(),
-            "imds refused the token request: HTTP 400 invalid_request");
+            "imds refused the broker's own credential: HTTP 400 invalid_request");
   EXPECT_THAT(Imds(imds_error(400, "bad_request_102", "Required metadata header not specified")),
-              HasReason(ErrorReason::kKeyNotAccessible));
+              HasReason(ErrorReason::kKmsUnavailable));
   // Entra's 404 is not IMDS's "updating": a wrong authority is a refusal.
-  EXPECT_THAT(Entra(JsonResponse(404, "{}")), HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(Entra(JsonResponse(404, "{}")), HasReason(ErrorReason::kKmsUnavailable));
 }
 
 TEST(TokenResponseTest, LongOrHostileErrorBodiesAreBounded) {
@@ -226,9 +230,9 @@ TEST(TokenResponseTest, LongOrHostileErrorBodiesAreBounded) {
       400, absl::StrCat(R"({"error":"invalid_request","error_description":")", description,
                         R"(\u0007\u00ff","trace_id":"<script>alert(1)</script>",)",
                         R"("correlation_id":")", std::string(500, 'c'), R"("})")));
-  EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(token, HasReason(ErrorReason::kKmsUnavailable));
   EXPECT_EQ(token.status().message(),
-            "entra id refused the token request: HTTP 400 invalid_request");
+            "entra id refused the broker's own credential: HTTP 400 invalid_request");
   std::vector<nlohmann::json> lines = log.Events("entra_token_error");
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["detail"].get<std::string>(), std::string(1024, 'x'));
@@ -238,7 +242,7 @@ TEST(TokenResponseTest, LongOrHostileErrorBodiesAreBounded) {
   html.status = 403;
   html.body = absl::StrCat("<html>Access denied by proxy ", std::string(3000, 'p'), "</html>");
   absl::StatusOr<AccessToken> proxied = Entra(html);
-  EXPECT_EQ(proxied.status().message(), "entra id refused the token request: HTTP 403");
+  EXPECT_EQ(proxied.status().message(), "entra id refused the broker's own credential: HTTP 403");
   lines = log.Events("entra_token_error");
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_THAT(lines[1]["detail"].get<std::string>(), HasSubstr("Access denied by proxy"));

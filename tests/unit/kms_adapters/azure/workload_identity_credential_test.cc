@@ -87,28 +87,28 @@ TEST_F(WorkloadIdentityCredentialTest, RereadsTheTokenFileOnEveryFetch) {
   EXPECT_EQ(ParseForm(requests[2].body)["client_assertion"], "sa-token-two");
 }
 
-TEST_F(WorkloadIdentityCredentialTest, AVanishedTokenFileIsKeyNotAccessible) {
+TEST_F(WorkloadIdentityCredentialTest, AVanishedTokenFileIsAServiceFault) {
   absl::StatusOr<std::unique_ptr<WorkloadIdentityCredential>> credential =
       WorkloadIdentityCredential::Create(Options(), &http_, &clock_);
   ASSERT_OK(credential);
   std::remove(token_file_.c_str());
   absl::StatusOr<AccessToken> token = (*credential)->Fetch(kScope, absl::InfiniteFuture());
-  EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(token, HasReason(ErrorReason::kKmsUnavailable));
   EXPECT_THAT(std::string(token.status().message()), HasSubstr(token_file_));
   WriteAll(token_file_, " \n");
   EXPECT_THAT((*credential)->Fetch(kScope, absl::InfiniteFuture()),
-              HasReason(ErrorReason::kKeyNotAccessible));
+              HasReason(ErrorReason::kKmsUnavailable));
   EXPECT_TRUE(http_.requests().empty());
 }
 
-TEST_F(WorkloadIdentityCredentialTest, FederationMismatchIsKeyNotAccessibleWithoutTheToken) {
+TEST_F(WorkloadIdentityCredentialTest, FederationMismatchIsAServiceFaultWithoutTheToken) {
   absl::StatusOr<std::unique_ptr<WorkloadIdentityCredential>> credential =
       WorkloadIdentityCredential::Create(Options(), &http_, &clock_);
   ASSERT_OK(credential);
   answer_ = EntraError(400, "invalid_request", 70021,
                        "No matching federated identity record found for presented assertion.");
   absl::StatusOr<AccessToken> token = (*credential)->Fetch(kScope, absl::InfiniteFuture());
-  EXPECT_THAT(token, HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(token, HasReason(ErrorReason::kKmsUnavailable));
   EXPECT_THAT(std::string(token.status().message()),
               AllOf(HasSubstr("AADSTS70021"), Not(HasSubstr("sa-token"))));
 }

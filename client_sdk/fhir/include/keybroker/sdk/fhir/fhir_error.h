@@ -23,7 +23,9 @@
 //     to another account/resource)
 //   KMS_THROTTLED, RESOURCE_EXHAUSTED      429   throttled   "Key service is busy; retry later."
 //   KMS_UNAVAILABLE, UNAVAILABLE,          503   transient   "Key service is unavailable; retry
-//     DEADLINE_EXCEEDED                                       later."
+//     DEADLINE_EXCEEDED, KEY_VERSION_NOT_                     later."
+//     YET_LOADED (a broker replica behind
+//     on a keyring rollout)
 //   anything else (KEY_NOT_FOUND, ...)     500   exception   "Internal error."
 //
 // Only 400, 404 and 409 diagnostics carry the status message; server-side
