@@ -73,6 +73,7 @@ class Broker:
         self.process = None
         self.incarnation = 0
         self.down = []          # [(killed_at, serving_at or None)]
+        self.log_file = log_file
         self._log = open(log_file, "a")
         self._log_lock = threading.Lock()
 

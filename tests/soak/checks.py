@@ -40,23 +40,36 @@ def documented_reasons(error_reason_cc: str) -> dict:
     return table
 
 
+# Reasons that tell of the key's state, which the brokers' caches (metadata, unwrap,
+# key health) keep showing for up to their TTL after the fault is gone; other reasons
+# can outlast their fault only by a call that began during it and by one that shared
+# its outcome (a metadata fetch), so within the longest caller deadline.
+KEY_STATE_REASONS = {"KEY_NOT_ACCESSIBLE", "KEY_DISABLED"}
+
+
 class Judge:
     """Classifies failures. `windows` are the schedule's (episode, from, to); `explains`
-    maps an episode name to the reasons it may cause; `brokers` by name, for their kills."""
+    maps an episode name to the reasons it may cause; `brokers` by name, for their kills.
+    `grace` is how long after a fault a key-state reason is still explained by it (the
+    cache TTL and some); `transport_grace` the same for other reasons."""
 
-    def __init__(self, reasons: dict, windows, explains: dict, brokers: dict,
-                 deadline: float, grace: float):
+    def __init__(self, reasons: dict, windows, explains: dict, brokers: dict, grace: float,
+                 transport_grace: float):
         self._reasons = reasons
         self._windows = windows
         self._explains = explains
         self._brokers = brokers
-        self._deadline = deadline
         self._grace = grace
+        self._transport_grace = transport_grace
 
     def classify(self, f) -> tuple:
         """(class, note): class is one of ACCEPTED, or untyped, internal, misattributed."""
         if not f.has_details:
             return self._transport(f)
+        elapsed = f.ended - f.started
+        if (f.code == "DEADLINE_EXCEEDED" and self._reasons.get(f.reason) == f.code
+                and elapsed >= f.deadline * 0.98):
+            return "client_deadline", "the broker's own DEADLINE_EXCEEDED"
         if f.code in ("INTERNAL", "UNKNOWN") or f.reason == "INTERNAL":
             return "internal", f"{f.code}/{f.reason or 'no reason'}: {f.message}"
         if f.error_infos != 1 or f.domain != DOMAIN:
@@ -70,11 +83,13 @@ class Judge:
             return "untyped", f"google.rpc.Status code {f.details_code} but gRPC {f.code}"
         if f.reason in NEEDS_RETRY_INFO and not f.retry_info:
             return "untyped", f"{f.reason} without a RetryInfo"
+        if f.code == "DEADLINE_EXCEEDED":
+            return "misattributed", f"DEADLINE_EXCEEDED after {elapsed:.3f} s of {f.deadline} s"
         return self._attributed(f)
 
     def _transport(self, f) -> tuple:
         elapsed = f.ended - f.started
-        if f.code == "DEADLINE_EXCEEDED" and elapsed >= self._deadline * 0.98:
+        if f.code == "DEADLINE_EXCEEDED" and elapsed >= f.deadline * 0.98:
             return "client_deadline", ""
         if f.code == "UNAVAILABLE" and self._brokers[f.broker].was_down(
                 f.started, f.ended, grace=3.0):
@@ -82,6 +97,7 @@ class Judge:
         return "untyped", f"{f.code} without ErrorInfo after {elapsed:.3f} s: {f.message}"
 
     def _attributed(self, f) -> tuple:
+        elapsed = f.ended - f.started
         method = "Unwrap" if f.method.startswith("Unwrap") else f.method
         if f.reason in ALWAYS_EXPECTED.get((f.kind, method), ()):
             return "typed", ""
@@ -89,11 +105,16 @@ class Judge:
             return "misattributed", f"{f.reason} on a {f.kind} key: {f.message}"
         if f.reason not in JUDGED:
             return "typed", "a reason newer than the soak: not judged"
+        grace = self._grace if f.reason in KEY_STATE_REASONS else self._transport_grace
         for name, start, end in self._windows:
             if f.reason in self._explains[name] or (
                     f.reason == "SERVER_BUSY" and self._explains[name]):
-                if f.started <= end + self._grace and f.ended >= start:
+                if f.started <= end + grace and f.ended >= start:
                     return "typed", ""
+        if "deadline exceeded" in f.message and elapsed >= f.deadline * 0.98:
+            return "misattributed", (f"{f.reason}: the caller's own deadline, reported as the "
+                                     f"KMS's fault (the broker's answer came before gRPC's "
+                                     f"DEADLINE_EXCEEDED): {f.message}")
         return "misattributed", f"{f.reason} while no fault could cause it: {f.message}"
 
 

@@ -28,7 +28,7 @@ class FakeBroker:
 def failure(code="UNAVAILABLE", reason="KMS_UNAVAILABLE", kind="rsa", method="Unwrap(cold)",
             started=100.0, ended=100.1, details=True, retry_info=False, domain="keybroker",
             broker="primary"):
-    f = Failure(method, kind, broker, started, ended, code, "message", details)
+    f = Failure(method, kind, broker, 2.0, started, ended, code, "message", details)
     if details:
         f.details_code = checks._code_number(code)
         if reason:
@@ -47,7 +47,7 @@ class JudgeTest(unittest.TestCase):
                             {"server_errors_5xx": {"KMS_UNAVAILABLE"},
                              "throttle_429": {"KMS_THROTTLED"}, "broker_sigkill": set()},
                             {"primary": FakeBroker(list(down)), "replica": FakeBroker([])},
-                            deadline=2.0, grace=5.0)
+                            grace=5.0, transport_grace=3.0)
 
     def test_reads_the_reason_table(self):
         self.assertEqual(self.reasons["KMS_UNAVAILABLE"], "UNAVAILABLE")
@@ -57,8 +57,19 @@ class JudgeTest(unittest.TestCase):
     def test_typed_reason_explained_by_a_fault_in_force(self):
         judge = self.judge(windows=[("server_errors_5xx", 99.0, 103.0)])
         self.assertEqual(judge.classify(failure())[0], "typed")
-        # Within the cache TTL grace after the fault was cleared, too.
-        self.assertEqual(judge.classify(failure(started=107.0, ended=107.1))[0], "typed")
+        # Within the longest deadline after the fault was cleared, too, but no longer.
+        self.assertEqual(judge.classify(failure(started=105.0, ended=105.1))[0], "typed")
+        self.assertEqual(judge.classify(failure(started=107.0, ended=107.1))[0],
+                         "misattributed")
+
+    def test_key_state_reasons_are_explained_for_the_cache_ttl_after_their_fault(self):
+        judge = checks.Judge(self.reasons, [("access_revoked", 99.0, 103.0)],
+                             {"access_revoked": {"KEY_NOT_ACCESSIBLE"}},
+                             {"primary": FakeBroker([])}, grace=5.0, transport_grace=3.0)
+        revoked = failure("PERMISSION_DENIED", "KEY_NOT_ACCESSIBLE", started=107.0, ended=107.1)
+        self.assertEqual(judge.classify(revoked)[0], "typed")
+        revoked.started = revoked.ended = 109.0
+        self.assertEqual(judge.classify(revoked)[0], "misattributed")
 
     def test_typed_reason_no_fault_explains_is_misattributed(self):
         judge = self.judge(windows=[("throttle_429", 99.0, 103.0),
@@ -104,6 +115,21 @@ class JudgeTest(unittest.TestCase):
                                                 details=False))[0], "client_deadline")
         self.assertEqual(judge.classify(failure("DEADLINE_EXCEEDED", None, ended=100.5,
                                                 details=False))[0], "untyped")
+
+    def test_the_callers_deadline_typed_by_the_broker(self):
+        judge = self.judge()
+        judge._reasons = dict(self.reasons, DEADLINE_EXCEEDED="DEADLINE_EXCEEDED")
+        self.assertEqual(judge.classify(failure("DEADLINE_EXCEEDED", "DEADLINE_EXCEEDED",
+                                                ended=102.0))[0], "client_deadline")
+        self.assertEqual(judge.classify(failure("DEADLINE_EXCEEDED", "DEADLINE_EXCEEDED",
+                                                ended=100.5))[0], "misattributed")
+
+    def test_the_callers_deadline_as_kms_unavailable_is_misattributed(self):
+        f = failure(ended=102.0)
+        f.message = "unwrapkey on key k failed: deadline exceeded waiting for 127.0.0.1"
+        verdict, note = self.judge().classify(f)
+        self.assertEqual(verdict, "misattributed")
+        self.assertIn("the caller's own deadline", note)
 
     def test_grpc_unavailable_only_while_the_broker_was_killed(self):
         judge = self.judge(down=[(99.9, 101.5)])

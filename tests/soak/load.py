@@ -87,13 +87,13 @@ class Caller(threading.Thread):
     """One client thread. `brokers` maps a name to (Broker, Stub)."""
 
     def __init__(self, index: int, brokers: dict, ledger: Ledger, tally: Tally,
-                 deadline: float, stop: threading.Event):
+                 deadlines: tuple, stop: threading.Event):
         super().__init__(daemon=True, name=f"caller-{index}")
         self._index = index
         self._brokers = brokers
         self._ledger = ledger
         self._tally = tally
-        self._deadline = deadline
+        self._deadlines = deadlines   # (long, short): a fifth of the calls use the short one
         self._halt = stop
         self._rng = random.Random(index)
         self._recent = {kind: collections.deque(maxlen=32) for kind in KINDS}
@@ -126,10 +126,11 @@ class Caller(threading.Thread):
         the method)."""
         label = label or method
         _, stub = self._brokers[broker]
-        result, started, ended = timed(
-            lambda: stub.call(method, self._deadline, **fields))
+        deadline = self._deadlines[1] if self._rng.random() < 0.2 else self._deadlines[0]
+        result, started, ended = timed(lambda: stub.call(method, deadline, **fields))
         if isinstance(result, grpc.RpcError):
-            self._tally.failed(stub.failure(result, label, kind, broker, started, ended))
+            self._tally.failed(stub.failure(result, label, kind, broker, deadline, started,
+                                            ended))
             return None
         self._tally.ok(label, ended - started)
         return result

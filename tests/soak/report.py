@@ -1,5 +1,6 @@
 """The soak's report: plain text for people (and docs/reliability.md), JSON for tools."""
 import collections
+import json
 import os
 import platform
 
@@ -97,4 +98,38 @@ def judged_table(judged) -> list:
     lines = ["| class | method | code | reason | calls |", "| --- | --- | --- | --- | ---: |"]
     for (c, method, code, reason), n in sorted(counts.items()):
         lines.append(f"| {c} | {method} | {code} | {reason} | {n} |")
+    return lines
+
+
+def audit_table(brokers, reasons: dict) -> list:
+    """The brokers' own record of the calls that failed (their `audit` log lines, every
+    incarnation), by outcome, reason and cause. Callers may never have seen these: a
+    call whose deadline passed has its answer thrown away by gRPC."""
+    counts = collections.Counter()
+    for broker in brokers:
+        with open(broker.log_file, errors="replace") as f:
+            for line in f:
+                if '"event":"audit"' not in line or '"outcome":"OK"' in line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                error = event.get("error", "")
+                deadline = "deadline exceeded" in error or "deadline passed" in error
+                counts[(broker.name, event.get("method"), event.get("outcome"),
+                        event.get("reason"), event.get("cause"), deadline)] += 1
+    lines = ["| broker | method | outcome | reason | cause | calls | note |",
+             "| --- | --- | --- | --- | --- | ---: | --- |"]
+    for (broker, method, outcome, reason, cause, deadline), n in sorted(counts.items()):
+        notes = []
+        if reason == "INTERNAL" or reasons.get(reason) != outcome:
+            notes.append(f"not the table's: {reason} goes with "
+                         f"{reasons.get(reason, 'no code')}")
+        if outcome == "CANCELLED":
+            notes.append("the caller's deadline passed (it never cancels)")
+        if deadline and outcome != "DEADLINE_EXCEEDED":
+            notes.append("the caller's deadline passed (the error says so)")
+        note = "; ".join(notes)
+        lines.append(f"| {broker} | {method} | {outcome} | {reason} | {cause} | {n} | {note} |")
     return lines

@@ -35,6 +35,7 @@ class Failure:
     method: str
     kind: str             # key kind: local, replica, rsa, hsm
     broker: str
+    deadline: float       # the call's gRPC deadline, seconds
     started: float        # monotonic seconds
     ended: float
     code: str             # grpc.StatusCode name
@@ -68,8 +69,8 @@ class Stub:
         return call(request_class(**fields), timeout=timeout)
 
     def failure(self, error: grpc.RpcError, method: str, kind: str, broker: str,
-                started: float, ended: float) -> Failure:
-        failure = Failure(method, kind, broker, started, ended, error.code().name,
+                deadline: float, started: float, ended: float) -> Failure:
+        failure = Failure(method, kind, broker, deadline, started, ended, error.code().name,
                           (error.details() or "")[:300], False)
         for key, value in error.trailing_metadata() or ():
             if key != "grpc-status-details-bin":

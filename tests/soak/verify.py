@@ -37,7 +37,7 @@ def verify(records, stubs: dict, deadline: float, threads: int, attempts: int = 
                                                      context=record.context))
             if not isinstance(answer, grpc.RpcError):
                 return record, answer.plaintext, None, retries
-            failure = stub.failure(answer, "Unwrap", record.kind, broker, t0, t1)
+            failure = stub.failure(answer, "Unwrap", record.kind, broker, deadline, t0, t1)
             if failure.code not in RETRYABLE or attempt == attempts - 1:
                 return record, None, failure, retries
             retries += 1
