@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -62,12 +63,12 @@ class Reply:
 class Emulator:
     """The emulator as a subprocess, and helpers to call its listeners over HTTPS."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, stderr=None):
         self.state_dir = tempfile.mkdtemp(prefix="kv-emulator-selftest-")
         self.process = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "keyvault_emulator"), "--state-dir",
              self.state_dir, "--exit-on-stdin-eof", *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True)
         line = self.process.stdout.readline()
         if not line:
             raise RuntimeError("the emulator exited before its ready line")
@@ -975,6 +976,25 @@ class TlsAndLifecycleTest(unittest.TestCase):
         connection.getresponse().read()
         self.assertIs(connection.sock, sock)   # the same TLS connection served both
         connection.close()
+
+    def test_a_client_gone_before_its_answer_leaves_no_traceback(self):
+        # The soak (docs/reliability.md) SIGKILLs brokers with requests in flight: the
+        # emulator printed a traceback for each answer it could no longer write.
+        with tempfile.TemporaryFile("w+") as stderr:
+            emulator = Emulator("--vault", "kv8", stderr=stderr)
+            emulator.control("latency", {"host": "kv8", "ms": 300, "count": -1})
+            host, port = urllib.parse.urlsplit(emulator.url("kv8"))[1].split(":")
+            for _ in range(3):
+                raw = socket.create_connection((host, int(port)))
+                with emulator.kv_tls.wrap_socket(raw, server_hostname=host) as tls:
+                    tls.sendall(b"GET /keys/x?api-version=7.4 HTTP/1.1\r\nHost: kv8\r\n\r\n")
+                # Closed before the delayed answer is written.
+            time.sleep(1)   # the answers are attempted after the latency
+            reply = emulator.request(emulator.url("kv8"), "GET", "/keys/x?api-version=7.4")
+            self.assertEqual(reply.status, 401)   # still serving
+            self.assertEqual(emulator.stop(), 0)
+            stderr.seek(0)
+            self.assertNotIn("Traceback", stderr.read())
 
     def test_sigterm_exits_cleanly(self):
         emulator = Emulator("--vault", "kv9")

@@ -52,6 +52,17 @@ class HostServer(ThreadingHTTPServer):
                 sys.stderr.write(f"[{self.host_name}] {message}\n")
                 sys.stderr.flush()
 
+    def handle_error(self, request, client_address):
+        """A client that went away before its answer was written (a broker killed, or
+        one that stopped waiting on a slow answer) is ordinary for an HTTP server: one
+        verbose line, not socketserver's traceback on stderr for every such client."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, ssl.SSLEOFError)):
+            self.log(f"client {client_address[0]}:{client_address[1]} went away before "
+                     f"its answer: {type(error).__name__}")
+            return
+        super().handle_error(request, client_address)
+
     def finish_request(self, request, client_address):
         """Runs in the connection's thread. The TLS handshake happens here, not in the
         accept loop, so a client that fails or stalls its handshake blocks no one else."""
