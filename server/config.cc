@@ -214,12 +214,7 @@ absl::Status ValidateConfig(const Config& config) {
 }
 
 absl::StatusOr<Config> ParseConfig(absl::string_view yaml) {
-  YAML::Node document;
-  try {
-    document = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("configuration is not valid YAML: ", e.what()));
-  }
+  ASSIGN_OR_RETURN(YAML::Node document, LoadDocument(yaml));
   absl::StatusOr<Config> config;
   try {
     config = ParseDocument(document);

@@ -53,7 +53,7 @@ absl::Status ParseAuthorization(YamlObject& root, std::optional<AuthorizationCon
 absl::StatusOr<std::optional<AuthorizationConfig>> ParseAuthorizationOf(absl::string_view yaml) {
   std::optional<AuthorizationConfig> config;
   try {
-    YAML::Node document = YAML::Load(std::string(yaml));
+    ASSIGN_OR_RETURN(YAML::Node document, LoadDocument(yaml));
     ASSIGN_OR_RETURN(YamlObject root, YamlObject::Of(document, ""));
     RETURN_IF_ERROR(ParseAuthorization(root, &config));
   } catch (const YAML::Exception& e) {

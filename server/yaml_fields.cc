@@ -1,13 +1,50 @@
 #include "server/yaml_fields.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 
 namespace keybroker::server {
+
+namespace {
+
+// The first key that mapping `map` names twice, if any.
+std::optional<std::string> RepeatedKey(const YAML::Node& map) {
+  std::set<std::string> seen;
+  for (const auto& entry : map) {
+    if (entry.first.IsScalar() && !seen.insert(entry.first.Scalar()).second) {
+      return entry.first.Scalar();
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<YAML::Node> LoadDocument(absl::string_view yaml) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("configuration is not valid YAML: ", e.what()));
+  }
+  if (documents.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("configuration holds ", documents.size(),
+                                                   " YAML documents ('---'); it must be one"));
+  }
+  return documents.empty() ? YAML::Node() : documents[0];
+}
 
 absl::StatusOr<YamlObject> YamlObject::Of(const YAML::Node& node, std::string path) {
   if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path.empty() ? "the configuration" : path, " must be a mapping"));
+  }
+  if (node.IsDefined() && node.IsMap()) {
+    if (std::optional<std::string> key = RepeatedKey(node)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path.empty() ? *key : absl::StrCat(path, ".", *key), " is given twice"));
+    }
   }
   // A missing key yields an "invalid" node that throws on most calls: read it
   // as an empty mapping instead.
@@ -96,6 +133,9 @@ absl::Status YamlObject::StringMap(const std::string& key,
   if (!Has(key)) return absl::OkStatus();
   const YAML::Node value = Get(key);
   if (!value.IsMap()) return TypeError(key, "a mapping of strings to strings");
+  if (std::optional<std::string> repeated = RepeatedKey(value)) {
+    return absl::InvalidArgumentError(absl::StrCat(PathOf(key), ".", *repeated, " is given twice"));
+  }
   out->clear();
   for (const auto& entry : value) {
     if (!entry.first.IsScalar() || !entry.second.IsScalar()) {

@@ -14,14 +14,21 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "yaml-cpp/yaml.h"
 
 namespace keybroker::server {
 
+// Parses `yaml`, which must hold at most one document (a second one would
+// be silently ignored). INVALID_ARGUMENT when it is not YAML or holds more;
+// an empty text is a null node.
+absl::StatusOr<YAML::Node> LoadDocument(absl::string_view yaml);
+
 class YamlObject {
  public:
-  // `node` must be a mapping (or null, read as empty); `path` is its own path
-  // ("" for the document root).
+  // `node` must be a mapping (or null, read as empty) that names each key
+  // once (or one of the two would be silently dropped); `path` is its own
+  // path ("" for the document root). INVALID_ARGUMENT otherwise.
   static absl::StatusOr<YamlObject> Of(const YAML::Node& node, std::string path);
 
   bool Has(const std::string& key) const;
@@ -38,7 +45,7 @@ class YamlObject {
   absl::Status NonNegativeNumber(const std::string& key, double* out);
   // A list of strings.
   absl::Status StringList(const std::string& key, std::vector<std::string>* out);
-  // A mapping of strings to strings, in the order written.
+  // A mapping of strings to strings, in the order written, each key once.
   absl::Status StringMap(const std::string& key,
                          std::vector<std::pair<std::string, std::string>>* out);
   // The raw node of `key` (null node if absent), marking it read.

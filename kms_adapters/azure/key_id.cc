@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "kms_adapters/azure/url.h"
 
 namespace keybroker::kms::azure {
 namespace {
@@ -55,7 +56,11 @@ absl::StatusOr<KeyId> ParseKeyId(absl::string_view url) {
   if (parts.size() < 3 || parts.size() > 4 || parts[1] != "keys") {
     return Invalid(url, "must look like https://{vault-host}/keys/{name}[/{version}]");
   }
-  if (parts[0].empty() || parts[0].find_first_of("?#@") != absl::string_view::npos) {
+  // The host must be one the transport will connect to (url.h: a DNS name,
+  // IPv4 or [IPv6] and a port 1-65535), or the key would pass start-up and
+  // then fail every call.
+  if (parts[0].empty() || parts[0].find_first_of("?#@") != absl::string_view::npos ||
+      !ParseUrl(absl::StrCat("https://", parts[0])).ok()) {
     return Invalid(url, "has no usable host");
   }
   absl::string_view host = parts[0];

@@ -29,7 +29,8 @@ struct KeyId {
   std::string EdekName() const { return host + "/" + name; }
 };
 
-// Parses a key identifier. INVALID_ARGUMENT naming what is wrong.
+// Parses a key identifier. INVALID_ARGUMENT naming what is wrong, also for
+// a host or port the transport would not connect to (ParseUrl's rules).
 absl::StatusOr<KeyId> ParseKeyId(absl::string_view url);
 
 // Where tokens for a vault come from and for what audience.

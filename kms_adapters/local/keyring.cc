@@ -196,6 +196,11 @@ absl::StatusOr<Keyring> Keyring::Parse(const crypto::SecretBytes& bytes) {
     std::vector<KeyVersion> versions;
     RETURN_IF_ERROR(ParseKey(in, &name, &versions));
     if (keyring.HasKey(name)) return Corrupt(absl::StrCat("key ", name, " appears twice"));
+    // Serialize writes keys in order: one keyring has one encoding, and
+    // what Parse accepts is exactly what Serialize writes back.
+    if (!keyring.keys_.empty() && name < keyring.keys_.rbegin()->first) {
+      return Corrupt(absl::StrCat("key ", name, " is out of order"));
+    }
     keyring.keys_.emplace(std::move(name), std::move(versions));
   }
   if (!in.done()) return Corrupt("trailing bytes");

@@ -69,7 +69,9 @@ class Keyring {
   //   per version: u32 number, i64 created (unix seconds), 32 bytes material.
   // All integers big-endian; keys sorted by name; versions ascending.
   crypto::SecretBytes Serialize() const;
-  // Parses Serialize()'s output. FAILED_PRECONDITION with what is wrong.
+  // Parses Serialize()'s output, and nothing else: keys out of order are
+  // refused, so that Serialize(Parse(bytes)) == bytes. FAILED_PRECONDITION
+  // with what is wrong.
   static absl::StatusOr<Keyring> Parse(const crypto::SecretBytes& bytes);
 
  private:

@@ -133,7 +133,25 @@ INSTANTIATE_TEST_SUITE_P(
                 "tls needs both cert_file and key_file"},
         BadCase{"listen: [a, b]\n", "listen must be a string"},
         BadCase{"- just\n- a list\n", "must be a mapping"},
-        BadCase{"listen: a:1\n  bad: indentation\n :", "not valid YAML"}));
+        BadCase{"listen: a:1\n  bad: indentation\n :", "not valid YAML"},
+        // Found by config_fuzz (tests/fuzz/regressions/config/): a key given
+        // twice, or a second document, was accepted with one of the two
+        // silently dropped.
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\nkeys: [{alias: a, local_key: b}]\n"
+                "kms: { local: { keyring_file: /other } }",
+                "kms is given twice"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k, keyring_file: /other } }\n"
+                "keys: [{alias: a, local_key: b}]",
+                "kms.local.keyring_file is given twice"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\n"
+                "keys: [{alias: a, local_key: b, local_key: c}]",
+                "keys[0].local_key is given twice"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\nkeys: [{alias: a, local_key: b}]\n"
+                "authorization: { rules: [{callers: [x], keys: [a], context: {t: a, t: b}}] }",
+                "authorization.rules[0].context.t is given twice"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\nkeys: [{alias: a, local_key: b}]\n"
+                "---\nlisten: b:2\n",
+                "2 YAML documents"}));
 
 TEST(ConfigTest, EmbeddedDefaultBindsDefaultAlias) {
   Config config = EmbeddedDefaultConfig("127.0.0.1:0", "/data");

@@ -40,6 +40,20 @@ TEST(KeyIdTest, RejectsMalformedIds) {
   }
 }
 
+// Found by key_id_fuzz (tests/fuzz/regressions/key_id/): hosts that the
+// transport refuses passed, so such a key failed every call, as INTERNAL.
+TEST(KeyIdTest, RejectsHostsTheTransportRefuses) {
+  for (const char* bad :
+       {"https://vault-b.vault.usgov\xe3loudapi.net/keys/k", "https://v b.vault.azure.net/keys/k",
+        "https://v.vault.azure.net:0/keys/k", "https://v.vault.azure.net:99999/keys/k",
+        "https://v.vault.azure.net:x/keys/k", "https://[::1/keys/k"}) {
+    EXPECT_THAT(ParseKeyId(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
+  }
+  absl::StatusOr<KeyId> ipv6 = ParseKeyId("https://[::1]:8443/keys/k");
+  ASSERT_OK(ipv6);
+  EXPECT_EQ(ipv6->VaultUrl(), "https://[::1]:8443");
+}
+
 TEST(KeyIdTest, InfersCloudsAndKinds) {
   struct Case {
     const char* host;

@@ -77,6 +77,22 @@ TEST(KeyringTest, ParseRejectsEveryTruncationAndTrailingBytes) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+// Found by keyring_file_fuzz (tests/fuzz/regressions/keyring_file/): Parse
+// took keys in any order, so one keyring had many encodings.
+TEST(KeyringTest, ParseRefusesKeysOutOfOrder) {
+  Keyring keyring;
+  ASSERT_OK(keyring.AddKey("a", kNow));
+  ASSERT_OK(keyring.AddKey("b", kNow));
+  std::string bytes(keyring.Serialize().RevealAsStringView());
+  // Each key here is 1 + 1 (name) + 4 (count) + 44 (one version) bytes.
+  const size_t key_size = 50;
+  ASSERT_EQ(bytes.size(), 4 + 2 * key_size);
+  std::string swapped = bytes.substr(0, 4) + bytes.substr(4 + key_size) + bytes.substr(4, key_size);
+  EXPECT_THAT(Keyring::Parse(crypto::SecretBytes::CopyFrom(swapped)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("out of order")));
+  EXPECT_OK(Keyring::Parse(crypto::SecretBytes::CopyFrom(bytes)));
+}
+
 TEST(KeyringTest, CloneIsDeepAndIndependent) {
   Keyring keyring;
   ASSERT_OK(keyring.AddKey("a", kNow));
