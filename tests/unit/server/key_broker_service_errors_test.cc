@@ -164,7 +164,7 @@ enum class Call {
   kRotateLocal,          // "local": the read-only local keyring
   kUnwrapLocalAhead,     // a local EDEK one version above this replica's
   kUnwrapLocalFarAhead,  // a local EDEK ten versions above
-  kGenerateDekDeadline,  // "tenant-a" with a 300 ms deadline
+  kGenerateDekDeadline,  // "tenant-a" with a 1 s deadline
 };
 
 enum class Cause { kClient, kCustomer, kService };
@@ -332,7 +332,7 @@ class ServiceErrorsTest : public ::testing::TestWithParam<Row> {
   grpc::Status Make(Call call) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
-                         (call == Call::kGenerateDekDeadline ? std::chrono::milliseconds(300)
+                         (call == Call::kGenerateDekDeadline ? std::chrono::milliseconds(1000)
                                                              : std::chrono::seconds(20)));
     auto unwrap = [&](const std::string& edek, const std::string& tenant) {
       v1::UnwrapRequest request;

@@ -647,7 +647,8 @@ TEST_F(KeyVaultClientTest, ARefusedRotateIsNotReportedAsTheKeysState) {
   EXPECT_THAT(observer.key_requests(), SizeIs(0));
   EXPECT_THAT(client.GetKey(key_, "", absl::InfiniteFuture()),
               HasReason(ErrorReason::kKeyNotAccessible));
-  EXPECT_THAT(observer.key_requests(), ElementsAre(absl::StrCat(key_.key_id, "@/KEY_NOT_ACCESSIBLE")))
+  EXPECT_THAT(observer.key_requests(),
+              ElementsAre(absl::StrCat(key_.key_id, "@/KEY_NOT_ACCESSIBLE")))
       << "a refused read is";
 }
 
