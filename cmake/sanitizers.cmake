@@ -35,24 +35,28 @@ set(KEYBROKER_SANITIZER_SUPPRESSIONS_DIR ${PROJECT_SOURCE_DIR}/tests/sanitizers)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/sanitizer_defaults.cc.in
   ${PROJECT_BINARY_DIR}/sanitizer_defaults.cc @ONLY)
 
-# Gives every executable defined under `dir` the runtime options of
+# What every executable of a sanitizer build links: the runtime options of
 # sanitizer_defaults.cc and, under ThreadSanitizer, the annotations that make
 # Debian's (uninstrumented) absl::Mutex visible to it
 # (tests/sanitizers/tsan_absl_annotations.cc; -rdynamic so that calls from the
-# shared libraries reach them too). Called once the whole tree is defined, so
-# that executables added later (new tests, examples) are covered without a list.
+# shared libraries reach them too). Compiled once, linked as objects.
+add_library(keybroker_sanitizer_runtime OBJECT ${PROJECT_BINARY_DIR}/sanitizer_defaults.cc)
+if("thread" IN_LIST keybroker_sanitizers)
+  target_sources(keybroker_sanitizer_runtime PRIVATE
+    ${PROJECT_SOURCE_DIR}/tests/sanitizers/tsan_absl_annotations.cc)
+  target_link_libraries(keybroker_sanitizer_runtime PUBLIC absl::synchronization ${CMAKE_DL_LIBS})
+  target_link_options(keybroker_sanitizer_runtime INTERFACE -rdynamic)
+endif()
+
+# Links keybroker_sanitizer_runtime into every executable defined under `dir`.
+# Called once the whole tree is defined, so that executables added later (new
+# tests, examples) are covered without a list.
 function(keybroker_add_sanitizer_defaults dir)
   get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
   foreach(target ${targets})
     get_target_property(type ${target} TYPE)
     if(type STREQUAL "EXECUTABLE")
-      target_sources(${target} PRIVATE ${PROJECT_BINARY_DIR}/sanitizer_defaults.cc)
-      if("thread" IN_LIST keybroker_sanitizers)
-        target_sources(${target} PRIVATE
-          ${PROJECT_SOURCE_DIR}/tests/sanitizers/tsan_absl_annotations.cc)
-        target_link_libraries(${target} PRIVATE absl::synchronization ${CMAKE_DL_LIBS})
-        target_link_options(${target} PRIVATE -rdynamic)
-      endif()
+      target_link_libraries(${target} PRIVATE keybroker_sanitizer_runtime)
     endif()
   endforeach()
   get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
