@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <string>
 
+#include "gtest/gtest.h"
 #include "tests/integration/broker_process.h"
 #include "tests/testing/files.h"
+#include "tests/testing/sanitizer_report.h"
 
 namespace keybroker::testing {
 
@@ -35,6 +37,8 @@ inline CtlResult RunCtl(const std::string& args, const std::string& scratch_dir,
   int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   result.err = ReadAll(err_file);
+  std::string report = SanitizerReport(result.err);
+  if (!report.empty()) ADD_FAILURE() << "keybrokerctl (sanitizer build) reported:\n" << report;
   return result;
 }
 

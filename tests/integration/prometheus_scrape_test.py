@@ -104,9 +104,14 @@ class Broker:
                                + "".join(self.lines))
 
     def stop(self):
+        """Stops the broker; it must exit cleanly (in a sanitizer build a
+        finding at exit, such as a leak, makes the status non-zero)."""
         stop(self.process)
         self.reader.join(timeout=5)
         self.process.stderr.close()
+        if self.process.returncode != 0:
+            raise AssertionError(f"keybroker exited {self.process.returncode} on SIGTERM:\n"
+                                 + "".join(self.lines))
 
 
 class PrometheusScrapeTest(unittest.TestCase):

@@ -10,12 +10,14 @@ real keybroker on a loopback port and runs both programs against it; each
 must print OK. For each optional library given with --components (kafka,
 fhir) it also builds examples/sdk_consumer/COMPONENT_check.cc both ways
 (find_package COMPONENTS, pkg-config keybroker-sdk-COMPONENT) and runs it
-without a broker; it must print OK too. Removes everything it made; exits
-non-zero on any failure.
+without a broker; it must print OK too. The broker must exit cleanly when
+stopped. In a sanitizer build (--sanitize, the build's KEYBROKER_SANITIZE) the
+consumers are built with the same sanitizers, as the SDK library they link
+needs their runtime. Removes everything it made; exits non-zero on any failure.
 
 Usage: sdk_consumer_test.py --build-dir DIR --source-dir DIR --keybroker BIN
            --cmake CMAKE --generator NAME --cxx COMPILER --pkg-config PKG_CONFIG
-           [--components COMPONENT...]
+           [--components COMPONENT...] [--sanitize SANITIZERS]
 """
 import argparse
 import glob
@@ -83,6 +85,7 @@ class Broker:
         raise RuntimeError("keybroker did not start listening:\n" + "".join(seen))
 
     def stop(self):
+        """Stops the broker; returns its exit status and what it printed."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -90,6 +93,23 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        lines = []
+        while True:
+            try:
+                line = self.lines.get(timeout=5)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            lines.append(line)
+        return self.process.returncode, "".join(lines)
+
+
+def sanitizer_flags(args):
+    """Compiler and linker flags matching the build's sanitizers ([] if none)."""
+    if not args.sanitize:
+        return []
+    return [f"-fsanitize={args.sanitize}", "-fno-sanitize-recover=all"]
 
 
 def install(args, prefix):
@@ -117,7 +137,9 @@ def build_with_cmake(args, prefix, work):
     run("configure the consumer (find_package)",
         [args.cmake, "-S", source, "-B", build, "-G", args.generator,
          f"-DCMAKE_CXX_COMPILER={args.cxx}", f"-DCMAKE_PREFIX_PATH={prefix}",
-         f"-DKEYBROKER_SDK_COMPONENTS={';'.join(args.components)}"], env=env)
+         f"-DKEYBROKER_SDK_COMPONENTS={';'.join(args.components)}",
+         f"-DCMAKE_CXX_FLAGS={' '.join(sanitizer_flags(args))}",
+         f"-DCMAKE_EXE_LINKER_FLAGS={' '.join(sanitizer_flags(args))}"], env=env)
     run("build the consumer (find_package)", [args.cmake, "--build", build], env=env)
     checks = {component: os.path.join(build, f"{component}_check")
               for component in args.components}
@@ -131,7 +153,8 @@ def build_with_pkg_config(args, pc_dir, work):
     binary = os.path.join(work, "sdk_consumer_pkg_config")
     main = os.path.join(args.source_dir, "examples", "sdk_consumer", "main.cc")
     run("build the consumer (pkg-config)",
-        [args.cxx, "-std=c++17", main, "-o", binary] + shlex.split(flags), env=env)
+        [args.cxx, "-std=c++17", main, "-o", binary] + sanitizer_flags(args) + shlex.split(flags),
+        env=env)
     checks = {}
     for component in args.components:
         module = f"keybroker-sdk-{component}"
@@ -140,8 +163,8 @@ def build_with_pkg_config(args, pc_dir, work):
         checks[component] = os.path.join(work, f"{component}_check_pkg_config")
         source = os.path.join(args.source_dir, "examples", "sdk_consumer", f"{component}_check.cc")
         run(f"build {component}_check (pkg-config)",
-            [args.cxx, "-std=c++17", source, "-o", checks[component]] + shlex.split(flags),
-            env=env)
+            [args.cxx, "-std=c++17", source, "-o", checks[component]] + sanitizer_flags(args)
+            + shlex.split(flags), env=env)
     return binary, checks
 
 
@@ -181,6 +204,7 @@ def main():
                  "--pkg-config"):
         parser.add_argument(flag, required=True)
     parser.add_argument("--components", nargs="*", default=[], choices=["kafka", "fhir"])
+    parser.add_argument("--sanitize", default="")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="keybroker-sdk-consumer-")
@@ -197,6 +221,10 @@ def main():
         broker = Broker(args.keybroker, os.path.join(work, "data"))
         for name, binary in (("find_package", cmake_consumer), ("pkg-config", pc_consumer)):
             run_consumer(name, binary, broker.address)
+        code, output = broker.stop()
+        broker = None
+        if code != 0:
+            raise RuntimeError(f"keybroker exited {code} on SIGTERM:\n{output}")
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1

@@ -10,4 +10,4 @@ keybroker_test(workload_identity_credential_test
   SOURCES workload_identity_credential_test.cc LIBS keybroker_kms_azure)
 keybroker_test(managed_identity_credential_test
   SOURCES managed_identity_credential_test.cc LIBS keybroker_kms_azure)
-keybroker_test(token_cache_test SOURCES token_cache_test.cc LIBS keybroker_kms_azure)
+keybroker_test(token_cache_test SOURCES token_cache_test.cc LIBS keybroker_kms_azure TSAN)

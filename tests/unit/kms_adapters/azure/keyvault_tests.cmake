@@ -3,5 +3,5 @@ keybroker_test(error_text_test SOURCES error_text_test.cc LIBS keybroker_kms_azu
 keybroker_test(key_vault_errors_test SOURCES key_vault_errors_test.cc LIBS keybroker_kms_azure)
 keybroker_test(key_vault_client_test SOURCES key_vault_client_test.cc LIBS keybroker_kms_azure)
 keybroker_test(unknown_version_cache_test
-  SOURCES unknown_version_cache_test.cc LIBS keybroker_kms_azure)
-keybroker_test(azure_kms_test SOURCES azure_kms_test.cc LIBS keybroker_kms_azure)
+  SOURCES unknown_version_cache_test.cc LIBS keybroker_kms_azure TSAN)
+keybroker_test(azure_kms_test SOURCES azure_kms_test.cc LIBS keybroker_kms_azure TSAN)
