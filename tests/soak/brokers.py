@@ -1,6 +1,5 @@
 """keybroker processes for the soak: their configuration files, start, SIGKILL and
 restart on the same port, and their resident memory (VmRSS) over time."""
-import json
 import os
 import signal
 import socket

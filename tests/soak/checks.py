@@ -111,10 +111,14 @@ class Judge:
                     f.reason == "SERVER_BUSY" and self._explains[name]):
                 if f.started <= end + grace and f.ended >= start:
                     return "typed", ""
-        if "deadline exceeded" in f.message and elapsed >= f.deadline * 0.98:
-            return "misattributed", (f"{f.reason}: the caller's own deadline, reported as the "
-                                     f"KMS's fault (the broker's answer came before gRPC's "
-                                     f"DEADLINE_EXCEEDED): {f.message}")
+        if "deadline exceeded" in f.message or "deadline passed" in f.message:
+            if elapsed >= f.deadline * 0.98:
+                return "misattributed", (f"{f.reason}: the caller's own deadline, reported as "
+                                         f"the KMS's fault (the broker's answer came before "
+                                         f"gRPC's DEADLINE_EXCEEDED): {f.message}")
+            return "misattributed", (f"{f.reason} after {elapsed:.3f} s of a {f.deadline} s "
+                                     f"deadline: another call's deadline (a fetch this call "
+                                     f"waited for), reported as the KMS's fault: {f.message}")
         return "misattributed", f"{f.reason} while no fault could cause it: {f.message}"
 
 

@@ -130,6 +130,10 @@ class JudgeTest(unittest.TestCase):
         verdict, note = self.judge().classify(f)
         self.assertEqual(verdict, "misattributed")
         self.assertIn("the caller's own deadline", note)
+        f.ended = 100.2
+        verdict, note = self.judge().classify(f)
+        self.assertEqual(verdict, "misattributed")
+        self.assertIn("another call's deadline", note)
 
     def test_grpc_unavailable_only_while_the_broker_was_killed(self):
         judge = self.judge(down=[(99.9, 101.5)])

@@ -38,8 +38,8 @@ from emulator import Emulator  # noqa: E402
 def parse_args():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60, help="how long the load runs")
+    parser.add_argument("--clients", type=int, default=8, help="caller threads")
     parser.add_argument("--deadline", type=float, default=2.0,
                         help="the gRPC deadline of four calls in five, seconds")
     parser.add_argument("--short-deadline", type=float, default=0.25,
@@ -48,8 +48,9 @@ def parse_args():
                         help="the brokers' metadata and unwrap cache TTLs, seconds")
     parser.add_argument("--episode-seconds", type=float, default=0,
                         help="length of one fault episode (default: fits every fault in "
-                             "the run, 6 to 20 s)")
-    parser.add_argument("--rss-interval", type=float, default=2.0)
+                             "the run, at most 20 s)")
+    parser.add_argument("--rss-interval", type=float, default=2.0,
+                        help="seconds between samples of each broker's VmRSS")
     parser.add_argument("--keybroker", required=True)
     parser.add_argument("--keybrokerctl", required=True)
     parser.add_argument("--source-dir", default=os.path.dirname(os.path.dirname(here)))
