@@ -120,10 +120,13 @@ void TestOneInput(FuzzInput input) {
   CheckLog(log_lines.TakeChecked(), /*planted=*/false);
 
   // A proxy that echoes the request: its Authorization header must not
-  // reach the log.
+  // reach the log. (Unless the input has the same text where it may be
+  // logged, e.g. as the request id.)
+  const bool planted = !absl::StrContains(response.Header("x-ms-request-id"), kPlantedSecret) &&
+                       !absl::StrContains(response.body, kPlantedSecret);
   response.body += absl::StrCat("\nAuthorization: Bearer ", kPlantedSecret, "\n");
   az::KeyVaultError(response, operation, kWhat, edek_operation).IgnoreError();
-  CheckLog(log_lines.TakeChecked(), /*planted=*/true);
+  CheckLog(log_lines.TakeChecked(), planted);
 }
 
 }  // namespace
