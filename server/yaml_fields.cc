@@ -1,8 +1,10 @@
 #include "server/yaml_fields.h"
 
 #include <optional>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "yaml-cpp/eventhandler.h"
 
 namespace keybroker::server {
 
@@ -19,20 +21,45 @@ std::optional<std::string> RepeatedKey(const YAML::Node& map) {
   return std::nullopt;
 }
 
+// Drops parser events: LoadDocument only asks whether a second document
+// follows.
+class IgnoredEvents : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 }  // namespace
 
 absl::StatusOr<YAML::Node> LoadDocument(absl::string_view yaml) {
-  std::vector<YAML::Node> documents;
+  const std::string text(yaml);
   try {
-    documents = YAML::LoadAll(std::string(yaml));
+    YAML::Node document = YAML::Load(text);
+    // Load reads the first document only. Look for a second one without
+    // building it, and no further: yaml-cpp 0.7's LoadAll never ends on some
+    // malformed texts (its parser yields empty documents without consuming
+    // input; tests/fuzz/regressions/config/endless_documents).
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    IgnoredEvents ignored;
+    if (parser.HandleNextDocument(ignored) && parser.HandleNextDocument(ignored)) {
+      return absl::InvalidArgumentError(
+          "configuration holds more than one YAML document ('---'); it must be one");
+    }
+    return document;
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("configuration is not valid YAML: ", e.what()));
   }
-  if (documents.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat("configuration holds ", documents.size(),
-                                                   " YAML documents ('---'); it must be one"));
-  }
-  return documents.empty() ? YAML::Node() : documents[0];
 }
 
 absl::StatusOr<YamlObject> YamlObject::Of(const YAML::Node& node, std::string path) {

@@ -40,7 +40,8 @@ constexpr absl::string_view kPlantedSecret = "fuzzPlantedBearerToken0123456789";
 
 bool HasTheFixedShape(absl::string_view message, absl::string_view operation, int http_status) {
   static const std::regex* const kServiceFields = new std::regex(
-      R"(( [A-Za-z0-9._-]{1,64})?(/[A-Za-z0-9._-]{1,64})?( \(x-ms-request-id [A-Za-z0-9._-]{1,128}\))?)");
+      R"(( [A-Za-z0-9._-]{1,64})?(/[A-Za-z0-9._-]{1,64})?)"
+      R"(( \(x-ms-request-id [A-Za-z0-9._-]{1,128}\))?)");
   return absl::ConsumePrefix(
              &message, absl::StrCat(operation, " on ", kWhat, " failed: HTTP ", http_status)) &&
          std::regex_match(message.begin(), message.end(), *kServiceFields);
@@ -119,10 +120,13 @@ void TestOneInput(FuzzInput input) {
   CheckLog(log_lines.TakeChecked(), /*planted=*/false);
 
   // A proxy that echoes the request: its Authorization header must not
-  // reach the log.
+  // reach the log. (Unless the input has the same text where it may be
+  // logged, e.g. as the request id.)
+  const bool planted = !absl::StrContains(response.Header("x-ms-request-id"), kPlantedSecret) &&
+                       !absl::StrContains(response.body, kPlantedSecret);
   response.body += absl::StrCat("\nAuthorization: Bearer ", kPlantedSecret, "\n");
   az::KeyVaultError(response, operation, kWhat, edek_operation).IgnoreError();
-  CheckLog(log_lines.TakeChecked(), /*planted=*/true);
+  CheckLog(log_lines.TakeChecked(), planted);
 }
 
 }  // namespace

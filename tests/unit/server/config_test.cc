@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/config_authorization.h"
 #include "tests/testing/status_matchers.h"
 
 namespace keybroker::server {
@@ -137,8 +138,8 @@ INSTANTIATE_TEST_SUITE_P(
         // Found by config_fuzz (tests/fuzz/regressions/config/): a key given
         // twice, or a second document, was accepted with one of the two
         // silently dropped.
-        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\nkeys: [{alias: a, local_key: b}]\n"
-                "kms: { local: { keyring_file: /other } }",
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\n"
+                "keys: [{alias: a, local_key: b}]\nkms: { local: { keyring_file: /other } }",
                 "kms is given twice"},
         BadCase{"listen: a:1\nkms: { local: { keyring_file: /k, keyring_file: /other } }\n"
                 "keys: [{alias: a, local_key: b}]",
@@ -146,12 +147,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\n"
                 "keys: [{alias: a, local_key: b, local_key: c}]",
                 "keys[0].local_key is given twice"},
-        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\nkeys: [{alias: a, local_key: b}]\n"
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\n"
+                "keys: [{alias: a, local_key: b}]\n"
                 "authorization: { rules: [{callers: [x], keys: [a], context: {t: a, t: b}}] }",
                 "authorization.rules[0].context.t is given twice"},
-        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\nkeys: [{alias: a, local_key: b}]\n"
-                "---\nlisten: b:2\n",
-                "2 YAML documents"}));
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\n"
+                "keys: [{alias: a, local_key: b}]\n---\nlisten: b:2\n",
+                "more than one YAML document"}));
+
+// Found by config_fuzz (tests/fuzz/regressions/config/endless_documents):
+// yaml-cpp's LoadAll yields empty documents from this text forever, so
+// looking for a second document must stop at two.
+TEST(ConfigTest, TextOfEndlessEmptyDocumentsIsRefusedPromptly) {
+  const std::string text(",127.n\xff\xff\xff: \xc2\xc2\xc2\xc2\x0f\0\0\0\0\0\0\0\xc2k..\n", 28);
+  EXPECT_THAT(ParseConfig(text), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("more than one YAML document")));
+  EXPECT_THAT(ParseAuthorizationOf(text), StatusIs(absl::StatusCode::kInvalidArgument));
+}
 
 TEST(ConfigTest, EmbeddedDefaultBindsDefaultAlias) {
   Config config = EmbeddedDefaultConfig("127.0.0.1:0", "/data");

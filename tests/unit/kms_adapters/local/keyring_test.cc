@@ -87,7 +87,8 @@ TEST(KeyringTest, ParseRefusesKeysOutOfOrder) {
   // Each key here is 1 + 1 (name) + 4 (count) + 44 (one version) bytes.
   const size_t key_size = 50;
   ASSERT_EQ(bytes.size(), 4 + 2 * key_size);
-  std::string swapped = bytes.substr(0, 4) + bytes.substr(4 + key_size) + bytes.substr(4, key_size);
+  std::string swapped =
+      bytes.substr(0, 4) + bytes.substr(4 + key_size) + bytes.substr(4, key_size);
   EXPECT_THAT(Keyring::Parse(crypto::SecretBytes::CopyFrom(swapped)),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("out of order")));
   EXPECT_OK(Keyring::Parse(crypto::SecretBytes::CopyFrom(bytes)));
