@@ -41,6 +41,7 @@ configure_file(${CMAKE_CURRENT_LIST_DIR}/sanitizer_defaults.cc.in
 # (tests/sanitizers/tsan_absl_annotations.cc; -rdynamic so that calls from the
 # shared libraries reach them too). Compiled once, linked as objects.
 add_library(keybroker_sanitizer_runtime OBJECT ${PROJECT_BINARY_DIR}/sanitizer_defaults.cc)
+target_link_libraries(keybroker_sanitizer_runtime PUBLIC OpenSSL::Crypto)
 if("thread" IN_LIST keybroker_sanitizers)
   target_sources(keybroker_sanitizer_runtime PRIVATE
     ${PROJECT_SOURCE_DIR}/tests/sanitizers/tsan_absl_annotations.cc)
