@@ -92,8 +92,10 @@ void CheckFailure(const absl::Status& status, absl::string_view service,
                    absl::StrContains(response->body, "temporarily_unavailable"),
                message);
   } else {
-    FUZZ_CHECK(absl::ConsumePrefix(&rest, "refused the token request: "), message);
-    expected = ErrorReason::kKeyNotAccessible;
+    // The broker's own credential refused: the operator's fault, which pages
+    // (KMS_UNAVAILABLE), never the customer's.
+    FUZZ_CHECK(absl::ConsumePrefix(&rest, "refused the broker's own credential: "), message);
+    expected = ErrorReason::kKmsUnavailable;
     FUZZ_CHECK(http >= 400 && http < 500 && http != 429, message);
   }
   FUZZ_CHECK(*reason == expected, status.ToString());
