@@ -55,6 +55,21 @@ kms::CallOptions OptionsOf(const grpc::CallbackServerContext* context) {
   return options;
 }
 
+// gRPC's IsCancelled() is also true once the caller's deadline has passed, so
+// work given up on it ends CANCELLED either way. A call whose deadline is
+// behind it was not cancelled: it ran out of the time its caller gave it, and
+// is recorded as the caller's DEADLINE_EXCEEDED, not as an untyped error.
+absl::Status AttributeCancellation(const grpc::CallbackServerContext& context,
+                                   const absl::Status& status, absl::Time now) {
+  if (!absl::IsCancelled(status)) return status;
+  const auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max() ||
+      absl::FromChrono(deadline) > now) {
+    return status;
+  }
+  return CallerDeadlineExceeded("the caller's deadline passed before the call finished");
+}
+
 // gRPC owns request messages but does not wipe them; the caller's key
 // material in a Wrap request is wiped with the response.
 std::string* MutableRequestBytes(const std::string& field) {
@@ -195,10 +210,12 @@ void KeyBrokerService::Audit(RpcMethod method, const CallFacts& facts, const abs
 void KeyBrokerService::Finish(RpcMethod method, grpc::CallbackServerContext& context,
                               grpc::ServerUnaryReactor* reactor, const CallFacts& facts,
                               const absl::Status& status, absl::Time started) const {
-  const absl::Duration latency = absl::Now() - started;
-  if (options_.metrics != nullptr) options_.metrics->RpcFinished(method, status, latency);
-  if (options_.audit) Audit(method, facts, status, latency);
-  reactor->Finish(ToGrpcStatus(status));
+  const absl::Time now = absl::Now();
+  const absl::Duration latency = now - started;
+  const absl::Status attributed = AttributeCancellation(context, status, now);
+  if (options_.metrics != nullptr) options_.metrics->RpcFinished(method, attributed, latency);
+  if (options_.audit) Audit(method, facts, attributed, latency);
+  reactor->Finish(ToGrpcStatus(attributed));
 }
 
 template <typename Work>

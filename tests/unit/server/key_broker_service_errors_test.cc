@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -201,6 +202,22 @@ class ServiceErrorsTest : public ::testing::TestWithParam<Row> {
   FakeNetwork& network() { return network_; }
   const std::string& token_file() const { return token_file_; }
 
+  // Starts a GenerateDek of "tenant-a" with a 4 s deadline on another thread,
+  // and returns once the broker has it: with the vault hanging, its key
+  // metadata fetch is then in flight, and other calls of the key wait for it.
+  void StartSlowGenerateDek() {
+    background_ = std::thread([this] {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(4));
+      v1::GenerateDekRequest request;
+      request.set_key("tenant-a");
+      (*request.mutable_context())["tenant"] = "acme";
+      v1::GenerateDekResponse response;
+      (void)stub_->GenerateDek(&context, request, &response);
+    });
+    absl::SleepFor(absl::Milliseconds(300));
+  }
+
  protected:
   void SetUp() override {
     vault_.AddVersion(kVaultHost, "cmk", InMemoryKeyVault::Rsa(0));
@@ -212,6 +229,7 @@ class ServiceErrorsTest : public ::testing::TestWithParam<Row> {
   }
 
   void TearDown() override {
+    if (background_.joinable()) background_.join();
     if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     executor_.reset();
   }
@@ -400,6 +418,7 @@ class ServiceErrorsTest : public ::testing::TestWithParam<Row> {
   std::unique_ptr<KeyBrokerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::KeyBroker::Stub> stub_;
+  std::thread background_;
 };
 
 std::string MethodOf(Call call) {
@@ -546,6 +565,16 @@ std::vector<Row> Rows() {
       {"the caller's deadline passes while the vault does not answer", kSecret,
        VaultMode(FakeNetwork::VaultMode::kHang), Call::kGenerateDekDeadline,
        Code::DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", Cause::kClient, std::nullopt},
+      // gRPC reports a passed deadline as a cancellation to the server: a
+      // call that waited for another call's fetch must not be audited as
+      // CANCELLED with no reason.
+      {"the caller's deadline passes while another call fetches the key", kSecret,
+       [](ServiceErrorsTest& t) {
+         t.network().set_vault_mode(FakeNetwork::VaultMode::kHang);
+         t.StartSlowGenerateDek();
+       },
+       Call::kGenerateDekDeadline, Code::DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", Cause::kClient,
+       std::nullopt},
       {"vault: 400 BadParameter on unwrapkey (a bad EDEK)", kSecret,
        VaultFails("unwrapkey", 400, "BadParameter"), Call::kUnwrap, Code::INVALID_ARGUMENT,
        "EDEK_INVALID", Cause::kClient, std::nullopt},
