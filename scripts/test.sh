@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Builds keybroker and runs the tests with ctest; CI runs this (.ci/run).
-# Build kinds (KEYBROKER_TEST_BUILDS, default "plain"):
-#   plain        build/: RelWithDebInfo, every test (what CI runs today)
-#   tsan         build-tsan/: ThreadSanitizer, the unit tests (label tsan)
+# Build kinds (KEYBROKER_TEST_BUILDS, default "tsan asan", what CI runs):
+#   tsan         build-tsan/: ThreadSanitizer, the unit tests of the concurrent parts
+#                (label tsan)
 #   asan         build-asan/: AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer,
-#                every test (unit, integration, helm, fuzz, ...)
+#                every test (unit, integration, helm, fuzz, soak, ...)
+#   plain        build/: RelWithDebInfo, every test (what scripts/run.sh builds)
 # The sanitizer builds use warnings as errors (KEYBROKER_WERROR). README.md,
-# "Sanitizers", says what each covers and why CI does not run them yet.
+# "Sanitizers", says what each covers and why CI has no plain build.
 # Arguments pass through to ctest (e.g. scripts/test.sh -R Edek).
 # KEYBROKER_JOBS sets the parallelism (2); KEYBROKER_TEST_BUILDS picks the runs and
-# their order ("plain", or "tsan asan").
+# their order (e.g. "plain" for a quick local run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -22,7 +23,7 @@ configure=(-DKEYBROKER_WERROR=ON "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$flags"
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$flags")
 
 failed=()
-for kind in ${KEYBROKER_TEST_BUILDS:-plain}; do
+for kind in ${KEYBROKER_TEST_BUILDS:-tsan asan}; do
   case "$kind" in
     plain) sanitize="" targets="" select=() ;;
     tsan) sanitize=thread targets=tsan_tests select=(-L tsan) ;;
