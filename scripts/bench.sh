@@ -21,7 +21,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build"
 jobs="${KEYBROKER_JOBS:-2}"
 
-"$root/scripts/install-deps.sh"
+# Build output goes to stderr: stdout is the table.
+"$root/scripts/install-deps.sh" >&2
 
 if [ "${1:-}" = "--hot-paths" ]; then
   shift
@@ -47,7 +48,7 @@ fi
 # that this tree does not define yet is named and skipped.
 benchmarks=(sdk_throughput broker_load kafka_producer_bench broker_rss)
 
-KEYBROKER_TARGETS=keybroker "$root/scripts/build.sh"
+KEYBROKER_TARGETS=keybroker "$root/scripts/build.sh" >&2
 cmake "$build" >/dev/null  # pick up benchmark targets added since build/ was configured
 defined=$(ninja -C "$build" -t targets all | sed -n 's/^\([A-Za-z0-9_]*\): .*/\1/p')
 present=()
@@ -58,7 +59,7 @@ done
 targets=()
 for name in "${present[@]}"; do targets+=(--target "$name"); done
 if [ ${#targets[@]} -gt 0 ]; then
-  cmake --build "$build" -j "$jobs" "${targets[@]}"
+  cmake --build "$build" -j "$jobs" "${targets[@]}" >&2
 fi
 
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
