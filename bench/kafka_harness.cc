@@ -1,10 +1,17 @@
 #include "bench/kafka_harness.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace keybroker::bench {
 
@@ -101,6 +108,37 @@ absl::StatusOr<RunResult> TimedRun(RdKafka::Producer& producer, DeliveryCounter&
                                             " records not delivered: ", counter.first_error()));
   }
   return result;
+}
+
+std::map<std::string, double> ThreadCpuSeconds() {
+  std::map<std::string, double> seconds;
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", error)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // "tid (name) state ppid ...": the name may hold spaces, so split
+    // after its closing parenthesis; utime and stime are fields 14 and 15.
+    const size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+    if (fields.size() < 13) continue;
+    const double used = (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+    seconds[stat.substr(open + 1, close - open - 1)] += used;
+  }
+  return seconds;
+}
+
+std::string CpuPerRecord(const std::map<std::string, double>& before,
+                         const std::map<std::string, double>& after, int64_t records) {
+  std::vector<std::string> parts;
+  for (const auto& [name, seconds] : after) {
+    auto it = before.find(name);
+    const double used = seconds - (it == before.end() ? 0 : it->second);
+    if (used * 1e6 / records < 0.05) continue;
+    parts.push_back(absl::StrFormat("%s %.2f", name, used * 1e6 / records));
+  }
+  return absl::StrCat("CPU us/record: ", absl::StrJoin(parts, ", "));
 }
 
 }  // namespace keybroker::bench

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -90,6 +91,16 @@ struct RunResult {
 absl::StatusOr<RunResult> TimedRun(RdKafka::Producer& producer, DeliveryCounter& counter,
                                    int64_t records, int max_in_flight,
                                    const std::function<absl::Status()>& produce_one);
+
+// CPU seconds (user + system) this process's threads have used so far,
+// summed by thread name ("rdk:broker1", "rdk:mock", the main thread's...),
+// from /proc/self/task: where a run's time went.
+std::map<std::string, double> ThreadCpuSeconds();
+
+// "app 2.10, rdk:broker1 0.95, ..." in microseconds per record: the CPU
+// each thread name used between `before` and `after`, over `records`.
+std::string CpuPerRecord(const std::map<std::string, double>& before,
+                         const std::map<std::string, double>& after, int64_t records);
 
 }  // namespace keybroker::bench
 

@@ -161,15 +161,20 @@ absl::Status Throughput(const Flags& flags, BenchBroker& broker, const std::stri
   }
   std::vector<double> plain_rates, encrypting_rates;
   for (int round = 0; round < flags.rounds; ++round) {
+    const auto cpu_start = ThreadCpuSeconds();
     auto p = RunPlain(**plain, value, flags.records);
     if (!p.ok()) return p.status();
+    const auto cpu_between = ThreadCpuSeconds();
     auto e = RunEncrypting(**under_encryption, *side, kTopic, value, flags.records);
     if (!e.ok()) return e.status();
+    const auto cpu_end = ThreadCpuSeconds();
     plain_rates.push_back(p->records_per_second());
     encrypting_rates.push_back(e->records_per_second());
-    Progress(absl::StrFormat("round %d: plain %s rec/s, encrypting %s rec/s", round + 1,
-                             WithSeparators(p->records_per_second()),
-                             WithSeparators(e->records_per_second())));
+    Progress(absl::StrFormat("round %d: plain %s rec/s (%s); encrypting %s rec/s (%s)",
+                             round + 1, WithSeparators(p->records_per_second()),
+                             CpuPerRecord(cpu_start, cpu_between, p->records),
+                             WithSeparators(e->records_per_second()),
+                             CpuPerRecord(cpu_between, cpu_end, e->records)));
   }
   const double plain_median = Median(plain_rates), encrypting_median = Median(encrypting_rates);
   const double ratio = encrypting_median / plain_median;
