@@ -26,7 +26,7 @@ std::string AzureBrokerConfig(const KeyVaultEmulator& emulator,
   return absl::StrCat(
       "listen: 127.0.0.1:0\n", options.more_settings,
       "cache: { metadata_ttl_seconds: ", options.cache_ttl_seconds,
-      ", unwrap_ttl_seconds: ", options.cache_ttl_seconds, " }\n"
+      ", unwrap_ttl_seconds: ", options.cache_ttl_seconds, options.more_cache, " }\n"
       "kms:\n", options.more_kms,
       "  azure:\n"
       "    key_vault_tls: { ca_file: ", options.kv_ca_file, " }\n"

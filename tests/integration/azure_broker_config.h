@@ -31,6 +31,7 @@ struct AzureBrokerConfigOptions {
   std::string keys;              // the entries of `keys:` (AzureKeyConfig)
   std::string more_settings;     // top-level lines, e.g. "metrics_listen: ...\n"
   std::string more_kms;          // entries under `kms:` besides azure, e.g. "  local: ...\n"
+  std::string more_cache;        // more entries of `cache:`, e.g. ", unwrap_max_entries: 10"
 };
 
 // A broker configuration listening on 127.0.0.1:0, with identity `app` (the
