@@ -24,7 +24,13 @@
 //   behalf of another thread, inside Unlock) runs with TSan's memory checks
 //   ignored, as mutex.cc arranges with __tsan_mutex_pre/post_*;
 // - Notification::Notify and BlockingCounter::DecrementCount release, their
-//   waits acquire (their fast paths are atomics inside the library).
+//   waits acquire (their fast paths are atomics inside the library);
+// - dropping a reference to an absl::Status's shared representation releases
+//   and acquires on it. The count is raised by inline code (instrumented)
+//   but lowered, and the representation deleted, in the library's
+//   Status::UnrefNonInlined: without this, a Status copied on one thread and
+//   destroyed on another is reported as a race on its delete (seen in
+//   EncryptionKeysTest.FailedBackgroundFetchIsRetriedAfterTheDelay).
 // Only the outermost of nested entry points annotates (Notification calls
 // Mutex functions through the PLT, which lands here again).
 //
@@ -43,6 +49,7 @@
 #include <string>
 
 #include "absl/base/options.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -360,6 +367,23 @@ void BlockingCounter::Wait() {
   Nesting nesting;
   real(this);
   if (nesting.outermost()) __tsan_acquire(this);
+}
+
+// A shared representation's last owner deletes it after every other owner
+// dropped theirs: each drop releases, and each drop acquires too, since which
+// one is the last is decided inside the library. (Acquiring on every drop,
+// not only the last, orders a little more than the program does; only races
+// on a Status's own representation, which is immutable once shared, could
+// hide behind it.)
+void Status::UnrefNonInlined(uintptr_t rep) {
+  static auto real = RealMember<void (*)(uintptr_t)>("6Status15UnrefNonInlinedEm");
+  Nesting nesting;
+  void* shared = reinterpret_cast<void*>(rep - 1);
+  if (nesting.outermost()) {
+    __tsan_release(shared);
+    __tsan_acquire(shared);
+  }
+  real(rep);
 }
 
 ABSL_NAMESPACE_END
