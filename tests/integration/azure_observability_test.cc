@@ -105,9 +105,13 @@ class AzureObservabilityTest : public ::testing::Test {
     std::string keys =
         absl::StrCat(AzureKeyConfig(*emulator_, kVaultAlias, "kv1", kVaultAlias, "app", false),
                      AzureKeyConfig(*emulator_, kHsmAlias, "hsm1", kHsmAlias, "app", true));
-    WriteAll(broker_dir_.File("keybroker.yaml"),
-             AzureBrokerConfig(*emulator_, {emulator_->ca_file(), kTtlSeconds, dir_->path(), "",
-                                            keys, "metrics_listen: 127.0.0.1:0\n", ""}));
+    AzureBrokerConfigOptions options;
+    options.kv_ca_file = emulator_->ca_file();
+    options.cache_ttl_seconds = kTtlSeconds;
+    options.secrets_dir = dir_->path();
+    options.keys = keys;
+    options.more_settings = "metrics_listen: 127.0.0.1:0\n";
+    WriteAll(broker_dir_.File("keybroker.yaml"), AzureBrokerConfig(*emulator_, options));
     auto broker = BrokerProcess::Start({"--config", broker_dir_.File("keybroker.yaml")});
     ASSERT_OK(broker);
     broker_ = *std::move(broker);

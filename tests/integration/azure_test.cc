@@ -156,8 +156,13 @@ class AzureTest : public ::testing::Test {
                                             key.identity, key.host != "kv1",
                                             key.host != "kv1" ? "    hsm_random: true\n" : ""));
     }
-    return AzureBrokerConfig(*emulator_, {kv_ca, kTtlSeconds, dir_->path(),
-                                          OtherIdentitiesConfig(), keys, "", ""});
+    AzureBrokerConfigOptions options;
+    options.kv_ca_file = kv_ca;
+    options.cache_ttl_seconds = kTtlSeconds;
+    options.secrets_dir = dir_->path();
+    options.more_identities = OtherIdentitiesConfig();
+    options.keys = keys;
+    return AzureBrokerConfig(*emulator_, options);
   }
 
   grpc::Status GenerateDek(const std::string& alias, v1::GenerateDekResponse* response,
