@@ -4,6 +4,7 @@ list(APPEND sdk_sources
   ${CMAKE_CURRENT_SOURCE_DIR}/src/clock.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/ciphertext_format.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/encryption_keys.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/encryption_leases.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/decrypt_cache.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/encryptor.cc
 )

@@ -20,7 +20,9 @@ absl::StatusOr<CiphertextSlots> LayOutCiphertext(absl::string_view edek, size_t 
                                  " bytes does not fit (1 to 65535 bytes)"));
   }
   const size_t header_size = kEdekOffset + edek.size() + kCiphertextNonceSize;
-  out.assign(header_size + plaintext_size + kCiphertextTagSize, '\0');
+  // Every byte is written below or by the caller: resize, not assign, so
+  // that a reused buffer of the right size is not cleared first.
+  out.resize(header_size + plaintext_size + kCiphertextTagSize);
   out[0] = static_cast<char>(kFormatV1);
   out[1] = static_cast<char>(edek.size() >> 8);
   out[2] = static_cast<char>(edek.size() & 0xff);

@@ -45,7 +45,7 @@ struct CiphertextSlots {
 };
 
 // Makes `out` a format-1 ciphertext of the right size for `edek` and a
-// `plaintext_size`-byte plaintext (one allocation), writes the format byte,
+// `plaintext_size`-byte plaintext (reusing its capacity), writes the format byte,
 // EDEK length and EDEK, and returns where the nonce, ciphertext and tag go.
 // The views point into `out`. INTERNAL if `edek` is empty or longer than
 // kMaxEdekSize (a DekSource bug: EDEKs are checked when fetched).

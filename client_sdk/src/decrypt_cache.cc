@@ -5,7 +5,7 @@
 
 namespace keybroker::sdk::internal {
 
-std::shared_ptr<const crypto::SecretBytes> DecryptCache::Get(absl::string_view edek,
+std::shared_ptr<const KeyedDek> DecryptCache::Get(absl::string_view edek,
                                                              absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto it = slots_.find(edek);
@@ -13,7 +13,7 @@ std::shared_ptr<const crypto::SecretBytes> DecryptCache::Get(absl::string_view e
   return it->second.dek;
 }
 
-void DecryptCache::Put(absl::string_view edek, std::shared_ptr<const crypto::SecretBytes> dek,
+void DecryptCache::Put(absl::string_view edek, std::shared_ptr<const KeyedDek> dek,
                        absl::Time now) {
   if (max_entries_ == 0 || ttl_ <= absl::ZeroDuration()) return;
   absl::MutexLock lock(&mu_);

@@ -4,7 +4,7 @@
 // Bounded in entries and time: an entry lives at most `ttl`, which adds to
 // the revocation bound promised to customers (after access to a key is
 // removed, a cached DEK keeps decrypting for at most `ttl` more). Entries go
-// oldest first, on expiry or when the cache is full. DEKs are SecretBytes
+// oldest first, on expiry or when the cache is full. DEKs are KeyedDeks
 // shared with in-flight decryptions: an evicted DEK is wiped as soon as the
 // last decryption using it returns. Safe for concurrent use; Get holds the
 // lock only to copy a shared_ptr and allocates nothing.
@@ -22,7 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "crypto/secret_bytes.h"
+#include "client_sdk/src/keyed_dek.h"
 
 namespace keybroker::sdk::internal {
 
@@ -32,17 +32,17 @@ class DecryptCache {
   DecryptCache(size_t max_entries, absl::Duration ttl) : max_entries_(max_entries), ttl_(ttl) {}
 
   // Returns the DEK cached for `edek` and not expired at `now`, or nullptr.
-  std::shared_ptr<const crypto::SecretBytes> Get(absl::string_view edek, absl::Time now);
+  std::shared_ptr<const KeyedDek> Get(absl::string_view edek, absl::Time now);
 
   // Caches `dek` for `edek` from `now`, first dropping expired entries and
   // then, beyond max_entries, the oldest. Keeps an existing live entry.
-  void Put(absl::string_view edek, std::shared_ptr<const crypto::SecretBytes> dek, absl::Time now);
+  void Put(absl::string_view edek, std::shared_ptr<const KeyedDek> dek, absl::Time now);
 
   size_t size() const;
 
  private:
   struct Slot {
-    std::shared_ptr<const crypto::SecretBytes> dek;
+    std::shared_ptr<const KeyedDek> dek;
     absl::Time expires;
   };
   // std::less<> finds by string_view without building a key string.

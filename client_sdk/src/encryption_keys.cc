@@ -14,7 +14,7 @@
 
 namespace keybroker::sdk::internal {
 
-absl::StatusOr<DekBudget> DekBudget::FromOptions(const EncryptorOptions& options) {
+absl::StatusOr<DekBudget> DekBudget::FromOptions(const EncryptorOptions &options) {
   if (options.max_encryptions_per_dek == 0) {
     return InvalidRequest("encryptor: max_encryptions_per_dek must be at least 1");
   }
@@ -39,54 +39,75 @@ absl::StatusOr<DekBudget> DekBudget::FromOptions(const EncryptorOptions& options
   return budget;
 }
 
-EncryptionKeys::EncryptionKeys(DekSource* source, Context context, DekBudget budget,
-                               const Clock* clock)
+EncryptionKeys::EncryptionKeys(DekSource *source, Context context, DekBudget budget,
+                               const Clock *clock)
     : source_(source), context_(std::move(context)), budget_(budget), clock_(clock) {}
 
 EncryptionKeys::~EncryptionKeys() {
   std::vector<std::thread> fetchers;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [alias, state] : aliases_) {
+    for (auto &[alias, state] : aliases_) {
       if (state->fetcher.joinable()) fetchers.push_back(std::move(state->fetcher));
     }
   }
   // A fetch still running takes mu_ once more to publish its result: join
   // with the lock released.
-  for (std::thread& fetcher : fetchers) fetcher.join();
+  for (std::thread &fetcher : fetchers) fetcher.join();
 }
 
 absl::StatusOr<std::shared_ptr<const EncryptionKey>> EncryptionKeys::Acquire(
     absl::string_view alias) {
+  ASSIGN_OR_RETURN(Reservation reservation, Reserve(alias, 1));
+  return std::move(reservation.key);
+}
+
+absl::StatusOr<Reservation> EncryptionKeys::Reserve(absl::string_view alias, uint64_t uses) {
+  const uint64_t wanted = std::max<uint64_t>(uses, 1);
   const absl::Time now = clock_->Now();
-  std::shared_ptr<const EncryptionKey> key;
+  Reservation reservation;
   bool refresh = false;
   {
     absl::ReaderMutexLock lock(&mu_);
     auto it = aliases_.find(alias);
     uint64_t used = 0;
-    if (it != aliases_.end() && TryReserve(it->second->current, now, &used)) {
-      key = it->second->current;
+    if (it != aliases_.end() &&
+        TryReserve(it->second->current, now, wanted, &reservation.uses, &used)) {
+      reservation.key = it->second->current;
       refresh = RefreshDueLocked(*it->second, *it->second->current, used, now);
     }
   }
-  if (key == nullptr) return AcquireSlow(alias);
+  if (reservation.key == nullptr) return ReserveSlow(alias, wanted);
   if (refresh) StartBackgroundFetch(alias);
-  return key;
+  return reservation;
 }
 
-bool EncryptionKeys::TryReserve(const std::shared_ptr<EncryptionKey>& key, absl::Time now,
-                                uint64_t* used) const {
+void EncryptionKeys::RefreshIfDue(absl::string_view alias) {
+  const absl::Time now = clock_->Now();
+  bool refresh = false;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = aliases_.find(alias);
+    if (it != aliases_.end() && it->second->current != nullptr) {
+      refresh = RefreshDueLocked(*it->second, *it->second->current, 0, now);
+    }
+  }
+  if (refresh) StartBackgroundFetch(alias);
+}
+
+bool EncryptionKeys::TryReserve(const std::shared_ptr<EncryptionKey> &key, absl::Time now,
+                                uint64_t wanted, uint64_t *granted, uint64_t *used) const {
   if (key == nullptr || now >= key->expires) return false;
   // Relaxed: the count only has to hand out each use once; the key's other
   // fields were published under mu_.
-  const uint64_t before = key->uses.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t before = key->uses.fetch_add(wanted, std::memory_order_relaxed);
   if (before >= budget_.max_uses) return false;
-  *used = before + 1;
+  *granted = std::min(wanted, budget_.max_uses - before);
+  *used = before + *granted;
   return true;
 }
 
-bool EncryptionKeys::RefreshDueLocked(const AliasState& state, const EncryptionKey& key,
+bool EncryptionKeys::RefreshDueLocked(const AliasState &state, const EncryptionKey &key,
                                       uint64_t used, absl::Time now) const {
   const bool due = used >= budget_.refresh_uses || now >= key.refresh_after;
   return due && !state.fetching && state.next == nullptr && now >= state.retry_after;
@@ -95,7 +116,7 @@ bool EncryptionKeys::RefreshDueLocked(const AliasState& state, const EncryptionK
 void EncryptionKeys::StartBackgroundFetch(absl::string_view alias) {
   absl::MutexLock lock(&mu_);
   auto it = aliases_.find(alias);
-  AliasState& state = *it->second;
+  AliasState &state = *it->second;
   // Another caller may have started it since the shared lock was dropped.
   if (state.fetching || state.next != nullptr || clock_->Now() < state.retry_after) return;
   absl::Status started = StartFetchLocked(it->first, state);
@@ -107,24 +128,25 @@ void EncryptionKeys::StartBackgroundFetch(absl::string_view alias) {
   }
 }
 
-absl::StatusOr<std::shared_ptr<const EncryptionKey>> EncryptionKeys::AcquireSlow(
-    absl::string_view alias) {
+absl::StatusOr<Reservation> EncryptionKeys::ReserveSlow(absl::string_view alias, uint64_t wanted) {
   absl::MutexLock lock(&mu_);
   auto it = aliases_.find(alias);
   if (it == aliases_.end()) {
     it = aliases_.emplace(std::string(alias), std::make_unique<AliasState>()).first;
   }
-  const std::string& name = it->first;
-  AliasState& state = *it->second;
+  const std::string &name = it->first;
+  AliasState &state = *it->second;
   while (true) {
     const absl::Time now = clock_->Now();
     uint64_t used = 0;
-    if (TryReserve(state.current, now, &used)) {
+    Reservation reservation;
+    if (TryReserve(state.current, now, wanted, &reservation.uses, &used)) {
       if (RefreshDueLocked(state, *state.current, used, now)) {
         // Best effort, as on the fast path: this caller has its DEK.
         if (!StartFetchLocked(name, state).ok()) state.retry_after = now + budget_.retry_delay;
       }
-      return std::shared_ptr<const EncryptionKey>(state.current);
+      reservation.key = state.current;
+      return reservation;
     }
     if (state.next != nullptr && now < state.next->expires) {
       state.current = std::move(state.next);  // leaves next null
@@ -143,14 +165,14 @@ absl::StatusOr<std::shared_ptr<const EncryptionKey>> EncryptionKeys::AcquireSlow
   }
 }
 
-absl::Status EncryptionKeys::StartFetchLocked(const std::string& alias, AliasState& state) {
+absl::Status EncryptionKeys::StartFetchLocked(const std::string &alias, AliasState &state) {
   // The previous fetcher cleared `fetching` under mu_ and touches nothing
   // after that, so this join is immediate.
   if (state.fetcher.joinable()) state.fetcher.join();
   state.fetching = true;
   try {
     state.fetcher = std::thread([this, &alias, &state] { Fetch(alias, state); });
-  } catch (const std::system_error& e) {
+  } catch (const std::system_error &e) {
     state.fetching = false;
     return Internal(absl::StrCat("encryptor: cannot start a thread to fetch a DEK for key alias \"",
                                  alias, "\": ", e.what()));
@@ -158,7 +180,7 @@ absl::Status EncryptionKeys::StartFetchLocked(const std::string& alias, AliasSta
   return absl::OkStatus();
 }
 
-void EncryptionKeys::Fetch(const std::string& alias, AliasState& state) {
+void EncryptionKeys::Fetch(const std::string &alias, AliasState &state) {
   absl::StatusOr<DataKey> data_key = source_->GenerateDek(alias, context_);
   absl::StatusOr<std::shared_ptr<EncryptionKey>> key =
       data_key.ok() ? MakeKey(std::move(*data_key)) : data_key.status();
@@ -185,8 +207,7 @@ absl::StatusOr<std::shared_ptr<EncryptionKey>> EncryptionKeys::MakeKey(DataKey d
     return Internal(absl::StrCat("the key source returned an EDEK of ", data_key.edek.size(),
                                  " bytes; a ciphertext holds 1 to 65535"));
   }
-  auto key = std::make_shared<EncryptionKey>();
-  key->dek = std::move(data_key.plaintext);
+  auto key = std::make_shared<EncryptionKey>(std::move(data_key.plaintext));
   key->edek = std::move(data_key.edek);
   const absl::Time now = clock_->Now();
   key->refresh_after = now + budget_.refresh_age;

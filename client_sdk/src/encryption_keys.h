@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -33,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client_sdk/src/keyed_dek.h"
 #include "crypto/secret_bytes.h"
 #include "keybroker/sdk/clock.h"
 #include "keybroker/sdk/dek_source.h"
@@ -56,29 +58,37 @@ struct DekBudget {
   // at kMaxEncryptionsPerDek. INVALID_ARGUMENT (reason INVALID_REQUEST) for
   // zero encryptions, a non-positive age, refresh_at outside (0, 1], or a
   // negative retry delay.
-  static absl::StatusOr<DekBudget> FromOptions(const EncryptorOptions& options);
+  static absl::StatusOr<DekBudget> FromOptions(const EncryptorOptions &options);
 };
 
 // One DEK as Encrypt uses it. Immutable once published, but for `uses`.
 struct EncryptionKey {
-  crypto::SecretBytes dek;  // 32 bytes
-  std::string edek;         // 1..65535 bytes
+  explicit EncryptionKey(crypto::SecretBytes plaintext) : dek(std::move(plaintext)) {}
+
+  const KeyedDek dek;  // 32 bytes, with its per-thread cipher contexts
+  std::string edek;    // 1..65535 bytes
   absl::Time refresh_after;
   absl::Time expires;
   // Uses handed out; runs past max_uses when callers find the DEK spent.
   mutable std::atomic<uint64_t> uses{0};
 };
 
+// Uses of one DEK reserved at once (EncryptionKeys::Reserve).
+struct Reservation {
+  std::shared_ptr<const EncryptionKey> key;
+  uint64_t uses = 0;  // 1 up to the number asked for
+};
+
 class EncryptionKeys {
  public:
   // `source` and `clock` must outlive this object. Does no I/O.
-  EncryptionKeys(DekSource* source, Context context, DekBudget budget, const Clock* clock);
+  EncryptionKeys(DekSource *source, Context context, DekBudget budget, const Clock *clock);
   // Waits for fetches in flight (each as long as its DekSource call takes:
   // the Client's per-call timeout). No Acquire may be running.
   ~EncryptionKeys();
 
-  EncryptionKeys(const EncryptionKeys&) = delete;
-  EncryptionKeys& operator=(const EncryptionKeys&) = delete;
+  EncryptionKeys(const EncryptionKeys &) = delete;
+  EncryptionKeys &operator=(const EncryptionKeys &) = delete;
 
   // Returns a DEK of `alias` with one encryption reserved for the caller,
   // waiting for the DekSource only when no DEK of `alias` has budget left.
@@ -88,6 +98,17 @@ class EncryptionKeys {
   // valid while the returned pointer is held; its DEK is wiped when the last
   // holder lets go after it was replaced.
   absl::StatusOr<std::shared_ptr<const EncryptionKey>> Acquire(absl::string_view alias);
+
+  // As Acquire, reserving up to `uses` (at least 1) encryptions at once:
+  // fewer when the DEK has fewer left. Uses reserved and never spent count
+  // as spent (the budget is never exceeded, at worst used up early).
+  absl::StatusOr<Reservation> Reserve(absl::string_view alias, uint64_t uses);
+
+  // Starts the background fetch of the next DEK of `alias` if its current
+  // DEK is past its refresh age and no fetch is running, ready or waiting
+  // out the retry delay. For callers holding reserved uses, who do not call
+  // Acquire or Reserve while they last.
+  void RefreshIfDue(absl::string_view alias) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // One alias. Every field is guarded by mu_ (nested types cannot say so).
@@ -101,24 +122,26 @@ class EncryptionKeys {
     std::thread fetcher;  // joined before the next fetch starts, or at destruction
   };
 
-  // Takes one use of `key` if it has age and uses left; `*used` becomes the
-  // number of uses including this one.
-  bool TryReserve(const std::shared_ptr<EncryptionKey>& key, absl::Time now, uint64_t* used) const;
-  bool RefreshDueLocked(const AliasState& state, const EncryptionKey& key, uint64_t used,
+  // Takes up to `wanted` uses of `key` if it has age and uses left:
+  // `*granted` becomes the number taken (at least 1), `*used` the number of
+  // uses handed out including these.
+  bool TryReserve(const std::shared_ptr<EncryptionKey> &key, absl::Time now, uint64_t wanted,
+                  uint64_t *granted, uint64_t *used) const;
+  bool RefreshDueLocked(const AliasState &state, const EncryptionKey &key, uint64_t used,
                         absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::shared_ptr<const EncryptionKey>> AcquireSlow(absl::string_view alias)
+  absl::StatusOr<Reservation> ReserveSlow(absl::string_view alias, uint64_t wanted)
       ABSL_LOCKS_EXCLUDED(mu_);
   void StartBackgroundFetch(absl::string_view alias) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status StartFetchLocked(const std::string& alias, AliasState& state)
+  absl::Status StartFetchLocked(const std::string &alias, AliasState &state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Fetch(const std::string& alias, AliasState& state) ABSL_LOCKS_EXCLUDED(mu_);
+  void Fetch(const std::string &alias, AliasState &state) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::shared_ptr<EncryptionKey>> MakeKey(DataKey data_key) const;
 
   // Set at construction.
-  DekSource* const source_;
+  DekSource *const source_;
   const Context context_;
   const DekBudget budget_;
-  const Clock* const clock_;
+  const Clock *const clock_;
 
   mutable absl::Mutex mu_;
   // Entries are never removed, so AliasState and key references stay valid;

@@ -1,5 +1,8 @@
-// Encryptor: ties the DEK budgets (encryption_keys), the decrypt-side cache
-// (decrypt_cache) and the ciphertext layout (ciphertext_format) to AES-GCM.
+// Encryptor: ties the DEK budgets (encryption_keys, and per thread
+// encryption_leases), the decrypt-side cache (decrypt_cache) and the
+// ciphertext layout (ciphertext_format) to AES-GCM (keyed_dek: a context per
+// DEK and thread, so a record sets only its nonce, drawn from a per-thread
+// batch of CSPRNG output).
 #include "keybroker/sdk/encryptor.h"
 
 #include <climits>
@@ -9,6 +12,8 @@
 #include "client_sdk/src/ciphertext_format.h"
 #include "client_sdk/src/decrypt_cache.h"
 #include "client_sdk/src/encryption_keys.h"
+#include "client_sdk/src/encryption_leases.h"
+#include "client_sdk/src/keyed_dek.h"
 #include "common/error_reason.h"
 #include "common/status_macros.h"
 #include "crypto/aes_gcm.h"
@@ -25,68 +30,84 @@ constexpr size_t kMaxPlaintextSize = INT_MAX;
 
 class Encryptor::Impl {
  public:
-  Impl(DekSource* source, const EncryptorOptions& options, internal::DekBudget budget,
-       const Clock* clock)
+  Impl(DekSource *source, const EncryptorOptions &options, internal::DekBudget budget,
+       const Clock *clock)
       : source_(source),
         context_(options.dek_context),
         clock_(clock),
         keys_(source, options.dek_context, budget, clock),
+        leases_(&keys_, budget, clock),
         decrypt_cache_(options.decrypt_cache_entries, options.decrypt_cache_ttl) {}
 
-  absl::StatusOr<std::string> Encrypt(absl::string_view key_alias, absl::string_view plaintext,
-                                      absl::string_view aad);
-  absl::StatusOr<std::string> Decrypt(absl::string_view ciphertext, absl::string_view aad);
+  absl::Status EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
+                           absl::string_view aad, std::string &out);
+  absl::Status DecryptInto(absl::string_view ciphertext, absl::string_view aad,
+                           std::string &plaintext);
 
  private:
   // Returns the DEK inside `edek`, from the cache or through the source.
-  absl::StatusOr<std::shared_ptr<const crypto::SecretBytes>> DekFor(absl::string_view edek);
+  absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> DekFor(absl::string_view edek);
 
-  DekSource* const source_;
+  DekSource *const source_;
   const Context context_;
-  const Clock* const clock_;
+  const Clock *const clock_;
   internal::EncryptionKeys keys_;
+  internal::EncryptionLeases leases_;  // after keys_: uses it, goes first
   internal::DecryptCache decrypt_cache_;
 };
 
-absl::StatusOr<std::string> Encryptor::Impl::Encrypt(absl::string_view key_alias,
-                                                     absl::string_view plaintext,
-                                                     absl::string_view aad) {
-  if (key_alias.empty()) return InvalidRequest("encrypt: the key alias is empty");
-  if (plaintext.size() > kMaxPlaintextSize) {
-    return InvalidRequest(absl::StrCat("encrypt: the plaintext is ", plaintext.size(),
-                                       " bytes; at most 2^31 - 1 are supported"));
+absl::Status Encryptor::Impl::EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
+                                          absl::string_view aad, std::string &out) {
+  absl::Status sealed;
+  if (key_alias.empty()) {
+    sealed = InvalidRequest("encrypt: the key alias is empty");
+  } else if (plaintext.size() > kMaxPlaintextSize) {
+    sealed = InvalidRequest(absl::StrCat("encrypt: the plaintext is ", plaintext.size(),
+                                         " bytes; at most 2^31 - 1 are supported"));
+  } else {
+    sealed = leases_.WithKey(key_alias, [&](const internal::EncryptionKey &key) -> absl::Status {
+      ASSIGN_OR_RETURN(internal::CiphertextSlots slots,
+                       internal::LayOutCiphertext(key.edek, plaintext.size(), out));
+      RETURN_IF_ERROR(crypto::FillNonce(slots.nonce));
+      return key.dek.cipher.SealWithAadParts(slots.nonce, AsBytes(plaintext),
+                                             {slots.header, AsBytes(aad)}, slots.encrypted,
+                                             slots.tag);
+    });
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<const internal::EncryptionKey> key, keys_.Acquire(key_alias));
-  std::string out;
-  ASSIGN_OR_RETURN(internal::CiphertextSlots slots,
-                   internal::LayOutCiphertext(key->edek, plaintext.size(), out));
-  RETURN_IF_ERROR(crypto::FillRandom(slots.nonce));
-  // On failure `out` holds no plaintext (Seal writes only ciphertext) and is
-  // dropped with the error.
-  RETURN_IF_ERROR(AesGcm::SealWithAadParts(key->dek, slots.nonce, AsBytes(plaintext),
-                                           {slots.header, AsBytes(aad)}, slots.encrypted,
-                                           slots.tag));
-  return out;
+  // Seal writes only ciphertext: nothing of the plaintext is left in `out`.
+  if (!sealed.ok()) out.clear();
+  return sealed;
 }
 
-absl::StatusOr<std::string> Encryptor::Impl::Decrypt(absl::string_view ciphertext,
-                                                     absl::string_view aad) {
-  ASSIGN_OR_RETURN(internal::CiphertextParts parts, internal::ParseCiphertext(ciphertext));
-  ASSIGN_OR_RETURN(std::shared_ptr<const crypto::SecretBytes> dek, DekFor(parts.edek));
-  std::string plaintext(parts.encrypted.size(), '\0');
+absl::Status Encryptor::Impl::DecryptInto(absl::string_view ciphertext, absl::string_view aad,
+                                          std::string &plaintext) {
+  // On any error the buffer is emptied: what it held is the caller's, but it
+  // must not look like a result.
+  absl::StatusOr<internal::CiphertextParts> parts = internal::ParseCiphertext(ciphertext);
+  absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> dek =
+      parts.ok() ? DekFor(parts->edek) : parts.status();
+  if (!dek.ok()) {
+    plaintext.clear();
+    return dek.status();
+  }
+  // resize, not assign: a reused buffer of the right size is not cleared
+  // first; every byte is written.
+  plaintext.resize(parts->encrypted.size());
   absl::Status opened =
-      AesGcm::OpenWithAadParts(*dek, parts.nonce, parts.encrypted, {parts.header, AsBytes(aad)},
-                               parts.tag, crypto::AsMutableBytes(plaintext));
+      (*dek)->cipher.OpenWithAadParts(parts->nonce, parts->encrypted, {parts->header, AsBytes(aad)},
+                                      parts->tag, crypto::AsMutableBytes(plaintext));
+  if (opened.ok()) return opened;
+  plaintext.clear();  // Open wiped what it wrote
   if (opened.code() == absl::StatusCode::kInvalidArgument) {
     return EdekInvalid(
-        "decrypt: the ciphertext does not authenticate (wrong aad, or tampered with or "
+        "decrypt: the ciphertext does not authenticate (wrong "
+        "aad, or tampered with or "
         "truncated)");
   }
-  RETURN_IF_ERROR(opened);
-  return plaintext;
+  return opened;
 }
 
-absl::StatusOr<std::shared_ptr<const crypto::SecretBytes>> Encryptor::Impl::DekFor(
+absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> Encryptor::Impl::DekFor(
     absl::string_view edek) {
   if (auto cached = decrypt_cache_.Get(edek, clock_->Now())) return cached;
   absl::StatusOr<crypto::SecretBytes> dek = source_->Unwrap(edek, context_);
@@ -95,19 +116,19 @@ absl::StatusOr<std::shared_ptr<const crypto::SecretBytes>> Encryptor::Impl::DekF
     return EdekInvalid(
         absl::StrCat("decrypt: the EDEK holds a ", dek->size(), "-byte key, not a 32-byte DEK"));
   }
-  auto shared = std::make_shared<const crypto::SecretBytes>(std::move(*dek));
+  auto shared = std::make_shared<const internal::KeyedDek>(std::move(*dek));
   decrypt_cache_.Put(edek, shared, clock_->Now());
   return shared;
 }
 
-absl::StatusOr<std::unique_ptr<Encryptor>> Encryptor::Create(DekSource* source,
+absl::StatusOr<std::unique_ptr<Encryptor>> Encryptor::Create(DekSource *source,
                                                              EncryptorOptions options) {
   if (source == nullptr) return InvalidRequest("encryptor: the DEK source is null");
   if (options.decrypt_cache_ttl < absl::ZeroDuration()) {
     return InvalidRequest("encryptor: decrypt_cache_ttl must not be negative");
   }
   ASSIGN_OR_RETURN(internal::DekBudget budget, internal::DekBudget::FromOptions(options));
-  const Clock* clock = options.clock != nullptr ? options.clock : MonotonicClock();
+  const Clock *clock = options.clock != nullptr ? options.clock : MonotonicClock();
   return std::unique_ptr<Encryptor>(
       new Encryptor(std::make_unique<Impl>(source, options, budget, clock)));
 }
@@ -118,12 +139,26 @@ Encryptor::~Encryptor() = default;
 
 absl::StatusOr<std::string> Encryptor::Encrypt(absl::string_view key_alias,
                                                absl::string_view plaintext, absl::string_view aad) {
-  return impl_->Encrypt(key_alias, plaintext, aad);
+  std::string out;
+  RETURN_IF_ERROR(impl_->EncryptInto(key_alias, plaintext, aad, out));
+  return out;
+}
+
+absl::Status Encryptor::EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
+                                    absl::string_view aad, std::string &out) {
+  return impl_->EncryptInto(key_alias, plaintext, aad, out);
 }
 
 absl::StatusOr<std::string> Encryptor::Decrypt(absl::string_view ciphertext,
                                                absl::string_view aad) {
-  return impl_->Decrypt(ciphertext, aad);
+  std::string plaintext;
+  RETURN_IF_ERROR(impl_->DecryptInto(ciphertext, aad, plaintext));
+  return plaintext;
+}
+
+absl::Status Encryptor::DecryptInto(absl::string_view ciphertext, absl::string_view aad,
+                                    std::string &plaintext) {
+  return impl_->DecryptInto(ciphertext, aad, plaintext);
 }
 
 }  // namespace keybroker::sdk

@@ -14,8 +14,8 @@ using crypto::SecretBytes;
 
 const absl::Time kStart = absl::FromUnixSeconds(1000);
 
-std::shared_ptr<const SecretBytes> Dek(char fill) {
-  return std::make_shared<const SecretBytes>(SecretBytes::CopyFrom(std::string(32, fill)));
+std::shared_ptr<const KeyedDek> Dek(char fill) {
+  return std::make_shared<const KeyedDek>(SecretBytes::CopyFrom(std::string(32, fill)));
 }
 
 TEST(DecryptCacheTest, ReturnsWhatWasPutUntilTheTtl) {
@@ -31,7 +31,7 @@ TEST(DecryptCacheTest, ReturnsWhatWasPutUntilTheTtl) {
 
 TEST(DecryptCacheTest, ExpiredDeksAreDroppedAndWiped) {
   DecryptCache cache(10, absl::Seconds(30));
-  std::weak_ptr<const SecretBytes> watched;
+  std::weak_ptr<const KeyedDek> watched;
   {
     auto dek = Dek('a');
     watched = dek;
@@ -39,7 +39,7 @@ TEST(DecryptCacheTest, ExpiredDeksAreDroppedAndWiped) {
   }
   cache.Put("new", Dek('b'), kStart + absl::Seconds(31));
   EXPECT_EQ(cache.size(), 1u);
-  // No other holder: the SecretBytes was destroyed, which wipes it.
+  // No other holder: the KeyedDek was destroyed, which wipes the DEK.
   EXPECT_TRUE(watched.expired());
 }
 
@@ -57,8 +57,8 @@ TEST(DecryptCacheTest, FullCacheDropsTheOldest) {
 TEST(DecryptCacheTest, AnEvictedDekInUseIsWipedWhenReleased) {
   DecryptCache cache(1, absl::Minutes(5));
   cache.Put("one", Dek('1'), kStart);
-  std::shared_ptr<const SecretBytes> in_use = cache.Get("one", kStart);
-  std::weak_ptr<const SecretBytes> watched = in_use;
+  std::shared_ptr<const KeyedDek> in_use = cache.Get("one", kStart);
+  std::weak_ptr<const KeyedDek> watched = in_use;
   cache.Put("two", Dek('2'), kStart);
   EXPECT_EQ(cache.Get("one", kStart), nullptr);
   EXPECT_FALSE(watched.expired());  // a decryption still holds it

@@ -2,6 +2,7 @@
 keybroker_test(ciphertext_format_test SOURCES ciphertext_format_test.cc LIBS keybroker_sdk)
 keybroker_test(decrypt_cache_test SOURCES decrypt_cache_test.cc LIBS keybroker_sdk TSAN)
 keybroker_test(encryption_keys_test SOURCES encryption_keys_test.cc LIBS keybroker_sdk TSAN)
+keybroker_test(encryption_leases_test SOURCES encryption_leases_test.cc LIBS keybroker_sdk TSAN)
 keybroker_test(encryptor_test SOURCES encryptor_test.cc LIBS keybroker_sdk TSAN)
 
 # The independent decoder: ciphertext_decoder.py (Python, Debian's

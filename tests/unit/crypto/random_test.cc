@@ -1,7 +1,11 @@
 #include "crypto/random.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <bitset>
 #include <cstdint>
+#include <set>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -64,6 +68,49 @@ TEST(RandomTest, RandomSecretOfSizeZeroIsEmpty) {
   absl::StatusOr<SecretBytes> secret = RandomSecret(0);
   ASSERT_OK(secret);
   EXPECT_TRUE(secret->empty());
+}
+
+TEST(RandomTest, NoncesDoNotRepeatAcrossManyBatches) {
+  std::set<std::vector<uint8_t>> seen;
+  for (int i = 0; i < 10000; ++i) {
+    std::vector<uint8_t> nonce(kMaxBatchedNonce);
+    ASSERT_OK(FillNonce(absl::MakeSpan(nonce)));
+    EXPECT_TRUE(seen.insert(nonce).second) << "nonce " << i << " repeated";
+  }
+}
+
+TEST(RandomTest, NonceRefusesMoreThanTwelveBytes) {
+  std::vector<uint8_t> nonce(kMaxBatchedNonce + 1);
+  EXPECT_FALSE(FillNonce(absl::MakeSpan(nonce)).ok());
+}
+
+// The parent draws from a batch, forks, and both draw the next nonce: the
+// child must not hand out the nonce the parent hands out next (the batch it
+// inherited is the parent's).
+TEST(RandomTest, AForkedChildDoesNotReuseTheParentsBatch) {
+  std::vector<uint8_t> first(kMaxBatchedNonce);
+  ASSERT_OK(FillNonce(absl::MakeSpan(first)));  // the batch now has 63 left
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::vector<uint8_t> nonce(kMaxBatchedNonce);
+    const bool ok = FillNonce(absl::MakeSpan(nonce)).ok();
+    const bool written =
+        ok && write(pipe_fds[1], nonce.data(), nonce.size()) == static_cast<ssize_t>(nonce.size());
+    _exit(written ? 0 : 1);
+  }
+  close(pipe_fds[1]);
+  std::vector<uint8_t> childs(kMaxBatchedNonce);
+  ASSERT_EQ(read(pipe_fds[0], childs.data(), childs.size()), static_cast<ssize_t>(childs.size()));
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::vector<uint8_t> parents(kMaxBatchedNonce);
+  ASSERT_OK(FillNonce(absl::MakeSpan(parents)));
+  EXPECT_NE(childs, parents);
 }
 
 }  // namespace

@@ -14,8 +14,11 @@
 // zeroed when evicted. When the broker is unreachable and the cached DEK is
 // used up, Encrypt fails with the broker's error; it never returns plaintext.
 //
-// Safe for concurrent use. Encrypt and Decrypt on a warm cache take locks
-// briefly, allocate only the returned string and do no I/O.
+// Safe for concurrent use. A warm Encrypt takes no lock and writes nothing
+// another thread writes (each thread reserves uses of the DEK in blocks and
+// has its own cipher context keyed with it); a warm Decrypt takes the decrypt
+// cache's lock briefly. Both allocate only the returned string (EncryptInto
+// and DecryptInto not even that) and do no I/O.
 #ifndef KEYBROKER_SDK_ENCRYPTOR_H_
 #define KEYBROKER_SDK_ENCRYPTOR_H_
 
@@ -23,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -81,11 +85,22 @@ class Encryptor {
   absl::StatusOr<std::string> Encrypt(absl::string_view key_alias, absl::string_view plaintext,
                                       absl::string_view aad);
 
+  // As Encrypt, writing the ciphertext into `out` (its contents replaced,
+  // its capacity reused): once `out` is large enough, nothing is allocated.
+  // On error `out` is empty.
+  absl::Status EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
+                           absl::string_view aad, std::string& out);
+
   // Returns the plaintext, or INVALID_ARGUMENT (reason EDEK_INVALID) when the
   // ciphertext is malformed, tampered with, truncated, or `aad` differs; the
   // broker's Unwrap errors (KEY_NOT_ACCESSIBLE...) as they are. Unwraps the
   // EDEK with options.dek_context unless the decrypt cache has its DEK.
   absl::StatusOr<std::string> Decrypt(absl::string_view ciphertext, absl::string_view aad);
+
+  // As Decrypt, writing the plaintext into `plaintext` (its contents
+  // replaced, its capacity reused). On error `plaintext` is empty.
+  absl::Status DecryptInto(absl::string_view ciphertext, absl::string_view aad,
+                           std::string& plaintext);
 
  private:
   class Impl;
