@@ -13,7 +13,9 @@
 // also authenticates its header (format byte, EDEK, nonce), part of its
 // format.
 //
-//   sdk_throughput [--summary] [--seconds S]
+//   sdk_throughput [--summary] [--seconds S] [--only NAME] [--size BYTES]
+//
+// --only and --size measure one kind or size alone (for a profiler).
 //
 // --summary prints only the markdown rows of bench/summary.h on stdout.
 // Run through scripts/bench.sh; not part of the test suite.
@@ -216,12 +218,17 @@ int Main(int argc, char **argv) {
   double seconds = 1.0;
   app.add_flag("--summary", summary, "print only the markdown table rows on stdout");
   app.add_option("--seconds", seconds, "length of each measured round")->check(CLI::PositiveNumber);
+  std::string only;
+  size_t only_size = 0;
+  app.add_option("--only", only, "measure only this kind: Encrypt, EncryptInto or Decrypt");
+  app.add_option("--size", only_size, "measure only this record size");
   CLI11_PARSE(app, argc, argv);
 
   Bench bench(seconds);
   std::vector<Case> cases;
   for (const char *name : {"Encrypt", "EncryptInto", "Decrypt"}) {
     for (size_t size : {size_t{64}, size_t{1024}, size_t{16384}}) {
+      if ((!only.empty() && only != name) || (only_size != 0 && only_size != size)) continue;
       for (int threads : {1, 2}) cases.push_back({name, size, threads});
     }
   }

@@ -1,6 +1,6 @@
 #include "crypto/aes_gcm_per_thread.h"
 
-#include "common/thread_index.h"
+#include "common/thread_slots.h"
 
 namespace keybroker::crypto {
 
@@ -16,11 +16,7 @@ AesGcmPerThread::Slot *AesGcmPerThread::Hold() const {
     }
   }
   Slot *slot = &slots[ThisThreadIndex() % kSlots];
-  // A plain load first: a slot another thread holds is not written to.
-  if (slot->held.load(std::memory_order_relaxed) ||
-      slot->held.exchange(true, std::memory_order_acquire)) {
-    return nullptr;
-  }
+  if (!TryHoldSlot(slot->held)) return nullptr;
   if (slot->cipher == nullptr) slot->cipher = AesGcmKeyed::Create(key_);
   if (slot->cipher == nullptr) {
     Release(slot);

@@ -3,7 +3,7 @@
 // the nonce is set, and threads write no shared cache line.
 //
 // The contexts live in a fixed array of slots, one per thread index
-// (common/thread_index.h), made on first use. A thread whose slot another
+// (common/thread_slots.h), made on first use. A thread whose slot another
 // thread holds (more threads than slots) seals or opens the one-shot way
 // (AesGcm, a key schedule per call): slower, never wrong. The array is
 // allocated on the first Seal or Open, so an object that is never used costs
@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "common/thread_slots.h"
 #include "crypto/aes_gcm.h"
 #include "crypto/secret_bytes.h"
 

@@ -4,7 +4,7 @@
 #include <array>
 
 #include "common/status_macros.h"
-#include "common/thread_index.h"
+#include "common/thread_slots.h"
 
 namespace keybroker::sdk::internal {
 namespace {
@@ -17,7 +17,7 @@ uint64_t NextId() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool TryHold(std::atomic<bool> &held) {
+bool TryHoldSlot(std::atomic<bool> &held) {
   // A plain load first: a slot another thread holds is not written to.
   return !held.load(std::memory_order_relaxed) && !held.exchange(true, std::memory_order_acquire);
 }
@@ -40,7 +40,7 @@ absl::Status EncryptionLeases::WithKey(absl::string_view alias,
                                        absl::FunctionRef<absl::Status(const EncryptionKey &)> use) {
   AliasLeases *leases = Find(alias);
   Lease &lease = leases->slots[ThisThreadIndex() % kSlots];
-  if (!TryHold(lease.held)) {
+  if (!TryHoldSlot(lease.held)) {
     ASSIGN_OR_RETURN(std::shared_ptr<const EncryptionKey> key, keys_->Acquire(alias));
     return use(*key);
   }
@@ -49,7 +49,7 @@ absl::Status EncryptionLeases::WithKey(absl::string_view alias,
     --lease.uses_left;
     status = use(*lease.key);
   }
-  lease.held.store(false, std::memory_order_release);
+  ReleaseSlot(lease.held);
   return status;
 }
 
@@ -76,12 +76,12 @@ absl::Status EncryptionLeases::Ready(absl::string_view alias, AliasLeases &lease
 
 void EncryptionLeases::DropOthers(AliasLeases &leases, const EncryptionKey *current) {
   for (Lease &other : leases.slots) {
-    if (!TryHold(other.held)) continue;  // ours, or in use: it renews itself
+    if (!TryHoldSlot(other.held)) continue;  // ours, or in use: it renews itself
     if (other.key != nullptr && other.key.get() != current) {
       other.key.reset();
       other.uses_left = 0;
     }
-    other.held.store(false, std::memory_order_release);
+    ReleaseSlot(other.held);
   }
 }
 

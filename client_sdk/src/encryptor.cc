@@ -6,6 +6,7 @@
 #include "keybroker/sdk/encryptor.h"
 
 #include <climits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -45,6 +46,9 @@ class Encryptor::Impl {
                            std::string &plaintext);
 
  private:
+  // DecryptInto but for emptying `plaintext` on errors.
+  absl::Status ParseAndOpen(absl::string_view ciphertext, absl::string_view aad,
+                            std::string &plaintext);
   // Returns the DEK inside `edek`, from the cache or through the source.
   absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> DekFor(absl::string_view edek);
 
@@ -81,30 +85,37 @@ absl::Status Encryptor::Impl::EncryptInto(absl::string_view key_alias, absl::str
 
 absl::Status Encryptor::Impl::DecryptInto(absl::string_view ciphertext, absl::string_view aad,
                                           std::string &plaintext) {
-  // On any error the buffer is emptied: what it held is the caller's, but it
-  // must not look like a result.
-  absl::StatusOr<internal::CiphertextParts> parts = internal::ParseCiphertext(ciphertext);
-  absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> dek =
-      parts.ok() ? DekFor(parts->edek) : parts.status();
-  if (!dek.ok()) {
-    plaintext.clear();
-    return dek.status();
-  }
-  // resize, not assign: a reused buffer of the right size is not cleared
-  // first; every byte is written.
-  plaintext.resize(parts->encrypted.size());
-  absl::Status opened =
-      (*dek)->cipher.OpenWithAadParts(parts->nonce, parts->encrypted, {parts->header, AsBytes(aad)},
-                                      parts->tag, crypto::AsMutableBytes(plaintext));
+  absl::Status opened = ParseAndOpen(ciphertext, aad, plaintext);
   if (opened.ok()) return opened;
-  plaintext.clear();  // Open wiped what it wrote
-  if (opened.code() == absl::StatusCode::kInvalidArgument) {
-    return EdekInvalid(
-        "decrypt: the ciphertext does not authenticate (wrong "
-        "aad, or tampered with or "
-        "truncated)");
-  }
+  // Whatever the error, the buffer is emptied: what it held is the
+  // caller's, but it must not look like a result (Open already wiped what
+  // it wrote).
+  plaintext.clear();
   return opened;
+}
+
+absl::Status Encryptor::Impl::ParseAndOpen(absl::string_view ciphertext, absl::string_view aad,
+                                           std::string &plaintext) {
+  ASSIGN_OR_RETURN(internal::CiphertextParts parts, internal::ParseCiphertext(ciphertext));
+  auto open = [&](const internal::KeyedDek &dek) -> absl::Status {
+    // resize, not assign: a reused buffer of the right size is not cleared
+    // first; every byte is written.
+    plaintext.resize(parts.encrypted.size());
+    absl::Status opened =
+        dek.cipher.OpenWithAadParts(parts.nonce, parts.encrypted, {parts.header, AsBytes(aad)},
+                                    parts.tag, crypto::AsMutableBytes(plaintext));
+    if (opened.code() == absl::StatusCode::kInvalidArgument) {
+      return EdekInvalid(
+          "decrypt: the ciphertext does not authenticate (wrong aad, or tampered with or "
+          "truncated)");
+    }
+    return opened;
+  };
+  // The warm path: this thread's last DEK, no lock.
+  std::optional<absl::Status> opened = decrypt_cache_.WithRecent(parts.edek, clock_->Now(), open);
+  if (opened.has_value()) return *opened;
+  ASSIGN_OR_RETURN(std::shared_ptr<const internal::KeyedDek> dek, DekFor(parts.edek));
+  return open(*dek);
 }
 
 absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> Encryptor::Impl::DekFor(

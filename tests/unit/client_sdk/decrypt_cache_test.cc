@@ -1,8 +1,11 @@
 #include "client_sdk/src/decrypt_cache.h"
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "crypto/secret_bytes.h"
 #include "gtest/gtest.h"
@@ -95,6 +98,56 @@ TEST(DecryptCacheTest, ZeroEntriesOrTtlCachesNothing) {
   DecryptCache no_ttl(10, absl::ZeroDuration());
   no_ttl.Put("edek", Dek('a'), kStart);
   EXPECT_EQ(no_ttl.Get("edek", kStart), nullptr);
+}
+
+// The DEK WithRecent hands to its callback, or "" when it has none.
+std::string Recent(DecryptCache& cache, absl::string_view edek, absl::Time now) {
+  std::string seen;
+  std::optional<absl::Status> used = cache.WithRecent(edek, now, [&](const KeyedDek& dek) {
+    seen = std::string(dek.bytes.RevealAsStringView());
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(used.has_value(), !seen.empty());
+  return seen;
+}
+
+TEST(DecryptCacheTest, AHitBecomesTheThreadsRecentEntryUntilItExpires) {
+  DecryptCache cache(10, absl::Seconds(30));
+  cache.Put("edek", Dek('a'), kStart);
+  EXPECT_EQ(Recent(cache, "edek", kStart), "");  // not through Get yet
+  ASSERT_NE(cache.Get("edek", kStart), nullptr);
+  EXPECT_EQ(Recent(cache, "edek", kStart + absl::Seconds(1)), std::string(32, 'a'));
+  EXPECT_EQ(Recent(cache, "other", kStart + absl::Seconds(1)), "");
+  EXPECT_EQ(Recent(cache, "edek", kStart + absl::Seconds(30)), "");  // the entry's TTL
+}
+
+TEST(DecryptCacheTest, WithRecentReturnsWhatTheCallbackReturns) {
+  DecryptCache cache(10, absl::Seconds(30));
+  cache.Put("edek", Dek('a'), kStart);
+  ASSERT_NE(cache.Get("edek", kStart), nullptr);
+  std::optional<absl::Status> used = cache.WithRecent(
+      "edek", kStart, [](const KeyedDek&) { return absl::DataLossError("from the callback"); });
+  ASSERT_TRUE(used.has_value());
+  EXPECT_EQ(used->code(), absl::StatusCode::kDataLoss);
+}
+
+// An evicted DEK is neither used nor kept alive by a thread's recent entry.
+TEST(DecryptCacheTest, EvictionInvalidatesAndDropsRecentEntries) {
+  DecryptCache cache(1, absl::Seconds(30));
+  std::weak_ptr<const KeyedDek> watched;
+  {
+    auto dek = Dek('a');
+    watched = dek;
+    cache.Put("old", std::move(dek), kStart);
+  }
+  ASSERT_NE(cache.Get("old", kStart), nullptr);
+  std::thread other([&] {  // another thread's recent entry too
+    EXPECT_NE(cache.Get("old", kStart), nullptr);
+  });
+  other.join();
+  cache.Put("new", Dek('b'), kStart + absl::Seconds(1));  // evicts "old"
+  EXPECT_TRUE(watched.expired());
+  EXPECT_EQ(Recent(cache, "old", kStart + absl::Seconds(1)), "");
 }
 
 }  // namespace
