@@ -8,13 +8,13 @@
 namespace keybroker::bench {
 namespace {
 
-const uint8_t *Bytes(absl::string_view s) { return reinterpret_cast<const uint8_t *>(s.data()); }
-uint8_t *MutableBytes(std::string &s) { return reinterpret_cast<uint8_t *>(s.data()); }
+const uint8_t* Bytes(absl::string_view s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+uint8_t* MutableBytes(std::string& s) { return reinterpret_cast<uint8_t*>(s.data()); }
 
 }  // namespace
 
 RawAesGcm::RawAesGcm(absl::string_view key) : ctx_(EVP_CIPHER_CTX_new()) {
-  EVP_CIPHER *cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
   if (ctx_ == nullptr || cipher == nullptr || key.size() != 32 ||
       EVP_CipherInit_ex2(ctx_, cipher, Bytes(key), nullptr, 1, nullptr) != 1) {
     std::fprintf(stderr, "raw_aes_gcm: cannot set up AES-256-GCM\n");
@@ -25,14 +25,14 @@ RawAesGcm::RawAesGcm(absl::string_view key) : ctx_(EVP_CIPHER_CTX_new()) {
 
 RawAesGcm::~RawAesGcm() { EVP_CIPHER_CTX_free(ctx_); }
 
-bool RawAesGcm::Seal(absl::string_view plaintext, absl::string_view aad, std::string &out) {
+bool RawAesGcm::Seal(absl::string_view plaintext, absl::string_view aad, std::string& out) {
   if (nonces_left_ == 0) {
     if (RAND_bytes(nonces_, sizeof(nonces_)) != 1) return false;
     nonces_left_ = kNoncesPerDraw;
   }
-  const uint8_t *nonce = nonces_ + kNonceSize * --nonces_left_;
+  const uint8_t* nonce = nonces_ + kNonceSize * --nonces_left_;
   out.resize(kNonceSize + plaintext.size() + kTagSize);
-  uint8_t *p = MutableBytes(out);
+  uint8_t* p = MutableBytes(out);
   std::copy(nonce, nonce + kNonceSize, p);
   int len = 0;
   int final_len = 0;
@@ -45,11 +45,11 @@ bool RawAesGcm::Seal(absl::string_view plaintext, absl::string_view aad, std::st
                              p + kNonceSize + plaintext.size()) == 1;
 }
 
-bool RawAesGcm::Open(absl::string_view sealed, absl::string_view aad, std::string &out) {
+bool RawAesGcm::Open(absl::string_view sealed, absl::string_view aad, std::string& out) {
   if (sealed.size() < kNonceSize + kTagSize) return false;
   const size_t size = sealed.size() - kNonceSize - kTagSize;
   out.resize(size);
-  const uint8_t *in = Bytes(sealed);
+  const uint8_t* in = Bytes(sealed);
   int len = 0;
   int final_len = 0;
   return EVP_CipherInit_ex2(ctx_, nullptr, nullptr, in, 0, nullptr) == 1 &&
@@ -57,7 +57,7 @@ bool RawAesGcm::Open(absl::string_view sealed, absl::string_view aad, std::strin
          EVP_CipherUpdate(ctx_, MutableBytes(out), &len, in + kNonceSize, static_cast<int>(size)) ==
              1 &&
          EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_SET_TAG, kTagSize,
-                             const_cast<uint8_t *>(in + kNonceSize + size)) == 1 &&
+                             const_cast<uint8_t*>(in + kNonceSize + size)) == 1 &&
          EVP_CipherFinal_ex(ctx_, MutableBytes(out) + len, &final_len) == 1;
 }
 

@@ -24,23 +24,23 @@ class RawAesGcm {
   // benchmark has nothing sensible to measure then).
   explicit RawAesGcm(absl::string_view key);
   ~RawAesGcm();
-  RawAesGcm(const RawAesGcm &) = delete;
-  RawAesGcm &operator=(const RawAesGcm &) = delete;
+  RawAesGcm(const RawAesGcm&) = delete;
+  RawAesGcm& operator=(const RawAesGcm&) = delete;
 
   // Seals `plaintext` with `aad` under a fresh random nonce into `out`
   // (nonce | ciphertext | tag), reusing its capacity. Returns false if
   // OpenSSL fails.
-  bool Seal(absl::string_view plaintext, absl::string_view aad, std::string &out);
+  bool Seal(absl::string_view plaintext, absl::string_view aad, std::string& out);
 
   // Opens what Seal wrote into `out`. Returns false if it does not verify.
-  bool Open(absl::string_view sealed, absl::string_view aad, std::string &out);
+  bool Open(absl::string_view sealed, absl::string_view aad, std::string& out);
 
  private:
   static constexpr size_t kNonceSize = 12;
   static constexpr size_t kTagSize = 16;
   static constexpr size_t kNoncesPerDraw = 64;
 
-  EVP_CIPHER_CTX *ctx_;
+  EVP_CIPHER_CTX* ctx_;
   uint8_t nonces_[kNonceSize * kNoncesPerDraw];
   size_t nonces_left_ = 0;
 };

@@ -3,7 +3,9 @@
 // per round on 1 and 2 threads, the SDK and the baseline alternating, three
 // rounds each; the median counts.
 //
-//   Encrypt       Encryptor::Encrypt, returning a new string per record
+//   Encrypt       Encryptor::Encrypt, returning a new string per record (also
+//                 against raw AES-GCM returning a new string: the cost of the
+//                 allocation is the API's, not the SDK's)
 //   EncryptInto   Encryptor::EncryptInto, into the caller's reused buffer
 //   Decrypt       Encryptor::Decrypt of one ciphertext, its DEK cached
 //
@@ -49,7 +51,7 @@ constexpr int kRounds = 3;
 
 std::string RandomBytes(size_t size) {
   std::string out(size, '\0');
-  if (RAND_bytes(reinterpret_cast<uint8_t *>(out.data()), static_cast<int>(size)) != 1) {
+  if (RAND_bytes(reinterpret_cast<uint8_t*>(out.data()), static_cast<int>(size)) != 1) {
     std::abort();
   }
   return out;
@@ -58,7 +60,7 @@ std::string RandomBytes(size_t size) {
 // Hands out random DEKs under opaque EDEKs and gives them back on Unwrap.
 class InProcessDekSource : public sdk::DekSource {
  public:
-  absl::StatusOr<sdk::DataKey> GenerateDek(absl::string_view, const sdk::Context &) override {
+  absl::StatusOr<sdk::DataKey> GenerateDek(absl::string_view, const sdk::Context&) override {
     sdk::DataKey key;
     key.plaintext = crypto::SecretBytes::CopyFrom(RandomBytes(32));
     key.edek = RandomBytes(kEdekSize);
@@ -66,8 +68,7 @@ class InProcessDekSource : public sdk::DekSource {
     deks_[key.edek] = key.plaintext.Clone();
     return key;
   }
-  absl::StatusOr<crypto::SecretBytes> Unwrap(absl::string_view edek,
-                                             const sdk::Context &) override {
+  absl::StatusOr<crypto::SecretBytes> Unwrap(absl::string_view edek, const sdk::Context&) override {
     absl::MutexLock lock(&mu_);
     auto it = deks_.find(std::string(edek));
     if (it == deks_.end()) return absl::NotFoundError("unknown EDEK");
@@ -82,7 +83,7 @@ class InProcessDekSource : public sdk::DekSource {
 // Runs `work` (one record per call, returning false on failure) on `threads`
 // threads for `seconds`; returns records per second, or -1 on a failure.
 // `make_work` builds each thread's work (its own contexts and buffers).
-double Run(int threads, double seconds, const std::function<std::function<bool()>()> &make_work) {
+double Run(int threads, double seconds, const std::function<std::function<bool()>()>& make_work) {
   std::atomic<bool> stop{false};
   std::atomic<bool> failed{false};
   std::atomic<int> ready{0};
@@ -113,7 +114,7 @@ double Run(int threads, double seconds, const std::function<std::function<bool()
   const absl::Time start = absl::Now();
   absl::SleepFor(absl::Seconds(seconds));
   stop = true;
-  for (std::thread &w : workers) w.join();
+  for (std::thread& w : workers) w.join();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
   if (failed) return -1;
   uint64_t total = 0;
@@ -127,6 +128,9 @@ struct Case {
   int threads;
   double sdk = 0;  // records/s, medians
   double raw = 0;
+  // Encrypt only: raw AES-GCM sealing into a new std::string per record, as
+  // Encrypt must return one (allocation and clearing included).
+  double raw_new = 0;
 };
 
 class Bench {
@@ -139,14 +143,23 @@ class Bench {
   }
 
   // Measures `c`, alternating the SDK and the baseline.
-  void Measure(Case &c) {
+  void Measure(Case& c) {
     const std::string record = RandomBytes(c.size);
     absl::StatusOr<std::string> ciphertext = encryptor_->Encrypt(kAlias, record, kAad);
     if (!ciphertext.ok()) std::abort();  // also warms the alias
     std::string sealed;
     RawAesGcm(key_).Seal(record, kAad, sealed);
-    std::vector<double> sdk, raw;
+    std::vector<double> sdk, raw, raw_new;
     for (int round = 0; round < kRounds; ++round) {
+      if (c.name == "Encrypt") {
+        raw_new.push_back(Run(c.threads, seconds_, [&]() -> std::function<bool()> {
+          auto aead = std::make_shared<RawAesGcm>(key_);
+          return [aead, &record] {
+            std::string out;
+            return aead->Seal(record, kAad, out);
+          };
+        }));
+      }
       raw.push_back(Run(c.threads, seconds_, [&]() -> std::function<bool()> {
         auto aead = std::make_shared<RawAesGcm>(key_);
         auto out = std::make_shared<std::string>();
@@ -156,7 +169,7 @@ class Bench {
         return [aead, out, &record] { return aead->Seal(record, kAad, *out); };
       }));
       sdk.push_back(Run(c.threads, seconds_, [&]() -> std::function<bool()> {
-        sdk::Encryptor *e = encryptor_.get();
+        sdk::Encryptor* e = encryptor_.get();
         if (c.name == "Decrypt") {
           return [e, &ciphertext] { return e->Decrypt(*ciphertext, kAad).ok(); };
         }
@@ -172,6 +185,7 @@ class Bench {
     }
     c.sdk = Median(sdk);
     c.raw = Median(raw);
+    c.raw_new = Median(raw_new);
   }
 
  private:
@@ -186,7 +200,7 @@ std::string SizeName(size_t size) {
 }
 
 // One row: the SDK against raw AES-GCM at the same size and thread count.
-SummaryRow AgainstRaw(const Case &c, double target) {
+SummaryRow AgainstRaw(const Case& c, double target) {
   SummaryRow row;
   row.comparison = absl::StrCat("SDK ", c.name, " ", SizeName(c.size), ", ", c.threads,
                                 c.threads == 1 ? " thread" : " threads");
@@ -199,8 +213,18 @@ SummaryRow AgainstRaw(const Case &c, double target) {
   return row;
 }
 
+// One row: Encrypt against raw AES-GCM that also returns a new string.
+SummaryRow AgainstRawNew(const Case& c) {
+  SummaryRow row = AgainstRaw(c, 0);
+  row.comparison += " (baseline returns a new string too)";
+  row.baseline = absl::StrCat("raw EVP AES-256-GCM into a new std::string: ",
+                              WithSeparators(c.raw_new), " records/s");
+  row.ratio = Percent(c.raw_new > 0 ? c.sdk / c.raw_new : 0);
+  return row;
+}
+
 // One row: the SDK on two threads against itself on one.
-SummaryRow Scaling(const Case &one, const Case &two) {
+SummaryRow Scaling(const Case& one, const Case& two) {
   SummaryRow row;
   row.comparison = absl::StrCat("SDK ", two.name, " ", SizeName(two.size), ", 2 threads vs 1");
   row.measured = absl::StrCat(WithSeparators(two.sdk), " records/s");
@@ -212,7 +236,7 @@ SummaryRow Scaling(const Case &one, const Case &two) {
   return row;
 }
 
-int Main(int argc, char **argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"The SDK's Encrypt and Decrypt against raw AES-256-GCM"};
   bool summary = false;
   double seconds = 1.0;
@@ -226,31 +250,32 @@ int Main(int argc, char **argv) {
 
   Bench bench(seconds);
   std::vector<Case> cases;
-  for (const char *name : {"Encrypt", "EncryptInto", "Decrypt"}) {
+  for (const char* name : {"Encrypt", "EncryptInto", "Decrypt"}) {
     for (size_t size : {size_t{64}, size_t{1024}, size_t{16384}}) {
       if ((!only.empty() && only != name) || (only_size != 0 && only_size != size)) continue;
       for (int threads : {1, 2}) cases.push_back({name, size, threads});
     }
   }
-  for (Case &c : cases) bench.Measure(c);
+  for (Case& c : cases) bench.Measure(c);
 
   std::vector<SummaryRow> rows;
   for (size_t i = 0; i < cases.size(); i += 2) {
-    const Case &one = cases[i];
-    const Case &two = cases[i + 1];
-    const bool headline = one.size == 1024 && one.name != "EncryptInto";
+    const Case& one = cases[i];
+    const Case& two = cases[i + 1];
+    const bool headline = one.size == 1024;
     rows.push_back(AgainstRaw(one, headline ? 0.85 : 0));
+    if (one.name == "Encrypt" && one.size == 1024) rows.push_back(AgainstRawNew(one));
     rows.push_back(AgainstRaw(two, 0));
     if (headline) rows.push_back(Scaling(one, two));
   }
   // The rows go to stdout either way; --summary is what scripts/bench.sh
   // passes to every benchmark, and here the details are on stderr anyway.
   (void)summary;
-  for (const SummaryRow &row : rows) PrintRow(row);
+  for (const SummaryRow& row : rows) PrintRow(row);
   return 0;
 }
 
 }  // namespace
 }  // namespace keybroker::bench
 
-int main(int argc, char **argv) { return keybroker::bench::Main(argc, argv); }
+int main(int argc, char** argv) { return keybroker::bench::Main(argc, argv); }

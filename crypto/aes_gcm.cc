@@ -13,18 +13,18 @@ constexpr size_t kMaxNonceSize = 64;
 
 // Explicitly fetched once: OpenSSL 3's implicit fetch through EVP_aes_256_gcm()
 // costs a provider look-up on every init.
-const EVP_CIPHER *Aes256Gcm() {
-  static const EVP_CIPHER *cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+const EVP_CIPHER* Aes256Gcm() {
+  static const EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
   return cipher;
 }
 
 struct CtxDeleter {
-  void operator()(EVP_CIPHER_CTX *ctx) const { EVP_CIPHER_CTX_free(ctx); }
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
 };
 
 // One context per thread, re-initialised for every call: no allocation on the
 // hot path and no sharing between threads.
-EVP_CIPHER_CTX *ThreadContext() {
+EVP_CIPHER_CTX* ThreadContext() {
   thread_local std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx(EVP_CIPHER_CTX_new());
   return ctx.get();
 }
@@ -41,7 +41,7 @@ bool SizesFit(absl::Span<const uint8_t> nonce, size_t in, size_t out, AadParts a
 // Sets the key (unless null: already set) and nonce of `ctx`, whose cipher
 // is set and whose nonce length is `*nonce_size`, and feeds the aad: what
 // every record needs before its data.
-bool Begin(EVP_CIPHER_CTX *ctx, int encrypt, const SecretBytes *key, size_t *nonce_size,
+bool Begin(EVP_CIPHER_CTX* ctx, int encrypt, const SecretBytes* key, size_t* nonce_size,
            absl::Span<const uint8_t> nonce, AadParts aad_parts) {
   // The nonce length is a setting of the context; set it only when it changes.
   if (nonce.size() != *nonce_size) {
@@ -52,7 +52,7 @@ bool Begin(EVP_CIPHER_CTX *ctx, int encrypt, const SecretBytes *key, size_t *non
     }
     *nonce_size = nonce.size();
   }
-  const uint8_t *key_bytes = key != nullptr ? key->Reveal().data() : nullptr;
+  const uint8_t* key_bytes = key != nullptr ? key->Reveal().data() : nullptr;
   if (EVP_CipherInit_ex2(ctx, nullptr, key_bytes, nonce.data(), encrypt, nullptr) != 1) {
     return false;
   }
@@ -67,7 +67,7 @@ bool Begin(EVP_CIPHER_CTX *ctx, int encrypt, const SecretBytes *key, size_t *non
 }
 
 // Encrypts `plaintext` into `ciphertext` and writes the tag, after Begin.
-bool SealRest(EVP_CIPHER_CTX *ctx, absl::Span<const uint8_t> plaintext,
+bool SealRest(EVP_CIPHER_CTX* ctx, absl::Span<const uint8_t> plaintext,
               absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag) {
   int len = 0;
   int final_len = 0;
@@ -79,12 +79,12 @@ bool SealRest(EVP_CIPHER_CTX *ctx, absl::Span<const uint8_t> plaintext,
 }
 
 // Decrypts `ciphertext` into `plaintext` and verifies `tag`, after Begin.
-bool OpenRest(EVP_CIPHER_CTX *ctx, absl::Span<const uint8_t> ciphertext,
+bool OpenRest(EVP_CIPHER_CTX* ctx, absl::Span<const uint8_t> ciphertext,
               absl::Span<const uint8_t> tag, absl::Span<uint8_t> plaintext) {
   int len = 0;
   int final_len = 0;
   // EVP wants a mutable tag pointer but only reads it.
-  void *tag_ptr = const_cast<uint8_t *>(tag.data());
+  void* tag_ptr = const_cast<uint8_t*>(tag.data());
   return (ciphertext.empty() || EVP_CipherUpdate(ctx, plaintext.data(), &len, ciphertext.data(),
                                                  static_cast<int>(ciphertext.size())) == 1) &&
          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, static_cast<int>(AesGcm::kTagSize),
@@ -107,34 +107,34 @@ absl::Status OpenFailed(absl::Span<uint8_t> plaintext) {
 }
 
 // Sets the cipher of the thread's context for a one-shot call.
-bool SetCipher(EVP_CIPHER_CTX *ctx, int encrypt) {
-  const EVP_CIPHER *cipher = Aes256Gcm();
+bool SetCipher(EVP_CIPHER_CTX* ctx, int encrypt) {
+  const EVP_CIPHER* cipher = Aes256Gcm();
   return ctx != nullptr && cipher != nullptr &&
          EVP_CipherInit_ex2(ctx, cipher, nullptr, nullptr, encrypt, nullptr) == 1;
 }
 
 }  // namespace
 
-absl::Status AesGcm::Seal(const SecretBytes &key, absl::Span<const uint8_t> nonce,
+absl::Status AesGcm::Seal(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                           absl::Span<const uint8_t> plaintext, absl::Span<const uint8_t> aad,
                           absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag) {
   return SealWithAadParts(key, nonce, plaintext, {aad}, ciphertext, tag);
 }
 
-absl::Status AesGcm::Open(const SecretBytes &key, absl::Span<const uint8_t> nonce,
+absl::Status AesGcm::Open(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                           absl::Span<const uint8_t> ciphertext, absl::Span<const uint8_t> aad,
                           absl::Span<const uint8_t> tag, absl::Span<uint8_t> plaintext) {
   return OpenWithAadParts(key, nonce, ciphertext, {aad}, tag, plaintext);
 }
 
-absl::Status AesGcm::SealWithAadParts(const SecretBytes &key, absl::Span<const uint8_t> nonce,
+absl::Status AesGcm::SealWithAadParts(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                                       absl::Span<const uint8_t> plaintext, AadParts aad_parts,
                                       absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag) {
   if (key.size() != kKeySize || tag.size() != kTagSize ||
       !SizesFit(nonce, plaintext.size(), ciphertext.size(), aad_parts)) {
     return WrongSizes();
   }
-  EVP_CIPHER_CTX *ctx = ThreadContext();
+  EVP_CIPHER_CTX* ctx = ThreadContext();
   size_t nonce_size = AesGcm::kNonceSize;  // SetCipher starts from the default
   if (!SetCipher(ctx, 1) || !Begin(ctx, 1, &key, &nonce_size, nonce, aad_parts) ||
       !SealRest(ctx, plaintext, ciphertext, tag)) {
@@ -143,7 +143,7 @@ absl::Status AesGcm::SealWithAadParts(const SecretBytes &key, absl::Span<const u
   return absl::OkStatus();
 }
 
-absl::Status AesGcm::OpenWithAadParts(const SecretBytes &key, absl::Span<const uint8_t> nonce,
+absl::Status AesGcm::OpenWithAadParts(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                                       absl::Span<const uint8_t> ciphertext, AadParts aad_parts,
                                       absl::Span<const uint8_t> tag,
                                       absl::Span<uint8_t> plaintext) {
@@ -151,7 +151,7 @@ absl::Status AesGcm::OpenWithAadParts(const SecretBytes &key, absl::Span<const u
       !SizesFit(nonce, ciphertext.size(), plaintext.size(), aad_parts)) {
     return WrongSizes();
   }
-  EVP_CIPHER_CTX *ctx = ThreadContext();
+  EVP_CIPHER_CTX* ctx = ThreadContext();
   size_t nonce_size = AesGcm::kNonceSize;  // SetCipher starts from the default
   if (!SetCipher(ctx, 0) || !Begin(ctx, 0, &key, &nonce_size, nonce, aad_parts) ||
       !OpenRest(ctx, ciphertext, tag, plaintext)) {
@@ -160,10 +160,10 @@ absl::Status AesGcm::OpenWithAadParts(const SecretBytes &key, absl::Span<const u
   return absl::OkStatus();
 }
 
-std::unique_ptr<AesGcmKeyed> AesGcmKeyed::Create(const SecretBytes &key) {
-  const EVP_CIPHER *cipher = Aes256Gcm();
+std::unique_ptr<AesGcmKeyed> AesGcmKeyed::Create(const SecretBytes& key) {
+  const EVP_CIPHER* cipher = Aes256Gcm();
   if (key.size() != AesGcm::kKeySize || cipher == nullptr) return nullptr;
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   if (ctx == nullptr) return nullptr;
   if (EVP_CipherInit_ex2(ctx, cipher, key.Reveal().data(), nullptr, 1, nullptr) != 1) {
     EVP_CIPHER_CTX_free(ctx);

@@ -31,7 +31,7 @@ class AesGcm {
   // `aad`. `ciphertext` must be exactly plaintext.size() bytes and `tag`
   // kTagSize bytes. INVALID_ARGUMENT on wrong sizes; INTERNAL if OpenSSL fails.
   // A nonce must never repeat under one key.
-  static absl::Status Seal(const SecretBytes &key, absl::Span<const uint8_t> nonce,
+  static absl::Status Seal(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                            absl::Span<const uint8_t> plaintext, absl::Span<const uint8_t> aad,
                            absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag);
 
@@ -39,7 +39,7 @@ class AesGcm {
   // bytes; when verification fails it is wiped (nothing unverified is left).
   // INVALID_ARGUMENT when the tag does not verify (wrong key, nonce, aad, or
   // tampered input) or sizes are wrong.
-  static absl::Status Open(const SecretBytes &key, absl::Span<const uint8_t> nonce,
+  static absl::Status Open(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                            absl::Span<const uint8_t> ciphertext, absl::Span<const uint8_t> aad,
                            absl::Span<const uint8_t> tag, absl::Span<uint8_t> plaintext);
 
@@ -47,11 +47,11 @@ class AesGcm {
   // authenticates their concatenation, fed in order without copying (the
   // SDK's ciphertext header followed by the caller's aad). Each piece is at
   // most INT_MAX bytes.
-  static absl::Status SealWithAadParts(const SecretBytes &key, absl::Span<const uint8_t> nonce,
+  static absl::Status SealWithAadParts(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                                        absl::Span<const uint8_t> plaintext,
                                        std::initializer_list<absl::Span<const uint8_t>> aad_parts,
                                        absl::Span<uint8_t> ciphertext, absl::Span<uint8_t> tag);
-  static absl::Status OpenWithAadParts(const SecretBytes &key, absl::Span<const uint8_t> nonce,
+  static absl::Status OpenWithAadParts(const SecretBytes& key, absl::Span<const uint8_t> nonce,
                                        absl::Span<const uint8_t> ciphertext,
                                        std::initializer_list<absl::Span<const uint8_t>> aad_parts,
                                        absl::Span<const uint8_t> tag,
@@ -66,10 +66,10 @@ class AesGcm {
 class AesGcmKeyed {
  public:
   // Returns nullptr if `key` is not 32 bytes or OpenSSL cannot set it up.
-  static std::unique_ptr<AesGcmKeyed> Create(const SecretBytes &key);
+  static std::unique_ptr<AesGcmKeyed> Create(const SecretBytes& key);
   ~AesGcmKeyed();
-  AesGcmKeyed(const AesGcmKeyed &) = delete;
-  AesGcmKeyed &operator=(const AesGcmKeyed &) = delete;
+  AesGcmKeyed(const AesGcmKeyed&) = delete;
+  AesGcmKeyed& operator=(const AesGcmKeyed&) = delete;
 
   // As AesGcm::SealWithAadParts and OpenWithAadParts, under the key given
   // at creation.
@@ -83,8 +83,8 @@ class AesGcmKeyed {
                                 absl::Span<const uint8_t> tag, absl::Span<uint8_t> plaintext);
 
  private:
-  explicit AesGcmKeyed(evp_cipher_ctx_st *ctx) : ctx_(ctx) {}
-  evp_cipher_ctx_st *const ctx_;
+  explicit AesGcmKeyed(evp_cipher_ctx_st* ctx) : ctx_(ctx) {}
+  evp_cipher_ctx_st* const ctx_;
   size_t nonce_size_ = AesGcm::kNonceSize;  // the context's current nonce length
 };
 

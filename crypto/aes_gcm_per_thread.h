@@ -29,10 +29,10 @@ namespace keybroker::crypto {
 
 class AesGcmPerThread {
  public:
-  explicit AesGcmPerThread(const SecretBytes &key) : key_(key) {}
+  explicit AesGcmPerThread(const SecretBytes& key) : key_(key) {}
   ~AesGcmPerThread();
-  AesGcmPerThread(const AesGcmPerThread &) = delete;
-  AesGcmPerThread &operator=(const AesGcmPerThread &) = delete;
+  AesGcmPerThread(const AesGcmPerThread&) = delete;
+  AesGcmPerThread& operator=(const AesGcmPerThread&) = delete;
 
   // As AesGcm::SealWithAadParts and OpenWithAadParts under the key.
   absl::Status SealWithAadParts(absl::Span<const uint8_t> nonce,
@@ -55,11 +55,11 @@ class AesGcmPerThread {
   // Returns this thread's slot, held, with its cipher made; or nullptr when
   // another thread holds it or OpenSSL cannot make the cipher (the slot is
   // then not held).
-  Slot *Hold() const;
-  static void Release(Slot *slot) { slot->held.store(false, std::memory_order_release); }
+  Slot* Hold() const;
+  static void Release(Slot* slot) { slot->held.store(false, std::memory_order_release); }
 
-  const SecretBytes &key_;
-  mutable std::atomic<Slot *> slots_{nullptr};  // kSlots of them once used
+  const SecretBytes& key_;
+  mutable std::atomic<Slot*> slots_{nullptr};  // kSlots of them once used
 };
 
 }  // namespace keybroker::crypto

@@ -49,7 +49,7 @@ absl::Status FillNonce(absl::Span<uint8_t> nonce) {
     batch.generation = generation;
   }
   --batch.left;
-  const uint8_t *drawn = batch.bytes + batch.left * kMaxBatchedNonce;
+  const uint8_t* drawn = batch.bytes + batch.left * kMaxBatchedNonce;
   std::copy(drawn, drawn + nonce.size(), nonce.begin());
   return absl::OkStatus();
 }

@@ -14,7 +14,7 @@
 
 namespace keybroker::sdk::internal {
 
-absl::StatusOr<DekBudget> DekBudget::FromOptions(const EncryptorOptions &options) {
+absl::StatusOr<DekBudget> DekBudget::FromOptions(const EncryptorOptions& options) {
   if (options.max_encryptions_per_dek == 0) {
     return InvalidRequest("encryptor: max_encryptions_per_dek must be at least 1");
   }
@@ -39,21 +39,21 @@ absl::StatusOr<DekBudget> DekBudget::FromOptions(const EncryptorOptions &options
   return budget;
 }
 
-EncryptionKeys::EncryptionKeys(DekSource *source, Context context, DekBudget budget,
-                               const Clock *clock)
+EncryptionKeys::EncryptionKeys(DekSource* source, Context context, DekBudget budget,
+                               const Clock* clock)
     : source_(source), context_(std::move(context)), budget_(budget), clock_(clock) {}
 
 EncryptionKeys::~EncryptionKeys() {
   std::vector<std::thread> fetchers;
   {
     absl::MutexLock lock(&mu_);
-    for (auto &[alias, state] : aliases_) {
+    for (auto& [alias, state] : aliases_) {
       if (state->fetcher.joinable()) fetchers.push_back(std::move(state->fetcher));
     }
   }
   // A fetch still running takes mu_ once more to publish its result: join
   // with the lock released.
-  for (std::thread &fetcher : fetchers) fetcher.join();
+  for (std::thread& fetcher : fetchers) fetcher.join();
 }
 
 absl::StatusOr<std::shared_ptr<const EncryptionKey>> EncryptionKeys::Acquire(
@@ -95,8 +95,8 @@ void EncryptionKeys::RefreshIfDue(absl::string_view alias) {
   if (refresh) StartBackgroundFetch(alias);
 }
 
-bool EncryptionKeys::TryReserve(const std::shared_ptr<EncryptionKey> &key, absl::Time now,
-                                uint64_t wanted, uint64_t *granted, uint64_t *used) const {
+bool EncryptionKeys::TryReserve(const std::shared_ptr<EncryptionKey>& key, absl::Time now,
+                                uint64_t wanted, uint64_t* granted, uint64_t* used) const {
   if (key == nullptr || now >= key->expires) return false;
   // Relaxed: the count only has to hand out each use once; the key's other
   // fields were published under mu_.
@@ -107,7 +107,7 @@ bool EncryptionKeys::TryReserve(const std::shared_ptr<EncryptionKey> &key, absl:
   return true;
 }
 
-bool EncryptionKeys::RefreshDueLocked(const AliasState &state, const EncryptionKey &key,
+bool EncryptionKeys::RefreshDueLocked(const AliasState& state, const EncryptionKey& key,
                                       uint64_t used, absl::Time now) const {
   const bool due = used >= budget_.refresh_uses || now >= key.refresh_after;
   return due && !state.fetching && state.next == nullptr && now >= state.retry_after;
@@ -116,7 +116,7 @@ bool EncryptionKeys::RefreshDueLocked(const AliasState &state, const EncryptionK
 void EncryptionKeys::StartBackgroundFetch(absl::string_view alias) {
   absl::MutexLock lock(&mu_);
   auto it = aliases_.find(alias);
-  AliasState &state = *it->second;
+  AliasState& state = *it->second;
   // Another caller may have started it since the shared lock was dropped.
   if (state.fetching || state.next != nullptr || clock_->Now() < state.retry_after) return;
   absl::Status started = StartFetchLocked(it->first, state);
@@ -134,8 +134,8 @@ absl::StatusOr<Reservation> EncryptionKeys::ReserveSlow(absl::string_view alias,
   if (it == aliases_.end()) {
     it = aliases_.emplace(std::string(alias), std::make_unique<AliasState>()).first;
   }
-  const std::string &name = it->first;
-  AliasState &state = *it->second;
+  const std::string& name = it->first;
+  AliasState& state = *it->second;
   while (true) {
     const absl::Time now = clock_->Now();
     uint64_t used = 0;
@@ -165,14 +165,14 @@ absl::StatusOr<Reservation> EncryptionKeys::ReserveSlow(absl::string_view alias,
   }
 }
 
-absl::Status EncryptionKeys::StartFetchLocked(const std::string &alias, AliasState &state) {
+absl::Status EncryptionKeys::StartFetchLocked(const std::string& alias, AliasState& state) {
   // The previous fetcher cleared `fetching` under mu_ and touches nothing
   // after that, so this join is immediate.
   if (state.fetcher.joinable()) state.fetcher.join();
   state.fetching = true;
   try {
     state.fetcher = std::thread([this, &alias, &state] { Fetch(alias, state); });
-  } catch (const std::system_error &e) {
+  } catch (const std::system_error& e) {
     state.fetching = false;
     return Internal(absl::StrCat("encryptor: cannot start a thread to fetch a DEK for key alias \"",
                                  alias, "\": ", e.what()));
@@ -180,7 +180,7 @@ absl::Status EncryptionKeys::StartFetchLocked(const std::string &alias, AliasSta
   return absl::OkStatus();
 }
 
-void EncryptionKeys::Fetch(const std::string &alias, AliasState &state) {
+void EncryptionKeys::Fetch(const std::string& alias, AliasState& state) {
   absl::StatusOr<DataKey> data_key = source_->GenerateDek(alias, context_);
   absl::StatusOr<std::shared_ptr<EncryptionKey>> key =
       data_key.ok() ? MakeKey(std::move(*data_key)) : data_key.status();

@@ -58,7 +58,7 @@ struct DekBudget {
   // at kMaxEncryptionsPerDek. INVALID_ARGUMENT (reason INVALID_REQUEST) for
   // zero encryptions, a non-positive age, refresh_at outside (0, 1], or a
   // negative retry delay.
-  static absl::StatusOr<DekBudget> FromOptions(const EncryptorOptions &options);
+  static absl::StatusOr<DekBudget> FromOptions(const EncryptorOptions& options);
 };
 
 // One DEK as Encrypt uses it. Immutable once published, but for `uses`.
@@ -82,13 +82,13 @@ struct Reservation {
 class EncryptionKeys {
  public:
   // `source` and `clock` must outlive this object. Does no I/O.
-  EncryptionKeys(DekSource *source, Context context, DekBudget budget, const Clock *clock);
+  EncryptionKeys(DekSource* source, Context context, DekBudget budget, const Clock* clock);
   // Waits for fetches in flight (each as long as its DekSource call takes:
   // the Client's per-call timeout). No Acquire may be running.
   ~EncryptionKeys();
 
-  EncryptionKeys(const EncryptionKeys &) = delete;
-  EncryptionKeys &operator=(const EncryptionKeys &) = delete;
+  EncryptionKeys(const EncryptionKeys&) = delete;
+  EncryptionKeys& operator=(const EncryptionKeys&) = delete;
 
   // Returns a DEK of `alias` with one encryption reserved for the caller,
   // waiting for the DekSource only when no DEK of `alias` has budget left.
@@ -125,23 +125,23 @@ class EncryptionKeys {
   // Takes up to `wanted` uses of `key` if it has age and uses left:
   // `*granted` becomes the number taken (at least 1), `*used` the number of
   // uses handed out including these.
-  bool TryReserve(const std::shared_ptr<EncryptionKey> &key, absl::Time now, uint64_t wanted,
-                  uint64_t *granted, uint64_t *used) const;
-  bool RefreshDueLocked(const AliasState &state, const EncryptionKey &key, uint64_t used,
+  bool TryReserve(const std::shared_ptr<EncryptionKey>& key, absl::Time now, uint64_t wanted,
+                  uint64_t* granted, uint64_t* used) const;
+  bool RefreshDueLocked(const AliasState& state, const EncryptionKey& key, uint64_t used,
                         absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Reservation> ReserveSlow(absl::string_view alias, uint64_t wanted)
       ABSL_LOCKS_EXCLUDED(mu_);
   void StartBackgroundFetch(absl::string_view alias) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status StartFetchLocked(const std::string &alias, AliasState &state)
+  absl::Status StartFetchLocked(const std::string& alias, AliasState& state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Fetch(const std::string &alias, AliasState &state) ABSL_LOCKS_EXCLUDED(mu_);
+  void Fetch(const std::string& alias, AliasState& state) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::shared_ptr<EncryptionKey>> MakeKey(DataKey data_key) const;
 
   // Set at construction.
-  DekSource *const source_;
+  DekSource* const source_;
   const Context context_;
   const DekBudget budget_;
-  const Clock *const clock_;
+  const Clock* const clock_;
 
   mutable absl::Mutex mu_;
   // Entries are never removed, so AliasState and key references stay valid;

@@ -17,19 +17,19 @@ uint64_t NextId() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool TryHoldSlot(std::atomic<bool> &held) {
+bool TryHoldSlot(std::atomic<bool>& held) {
   // A plain load first: a slot another thread holds is not written to.
   return !held.load(std::memory_order_relaxed) && !held.exchange(true, std::memory_order_acquire);
 }
 
 }  // namespace
 
-uint64_t EncryptionLeases::BlockFor(const DekBudget &budget) {
+uint64_t EncryptionLeases::BlockFor(const DekBudget& budget) {
   return std::clamp<uint64_t>(budget.max_uses / kBlocksPerBudget, 1, kMaxBlock);
 }
 
-EncryptionLeases::EncryptionLeases(EncryptionKeys *keys, const DekBudget &budget,
-                                   const Clock *clock)
+EncryptionLeases::EncryptionLeases(EncryptionKeys* keys, const DekBudget& budget,
+                                   const Clock* clock)
     : keys_(keys),
       clock_(clock),
       block_(BlockFor(budget)),
@@ -37,9 +37,9 @@ EncryptionLeases::EncryptionLeases(EncryptionKeys *keys, const DekBudget &budget
       id_(NextId()) {}
 
 absl::Status EncryptionLeases::WithKey(absl::string_view alias,
-                                       absl::FunctionRef<absl::Status(const EncryptionKey &)> use) {
-  AliasLeases *leases = Find(alias);
-  Lease &lease = leases->slots[ThisThreadIndex() % kSlots];
+                                       absl::FunctionRef<absl::Status(const EncryptionKey&)> use) {
+  AliasLeases* leases = Find(alias);
+  Lease& lease = leases->slots[ThisThreadIndex() % kSlots];
   if (!TryHoldSlot(lease.held)) {
     ASSIGN_OR_RETURN(std::shared_ptr<const EncryptionKey> key, keys_->Acquire(alias));
     return use(*key);
@@ -53,7 +53,7 @@ absl::Status EncryptionLeases::WithKey(absl::string_view alias,
   return status;
 }
 
-absl::Status EncryptionLeases::Ready(absl::string_view alias, AliasLeases &leases, Lease &lease) {
+absl::Status EncryptionLeases::Ready(absl::string_view alias, AliasLeases& leases, Lease& lease) {
   const absl::Time now = clock_->Now();
   if (lease.uses_left > 0 && now < lease.check_at) return absl::OkStatus();
   if (lease.uses_left > 0 && now < lease.key->expires) {
@@ -74,8 +74,8 @@ absl::Status EncryptionLeases::Ready(absl::string_view alias, AliasLeases &lease
   return absl::OkStatus();
 }
 
-void EncryptionLeases::DropOthers(AliasLeases &leases, const EncryptionKey *current) {
-  for (Lease &other : leases.slots) {
+void EncryptionLeases::DropOthers(AliasLeases& leases, const EncryptionKey* current) {
+  for (Lease& other : leases.slots) {
     if (!TryHoldSlot(other.held)) continue;  // ours, or in use: it renews itself
     if (other.key != nullptr && other.key.get() != current) {
       other.key.reset();
@@ -85,20 +85,20 @@ void EncryptionLeases::DropOthers(AliasLeases &leases, const EncryptionKey *curr
   }
 }
 
-EncryptionLeases::AliasLeases *EncryptionLeases::Find(absl::string_view alias) {
+EncryptionLeases::AliasLeases* EncryptionLeases::Find(absl::string_view alias) {
   // The last few aliases this thread used, across EncryptionLeases objects
   // (told apart by id_, never reused).
   struct Cached {
     uint64_t owner = 0;
     std::string alias;
-    AliasLeases *leases = nullptr;
+    AliasLeases* leases = nullptr;
   };
   thread_local std::array<Cached, 4> cache;
   thread_local size_t next_victim = 0;
-  for (const Cached &entry : cache) {
+  for (const Cached& entry : cache) {
     if (entry.owner == id_ && entry.alias == alias) return entry.leases;
   }
-  AliasLeases *leases;
+  AliasLeases* leases;
   {
     absl::MutexLock lock(&mu_);
     auto it = aliases_.find(alias);
@@ -107,7 +107,7 @@ EncryptionLeases::AliasLeases *EncryptionLeases::Find(absl::string_view alias) {
     }
     leases = it->second.get();
   }
-  Cached &entry = cache[next_victim++ % cache.size()];
+  Cached& entry = cache[next_victim++ % cache.size()];
   entry.owner = id_;
   entry.alias.assign(alias.data(), alias.size());
   entry.leases = leases;

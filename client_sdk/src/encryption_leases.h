@@ -45,19 +45,19 @@ namespace keybroker::sdk::internal {
 class EncryptionLeases {
  public:
   // `keys` and `clock` must outlive this object; `budget` is the keys'.
-  EncryptionLeases(EncryptionKeys *keys, const DekBudget &budget, const Clock *clock);
+  EncryptionLeases(EncryptionKeys* keys, const DekBudget& budget, const Clock* clock);
 
-  EncryptionLeases(const EncryptionLeases &) = delete;
-  EncryptionLeases &operator=(const EncryptionLeases &) = delete;
+  EncryptionLeases(const EncryptionLeases&) = delete;
+  EncryptionLeases& operator=(const EncryptionLeases&) = delete;
 
   // Calls `use` with a DEK of `alias`, one of its uses spent for the call,
   // and returns what `use` returns; or the error of getting a DEK
   // (EncryptionKeys::Acquire's), without calling `use`.
   absl::Status WithKey(absl::string_view alias,
-                       absl::FunctionRef<absl::Status(const EncryptionKey &)> use);
+                       absl::FunctionRef<absl::Status(const EncryptionKey&)> use);
 
   // The number of uses a lease reserves at once under `budget`.
-  static uint64_t BlockFor(const DekBudget &budget);
+  static uint64_t BlockFor(const DekBudget& budget);
 
  private:
   static constexpr size_t kSlots = 16;
@@ -74,17 +74,17 @@ class EncryptionLeases {
 
   // Returns the leases of `alias`, made on first use; from a per-thread
   // cache of the last few aliases without a lock.
-  AliasLeases *Find(absl::string_view alias) ABSL_LOCKS_EXCLUDED(mu_);
+  AliasLeases* Find(absl::string_view alias) ABSL_LOCKS_EXCLUDED(mu_);
   // Makes `lease` (held) usable for one more record: renews it when its
   // uses are spent or its DEK expired, starts the next DEK's fetch when
   // its refresh age passed.
-  absl::Status Ready(absl::string_view alias, AliasLeases &leases, Lease &lease);
+  absl::Status Ready(absl::string_view alias, AliasLeases& leases, Lease& lease);
   // Drops the leases of `leases` that hold a DEK other than `current` and
   // that no thread holds at the moment.
-  static void DropOthers(AliasLeases &leases, const EncryptionKey *current);
+  static void DropOthers(AliasLeases& leases, const EncryptionKey* current);
 
-  EncryptionKeys *const keys_;
-  const Clock *const clock_;
+  EncryptionKeys* const keys_;
+  const Clock* const clock_;
   const uint64_t block_;
   const absl::Duration retry_delay_;
   const uint64_t id_;  // unique per object: per-thread caches never confuse two

@@ -31,8 +31,8 @@ constexpr size_t kMaxPlaintextSize = INT_MAX;
 
 class Encryptor::Impl {
  public:
-  Impl(DekSource *source, const EncryptorOptions &options, internal::DekBudget budget,
-       const Clock *clock)
+  Impl(DekSource* source, const EncryptorOptions& options, internal::DekBudget budget,
+       const Clock* clock)
       : source_(source),
         context_(options.dek_context),
         clock_(clock),
@@ -41,27 +41,27 @@ class Encryptor::Impl {
         decrypt_cache_(options.decrypt_cache_entries, options.decrypt_cache_ttl) {}
 
   absl::Status EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
-                           absl::string_view aad, std::string &out);
+                           absl::string_view aad, std::string& out);
   absl::Status DecryptInto(absl::string_view ciphertext, absl::string_view aad,
-                           std::string &plaintext);
+                           std::string& plaintext);
 
  private:
   // DecryptInto but for emptying `plaintext` on errors.
   absl::Status ParseAndOpen(absl::string_view ciphertext, absl::string_view aad,
-                            std::string &plaintext);
+                            std::string& plaintext);
   // Returns the DEK inside `edek`, from the cache or through the source.
   absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> DekFor(absl::string_view edek);
 
-  DekSource *const source_;
+  DekSource* const source_;
   const Context context_;
-  const Clock *const clock_;
+  const Clock* const clock_;
   internal::EncryptionKeys keys_;
   internal::EncryptionLeases leases_;  // after keys_: uses it, goes first
   internal::DecryptCache decrypt_cache_;
 };
 
 absl::Status Encryptor::Impl::EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
-                                          absl::string_view aad, std::string &out) {
+                                          absl::string_view aad, std::string& out) {
   absl::Status sealed;
   if (key_alias.empty()) {
     sealed = InvalidRequest("encrypt: the key alias is empty");
@@ -69,7 +69,7 @@ absl::Status Encryptor::Impl::EncryptInto(absl::string_view key_alias, absl::str
     sealed = InvalidRequest(absl::StrCat("encrypt: the plaintext is ", plaintext.size(),
                                          " bytes; at most 2^31 - 1 are supported"));
   } else {
-    sealed = leases_.WithKey(key_alias, [&](const internal::EncryptionKey &key) -> absl::Status {
+    sealed = leases_.WithKey(key_alias, [&](const internal::EncryptionKey& key) -> absl::Status {
       ASSIGN_OR_RETURN(internal::CiphertextSlots slots,
                        internal::LayOutCiphertext(key.edek, plaintext.size(), out));
       RETURN_IF_ERROR(crypto::FillNonce(slots.nonce));
@@ -84,7 +84,7 @@ absl::Status Encryptor::Impl::EncryptInto(absl::string_view key_alias, absl::str
 }
 
 absl::Status Encryptor::Impl::DecryptInto(absl::string_view ciphertext, absl::string_view aad,
-                                          std::string &plaintext) {
+                                          std::string& plaintext) {
   absl::Status opened = ParseAndOpen(ciphertext, aad, plaintext);
   if (opened.ok()) return opened;
   // Whatever the error, the buffer is emptied: what it held is the
@@ -95,9 +95,9 @@ absl::Status Encryptor::Impl::DecryptInto(absl::string_view ciphertext, absl::st
 }
 
 absl::Status Encryptor::Impl::ParseAndOpen(absl::string_view ciphertext, absl::string_view aad,
-                                           std::string &plaintext) {
+                                           std::string& plaintext) {
   ASSIGN_OR_RETURN(internal::CiphertextParts parts, internal::ParseCiphertext(ciphertext));
-  auto open = [&](const internal::KeyedDek &dek) -> absl::Status {
+  auto open = [&](const internal::KeyedDek& dek) -> absl::Status {
     // resize, not assign: a reused buffer of the right size is not cleared
     // first; every byte is written.
     plaintext.resize(parts.encrypted.size());
@@ -132,14 +132,14 @@ absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> Encryptor::Impl::DekFo
   return shared;
 }
 
-absl::StatusOr<std::unique_ptr<Encryptor>> Encryptor::Create(DekSource *source,
+absl::StatusOr<std::unique_ptr<Encryptor>> Encryptor::Create(DekSource* source,
                                                              EncryptorOptions options) {
   if (source == nullptr) return InvalidRequest("encryptor: the DEK source is null");
   if (options.decrypt_cache_ttl < absl::ZeroDuration()) {
     return InvalidRequest("encryptor: decrypt_cache_ttl must not be negative");
   }
   ASSIGN_OR_RETURN(internal::DekBudget budget, internal::DekBudget::FromOptions(options));
-  const Clock *clock = options.clock != nullptr ? options.clock : MonotonicClock();
+  const Clock* clock = options.clock != nullptr ? options.clock : MonotonicClock();
   return std::unique_ptr<Encryptor>(
       new Encryptor(std::make_unique<Impl>(source, options, budget, clock)));
 }
@@ -156,7 +156,7 @@ absl::StatusOr<std::string> Encryptor::Encrypt(absl::string_view key_alias,
 }
 
 absl::Status Encryptor::EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
-                                    absl::string_view aad, std::string &out) {
+                                    absl::string_view aad, std::string& out) {
   return impl_->EncryptInto(key_alias, plaintext, aad, out);
 }
 
@@ -168,7 +168,7 @@ absl::StatusOr<std::string> Encryptor::Decrypt(absl::string_view ciphertext,
 }
 
 absl::Status Encryptor::DecryptInto(absl::string_view ciphertext, absl::string_view aad,
-                                    std::string &plaintext) {
+                                    std::string& plaintext) {
   return impl_->DecryptInto(ciphertext, aad, plaintext);
 }
 

@@ -38,7 +38,7 @@ DekBudget Budget(uint64_t max_uses, double refresh_at = 0.75,
 
 class EncryptionLeasesTest : public ::testing::Test {
  protected:
-  void Start(const DekBudget &budget) {
+  void Start(const DekBudget& budget) {
     keys_ = std::make_unique<EncryptionKeys>(&source_, Context{{"app", "test"}}, budget, &clock_);
     leases_ = std::make_unique<EncryptionLeases>(keys_.get(), budget, &clock_);
   }
@@ -50,7 +50,7 @@ class EncryptionLeasesTest : public ::testing::Test {
   };
   Used Use(absl::string_view alias = "orders") {
     Used used;
-    EXPECT_OK(leases_->WithKey(alias, [&](const EncryptionKey &key) {
+    EXPECT_OK(leases_->WithKey(alias, [&](const EncryptionKey& key) {
       used.edek = key.edek;
       used.uses = key.uses.load();
       return absl::OkStatus();
@@ -86,7 +86,7 @@ TEST_F(EncryptionLeasesTest, AThreadReservesUsesInBlocks) {
 TEST_F(EncryptionLeasesTest, ErrorsOfTheUseComeBackAndStillSpendTheUse) {
   Start(Budget(3));
   absl::Status failed = leases_->WithKey(
-      "orders", [](const EncryptionKey &) { return absl::InternalError("sealing failed"); });
+      "orders", [](const EncryptionKey&) { return absl::InternalError("sealing failed"); });
   EXPECT_EQ(failed.code(), absl::StatusCode::kInternal);
   Used second = Use();
   Used third = Use();
@@ -98,7 +98,7 @@ TEST_F(EncryptionLeasesTest, SourceErrorsComeBackWithoutCallingTheUse) {
   Start(Budget(3));
   source_.FailWith(absl::UnavailableError("broker down"));
   bool called = false;
-  absl::Status status = leases_->WithKey("orders", [&](const EncryptionKey &) {
+  absl::Status status = leases_->WithKey("orders", [&](const EncryptionKey&) {
     called = true;
     return absl::OkStatus();
   });
@@ -120,7 +120,7 @@ TEST_F(EncryptionLeasesTest, NoDekIsUsedBeyondItsBudgetWhateverTheThreads) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        absl::Status status = leases_->WithKey("orders", [&](const EncryptionKey &key) {
+        absl::Status status = leases_->WithKey("orders", [&](const EncryptionKey& key) {
           ++seen[t][key.edek];
           return absl::OkStatus();
         });
@@ -128,14 +128,14 @@ TEST_F(EncryptionLeasesTest, NoDekIsUsedBeyondItsBudgetWhateverTheThreads) {
       }
     });
   }
-  for (std::thread &thread : threads) thread.join();
+  for (std::thread& thread : threads) thread.join();
   EXPECT_THAT(failures, ::testing::Each(0));
   std::map<std::string, uint64_t> uses;
-  for (const auto &per_thread : seen) {
-    for (const auto &[edek, count] : per_thread) uses[edek] += count;
+  for (const auto& per_thread : seen) {
+    for (const auto& [edek, count] : per_thread) uses[edek] += count;
   }
   uint64_t total = 0;
-  for (const auto &[edek, count] : uses) {
+  for (const auto& [edek, count] : uses) {
     EXPECT_LE(count, kBudget);
     total += count;
   }

@@ -28,7 +28,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 // The EDEK inside a format-1 ciphertext (docs/ciphertext-format.md).
-std::string EdekOf(const std::string &ciphertext) {
+std::string EdekOf(const std::string& ciphertext) {
   size_t size = (static_cast<uint8_t>(ciphertext[1]) << 8) | static_cast<uint8_t>(ciphertext[2]);
   return ciphertext.substr(3, size);
 }
@@ -52,7 +52,7 @@ class EncryptorTest : public ::testing::Test {
     return ciphertext.ok() ? *ciphertext : "";
   }
 
-  std::string MustDecrypt(const std::string &ciphertext, absl::string_view aad = "aad") {
+  std::string MustDecrypt(const std::string& ciphertext, absl::string_view aad = "aad") {
     absl::StatusOr<std::string> plaintext = encryptor_->Decrypt(ciphertext, aad);
     EXPECT_OK(plaintext);
     return plaintext.ok() ? *plaintext : "<failed>";
@@ -68,9 +68,9 @@ TEST_F(EncryptorTest, RoundTrips) {
   Start();
   std::string binary(256, '\0');
   for (int i = 0; i < 256; ++i) binary[i] = static_cast<char>(i);
-  for (const std::string &plaintext : {std::string(), std::string("x"), std::string("hello, world"),
+  for (const std::string& plaintext : {std::string(), std::string("x"), std::string("hello, world"),
                                        binary, std::string(100000, 'p')}) {
-    for (const std::string &aad : {std::string(), std::string("topic=orders"), binary}) {
+    for (const std::string& aad : {std::string(), std::string("topic=orders"), binary}) {
       std::string ciphertext = MustEncrypt(plaintext, aad);
       absl::StatusOr<std::string> decrypted = encryptor_->Decrypt(ciphertext, aad);
       ASSERT_OK(decrypted);
@@ -84,7 +84,7 @@ TEST_F(EncryptorTest, EncryptIntoAndDecryptIntoReuseTheCallersBuffers) {
   Start();
   std::string ciphertext = "left over from before, longer than what comes next ...........";
   std::string plaintext = "stale";
-  for (const std::string &message :
+  for (const std::string& message :
        {std::string("hello"), std::string(3000, 'x'), std::string(), std::string("again")}) {
     ASSERT_OK(encryptor_->EncryptInto("orders", message, "aad", ciphertext));
     EXPECT_EQ(MustDecrypt(ciphertext), message);
@@ -132,7 +132,7 @@ TEST_F(EncryptorTest, EqualPlaintextsGetDifferentNonces) {
 TEST_F(EncryptorTest, WrongAadIsEdekInvalid) {
   Start();
   std::string ciphertext = MustEncrypt("secret", "account=1");
-  for (const std::string &aad :
+  for (const std::string& aad :
        {std::string("account=2"), std::string(), std::string("account=1\0", 10),
         std::string("account="), std::string("xaccount=1")}) {
     EXPECT_THAT(encryptor_->Decrypt(ciphertext, aad), HasReason(ErrorReason::kEdekInvalid)) << aad;
@@ -200,7 +200,7 @@ TEST_F(EncryptorTest, ReusesADekUpToTheCountThenANewEdek) {
   EXPECT_NE(EdekOf(ciphertexts[2]), EdekOf(ciphertexts[3]));
   EXPECT_EQ(EdekOf(ciphertexts[3]), EdekOf(ciphertexts[5]));
   EXPECT_NE(EdekOf(ciphertexts[5]), EdekOf(ciphertexts[6]));
-  for (const std::string &ciphertext : ciphertexts) {
+  for (const std::string& ciphertext : ciphertexts) {
     EXPECT_EQ(MustDecrypt(ciphertext), "m");
   }
 }
@@ -238,7 +238,7 @@ TEST_F(EncryptorTest, DecryptCacheAvoidsUnwrap) {
   Start();
   std::vector<std::string> ciphertexts;
   for (int i = 0; i < 10; ++i) ciphertexts.push_back(MustEncrypt("m"));
-  for (const std::string &ciphertext : ciphertexts)
+  for (const std::string& ciphertext : ciphertexts)
     EXPECT_OK(encryptor_->Decrypt(ciphertext, "aad"));
   EXPECT_EQ(source_.unwrap_calls(), 1);
 }
@@ -261,7 +261,7 @@ TEST_F(EncryptorTest, DecryptCacheHonoursItsSize) {
   options_.max_encryptions_per_dek = 1;  // a new EDEK for every ciphertext
   Start();
   std::string one = MustEncrypt("1"), two = MustEncrypt("2"), three = MustEncrypt("3");
-  for (const std::string *ciphertext : {&one, &two, &three}) {
+  for (const std::string* ciphertext : {&one, &two, &three}) {
     EXPECT_OK(encryptor_->Decrypt(*ciphertext, "aad"));
   }
   EXPECT_EQ(source_.unwrap_calls(), 3);
@@ -345,13 +345,13 @@ TEST_F(EncryptorTest, ConcurrentEncryptAndDecrypt) {
       }
     });
   }
-  for (std::thread &thread : threads) thread.join();
+  for (std::thread& thread : threads) thread.join();
   EXPECT_THAT(failures, ::testing::Each(0));
   std::map<std::string, int> per_edek;
-  for (const auto &edeks : made) {
-    for (const std::string &edek : edeks) ++per_edek[edek];
+  for (const auto& edeks : made) {
+    for (const std::string& edek : edeks) ++per_edek[edek];
   }
-  for (const auto &[edek, count] : per_edek) EXPECT_LE(count, 20);
+  for (const auto& [edek, count] : per_edek) EXPECT_LE(count, 20);
 }
 
 }  // namespace

@@ -34,10 +34,10 @@ Bytes FromHex(absl::string_view hex) {
 // McGrew & Viega, "The Galois/Counter Mode of Operation (GCM)", Appendix B,
 // test cases 15 to 18 (one key; nonces of 12, 12, 8 and 60 bytes).
 struct Vector {
-  const char *nonce;
-  const char *aad;
-  const char *ciphertext;
-  const char *tag;
+  const char* nonce;
+  const char* aad;
+  const char* ciphertext;
+  const char* tag;
 };
 constexpr char kKey[] = "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
 constexpr char kPlaintext[] =
@@ -77,7 +77,7 @@ TEST(AesGcmKeyedTest, OneContextSealsAndOpensThroughNonceLengthsAndFailures) {
   ASSERT_NE(keyed, nullptr);
   const Bytes plaintext = FromHex(kPlaintext);
   for (int pass = 0; pass < 2; ++pass) {
-    for (const Vector &v : kVectors) {
+    for (const Vector& v : kVectors) {
       SCOPED_TRACE(v.nonce);
       const Bytes nonce = FromHex(v.nonce), aad = FromHex(v.aad);
       Bytes ciphertext(plaintext.size()), tag(AesGcm::kTagSize);
@@ -149,7 +149,7 @@ TEST(AesGcmPerThreadTest, ManyThreadsSealAndOpenCorrectly) {
       }
     });
   }
-  for (std::thread &thread : threads) thread.join();
+  for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
 }
 

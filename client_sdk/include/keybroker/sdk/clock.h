@@ -17,8 +17,8 @@ class Clock {
   virtual absl::Time Now() const = 0;
 };
 
-// Returns the process-wide monotonic clock (std::chrono::steady_clock, not
-// tied to the calendar); it is never destroyed.
+// Returns the process-wide monotonic clock (CLOCK_MONOTONIC_COARSE: not tied
+// to the calendar, a few milliseconds of resolution); it is never destroyed.
 const Clock* MonotonicClock();
 
 }  // namespace keybroker::sdk
