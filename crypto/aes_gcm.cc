@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <climits>
 #include <memory>
 
@@ -10,6 +11,7 @@ namespace keybroker::crypto {
 namespace {
 
 constexpr size_t kMaxNonceSize = 64;
+constexpr size_t kMaxJoinedAad = 512;
 
 // Explicitly fetched once: OpenSSL 3's implicit fetch through EVP_aes_256_gcm()
 // costs a provider look-up on every init.
@@ -55,6 +57,17 @@ bool Begin(EVP_CIPHER_CTX* ctx, int encrypt, const SecretBytes* key, size_t* non
   const uint8_t* key_bytes = key != nullptr ? key->Reveal().data() : nullptr;
   if (EVP_CipherInit_ex2(ctx, nullptr, key_bytes, nonce.data(), encrypt, nullptr) != 1) {
     return false;
+  }
+  // Small aad in pieces is fed as one: each EVP_CipherUpdate costs more than
+  // copying a few hundred bytes (the SDK's header and the caller's aad).
+  size_t total = 0;
+  for (absl::Span<const uint8_t> part : aad_parts) total += part.size();
+  uint8_t joined[kMaxJoinedAad];
+  if (aad_parts.size() > 1 && total <= sizeof(joined)) {
+    uint8_t* end = joined;
+    for (absl::Span<const uint8_t> part : aad_parts) end = std::copy(part.begin(), part.end(), end);
+    int len = 0;
+    return total == 0 || EVP_CipherUpdate(ctx, nullptr, &len, joined, static_cast<int>(total)) == 1;
   }
   for (absl::Span<const uint8_t> part : aad_parts) {
     int len = 0;
