@@ -28,13 +28,44 @@ absl::StatusOr<std::unique_ptr<EncryptingProducer>> EncryptingProducer::Create(
       new EncryptingProducer(producer, encryptor, std::move(key_template), std::move(options)));
 }
 
+namespace {
+
+uint64_t NextProducerId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 EncryptingProducer::EncryptingProducer(RdKafka::Producer* producer, Encryptor* encryptor,
                                        KeyTemplate key_template, EncryptingProducerOptions options)
     : producer_(producer),
       encryptor_(encryptor),
       template_(std::move(key_template)),
       options_(std::move(options)),
-      clock_(options_.clock != nullptr ? options_.clock : MonotonicClock()) {}
+      clock_(options_.clock != nullptr ? options_.clock : MonotonicClock()),
+      id_(NextProducerId()) {}
+
+struct EncryptingProducer::TopicStrings {
+  uint64_t owner = 0;  // the producer's id_; 0: nothing cached
+  std::string topic;
+  std::string alias;
+  std::string value_aad;
+  std::string key_aad;
+};
+
+const EncryptingProducer::TopicStrings& EncryptingProducer::StringsFor(
+    absl::string_view topic) const {
+  thread_local TopicStrings cached;
+  if (cached.owner != id_ || cached.topic != topic) {
+    cached.owner = id_;
+    cached.topic.assign(topic.data(), topic.size());
+    cached.alias = template_.Expand(topic);
+    cached.value_aad = RecordAad(topic, RecordPart::kValue);
+    cached.key_aad = RecordAad(topic, RecordPart::kKey);
+  }
+  return cached;
+}
 
 absl::Status EncryptingProducer::Produce(const ProducerRecord& record) {
   if (record.topic.empty()) return InvalidRequest("encrypting producer: topic is empty");
@@ -50,7 +81,8 @@ absl::Status EncryptingProducer::Produce(const ProducerRecord& record) {
 
 absl::StatusOr<std::optional<EncryptingProducer::Protected>> EncryptingProducer::Protect(
     const ProducerRecord& record) {
-  const std::string alias = template_.Expand(record.topic);
+  const TopicStrings& strings = StringsFor(record.topic);
+  const std::string& alias = strings.alias;
   const bool pass_through = options_.unresolved_key_policy == UnresolvedKeyPolicy::kPassThrough;
   if (RecentlyUnresolved(alias)) {
     if (pass_through) return std::nullopt;
@@ -60,7 +92,7 @@ absl::StatusOr<std::optional<EncryptingProducer::Protected>> EncryptingProducer:
   // A tombstone with a plaintext key has nothing to encrypt, but still
   // encrypts an empty string so that an unknown alias is found either way.
   absl::string_view first = record.value ? absl::string_view(*record.value) : "";
-  absl::StatusOr<std::string> value = EncryptPart(alias, record.topic, RecordPart::kValue, first);
+  absl::StatusOr<std::string> value = EncryptPart(alias, record.topic, strings.value_aad, first);
   if (!value.ok()) {
     // Only an alias the broker has no configuration for means "this topic is
     // not encrypted". A configured customer key that is gone (deleted in the
@@ -76,7 +108,7 @@ absl::StatusOr<std::optional<EncryptingProducer::Protected>> EncryptingProducer:
   Protected parts;
   if (record.value) parts.value = *std::move(value);
   if (options_.encrypt_keys && record.key) {
-    ASSIGN_OR_RETURN(parts.key, EncryptPart(alias, record.topic, RecordPart::kKey, *record.key));
+    ASSIGN_OR_RETURN(parts.key, EncryptPart(alias, record.topic, strings.key_aad, *record.key));
   } else {
     parts.key = record.key;
   }
@@ -85,10 +117,9 @@ absl::StatusOr<std::optional<EncryptingProducer::Protected>> EncryptingProducer:
 
 absl::StatusOr<std::string> EncryptingProducer::EncryptPart(absl::string_view alias,
                                                             absl::string_view topic,
-                                                            RecordPart part,
+                                                            absl::string_view aad,
                                                             absl::string_view plaintext) {
-  absl::StatusOr<std::string> ciphertext =
-      encryptor_->Encrypt(alias, plaintext, RecordAad(topic, part));
+  absl::StatusOr<std::string> ciphertext = encryptor_->Encrypt(alias, plaintext, aad);
   if (!ciphertext.ok()) {
     return Annotate(ciphertext.status(), absl::StrCat("encrypting a record of topic \"", topic,
                                                       "\" with key alias \"", alias, "\""));
@@ -97,6 +128,7 @@ absl::StatusOr<std::string> EncryptingProducer::EncryptPart(absl::string_view al
 }
 
 bool EncryptingProducer::RecentlyUnresolved(const std::string& alias) {
+  if (!any_unresolved_.load(std::memory_order_acquire)) return false;
   absl::MutexLock lock(&mu_);
   auto it = unresolved_.find(alias);
   if (it == unresolved_.end()) return false;
@@ -109,31 +141,36 @@ void EncryptingProducer::MarkUnresolved(const std::string& alias) {
   if (options_.unresolved_key_recheck == absl::ZeroDuration()) return;
   absl::MutexLock lock(&mu_);
   unresolved_[alias] = clock_->Now();
+  any_unresolved_.store(true, std::memory_order_release);
 }
 
 absl::Status EncryptingProducer::Enqueue(const ProducerRecord& record,
                                          const Protected* protected_parts) {
   const std::optional<std::string>& key = protected_parts ? protected_parts->key : record.key;
-  const std::optional<std::string>& value =
-      protected_parts ? protected_parts->value : record.value;
+  const std::optional<std::string>& value = protected_parts ? protected_parts->value : record.value;
   std::unique_ptr<RdKafka::Headers> headers(RdKafka::Headers::create());
   for (const Header& header : record.headers) headers->add(header.first, header.second);
   if (protected_parts != nullptr) {
-    headers->add(std::string(kEncryptionHeader), std::string(kFormatV1));
+    // Built once: a header added per record costs no allocation of ours.
+    static const std::string* const value_header = new std::string(kEncryptionHeader);
+    static const std::string* const key_header = new std::string(kKeyEncryptionHeader);
+    headers->add(*value_header, kFormatV1.data(), kFormatV1.size());
     if (options_.encrypt_keys && record.key) {
-      headers->add(std::string(kKeyEncryptionHeader), std::string(kFormatV1));
+      headers->add(*key_header, kFormatV1.data(), kFormatV1.size());
     }
   }
   // RK_MSG_COPY: librdkafka copies key and value before produce() returns.
-  RdKafka::ErrorCode code = producer_->produce(
-      record.topic, record.partition, RdKafka::Producer::RK_MSG_COPY,
-      value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0,
-      key ? key->data() : nullptr, key ? key->size() : 0, record.timestamp, headers.get(),
-      record.msg_opaque);
+  RdKafka::ErrorCode code =
+      producer_->produce(record.topic, record.partition, RdKafka::Producer::RK_MSG_COPY,
+                         value ? const_cast<char*>(value->data()) : nullptr,
+                         value ? value->size() : 0, key ? key->data() : nullptr,
+                         key ? key->size() : 0, record.timestamp, headers.get(), record.msg_opaque);
   // On success librdkafka owns the headers; on failure they stay ours.
-  if (code == RdKafka::ERR_NO_ERROR) headers.release();
-  return internal::KafkaStatus(code,
-                               absl::StrCat("producing to topic \"", record.topic, "\""));
+  if (code == RdKafka::ERR_NO_ERROR) {
+    headers.release();
+    return absl::OkStatus();
+  }
+  return internal::KafkaStatus(code, absl::StrCat("producing to topic \"", record.topic, "\""));
 }
 
 }  // namespace keybroker::sdk::kafka

@@ -19,6 +19,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -71,8 +72,8 @@ struct ProducerRecord {
   std::optional<std::string> key;
   std::optional<std::string> value;
   std::vector<Header> headers;
-  int64_t timestamp = 0;          // milliseconds since the epoch; 0 means now
-  void* msg_opaque = nullptr;     // passed to the delivery report
+  int64_t timestamp = 0;       // milliseconds since the epoch; 0 means now
+  void* msg_opaque = nullptr;  // passed to the delivery report
 };
 
 class EncryptingProducer {
@@ -104,7 +105,12 @@ class EncryptingProducer {
   // the policy lets the record pass through unencrypted.
   absl::StatusOr<std::optional<Protected>> Protect(const ProducerRecord& record);
   absl::StatusOr<std::string> EncryptPart(absl::string_view alias, absl::string_view topic,
-                                          RecordPart part, absl::string_view plaintext);
+                                          absl::string_view aad, absl::string_view plaintext);
+  // What a topic's records need besides their bytes: the key alias and the
+  // aad of each part, built once per topic and thread (the last topic this
+  // thread produced to), not per record.
+  struct TopicStrings;
+  const TopicStrings& StringsFor(absl::string_view topic) const;
   // Returns true if `alias` was reported unknown less than the recheck ago.
   bool RecentlyUnresolved(const std::string& alias);
   void MarkUnresolved(const std::string& alias);
@@ -116,7 +122,10 @@ class EncryptingProducer {
   const KeyTemplate template_;
   const EncryptingProducerOptions options_;
   const Clock* const clock_;
+  const uint64_t id_;  // unique per object: per-thread caches never confuse two
 
+  // Set once an alias was reported unknown: until then no record takes mu_.
+  std::atomic<bool> any_unresolved_{false};
   absl::Mutex mu_;
   // Aliases the broker reported unknown, and when.
   absl::flat_hash_map<std::string, absl::Time> unresolved_ ABSL_GUARDED_BY(mu_);
