@@ -426,6 +426,26 @@ TEST_F(KafkaTest, EncryptsKeysWhenConfigured) {
   EXPECT_FALSE(records[3].value.has_value());
 }
 
+// The producer builds a topic's alias and aad once per thread and topic:
+// records of two topics produced in turn must each be bound to their own.
+TEST_F(KafkaTest, RecordsOfTwoTopicsProducedInTurnDecryptUnderTheirOwnTopic) {
+  constexpr int kRecords = 10;
+  auto encrypting = Encrypting();
+  ASSERT_NE(encrypting, nullptr);
+  for (int i = 0; i < kRecords; ++i) {
+    ASSERT_OK(encrypting->Produce(Record("orders", absl::StrCat("o", i), Secret(i))));
+    ASSERT_OK(encrypting->Produce(Record("payments", absl::StrCat("p", i), Secret(100 + i))));
+  }
+  Flush();
+  for (const auto& [topic, offset] : {std::pair<std::string, int>{"orders", 0},
+                                      std::pair<std::string, int>{"payments", 100}}) {
+    std::vector<ConsumedRecord> records =
+        ReadDecrypted(cluster_.bootstraps(), topic, kRecords, *encryptor_);
+    ASSERT_EQ(records.size(), kRecords) << topic;
+    for (int i = 0; i < kRecords; ++i) EXPECT_EQ(records[i].value, Secret(offset + i)) << topic;
+  }
+}
+
 TEST_F(KafkaTest, UnresolvedKeyIsRejectedUnderReject) {
   auto encrypting = Encrypting(WithPolicy(UnresolvedKeyPolicy::kReject));
   ASSERT_NE(encrypting, nullptr);
