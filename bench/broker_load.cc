@@ -33,6 +33,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -237,11 +238,32 @@ absl::StatusOr<double> MeasureRsaWrapNs() {
 // ---------------------------------------------------------------------------
 // The load generator.
 
+// CPU seconds (user + system, all threads) process `pid` has used so far;
+// -1 if it cannot be read.
+double ProcessCpuSeconds(pid_t pid) {
+  FILE* file = std::fopen(absl::StrCat("/proc/", pid, "/stat").c_str(), "r");
+  if (file == nullptr) return -1;
+  char buffer[1024];
+  size_t n = std::fread(buffer, 1, sizeof(buffer) - 1, file);
+  std::fclose(file);
+  buffer[n] = '\0';
+  // Fields after the command name (which may hold spaces) start after ')'.
+  const char* rest = std::strrchr(buffer, ')');
+  unsigned long utime = 0, stime = 0;
+  if (rest == nullptr ||
+      std::sscanf(rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                  &stime) != 2) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 struct RoundResult {
   double calls_per_second = 0;
   double p50_us = 0;
   double p99_us = 0;
   int64_t errors = 0;
+  double server_cpu_us_per_call = 0;  // the server's CPU over the round / its calls
 };
 
 // What a load sends: one unary call, `done` run with its outcome on gRPC's
@@ -264,8 +286,9 @@ class ClosedLoop {
  public:
   ClosedLoop(IssueCall issue, int concurrency) : issue_(std::move(issue)), slots_(concurrency) {}
 
-  // Runs `warmup`, then measures for `window`; returns once every call is done.
-  RoundResult Run(absl::Duration warmup, absl::Duration window) {
+  // Runs `warmup`, then measures for `window`; returns once every call is
+  // done, with the number of calls made in all (warm-up included) in `calls`.
+  RoundResult Run(absl::Duration warmup, absl::Duration window, int64_t* calls) {
     outstanding_ = static_cast<int>(slots_.size());
     for (Slot& slot : slots_) slot.latencies_us.reserve(1 << 16);
     const Clock::time_point now = Clock::now();
@@ -273,6 +296,7 @@ class ClosedLoop {
     window_end_ = window_start_ + absl::ToChronoNanoseconds(window);
     for (Slot& slot : slots_) Next(slot);
     all_done_.WaitForNotification();
+    *calls = calls_.load();
     RoundResult result;
     std::vector<double> latencies;
     for (const Slot& slot : slots_) {
@@ -300,6 +324,7 @@ class ClosedLoop {
     slot.context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     issue_(slot.context.get(), [this, &slot](grpc::Status status) {
       const Clock::time_point ended = Clock::now();
+      calls_.fetch_add(1, std::memory_order_relaxed);
       if (!status.ok()) {
         ++slot.errors;
       } else if (slot.started >= window_start_ && ended <= window_end_) {
@@ -315,6 +340,7 @@ class ClosedLoop {
   Clock::time_point window_start_;
   Clock::time_point window_end_;
   std::atomic<int> outstanding_{0};
+  std::atomic<int64_t> calls_{0};
   absl::Notification all_done_;
 };
 
@@ -372,7 +398,7 @@ struct Flags {
 
 // Medians over rounds of one side of a comparison.
 struct Side {
-  std::vector<double> throughput, p50, p99;
+  std::vector<double> throughput, p50, p99, cpu_us;
   int64_t errors = 0;
   double Throughput() const { return Median(throughput); }
   double P50() const { return Median(p50); }
@@ -382,8 +408,8 @@ struct Side {
 // Runs `rounds` alternating rounds of `echo_calls` and `broker_calls` at
 // `concurrency`, and prints the comparison's row.
 void Compare(const Flags& flags, const std::string& what, int concurrency,
-             const std::string& baseline_name, const IssueCall& echo_calls,
-             const IssueCall& broker_calls) {
+             const std::string& baseline_name, const IssueCall& echo_calls, pid_t echo_pid,
+             const IssueCall& broker_calls, pid_t broker_pid) {
   Side echo, broker;
   const absl::Duration warmup = absl::Milliseconds(300);
   const absl::Duration window = absl::Seconds(flags.seconds);
@@ -391,14 +417,24 @@ void Compare(const Flags& flags, const std::string& what, int concurrency,
     for (int side = 0; side < 2; ++side) {
       Side& into = side == 0 ? echo : broker;
       ClosedLoop loop(side == 0 ? echo_calls : broker_calls, concurrency);
-      RoundResult result = loop.Run(warmup, window);
+      const pid_t server = side == 0 ? echo_pid : broker_pid;
+      const double cpu_before = ProcessCpuSeconds(server);
+      int64_t calls = 0;
+      RoundResult result = loop.Run(warmup, window, &calls);
+      const double cpu_after = ProcessCpuSeconds(server);
+      if (calls > 0 && cpu_before >= 0 && cpu_after >= 0) {
+        result.server_cpu_us_per_call = (cpu_after - cpu_before) * 1e6 / calls;
+      }
+      into.cpu_us.push_back(result.server_cpu_us_per_call);
       into.throughput.push_back(result.calls_per_second);
       into.p50.push_back(result.p50_us);
       into.p99.push_back(result.p99_us);
       into.errors += result.errors;
-      Progress(absl::StrFormat("%s c=%d round %d %s: %.0f calls/s, p50 %.0f us, p99 %.0f us%s",
+      Progress(absl::StrFormat("%s c=%d round %d %s: %.0f calls/s, p50 %.0f us, p99 %.0f us, "
+                               "server CPU %.1f us/call%s",
                                what, concurrency, round, side == 0 ? "echo" : "broker",
                                result.calls_per_second, result.p50_us, result.p99_us,
+                               result.server_cpu_us_per_call,
                                result.errors > 0 ? absl::StrCat(", ", result.errors, " errors")
                                                  : ""));
     }
@@ -407,10 +443,11 @@ void Compare(const Flags& flags, const std::string& what, int concurrency,
   const double p99_ratio = echo.P99() > 0 ? broker.P99() / echo.P99() : 0;
   const bool met = broker.errors == 0 && ratio >= kThroughputTarget && p99_ratio <= kP99Limit;
   Progress(absl::StrFormat(
-      "%s c=%d medians: broker %.0f calls/s p50 %.0f us p99 %.0f us; %s %.0f calls/s p50 %.0f "
-      "us p99 %.0f us; ratio %.2f, p99 %.2fx",
-      what, concurrency, broker.Throughput(), broker.P50(), broker.P99(), baseline_name,
-      echo.Throughput(), echo.P50(), echo.P99(), ratio, p99_ratio));
+      "%s c=%d medians: broker %.0f calls/s p50 %.0f us p99 %.0f us CPU %.1f us/call; %s %.0f "
+      "calls/s p50 %.0f us p99 %.0f us CPU %.1f us/call; ratio %.2f, p99 %.2fx",
+      what, concurrency, broker.Throughput(), broker.P50(), broker.P99(), Median(broker.cpu_us),
+      baseline_name, echo.Throughput(), echo.P50(), echo.P99(), Median(echo.cpu_us), ratio,
+      p99_ratio));
   PrintRow({absl::StrFormat("broker %s, %d concurrent calls", what, concurrency),
             absl::StrFormat("%s calls/s (p50 %.0f us, p99 %.0f us)",
                             WithSeparators(broker.Throughput()), broker.P50(), broker.P99()),
@@ -456,13 +493,13 @@ absl::Status LocalKeyring(const Flags& flags) {
 
   for (int concurrency : {8, 32}) {
     Compare(flags, "GenerateDek (local keyring)", concurrency, "echo server",
-            GenerateDekCalls(echo_target.stub.get(), generate),
-            GenerateDekCalls(broker_target.stub.get(), generate));
+            GenerateDekCalls(echo_target.stub.get(), generate), (*echo)->pid(),
+            GenerateDekCalls(broker_target.stub.get(), generate), (*broker)->pid());
   }
   for (int concurrency : {8, 32}) {
     Compare(flags, "Unwrap (local keyring, warm)", concurrency, "echo server",
-            UnwrapCalls(echo_target.stub.get(), unwrap),
-            UnwrapCalls(broker_target.stub.get(), unwrap));
+            UnwrapCalls(echo_target.stub.get(), unwrap), (*echo)->pid(),
+            UnwrapCalls(broker_target.stub.get(), unwrap), (*broker)->pid());
   }
   return absl::OkStatus();
 }
@@ -499,8 +536,8 @@ absl::Status RsaKey(const Flags& flags) {
                       *wrap_ns / 1000);
   for (int concurrency : {8, 32}) {
     Compare(flags, "GenerateDek (RSA-2048 Key Vault key, public key cached)", concurrency,
-            baseline, GenerateDekCalls(echo_target.stub.get(), generate),
-            GenerateDekCalls(broker_target.stub.get(), generate));
+            baseline, GenerateDekCalls(echo_target.stub.get(), generate), (*echo)->pid(),
+            GenerateDekCalls(broker_target.stub.get(), generate), (*broker)->pid());
   }
   auto vault_after = (*broker)->EmulatorRequests("kv1");
   if (!vault_after.ok()) return vault_after.status();
