@@ -22,25 +22,12 @@ namespace {
 // What a call shed for a full executor queue is told to wait.
 constexpr absl::Duration kBusyRetryDelay = absl::Seconds(1);
 
-// Finishes a unary RPC and, once gRPC is done with the messages, wipes the
-// strings that held key material.
-class WipingReactor final : public grpc::ServerUnaryReactor {
- public:
-  explicit WipingReactor(std::string* secret) : secret_(secret) {}
-  void OnDone() override {
-    if (secret_ != nullptr) crypto::WipeString(secret_);
-    delete this;
-  }
-  void OnCancel() override {}
-
- private:
-  std::string* secret_;
-};
-
-// A reactor for `context`'s RPC that wipes `secret` when done, if given.
-grpc::ServerUnaryReactor* NewReactor(grpc::CallbackServerContext* context,
-                                     std::string* secret = nullptr) {
-  return secret != nullptr ? new WipingReactor(secret) : context->DefaultReactor();
+// The reactor of every RPC: gRPC's default one, which gRPC finishes inline
+// (any other reactor's OnDone runs on gRPC's executor, a thread hand-off per
+// call). Key material is wiped by the message allocators instead
+// (server/wiping_message_allocator.h).
+grpc::ServerUnaryReactor* NewReactor(grpc::CallbackServerContext* context) {
+  return context->DefaultReactor();
 }
 
 kms::CallOptions OptionsOf(const grpc::CallbackServerContext* context) {
@@ -75,12 +62,6 @@ absl::Status AttributeCancellation(const grpc::CallbackServerContext& context,
     return status;
   }
   return CallerDeadlineExceeded("the caller's deadline passed before the call finished");
-}
-
-// gRPC owns request messages but does not wipe them; the caller's key
-// material in a Wrap request is wiped with the response.
-std::string* MutableRequestBytes(const std::string& field) {
-  return const_cast<std::string*>(&field);
 }
 
 absl::Status DoGenerateDek(const BrokerCore& core, const kms::CallOptions& options,
@@ -158,7 +139,28 @@ void AppendCapped(log::JsonFields& fields, absl::string_view name, absl::string_
   }
 }
 
+// What the message allocators wipe when gRPC releases an RPC's messages:
+// the plaintext DEKs of responses, and the caller's key material in a Wrap
+// request (gRPC owns request messages but does not wipe them).
+void WipeGenerateDek(v1::GenerateDekRequest*, v1::GenerateDekResponse* response) {
+  crypto::WipeString(response->mutable_plaintext());
+}
+void WipeWrap(v1::WrapRequest* request, v1::WrapResponse*) {
+  crypto::WipeString(request->mutable_plaintext());
+}
+void WipeUnwrap(v1::UnwrapRequest*, v1::UnwrapResponse* response) {
+  crypto::WipeString(response->mutable_plaintext());
+}
+
 }  // namespace
+
+KeyBrokerService::KeyBrokerService(const BrokerCore* core, Options options)
+    : core_(core), options_(options), generate_dek_messages_(WipeGenerateDek),
+      wrap_messages_(WipeWrap), unwrap_messages_(WipeUnwrap) {
+  SetMessageAllocatorFor_GenerateDek(&generate_dek_messages_);
+  SetMessageAllocatorFor_Wrap(&wrap_messages_);
+  SetMessageAllocatorFor_Unwrap(&unwrap_messages_);
+}
 
 absl::Status KeyBrokerService::Admit(const Call& call, CallFacts& facts) const {
   if (call.key.size() > kMaxKeyBytes) {
@@ -285,7 +287,7 @@ grpc::ServerUnaryReactor* KeyBrokerService::GenerateDek(grpc::CallbackServerCont
                                                         const v1::GenerateDekRequest* request,
                                                         v1::GenerateDekResponse* response) {
   return Run({RpcMethod::kGenerateDek, request->key(), nullptr, &request->context()}, context,
-             NewReactor(context, response->mutable_plaintext()),
+             NewReactor(context),
              [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoGenerateDek(*core_, OptionsOf(context), *request, response);
                facts->version = response->key_version();
@@ -297,7 +299,7 @@ grpc::ServerUnaryReactor* KeyBrokerService::Wrap(grpc::CallbackServerContext* co
                                                  const v1::WrapRequest* request,
                                                  v1::WrapResponse* response) {
   return Run({RpcMethod::kWrap, request->key(), nullptr, &request->context()}, context,
-             NewReactor(context, MutableRequestBytes(request->plaintext())),
+             NewReactor(context),
              [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoWrap(*core_, OptionsOf(context), *request, response);
                facts->version = response->key_version();
@@ -309,7 +311,7 @@ grpc::ServerUnaryReactor* KeyBrokerService::Unwrap(grpc::CallbackServerContext* 
                                                    const v1::UnwrapRequest* request,
                                                    v1::UnwrapResponse* response) {
   return Run({RpcMethod::kUnwrap, "", &request->edek(), &request->context()}, context,
-             NewReactor(context, response->mutable_plaintext()),
+             NewReactor(context),
              [this, context, request, response](CallFacts* facts) {
                absl::Status status = DoUnwrap(*core_, OptionsOf(context), *request, response);
                facts->version = response->key_version();

@@ -6,7 +6,8 @@
 // except a Rotate's file write); calls that may wait on a remote KMS run on
 // the BlockingExecutor, because callback threads must not block.
 // Responses and requests that hold key material are wiped when the RPC is
-// done (gRPC's own transport buffers are beyond our reach).
+// done, by their message allocators (server/wiping_message_allocator.h;
+// gRPC's own transport buffers are beyond our reach).
 //
 // Before any KMS work, each call is admitted: its key alias must be of a
 // sane length, the authorization policy (server/authorizer.h), if any, must
@@ -29,6 +30,7 @@
 #include "server/broker_core.h"
 #include "server/metrics.h"
 #include "server/rpc_method.h"
+#include "server/wiping_message_allocator.h"
 
 namespace keybroker::server {
 
@@ -45,7 +47,7 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
   static constexpr size_t kMaxKeyBytes = 512;
 
   // `core` and the options' objects must outlive the service.
-  KeyBrokerService(const BrokerCore* core, Options options) : core_(core), options_(options) {}
+  KeyBrokerService(const BrokerCore* core, Options options);
 
   grpc::ServerUnaryReactor* GenerateDek(grpc::CallbackServerContext* context,
                                         const v1::GenerateDekRequest* request,
@@ -105,6 +107,9 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
 
   const BrokerCore* core_;
   const Options options_;
+  WipingMessageAllocator<v1::GenerateDekRequest, v1::GenerateDekResponse> generate_dek_messages_;
+  WipingMessageAllocator<v1::WrapRequest, v1::WrapResponse> wrap_messages_;
+  WipingMessageAllocator<v1::UnwrapRequest, v1::UnwrapResponse> unwrap_messages_;
 };
 
 }  // namespace keybroker::server
