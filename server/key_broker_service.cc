@@ -152,6 +152,13 @@ void WipeUnwrap(v1::UnwrapRequest*, v1::UnwrapResponse* response) {
   crypto::WipeString(response->mutable_plaintext());
 }
 
+// The calls that a remote KMS may be able to do without a remote call (an
+// RSA wrap with its cached public key); every other call on a remote KMS
+// goes straight to the executor.
+bool MayBeLocal(RpcMethod method) {
+  return method == RpcMethod::kGenerateDek || method == RpcMethod::kWrap;
+}
+
 }  // namespace
 
 KeyBrokerService::KeyBrokerService(const BrokerCore* core, Options options)
@@ -262,14 +269,31 @@ grpc::ServerUnaryReactor* KeyBrokerService::Run(const Call& call,
   }
   const bool may_block =
       call.edek != nullptr ? core_->MayBlockOnEdek(*call.edek) : core_->MayBlock(call.key);
-  std::function<void()> task = [this, method, context, reactor, started,
+  kms::CallOptions options = OptionsOf(context);
+  if (!may_block || options_.executor == nullptr) {
+    absl::Status status = work(&facts, options);
+    Finish(method, *context, reactor, facts, status, started);
+    return reactor;
+  }
+  if (MayBeLocal(method)) {
+    // A remote KMS may still do this call with what it holds (an RSA wrap
+    // with the cached public key): tried here first, as a local_only call
+    // (kms.h), since a hand-off to the executor costs two thread switches
+    // per call; only what would block goes there.
+    options.local_only = true;
+    absl::Status status = work(&facts, options);
+    if (!kms::IsWouldBlock(status)) {
+      Finish(method, *context, reactor, facts, status, started);
+      return reactor;
+    }
+    options.local_only = false;
+  }
+  std::function<void()> task = [this, method, context, reactor, started, options,
                                 facts = std::move(facts), work = std::move(work)]() mutable {
-    absl::Status status = work(&facts);
+    absl::Status status = work(&facts, options);
     Finish(method, *context, reactor, facts, status, started);
   };
-  if (!may_block || options_.executor == nullptr) {
-    task();
-  } else if (!options_.executor->TrySubmit(task)) {
+  if (!options_.executor->TrySubmit(task)) {
     // Every thread waits on a slow KMS and the queue is full: shed the call
     // now, with a hint, rather than let it wait past its deadline.
     absl::Status busy = MakeError(ErrorReason::kServerBusy,
@@ -288,8 +312,8 @@ grpc::ServerUnaryReactor* KeyBrokerService::GenerateDek(grpc::CallbackServerCont
                                                         v1::GenerateDekResponse* response) {
   return Run({RpcMethod::kGenerateDek, request->key(), nullptr, &request->context()}, context,
              NewReactor(context),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoGenerateDek(*core_, OptionsOf(context), *request, response);
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoGenerateDek(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });
@@ -300,8 +324,8 @@ grpc::ServerUnaryReactor* KeyBrokerService::Wrap(grpc::CallbackServerContext* co
                                                  v1::WrapResponse* response) {
   return Run({RpcMethod::kWrap, request->key(), nullptr, &request->context()}, context,
              NewReactor(context),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoWrap(*core_, OptionsOf(context), *request, response);
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoWrap(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });
@@ -312,8 +336,8 @@ grpc::ServerUnaryReactor* KeyBrokerService::Unwrap(grpc::CallbackServerContext* 
                                                    v1::UnwrapResponse* response) {
   return Run({RpcMethod::kUnwrap, "", &request->edek(), &request->context()}, context,
              NewReactor(context),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoUnwrap(*core_, OptionsOf(context), *request, response);
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoUnwrap(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });
@@ -323,9 +347,10 @@ grpc::ServerUnaryReactor* KeyBrokerService::Rotate(grpc::CallbackServerContext* 
                                                    const v1::RotateRequest* request,
                                                    v1::RotateResponse* response) {
   return Run({RpcMethod::kRotate, request->key()}, context, NewReactor(context),
-             [this, context, request, response](CallFacts* facts) -> absl::Status {
+             [this, request, response](CallFacts* facts,
+                                       const kms::CallOptions& options) -> absl::Status {
                ASSIGN_OR_RETURN(std::string version,
-                                core_->Rotate(request->key(), OptionsOf(context)));
+                                core_->Rotate(request->key(), options));
                response->set_key_version(std::move(version));
                facts->version = response->key_version();
                return absl::OkStatus();
@@ -337,8 +362,8 @@ grpc::ServerUnaryReactor* KeyBrokerService::Rewrap(grpc::CallbackServerContext* 
                                                    v1::RewrapResponse* response) {
   return Run({RpcMethod::kRewrap, "", &request->edek(), &request->context()}, context,
              NewReactor(context),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoRewrap(*core_, OptionsOf(context), *request, response);
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoRewrap(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });
@@ -348,8 +373,8 @@ grpc::ServerUnaryReactor* KeyBrokerService::DescribeKey(grpc::CallbackServerCont
                                                         const v1::DescribeKeyRequest* request,
                                                         v1::DescribeKeyResponse* response) {
   return Run({RpcMethod::kDescribeKey, request->key()}, context, NewReactor(context),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoDescribeKey(*core_, OptionsOf(context), *request, response);
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoDescribeKey(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });

@@ -4,7 +4,10 @@
 // response or translate the error (grpc_status.h). They use gRPC's callback
 // API: calls on the local keyring finish inline on gRPC's thread (CPU-only,
 // except a Rotate's file write); calls that may wait on a remote KMS run on
-// the BlockingExecutor, because callback threads must not block.
+// the BlockingExecutor, because callback threads must not block. A
+// GenerateDek or Wrap on a remote KMS is first tried inline as a local_only
+// call (kms_adapters/kms.h): an RSA key's wrap with its cached public key
+// needs no remote call, and only what would block is handed off.
 // Responses and requests that hold key material are wiped when the RPC is
 // done, by their message allocators (server/wiping_message_allocator.h;
 // gRPC's own transport buffers are beyond our reach).
@@ -91,9 +94,12 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
     const ContextMap* context = nullptr;
   };
 
-  // Admits the call (Admit), then runs `work` (absl::Status(CallFacts*))
-  // inline or on the executor, then counts, audits and finishes `reactor`
-  // with its status.
+  // Admits the call (Admit), then runs `work` (absl::Status(CallFacts*,
+  // const kms::CallOptions&)) inline or on the executor, then counts, audits
+  // and finishes `reactor` with its status. Work that may block is first
+  // tried inline as a local_only call when it may not need to (MayBeLocal),
+  // so `work` may run twice: the first time it then fails with
+  // kms::WouldBlock() before any effect.
   template <typename Work>
   grpc::ServerUnaryReactor* Run(const Call& call, grpc::CallbackServerContext* context,
                                 grpc::ServerUnaryReactor* reactor, Work work);
