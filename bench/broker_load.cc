@@ -11,7 +11,8 @@
 // Both servers are separate processes on loopback: the real keybroker binary
 // (bench/broker_fixture.h) and this binary run with --serve-echo, built the
 // way server/broker_server.cc builds the broker's server (ServerBuilder,
-// callback API, the handler's work inline on gRPC's callback thread). The
+// callback API, the handler's work inline on gRPC's callback thread, Abseil's
+// Mutex deadlock detection off as server/main.cc turns it off). The
 // load generator is closed-loop: `c` calls in flight on one channel (as the
 // SDK's client keeps one), each finished call starting the next from gRPC's
 // callback thread. Each comparison runs rounds alternating echo and broker;
@@ -566,8 +567,11 @@ int main(int argc, char** argv) {
   app.add_option("--edek-bytes", edek_bytes, "internal: the echo server's EDEK size");
   app.add_option("--key-version", key_version, "internal: the echo server's key version");
   CLI11_PARSE(app, argc, argv);
-  if (serve_echo) return ServeEcho(spin_ns, edek_bytes, key_version);
+  // Debian's Abseil checks every absl::Mutex lock (gRPC's own included) for
+  // deadlock cycles unless told not to; keybroker turns that off
+  // (server/main.cc), so the echo server, the baseline, must too.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (serve_echo) return ServeEcho(spin_ns, edek_bytes, key_version);
   if (!flags.summary) {
     std::printf("| comparison | measured | baseline | ratio | target | met |\n"
                 "| --- | --- | --- | --- | --- | --- |\n");
