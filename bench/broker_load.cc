@@ -265,6 +265,7 @@ struct RoundResult {
   double p99_us = 0;
   int64_t errors = 0;
   double server_cpu_us_per_call = 0;  // the server's CPU over the round / its calls
+  double client_cpu_us_per_call = 0;  // this process's (the load generator's) likewise
 };
 
 // What a load sends: one unary call, `done` run with its outcome on gRPC's
@@ -399,7 +400,7 @@ struct Flags {
 
 // Medians over rounds of one side of a comparison.
 struct Side {
-  std::vector<double> throughput, p50, p99, cpu_us;
+  std::vector<double> throughput, p50, p99, cpu_us, client_cpu_us;
   int64_t errors = 0;
   double Throughput() const { return Median(throughput); }
   double P50() const { return Median(p50); }
@@ -420,22 +421,26 @@ void Compare(const Flags& flags, const std::string& what, int concurrency,
       ClosedLoop loop(side == 0 ? echo_calls : broker_calls, concurrency);
       const pid_t server = side == 0 ? echo_pid : broker_pid;
       const double cpu_before = ProcessCpuSeconds(server);
+      const double client_before = ProcessCpuSeconds(getpid());
       int64_t calls = 0;
       RoundResult result = loop.Run(warmup, window, &calls);
       const double cpu_after = ProcessCpuSeconds(server);
+      const double client_after = ProcessCpuSeconds(getpid());
       if (calls > 0 && cpu_before >= 0 && cpu_after >= 0) {
         result.server_cpu_us_per_call = (cpu_after - cpu_before) * 1e6 / calls;
+        result.client_cpu_us_per_call = (client_after - client_before) * 1e6 / calls;
       }
       into.cpu_us.push_back(result.server_cpu_us_per_call);
+      into.client_cpu_us.push_back(result.client_cpu_us_per_call);
       into.throughput.push_back(result.calls_per_second);
       into.p50.push_back(result.p50_us);
       into.p99.push_back(result.p99_us);
       into.errors += result.errors;
       Progress(absl::StrFormat("%s c=%d round %d %s: %.0f calls/s, p50 %.0f us, p99 %.0f us, "
-                               "server CPU %.1f us/call%s",
+                               "server CPU %.1f us/call, load generator CPU %.1f us/call%s",
                                what, concurrency, round, side == 0 ? "echo" : "broker",
                                result.calls_per_second, result.p50_us, result.p99_us,
-                               result.server_cpu_us_per_call,
+                               result.server_cpu_us_per_call, result.client_cpu_us_per_call,
                                result.errors > 0 ? absl::StrCat(", ", result.errors, " errors")
                                                  : ""));
     }
@@ -444,11 +449,12 @@ void Compare(const Flags& flags, const std::string& what, int concurrency,
   const double p99_ratio = echo.P99() > 0 ? broker.P99() / echo.P99() : 0;
   const bool met = broker.errors == 0 && ratio >= kThroughputTarget && p99_ratio <= kP99Limit;
   Progress(absl::StrFormat(
-      "%s c=%d medians: broker %.0f calls/s p50 %.0f us p99 %.0f us CPU %.1f us/call; %s %.0f "
-      "calls/s p50 %.0f us p99 %.0f us CPU %.1f us/call; ratio %.2f, p99 %.2fx",
+      "%s c=%d medians: broker %.0f calls/s p50 %.0f us p99 %.0f us CPU %.1f us/call "
+      "(load generator %.1f); %s %.0f calls/s p50 %.0f us p99 %.0f us CPU %.1f us/call (load "
+      "generator %.1f); ratio %.2f, p99 %.2fx",
       what, concurrency, broker.Throughput(), broker.P50(), broker.P99(), Median(broker.cpu_us),
-      baseline_name, echo.Throughput(), echo.P50(), echo.P99(), Median(echo.cpu_us), ratio,
-      p99_ratio));
+      Median(broker.client_cpu_us), baseline_name, echo.Throughput(), echo.P50(), echo.P99(),
+      Median(echo.cpu_us), Median(echo.client_cpu_us), ratio, p99_ratio));
   PrintRow({absl::StrFormat("broker %s, %d concurrent calls", what, concurrency),
             absl::StrFormat("%s calls/s (p50 %.0f us, p99 %.0f us)",
                             WithSeparators(broker.Throughput()), broker.P50(), broker.P99()),
