@@ -92,6 +92,27 @@ class BufferedStderr {
   std::string pending_ ABSL_GUARDED_BY(mu_);
 };
 
+bool Enabled(Level level) {
+  return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
+}
+
+// The line's timestamp: RFC 3339 UTC with milliseconds.
+std::string Timestamp() {
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+}
+
+// Hands a finished line (ending in a newline) to the sink or to stderr.
+void Emit(Level level, const std::string& text) {
+  {
+    absl::MutexLock lock(&g_sink_mu);
+    if (g_sink != nullptr) {
+      (*g_sink)(text);
+      return;
+    }
+  }
+  BufferedStderr::Get().Append(text, level >= Level::kWarn);
+}
+
 }  // namespace
 
 bool ParseLevel(absl::string_view text, Level* level) {
@@ -121,9 +142,9 @@ std::string Capped(absl::string_view text, size_t max_bytes) {
 }
 
 void Write(Level level, absl::string_view event, Fields fields) {
-  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+  if (!Enabled(level)) return;
   nlohmann::ordered_json line = nlohmann::ordered_json::object();
-  line["ts"] = absl::FormatTime("%Y-%m-%d%ET%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  line["ts"] = Timestamp();
   line["level"] = LevelName(level);
   line["event"] = std::string(event);
   if (fields.is_object()) {
@@ -141,14 +162,23 @@ void Write(Level level, absl::string_view event, Fields fields) {
   // Invalid UTF-8 in a field is replaced rather than thrown on.
   std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   text.push_back('\n');
-  {
-    absl::MutexLock lock(&g_sink_mu);
-    if (g_sink != nullptr) {
-      (*g_sink)(text);
-      return;
-    }
-  }
-  BufferedStderr::Get().Append(text, level >= Level::kWarn);
+  Emit(level, text);
+}
+
+void Write(Level level, absl::string_view event, const JsonFields& fields) {
+  if (!Enabled(level)) return;
+  // The same members in the same order as the Fields overload writes them.
+  std::string text;
+  text.reserve(64 + event.size() + fields.text().size());
+  text.append("{\"ts\":");
+  AppendJsonString(Timestamp(), &text);
+  text.append(",\"level\":");
+  AppendJsonString(LevelName(level), &text);
+  text.append(",\"event\":");
+  AppendJsonString(event, &text);
+  text.append(fields.text());
+  text.append("}\n");
+  Emit(level, text);
 }
 
 void Flush() { BufferedStderr::Get().Flush(); }

@@ -1,4 +1,5 @@
-// HKDF-SHA-256 (RFC 5869) on OpenSSL 3's EVP_KDF. Thread-safe.
+// HKDF-SHA-256 (RFC 5869) on OpenSSL 3's HMAC (EVP_MAC), one context per
+// thread. Thread-safe.
 #ifndef KEYBROKER_CRYPTO_HKDF_H_
 #define KEYBROKER_CRYPTO_HKDF_H_
 

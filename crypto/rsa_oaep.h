@@ -2,7 +2,8 @@
 // hash and MGF1, and an empty label. On OpenSSL 3 EVP.
 //
 // Both key types are immutable after creation and safe for concurrent use
-// (each call makes its own EVP_PKEY_CTX).
+// (an encryption reuses its thread's EVP_PKEY_CTX for the key it last
+// encrypted with; a decryption makes its own).
 #ifndef KEYBROKER_CRYPTO_RSA_OAEP_H_
 #define KEYBROKER_CRYPTO_RSA_OAEP_H_
 

@@ -34,10 +34,23 @@ namespace keybroker::kms {
 // waiting, with CANCELLED, once `cancelled` returns true (the caller cancelled
 // the gRPC call or went away). `cancelled` is empty (never) or cheap and
 // thread-safe: it is polled while waiting.
+//
+// With `local_only`, the call must neither call a remote service nor wait for
+// another call that does: what it cannot do with what is at hand (a cached
+// public key, say) it refuses at once, before any other effect, with
+// WouldBlock(). The broker tries calls that way on gRPC's callback threads
+// (which must not block) and hands only the refused ones to a thread that may
+// block.
 struct CallOptions {
   absl::Time deadline = absl::InfiniteFuture();
   std::function<bool()> cancelled;
+  bool local_only = false;
 };
+
+// The refusal of a `local_only` call that would have blocked; and whether
+// `status` is one. Never reaches a caller of the broker.
+absl::Status WouldBlock();
+bool IsWouldBlock(const absl::Status& status);
 
 // What DescribeKey reports for an accessible key.
 struct KeyDescription {

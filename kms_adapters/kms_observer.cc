@@ -2,7 +2,9 @@
 
 #include <optional>
 
+#include "absl/strings/cord.h"
 #include "common/error_reason.h"
+#include "kms_adapters/kms.h"
 
 namespace keybroker::kms {
 
@@ -15,6 +17,21 @@ absl::string_view OutcomeOf(const absl::Status& status) {
   if (status.ok()) return "OK";
   std::optional<ErrorReason> reason = ReasonOf(status);
   return ErrorReasonName(reason.value_or(ErrorReason::kInternal));
+}
+
+namespace {
+// Marks a WouldBlock status; no other status carries it.
+constexpr absl::string_view kWouldBlockPayload = "keybroker.kms/would-block";
+}  // namespace
+
+absl::Status WouldBlock() {
+  absl::Status status = absl::UnavailableError("needs a remote call (local_only)");
+  status.SetPayload(kWouldBlockPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsWouldBlock(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kWouldBlockPayload).has_value();
 }
 
 }  // namespace keybroker::kms

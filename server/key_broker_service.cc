@@ -22,25 +22,12 @@ namespace {
 // What a call shed for a full executor queue is told to wait.
 constexpr absl::Duration kBusyRetryDelay = absl::Seconds(1);
 
-// Finishes a unary RPC and, once gRPC is done with the messages, wipes the
-// strings that held key material.
-class WipingReactor final : public grpc::ServerUnaryReactor {
- public:
-  explicit WipingReactor(std::string* secret) : secret_(secret) {}
-  void OnDone() override {
-    if (secret_ != nullptr) crypto::WipeString(secret_);
-    delete this;
-  }
-  void OnCancel() override {}
-
- private:
-  std::string* secret_;
-};
-
-// A reactor for `context`'s RPC that wipes `secret` when done, if given.
-grpc::ServerUnaryReactor* NewReactor(grpc::CallbackServerContext* context,
-                                     std::string* secret = nullptr) {
-  return secret != nullptr ? new WipingReactor(secret) : context->DefaultReactor();
+// The reactor of every RPC: gRPC's default one, which gRPC finishes inline
+// (any other reactor's OnDone runs on gRPC's executor, a thread hand-off per
+// call). Key material is wiped by the message allocators instead
+// (server/wiping_message_allocator.h).
+grpc::ServerUnaryReactor* NewReactor(grpc::CallbackServerContext* context) {
+  return context->DefaultReactor();
 }
 
 kms::CallOptions OptionsOf(const grpc::CallbackServerContext* context) {
@@ -75,12 +62,6 @@ absl::Status AttributeCancellation(const grpc::CallbackServerContext& context,
     return status;
   }
   return CallerDeadlineExceeded("the caller's deadline passed before the call finished");
-}
-
-// gRPC owns request messages but does not wipe them; the caller's key
-// material in a Wrap request is wiped with the response.
-std::string* MutableRequestBytes(const std::string& field) {
-  return const_cast<std::string*>(&field);
 }
 
 absl::Status DoGenerateDek(const BrokerCore& core, const kms::CallOptions& options,
@@ -148,7 +129,45 @@ std::string DeniedMessage(RpcMethod method, absl::string_view caller, absl::stri
                                 : absl::StrCat(" on key '", log::Capped(key), "'"));
 }
 
+// Writes `value` as log::Capped(value) gives it, copying only what is cut.
+void AppendCapped(log::JsonFields& fields, absl::string_view name, absl::string_view value) {
+  constexpr size_t kCap = 256;  // log::Capped's default
+  if (value.size() <= kCap) {
+    fields.String(name, value);
+  } else {
+    fields.String(name, log::Capped(value, kCap));
+  }
+}
+
+// What the message allocators wipe when gRPC releases an RPC's messages:
+// the plaintext DEKs of responses, and the caller's key material in a Wrap
+// request (gRPC owns request messages but does not wipe them).
+void WipeGenerateDek(v1::GenerateDekRequest*, v1::GenerateDekResponse* response) {
+  crypto::WipeString(response->mutable_plaintext());
+}
+void WipeWrap(v1::WrapRequest* request, v1::WrapResponse*) {
+  crypto::WipeString(request->mutable_plaintext());
+}
+void WipeUnwrap(v1::UnwrapRequest*, v1::UnwrapResponse* response) {
+  crypto::WipeString(response->mutable_plaintext());
+}
+
+// The calls that a remote KMS may be able to do without a remote call (an
+// RSA wrap with its cached public key); every other call on a remote KMS
+// goes straight to the executor.
+bool MayBeLocal(RpcMethod method) {
+  return method == RpcMethod::kGenerateDek || method == RpcMethod::kWrap;
+}
+
 }  // namespace
+
+KeyBrokerService::KeyBrokerService(const BrokerCore* core, Options options)
+    : core_(core), options_(options), generate_dek_messages_(WipeGenerateDek),
+      wrap_messages_(WipeWrap), unwrap_messages_(WipeUnwrap) {
+  SetMessageAllocatorFor_GenerateDek(&generate_dek_messages_);
+  SetMessageAllocatorFor_Wrap(&wrap_messages_);
+  SetMessageAllocatorFor_Unwrap(&unwrap_messages_);
+}
 
 absl::Status KeyBrokerService::Admit(const Call& call, CallFacts& facts) const {
   if (call.key.size() > kMaxKeyBytes) {
@@ -194,24 +213,27 @@ absl::Status KeyBrokerService::Admit(const Call& call, CallFacts& facts) const {
 
 void KeyBrokerService::Audit(RpcMethod method, const CallFacts& facts, const absl::Status& status,
                              absl::Duration latency) const {
-  log::Fields fields = {
-      {"caller", log::Capped(facts.caller)},
-      {"peer", facts.peer},
-      {"method", RpcMethodName(method)},
-      {"alias", log::Capped(facts.edek.alias.empty() ? facts.alias
-                                                       : absl::string_view(facts.edek.alias))},
-      {"version", facts.version.empty() ? facts.edek.version : std::string(facts.version)},
-      {"outcome", absl::StatusCodeToString(status.code())},
-      {"reason", status.ok() ? "" : std::string(kms::OutcomeOf(status))},
-      {"cause", ErrorCauseName(CauseOf(status))},
-      {"latency_ms", absl::ToDoubleMilliseconds(latency)}};
+  // One line per RPC: written field by field (common/json_fields.h), the
+  // same line log::Fields would give without building a JSON object.
+  log::JsonFields fields;
+  AppendCapped(fields, "caller", facts.caller);
+  fields.String("peer", facts.peer);
+  fields.String("method", RpcMethodName(method));
+  AppendCapped(fields, "alias",
+               facts.edek.alias.empty() ? facts.alias : absl::string_view(facts.edek.alias));
+  fields.String("version", facts.version.empty() ? absl::string_view(facts.edek.version)
+                                                 : facts.version);
+  fields.String("outcome", absl::StatusCodeToString(status.code()));
+  fields.String("reason", status.ok() ? absl::string_view() : kms::OutcomeOf(status));
+  fields.String("cause", ErrorCauseName(CauseOf(status)));
+  fields.Number("latency_ms", absl::ToDoubleMilliseconds(latency));
   if (facts.policy != nullptr) {
-    fields["decision"] = facts.allowed ? "allow" : "deny";
-    fields["policy_generation"] = facts.policy->generation();
+    fields.String("decision", facts.allowed ? "allow" : "deny");
+    fields.Integer("policy_generation", facts.policy->generation());
   }
   // Our error messages name keys and causes, never key material.
-  if (!status.ok()) fields["error"] = log::Capped(status.message());
-  log::Info("audit", std::move(fields));
+  if (!status.ok()) AppendCapped(fields, "error", status.message());
+  log::Info("audit", fields);
 }
 
 void KeyBrokerService::Finish(RpcMethod method, grpc::CallbackServerContext& context,
@@ -247,14 +269,31 @@ grpc::ServerUnaryReactor* KeyBrokerService::Run(const Call& call,
   }
   const bool may_block =
       call.edek != nullptr ? core_->MayBlockOnEdek(*call.edek) : core_->MayBlock(call.key);
-  std::function<void()> task = [this, method, context, reactor, started,
+  kms::CallOptions options = OptionsOf(context);
+  if (!may_block || options_.executor == nullptr) {
+    absl::Status status = work(&facts, options);
+    Finish(method, *context, reactor, facts, status, started);
+    return reactor;
+  }
+  if (MayBeLocal(method)) {
+    // A remote KMS may still do this call with what it holds (an RSA wrap
+    // with the cached public key): tried here first, as a local_only call
+    // (kms.h), since a hand-off to the executor costs two thread switches
+    // per call; only what would block goes there.
+    options.local_only = true;
+    absl::Status status = work(&facts, options);
+    if (!kms::IsWouldBlock(status)) {
+      Finish(method, *context, reactor, facts, status, started);
+      return reactor;
+    }
+    options.local_only = false;
+  }
+  std::function<void()> task = [this, method, context, reactor, started, options,
                                 facts = std::move(facts), work = std::move(work)]() mutable {
-    absl::Status status = work(&facts);
+    absl::Status status = work(&facts, options);
     Finish(method, *context, reactor, facts, status, started);
   };
-  if (!may_block || options_.executor == nullptr) {
-    task();
-  } else if (!options_.executor->TrySubmit(task)) {
+  if (!options_.executor->TrySubmit(task)) {
     // Every thread waits on a slow KMS and the queue is full: shed the call
     // now, with a hint, rather than let it wait past its deadline.
     absl::Status busy = MakeError(ErrorReason::kServerBusy,
@@ -272,9 +311,9 @@ grpc::ServerUnaryReactor* KeyBrokerService::GenerateDek(grpc::CallbackServerCont
                                                         const v1::GenerateDekRequest* request,
                                                         v1::GenerateDekResponse* response) {
   return Run({RpcMethod::kGenerateDek, request->key(), nullptr, &request->context()}, context,
-             NewReactor(context, response->mutable_plaintext()),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoGenerateDek(*core_, OptionsOf(context), *request, response);
+             NewReactor(context),
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoGenerateDek(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });
@@ -284,9 +323,9 @@ grpc::ServerUnaryReactor* KeyBrokerService::Wrap(grpc::CallbackServerContext* co
                                                  const v1::WrapRequest* request,
                                                  v1::WrapResponse* response) {
   return Run({RpcMethod::kWrap, request->key(), nullptr, &request->context()}, context,
-             NewReactor(context, MutableRequestBytes(request->plaintext())),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoWrap(*core_, OptionsOf(context), *request, response);
+             NewReactor(context),
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoWrap(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });
@@ -296,9 +335,9 @@ grpc::ServerUnaryReactor* KeyBrokerService::Unwrap(grpc::CallbackServerContext* 
                                                    const v1::UnwrapRequest* request,
                                                    v1::UnwrapResponse* response) {
   return Run({RpcMethod::kUnwrap, "", &request->edek(), &request->context()}, context,
-             NewReactor(context, response->mutable_plaintext()),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoUnwrap(*core_, OptionsOf(context), *request, response);
+             NewReactor(context),
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoUnwrap(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });
@@ -308,9 +347,10 @@ grpc::ServerUnaryReactor* KeyBrokerService::Rotate(grpc::CallbackServerContext* 
                                                    const v1::RotateRequest* request,
                                                    v1::RotateResponse* response) {
   return Run({RpcMethod::kRotate, request->key()}, context, NewReactor(context),
-             [this, context, request, response](CallFacts* facts) -> absl::Status {
+             [this, request, response](CallFacts* facts,
+                                       const kms::CallOptions& options) -> absl::Status {
                ASSIGN_OR_RETURN(std::string version,
-                                core_->Rotate(request->key(), OptionsOf(context)));
+                                core_->Rotate(request->key(), options));
                response->set_key_version(std::move(version));
                facts->version = response->key_version();
                return absl::OkStatus();
@@ -322,8 +362,8 @@ grpc::ServerUnaryReactor* KeyBrokerService::Rewrap(grpc::CallbackServerContext* 
                                                    v1::RewrapResponse* response) {
   return Run({RpcMethod::kRewrap, "", &request->edek(), &request->context()}, context,
              NewReactor(context),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoRewrap(*core_, OptionsOf(context), *request, response);
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoRewrap(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });
@@ -333,8 +373,8 @@ grpc::ServerUnaryReactor* KeyBrokerService::DescribeKey(grpc::CallbackServerCont
                                                         const v1::DescribeKeyRequest* request,
                                                         v1::DescribeKeyResponse* response) {
   return Run({RpcMethod::kDescribeKey, request->key()}, context, NewReactor(context),
-             [this, context, request, response](CallFacts* facts) {
-               absl::Status status = DoDescribeKey(*core_, OptionsOf(context), *request, response);
+             [this, request, response](CallFacts* facts, const kms::CallOptions& options) {
+               absl::Status status = DoDescribeKey(*core_, options, *request, response);
                facts->version = response->key_version();
                return status;
              });

@@ -4,9 +4,13 @@
 // response or translate the error (grpc_status.h). They use gRPC's callback
 // API: calls on the local keyring finish inline on gRPC's thread (CPU-only,
 // except a Rotate's file write); calls that may wait on a remote KMS run on
-// the BlockingExecutor, because callback threads must not block.
+// the BlockingExecutor, because callback threads must not block. A
+// GenerateDek or Wrap on a remote KMS is first tried inline as a local_only
+// call (kms_adapters/kms.h): an RSA key's wrap with its cached public key
+// needs no remote call, and only what would block is handed off.
 // Responses and requests that hold key material are wiped when the RPC is
-// done (gRPC's own transport buffers are beyond our reach).
+// done, by their message allocators (server/wiping_message_allocator.h;
+// gRPC's own transport buffers are beyond our reach).
 //
 // Before any KMS work, each call is admitted: its key alias must be of a
 // sane length, the authorization policy (server/authorizer.h), if any, must
@@ -29,6 +33,7 @@
 #include "server/broker_core.h"
 #include "server/metrics.h"
 #include "server/rpc_method.h"
+#include "server/wiping_message_allocator.h"
 
 namespace keybroker::server {
 
@@ -45,7 +50,7 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
   static constexpr size_t kMaxKeyBytes = 512;
 
   // `core` and the options' objects must outlive the service.
-  KeyBrokerService(const BrokerCore* core, Options options) : core_(core), options_(options) {}
+  KeyBrokerService(const BrokerCore* core, Options options);
 
   grpc::ServerUnaryReactor* GenerateDek(grpc::CallbackServerContext* context,
                                         const v1::GenerateDekRequest* request,
@@ -89,9 +94,12 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
     const ContextMap* context = nullptr;
   };
 
-  // Admits the call (Admit), then runs `work` (absl::Status(CallFacts*))
-  // inline or on the executor, then counts, audits and finishes `reactor`
-  // with its status.
+  // Admits the call (Admit), then runs `work` (absl::Status(CallFacts*,
+  // const kms::CallOptions&)) inline or on the executor, then counts, audits
+  // and finishes `reactor` with its status. Work that may block is first
+  // tried inline as a local_only call when it may not need to (MayBeLocal),
+  // so `work` may run twice: the first time it then fails with
+  // kms::WouldBlock() before any effect.
   template <typename Work>
   grpc::ServerUnaryReactor* Run(const Call& call, grpc::CallbackServerContext* context,
                                 grpc::ServerUnaryReactor* reactor, Work work);
@@ -105,6 +113,9 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
 
   const BrokerCore* core_;
   const Options options_;
+  WipingMessageAllocator<v1::GenerateDekRequest, v1::GenerateDekResponse> generate_dek_messages_;
+  WipingMessageAllocator<v1::WrapRequest, v1::WrapResponse> wrap_messages_;
+  WipingMessageAllocator<v1::UnwrapRequest, v1::UnwrapResponse> unwrap_messages_;
 };
 
 }  // namespace keybroker::server

@@ -214,8 +214,26 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
   return fetched;
 }
 
+std::shared_ptr<const AzureKms::Metadata> AzureKms::FreshRsaMetadata(const Binding& binding) {
+  std::shared_ptr<const Metadata> metadata;
+  {
+    absl::MutexLock lock(&mu_);
+    auto refresh = refreshes_.find(&binding);
+    if (refresh != refreshes_.end() && refresh->second.in_flight) return nullptr;
+    auto it = metadata_.find(&binding);
+    if (it == metadata_.end() || MonotonicNow() - it->second->fetched >= metadata_ttl_ ||
+        !IsRsa(it->second->bundle)) {
+      return nullptr;
+    }
+    metadata = it->second;
+  }
+  observer_->CacheLookup("key_metadata", /*hit=*/true);
+  return metadata;
+}
+
 absl::StatusOr<KeyDescription> AzureKms::Describe(absl::string_view key_id,
                                                   const CallOptions& options) {
+  if (options.local_only) return WouldBlock();  // always asks the vault
   ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
   ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
                    Current(*binding, options, /*refresh=*/true));
@@ -236,6 +254,7 @@ absl::StatusOr<crypto::SecretBytes> AzureKms::GenerateDekMaterial(absl::string_v
                                                                  const CallOptions& options) {
   ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
   if (binding->options.hsm_random && binding->options.kind == VaultKind::kManagedHsm) {
+    if (options.local_only) return WouldBlock();
     return client_->RandomBytes(binding->vault_key, static_cast<int>(size), options.deadline,
                                 options.cancelled);
   }
@@ -247,8 +266,14 @@ absl::StatusOr<WrappedKey> AzureKms::Wrap(absl::string_view key_id,
                                           const crypto::EncryptionContext& context,
                                           const CallOptions& options) {
   ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
-  ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
-                   Current(*binding, options, /*refresh=*/false));
+  std::shared_ptr<const Metadata> metadata;
+  if (options.local_only) {
+    // Only an RSA wrap with the cached public key is local.
+    metadata = FreshRsaMetadata(*binding);
+    if (metadata == nullptr) return WouldBlock();
+  } else {
+    ASSIGN_OR_RETURN(metadata, Current(*binding, options, /*refresh=*/false));
+  }
   RETURN_IF_ERROR(
       CheckUsable(binding->vault_key, metadata->bundle, binding->options.kind, absl::Now()));
   crypto::Edek edek = NewEdek(binding->vault_key, metadata->bundle);
@@ -301,6 +326,7 @@ absl::StatusOr<std::string> AzureKms::KeyIdOf(const crypto::Edek& edek) {
 absl::StatusOr<crypto::SecretBytes> AzureKms::Unwrap(const crypto::Edek& edek,
                                                      const crypto::EncryptionContext& context,
                                                      const CallOptions& options) {
+  if (options.local_only) return WouldBlock();  // every unwrap asks the vault
   // Only configured keys: a crafted EDEK never makes the broker send anything.
   ASSIGN_OR_RETURN(std::string key_url, KeyIdOf(edek));
   const Binding& binding = *by_url_.find(key_url)->second;
@@ -339,6 +365,7 @@ absl::StatusOr<crypto::SecretBytes> AzureKms::UnwrapAtVault(
 
 absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
                                              const CallOptions& options) {
+  if (options.local_only) return WouldBlock();  // always asks the vault
   ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
   if (!binding->pinned_version.empty()) {
     // The caller asked for what this configuration does not allow, as with a

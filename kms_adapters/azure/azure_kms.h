@@ -119,6 +119,12 @@ class AzureKms : public Kms {
   absl::StatusOr<std::shared_ptr<const Metadata>> Current(const Binding& binding,
                                                           const CallOptions& options,
                                                           bool refresh);
+  // For a local_only call (kms.h): the cached metadata if it is fresh, of an
+  // RSA key (whose wraps are local) and not being fetched again (a call
+  // would wait for that fetch); null otherwise. Counts a cache hit when it
+  // returns some, nothing when not (the call is then made again without
+  // local_only, and counted then).
+  std::shared_ptr<const Metadata> FreshRsaMetadata(const Binding& binding);
   absl::StatusOr<std::shared_ptr<const Metadata>> Fetch(const Binding& binding,
                                                         const CallOptions& options);
   // Validates a fetched bundle (RSA public key of 2048 bits or more).

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -311,6 +312,34 @@ TEST(RsaOaepTest, EncryptionIsRandomized) {
   ASSERT_OK(second);
   EXPECT_NE(*first, *second);
   EXPECT_EQ(key.Decrypt(AsBytes(*second))->RevealAsStringView(), dek);
+}
+
+// Each thread keeps an encryption context for the key it last used: keys
+// used in turn, on several threads, each encrypt under their own key.
+TEST(RsaOaepTest, KeysUsedInTurnOnSeveralThreadsEachEncryptUnderTheirOwn) {
+  const RsaOaepPrivateKey& first = SharedKey(2048);
+  const RsaOaepPrivateKey& second = SharedKey(3072);
+  absl::StatusOr<RsaOaepPublicKey> first_public = first.PublicKey();
+  absl::StatusOr<RsaOaepPublicKey> second_public = second.PublicKey();
+  ASSERT_OK(first_public);
+  ASSERT_OK(second_public);
+  auto round_trips = [&] {
+    for (int i = 0; i < 4; ++i) {
+      const bool use_first = i % 2 == 0;
+      const std::string message = RandomString(32);
+      absl::StatusOr<std::string> sealed =
+          (use_first ? *first_public : *second_public).Encrypt(AsBytes(message));
+      ASSERT_OK(sealed);
+      absl::StatusOr<SecretBytes> opened = (use_first ? first : second).Decrypt(AsBytes(*sealed));
+      ASSERT_OK(opened);
+      EXPECT_EQ(opened->RevealAsStringView(), message);
+      EXPECT_FALSE((use_first ? second : first).Decrypt(AsBytes(*sealed)).ok());
+    }
+  };
+  round_trips();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) threads.emplace_back(round_trips);
+  for (std::thread& thread : threads) thread.join();
 }
 
 TEST(RsaOaepTest, DecryptRejectsTamperedTruncatedAndForeignCiphertext) {

@@ -201,6 +201,75 @@ TEST_F(AzureKmsTest, RsaHsmKeyOnAManagedHsmWrapsLocally) {
   EXPECT_TRUE(SameBytes(*unwrapped, dek));
 }
 
+// --- local_only calls (kms.h): what the broker tries on gRPC's threads ----
+
+CallOptions LocalOnly() {
+  CallOptions options;
+  options.local_only = true;
+  return options;
+}
+
+TEST_F(AzureKmsTest, LocalOnlyRsaWrapWaitsForNothingItDoesNotHave) {
+  AddRsaKey();
+  // Nothing cached yet: refused at once, without a request.
+  absl::Status refused = kms_->Wrap(kKeyUrl, Dek(), Context("a"), LocalOnly()).status();
+  EXPECT_TRUE(IsWouldBlock(refused)) << refused;
+  EXPECT_EQ(requests(), 0u);
+  // The same call without local_only fetches the metadata; then local_only
+  // wraps with the cached public key, still without a request, and the EDEK
+  // unwraps.
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  const size_t fetched = requests();
+  crypto::SecretBytes dek = Dek();
+  absl::StatusOr<WrappedKey> wrapped = kms_->Wrap(kKeyUrl, dek, Context("a"), LocalOnly());
+  ASSERT_OK(wrapped);
+  EXPECT_EQ(requests(), fetched);
+  absl::StatusOr<crypto::SecretBytes> unwrapped = Unwrap(*wrapped, Context("a"));
+  ASSERT_OK(unwrapped);
+  EXPECT_TRUE(SameBytes(*unwrapped, dek));
+}
+
+TEST_F(AzureKmsTest, LocalOnlyRsaWrapIsRefusedOnceTheMetadataExpired) {
+  const absl::Duration ttl = absl::Milliseconds(100);
+  UseTtl(ttl);
+  AddRsaKey();
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  absl::SleepFor(ttl + absl::Milliseconds(20));
+  const size_t before = requests();
+  EXPECT_TRUE(IsWouldBlock(kms_->Wrap(kKeyUrl, Dek(), Context("a"), LocalOnly()).status()));
+  EXPECT_EQ(requests(), before) << "the refresh is left to the call made without local_only";
+}
+
+TEST_F(AzureKmsTest, LocalOnlyRefusesEveryCallThatAsksTheVault) {
+  AddRsaKey();
+  ASSERT_OK(Wrap(kKeyUrl, Dek(), Context("a")));
+  absl::StatusOr<WrappedKey> wrapped = Wrap(kKeyUrl, Dek(), Context("a"));
+  ASSERT_OK(wrapped);
+  vault_.AddVersion(kHsmHost, "kek-aes", InMemoryKeyVault::Aes());
+  AzureKeyOptions hsm = HsmKeyOptions(kHsmKeyUrl);
+  hsm.hsm_random = true;
+  ASSERT_OK(kms_->AddKey(hsm));
+  ASSERT_OK(Wrap(kHsmKeyUrl, Dek(), Context("a")));  // its metadata cached
+  const size_t before = requests();
+
+  absl::StatusOr<crypto::Edek> edek = crypto::DecodeEdek(wrapped->edek);
+  ASSERT_OK(edek);
+  EXPECT_TRUE(IsWouldBlock(kms_->Unwrap(*edek, Context("a"), LocalOnly()).status()));
+  EXPECT_TRUE(IsWouldBlock(kms_->Wrap(kHsmKeyUrl, Dek(), Context("a"), LocalOnly()).status()))
+      << "an AES wrap is an HSM call";
+  EXPECT_TRUE(IsWouldBlock(kms_->GenerateDekMaterial(kHsmKeyUrl, 32, LocalOnly()).status()))
+      << "hsm_random draws from the HSM";
+  EXPECT_TRUE(IsWouldBlock(kms_->Describe(kKeyUrl, LocalOnly()).status()));
+  EXPECT_TRUE(IsWouldBlock(kms_->Rotate(kKeyUrl, LocalOnly()).status()));
+  EXPECT_EQ(requests(), before);
+  // Errors that are not WouldBlock are never taken for one.
+  EXPECT_FALSE(IsWouldBlock(kms_->Wrap("https://myvault.vault.azure.net/keys/unknown", Dek(),
+                                       Context("a"), LocalOnly())
+                                .status()));
+  EXPECT_FALSE(IsWouldBlock(absl::UnavailableError("needs a remote call (local_only)")));
+  EXPECT_FALSE(IsWouldBlock(absl::OkStatus()));
+}
+
 // --- AES keys on a Managed HSM --------------------------------------------
 
 TEST_F(AzureKmsTest, HsmAesWrapsRemotelyAndRoundTrips) {
@@ -647,7 +716,9 @@ TEST_F(AzureKmsTest, AnUnknownVersionIsAskedAboutAgainAfterTheTtl) {
               HasReason(ErrorReason::kKeyNotFound));
   EXPECT_THAT(Unwrap(WithVersion(*wrapped, kMadeUp1), Context("a")),
               HasReason(ErrorReason::kKeyNotFound));
-  if (absl::Now() - start < ttl) EXPECT_EQ(vault_.count("unwrapkey"), 1);
+  if (absl::Now() - start < ttl) {
+    EXPECT_EQ(vault_.count("unwrapkey"), 1);
+  }
   absl::SleepFor(ttl + absl::Milliseconds(50));
   EXPECT_THAT(Unwrap(WithVersion(*wrapped, kMadeUp1), Context("a")),
               HasReason(ErrorReason::kKeyNotFound));
