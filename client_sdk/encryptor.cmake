@@ -1,10 +1,10 @@
 # Encryptor sources: the ciphertext format, DEK budgets with background
 # refresh, the decrypt-side cache, and the Encryptor that ties them together.
 list(APPEND sdk_sources
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/clock.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/ciphertext_format.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/encryption_keys.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/encryption_leases.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/decrypt_cache.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/encryptor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/src/clock.cc
+  ${CMAKE_CURRENT_LIST_DIR}/src/ciphertext_format.cc
+  ${CMAKE_CURRENT_LIST_DIR}/src/encryption_keys.cc
+  ${CMAKE_CURRENT_LIST_DIR}/src/encryption_leases.cc
+  ${CMAKE_CURRENT_LIST_DIR}/src/decrypt_cache.cc
+  ${CMAKE_CURRENT_LIST_DIR}/src/encryptor.cc
 )
