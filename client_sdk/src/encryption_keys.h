@@ -14,8 +14,10 @@
 // The age refresh is noticed by Acquire: an alias idle from `refresh_age`
 // to `max_age` gets no new DEK ahead of time and its next caller waits.
 //
-// Safe for concurrent use. The hot path (a warm alias) takes the lock shared,
-// counts the use with an atomic, allocates nothing and does no I/O.
+// Safe for concurrent use. Acquire and Reserve on a warm alias take the lock
+// shared, count the uses with an atomic, allocate nothing and do no I/O.
+// Encrypt's per-record path does not come here: it spends uses reserved per
+// thread in blocks (encryption_leases.h) and calls Reserve once per block.
 #ifndef KEYBROKER_CLIENT_SDK_SRC_ENCRYPTION_KEYS_H_
 #define KEYBROKER_CLIENT_SDK_SRC_ENCRYPTION_KEYS_H_
 

@@ -16,9 +16,10 @@
 //
 // Safe for concurrent use. A warm Encrypt takes no lock and writes nothing
 // another thread writes (each thread reserves uses of the DEK in blocks and
-// has its own cipher context keyed with it); a warm Decrypt takes the decrypt
-// cache's lock briefly. Both allocate only the returned string (EncryptInto
-// and DecryptInto not even that) and do no I/O.
+// has its own cipher context keyed with it); a warm Decrypt of the DEK the
+// thread last decrypted with takes no lock either, and one of another cached
+// DEK takes the decrypt cache's lock briefly. Both allocate only the returned
+// string (EncryptInto and DecryptInto not even that) and do no I/O.
 #ifndef KEYBROKER_SDK_ENCRYPTOR_H_
 #define KEYBROKER_SDK_ENCRYPTOR_H_
 
