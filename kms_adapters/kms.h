@@ -17,7 +17,9 @@
 #define KEYBROKER_KMS_ADAPTERS_KMS_H_
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -59,6 +61,15 @@ struct KeyDescription {
   std::string kms;          // "local", "azure_key_vault" or "azure_managed_hsm"
   bool quantum_resistant = false;
   bool customer_managed = false;
+};
+
+// One version of a key, as its KMS lists it.
+struct KeyVersionInfo {
+  std::string version;
+  std::optional<absl::Time> created;  // when the KMS does not say: nullopt
+  // Whether the KMS would unwrap under it now (false: disabled, expired, not
+  // yet valid, or below the key's min_decryption_version).
+  bool enabled = false;
 };
 
 // A wrapped DEK and the key version that wrapped it.
@@ -107,6 +118,19 @@ class Kms {
   // Makes a new version of `key_id` current and returns it.
   virtual absl::StatusOr<std::string> Rotate(absl::string_view key_id,
                                              const CallOptions& options) = 0;
+
+  // Returns the versions of `key_id` the KMS holds, in no particular order
+  // (a KMS may stop at a bound of its own). UNIMPLEMENTED when it cannot
+  // list them.
+  virtual absl::StatusOr<std::vector<KeyVersionInfo>> ListVersions(absl::string_view key_id,
+                                                                   const CallOptions& options) {
+    return absl::UnimplementedError("this kms does not list key versions");
+  }
+
+  // Returns the key name that EDEKs made under `key_id` carry
+  // (crypto::Edek::key_name), without any remote call; KEY_NOT_FOUND for a
+  // key this KMS was not configured with.
+  virtual absl::StatusOr<std::string> EdekKeyName(absl::string_view key_id) = 0;
 };
 
 }  // namespace keybroker::kms

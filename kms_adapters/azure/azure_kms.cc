@@ -398,4 +398,31 @@ absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
   return metadata->bundle.version;
 }
 
+absl::StatusOr<std::vector<KeyVersionInfo>> AzureKms::ListVersions(absl::string_view key_id,
+                                                                   const CallOptions& options) {
+  if (options.local_only) return WouldBlock();  // always asks the vault
+  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  ASSIGN_OR_RETURN(std::vector<KeyVersionItem> items,
+                   client_->ListKeyVersions(binding->vault_key, kMaxVersionPages,
+                                            options.deadline, options.cancelled));
+  const absl::Time now = absl::Now();
+  std::vector<KeyVersionInfo> versions;
+  versions.reserve(items.size());
+  for (KeyVersionItem& item : items) {
+    KeyVersionInfo info;
+    info.version = std::move(item.version);
+    info.created = item.created;
+    // As CheckUsable judges the current version: what the vault would refuse.
+    info.enabled = item.enabled && !(item.not_before.has_value() && *item.not_before > now) &&
+                   !(item.expires.has_value() && *item.expires <= now);
+    versions.push_back(std::move(info));
+  }
+  return versions;
+}
+
+absl::StatusOr<std::string> AzureKms::EdekKeyName(absl::string_view key_id) {
+  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  return binding->vault_key.id.EdekName();
+}
+
 }  // namespace keybroker::kms::azure

@@ -98,6 +98,16 @@ class AzureKms : public Kms {
   // configured URL names a version: its current version is the configuration's.
   absl::StatusOr<std::string> Rotate(absl::string_view key_id,
                                      const CallOptions& options) override;
+  // The versions the vault lists (keys/list), at most kMaxVersionPages pages
+  // of 25; a version is enabled when the vault would use it now (enabled,
+  // within nbf and exp).
+  absl::StatusOr<std::vector<KeyVersionInfo>> ListVersions(absl::string_view key_id,
+                                                           const CallOptions& options) override;
+  absl::StatusOr<std::string> EdekKeyName(absl::string_view key_id) override;
+
+  // Pages of version listing read at most (Managed HSM keeps at most 100
+  // versions of a key, §8); a longer list is cut there.
+  static constexpr int kMaxVersionPages = 8;
 
  private:
   struct Binding {

@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "crypto/wipe.h"
 #include "kms_adapters/azure/key_vault_errors.h"
+#include "kms_adapters/azure/url.h"
 #include "nlohmann/json.hpp"
 
 namespace keybroker::kms::azure {
@@ -111,8 +112,9 @@ bool KeyVaultClient::ReportsKeyState(const Call& call, const absl::Status& statu
   // inaccessible.
   if (!call.vault_answered) return false;
   // A refused rotate is the customer not granting keys/rotate/action (the
-  // broker then picks up the latest version instead), not lost access to
-  // wrap and unwrap.
+  // broker then picks up the latest version instead), and a refused listing
+  // is keys/list not granted: neither is lost access to wrap and unwrap.
+  if (call.operation_label == "list_versions") return false;
   return !(call.operation_label == "rotate" && ReasonOf(status) == ErrorReason::kKeyNotAccessible);
 }
 
@@ -140,7 +142,8 @@ absl::StatusOr<HttpResponse> KeyVaultClient::SendOnce(Call& call, absl::Time dea
   std::string what = Describe(*call.key, "");
   HttpRequest request;
   request.method = call.method;
-  request.url = absl::StrCat(call.key->id.VaultUrl(), call.path, "?", kApiVersion);
+  request.url = absl::StrCat(call.key->id.VaultUrl(), call.path, "?",
+                             call.query.empty() ? kApiVersion : call.query);
   request.body = call.body;
   request.retry_safe = call.retry_safe;
   request.cancelled = cancelled;
@@ -191,6 +194,27 @@ absl::StatusOr<KeyBundle> KeyVaultClient::GetKey(const VaultKey& key, absl::stri
   ASSIGN_OR_RETURN(KeyBundle bundle, ParseBundle(response.body, "get key"));
   bundle.request_id = response.Header("x-ms-request-id");
   return bundle;
+}
+
+absl::StatusOr<std::vector<KeyVersionItem>> KeyVaultClient::ListKeyVersions(
+    const VaultKey& key, int max_pages, absl::Time deadline, const CancelledFn& cancelled) {
+  ASSIGN_OR_RETURN(std::string origin, OriginOf(key.id.VaultUrl()));
+  std::string path = absl::StrCat("/keys/", key.id.name, "/versions");
+  std::string query = absl::StrCat(kApiVersion, "&maxresults=25");
+  std::vector<KeyVersionItem> versions;
+  for (int page = 0; page < max_pages && !path.empty(); ++page) {
+    Call call{&key, "list key versions", "list_versions", "GET", path, "", ""};
+    call.query = query;
+    ASSIGN_OR_RETURN(HttpResponse response, Send(std::move(call), deadline, cancelled));
+    ASSIGN_OR_RETURN(KeyVersionPage parsed, ParseKeyVersionPage(response.body, origin,
+                                                                key.id.name));
+    for (KeyVersionItem& item : parsed.items) versions.push_back(std::move(item));
+    // The next page's path and query, as the vault wrote them.
+    size_t mark = parsed.next_path_and_query.find('?');
+    path = parsed.next_path_and_query.substr(0, mark);
+    query = mark == std::string::npos ? "" : parsed.next_path_and_query.substr(mark + 1);
+  }
+  return versions;
 }
 
 absl::StatusOr<KeyBundle> KeyVaultClient::RotateKey(const VaultKey& key, absl::Time deadline,

@@ -34,6 +34,7 @@
 #include "crypto/secret_bytes.h"
 #include "kms_adapters/azure/http_client.h"
 #include "kms_adapters/azure/key_id.h"
+#include "kms_adapters/azure/key_version_list.h"
 #include "kms_adapters/kms_observer.h"
 
 namespace keybroker::kms::azure {
@@ -88,6 +89,14 @@ class KeyVaultClient {
   // GET /keys/{name}[/{version}]; latest when `version` is empty.
   absl::StatusOr<KeyBundle> GetKey(const VaultKey& key, absl::string_view version,
                                    absl::Time deadline, const CancelledFn& cancelled = {});
+  // GET /keys/{name}/versions, following nextLink (same vault only) for at
+  // most `max_pages` pages of 25: the key's versions in the vault's order
+  // (ascending version string, not creation time, §3.6). Needs keys/list;
+  // a refusal is an error but is not reported as the key's state (the
+  // broker may wrap and unwrap without the right to list).
+  absl::StatusOr<std::vector<KeyVersionItem>> ListKeyVersions(const VaultKey& key, int max_pages,
+                                                              absl::Time deadline,
+                                                              const CancelledFn& cancelled = {});
   // POST /keys/{name}/rotate: a new version; returns its bundle.
   absl::StatusOr<KeyBundle> RotateKey(const VaultKey& key, absl::Time deadline,
                                       const CancelledFn& cancelled = {});
@@ -123,6 +132,7 @@ class KeyVaultClient {
     bool retry_safe = true; // false for rotate, which creates a version
     bool edek_operation = false;  // unwrapkey/decrypt: a 400 means a bad EDEK
     bool vault_answered = false;  // set by SendOnce: an HTTP answer came back
+    std::string query = "";  // after '?'; empty: the api-version alone
   };
   // Whether `call`'s outcome `status` tells the key's state: only when the
   // vault answered, and not a rotate refused for want of the rotate right.

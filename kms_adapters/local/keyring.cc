@@ -138,6 +138,11 @@ const KeyVersion* Keyring::Find(absl::string_view name, uint32_t number) const {
   return &it->second[number - 1];
 }
 
+const std::vector<KeyVersion>* Keyring::Versions(absl::string_view name) const {
+  auto it = keys_.find(name);
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
 absl::Status Keyring::CheckSupersedes(const Keyring& older) const {
   for (const auto& [name, old_versions] : older.keys_) {
     auto it = keys_.find(name);

@@ -55,6 +55,9 @@ class Keyring {
   const KeyVersion* Current(absl::string_view name) const;
   // Version `number` of `name`, or nullptr.
   const KeyVersion* Find(absl::string_view name, uint32_t number) const;
+  // Every version of `name`, oldest first (number i + 1 at index i), or
+  // nullptr. Valid as long as this keyring is not modified.
+  const std::vector<KeyVersion>* Versions(absl::string_view name) const;
 
   // OK when this keyring may take the place of `older`: it holds every key
   // and every version of `older`, with the same material (it may add keys

@@ -381,6 +381,16 @@ absl::StatusOr<crypto::SecretBytes> LocalKms::UnwrapEdek(const crypto::Edek& ede
     return EdekInvalid("edek salt, tag or wrapped key has the wrong size for a local edek");
   }
   ASSIGN_OR_RETURN(uint32_t number, ParseVersion(edek.key_name, edek.key_version));
+  if (const uint32_t floor = FloorOf(edek.key_name); number < floor) {
+    // Retired by the operator: refused before any key is derived, like a
+    // disabled Key Vault version (the customer-caused reason, not an alert).
+    return MakeError(ErrorReason::kKeyDisabled,
+                     absl::StrCat("edek is under version ", number, " of local key '",
+                                  absl::CHexEscape(edek.key_name),
+                                  "', below the key's min_decryption_version ", floor,
+                                  ": versions below it no longer unwrap; rewrap data under a "
+                                  "newer version before raising the floor"));
+  }
   // May look at the keyring file (rate-limited) for a version above ours.
   ASSIGN_OR_RETURN(std::shared_ptr<const Keyring> keyring, KeyringHolding(edek.key_name, number));
   const KeyVersion* version = keyring->Find(edek.key_name, number);
@@ -409,6 +419,34 @@ absl::StatusOr<std::string> LocalKms::KeyIdOf(const crypto::Edek& edek) {
                                     "', which this keyring does not hold"));
   }
   return edek.key_name;
+}
+
+uint32_t LocalKms::FloorOf(absl::string_view key_id) const {
+  auto it = options_.min_decryption_versions.find(key_id);
+  return it == options_.min_decryption_versions.end() ? 0 : it->second;
+}
+
+absl::StatusOr<std::vector<KeyVersionInfo>> LocalKms::ListVersions(absl::string_view key_id,
+                                                                   const CallOptions& options) {
+  std::shared_ptr<const Keyring> keyring = Snapshot();
+  const std::vector<KeyVersion>* versions = keyring->Versions(key_id);
+  if (versions == nullptr) return KeyNotFound(absl::StrCat("no local key named ", key_id));
+  const uint32_t floor = FloorOf(key_id);
+  std::vector<KeyVersionInfo> listed;
+  listed.reserve(versions->size());
+  for (const KeyVersion& version : *versions) {
+    KeyVersionInfo info;
+    info.version = absl::StrCat(version.number);
+    info.created = version.created;
+    info.enabled = version.number >= floor;
+    listed.push_back(std::move(info));
+  }
+  return listed;
+}
+
+absl::StatusOr<std::string> LocalKms::EdekKeyName(absl::string_view key_id) {
+  if (!Snapshot()->HasKey(key_id)) return KeyNotFound(absl::StrCat("no local key named ", key_id));
+  return std::string(key_id);
 }
 
 absl::StatusOr<std::string> LocalKms::Rotate(absl::string_view key_id,

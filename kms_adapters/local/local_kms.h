@@ -35,12 +35,18 @@
 // writable keyring has no peers to be behind: any version it does not hold
 // is EDEK_INVALID.
 //
+// A key may have a floor (min_decryption_version, as Vault Transit has it):
+// EDEKs under a version below it answer KEY_DISABLED, so that an operator
+// can retire old versions once the inventory (DescribeKey) shows them out of
+// use, without ever removing a version from the keyring.
+//
 // Thread-safe: readers take an immutable snapshot under a brief lock; writers
 // (Rotate, or the reloader when read_only) are serialized and swap in a new
 // snapshot.
 #ifndef KEYBROKER_KMS_ADAPTERS_LOCAL_LOCAL_KMS_H_
 #define KEYBROKER_KMS_ADAPTERS_LOCAL_LOCAL_KMS_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -80,6 +86,12 @@ struct LocalKmsOptions {
   // Keys the configuration refers to. Missing ones are created (and the file
   // written) unless read_only.
   std::vector<std::string> required_keys;
+  // The least version of a key that Unwrap still accepts, by key name
+  // (keys[].min_decryption_version, as Vault Transit has it): EDEKs under an
+  // older version answer KEY_DISABLED. Keys not named here have no floor.
+  // Wraps are not affected: the current version is at or above the floor
+  // (the broker refuses to start otherwise), and versions only grow.
+  std::map<std::string, uint32_t, std::less<>> min_decryption_versions;
   // The writer's lock on the keyring (keyring_file + ".lock"), when the caller
   // took it already; otherwise Create takes it (unless read_only).
   std::shared_ptr<FileLock> lock;
@@ -117,6 +129,11 @@ class LocalKms : public Kms {
   absl::StatusOr<std::string> KeyIdOf(const crypto::Edek& edek) override;
   absl::StatusOr<std::string> Rotate(absl::string_view key_id,
                                      const CallOptions& options) override;
+  // Every version of the key, with its creation time; versions below the
+  // key's min_decryption_version are not enabled.
+  absl::StatusOr<std::vector<KeyVersionInfo>> ListVersions(absl::string_view key_id,
+                                                           const CallOptions& options) override;
+  absl::StatusOr<std::string> EdekKeyName(absl::string_view key_id) override;
 
   // A 32-byte key for `purpose` (an HKDF info string naming what it is for)
   // derived from version `version` of local key `key_id`, or from its
@@ -169,6 +186,8 @@ class LocalKms : public Kms {
   absl::StatusOr<crypto::SecretBytes> UnwrapEdek(const crypto::Edek& edek,
                                                  const crypto::EncryptionContext& context);
   absl::StatusOr<std::string> AddVersion(absl::string_view key_id);
+  // The key's min_decryption_version; 0 when it has none.
+  uint32_t FloorOf(absl::string_view key_id) const;
   // Decodes `file` (whose digest is `digest`) and swaps it in if it may
   // replace the current keyring.
   absl::Status TakeKeyring(absl::string_view file, const crypto::Sha256Digest& digest,
