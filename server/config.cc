@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include <cstdint>
+#include <limits>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -123,6 +125,8 @@ absl::Status ParseKeys(YamlObject& root, std::vector<KeyBinding>* out) {
     RETURN_IF_ERROR(entry.String("identity", &binding.identity));
     RETURN_IF_ERROR(entry.String("vault_kind", &binding.vault_kind));
     RETURN_IF_ERROR(entry.Bool("hsm_random", &binding.hsm_random));
+    RETURN_IF_ERROR(
+        entry.PositiveInt("min_decryption_version", &binding.min_decryption_version));
     RETURN_IF_ERROR(entry.Finish());
     if (binding.alias.empty()) return Invalid(entry.PathOf("alias"), "is required");
     if (binding.local_key.empty() == binding.azure_key.empty()) {
@@ -154,6 +158,31 @@ absl::StatusOr<Config> ParseDocument(const YAML::Node& document) {
   RETURN_IF_ERROR(ParseKeys(root, &config.keys));
   RETURN_IF_ERROR(root.Finish());
   return config;
+}
+
+// A floor belongs to the local key, whichever alias names it: two bindings of
+// one key must not ask for different floors.
+absl::Status CheckDecryptionFloor(const Config& config, size_t i) {
+  const KeyBinding& binding = config.keys[i];
+  if (binding.min_decryption_version == 0) return absl::OkStatus();
+  const std::string path = absl::StrCat("keys[", i, "].min_decryption_version");
+  if (binding.local_key.empty()) {
+    return Invalid(path, "applies to local_key only: for an azure_key, disable the old versions "
+                         "in the vault");
+  }
+  if (binding.min_decryption_version > std::numeric_limits<uint32_t>::max()) {
+    return Invalid(path, "is not a version number");
+  }
+  for (size_t j = 0; j < i; ++j) {
+    const KeyBinding& other = config.keys[j];
+    if (other.local_key == binding.local_key && other.min_decryption_version != 0 &&
+        other.min_decryption_version != binding.min_decryption_version) {
+      return Invalid(path, absl::StrCat("differs from keys[", j,
+                                        "].min_decryption_version for the same local key '",
+                                        binding.local_key, "'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -195,6 +224,7 @@ absl::Status ValidateConfig(const Config& config) {
       return Invalid(absl::StrCat("keys[", i, "].local_key"), "must be at most 255 bytes");
     }
     if (!binding.azure_key.empty()) RETURN_IF_ERROR(ValidateAzureBinding(config, i));
+    RETURN_IF_ERROR(CheckDecryptionFloor(config, i));
   }
   if (config.edek_authentication.has_value() && !config.local.has_value()) {
     return Invalid("edek_authentication.local_key", "needs a kms.local section");

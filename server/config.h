@@ -88,6 +88,9 @@ struct KeyBinding {
   std::string identity;    // kms.azure.identities name, for azure_key
   std::string vault_kind;  // "vault" | "managed_hsm"; inferred from the host when empty
   bool hsm_random = false; // Managed HSM keys: DEK bytes from the HSM's RNG
+  // local_key only: EDEKs under an older version answer KEY_DISABLED (the
+  // local key's current version must be at least this); 0: no floor.
+  int64_t min_decryption_version = 0;
 };
 
 // edek_authentication: RSA EDEKs tagged with an HMAC under a local key, and

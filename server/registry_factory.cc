@@ -2,6 +2,7 @@
 
 #include "server/azure_kms_factory.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/file_lock.h"
@@ -12,6 +13,25 @@
 
 namespace keybroker::server {
 namespace {
+
+// A floor above a key's current version would refuse the EDEKs the broker
+// is about to make: refused at start, naming the field.
+absl::Status CheckFloorsReached(const Config& config, kms::LocalKms& local) {
+  for (size_t i = 0; i < config.keys.size(); ++i) {
+    const KeyBinding& binding = config.keys[i];
+    if (binding.local_key.empty() || binding.min_decryption_version == 0) continue;
+    ASSIGN_OR_RETURN(kms::KeyDescription key, local.Describe(binding.local_key, {}));
+    int64_t current = 0;
+    if (!absl::SimpleAtoi(key.key_version, &current) ||
+        current < binding.min_decryption_version) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "keys[", i, "].min_decryption_version ", binding.min_decryption_version,
+          " is above the current version ", key.key_version, " of local key '",
+          binding.local_key, "': new EDEKs would not unwrap; rotate the key first"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config,
                                                        kms::KmsObserver* observer) {
@@ -36,7 +56,12 @@ absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config,
   options.reload_interval = absl::Seconds(local.reload_interval_seconds);
   options.observer = observer;
   for (const KeyBinding& binding : config.keys) {
-    if (!binding.local_key.empty()) options.required_keys.push_back(binding.local_key);
+    if (binding.local_key.empty()) continue;
+    options.required_keys.push_back(binding.local_key);
+    if (binding.min_decryption_version > 0) {
+      options.min_decryption_versions[binding.local_key] =
+          static_cast<uint32_t>(binding.min_decryption_version);
+    }
   }
   if (config.edek_authentication.has_value()) {
     options.required_keys.push_back(config.edek_authentication->local_key);
@@ -44,6 +69,7 @@ absl::StatusOr<std::unique_ptr<kms::Kms>> OpenLocalKms(const Config& config,
   absl::StatusOr<std::unique_ptr<kms::LocalKms>> kms =
       kms::LocalKms::Create(std::move(options), *std::move(master_key));
   if (!kms.ok()) return Annotate(kms.status(), "kms.local");
+  RETURN_IF_ERROR(CheckFloorsReached(config, **kms));
   return std::unique_ptr<kms::Kms>(*std::move(kms));
 }
 
