@@ -26,6 +26,7 @@ absl::StatusOr<GeneratedDek> BrokerCore::GenerateDek(absl::string_view alias,
                    key->kms->GenerateDekMaterial(key->key_id, kDekSize, options));
   ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key->kms->Wrap(key->key_id, dek, context, options));
   ASSIGN_OR_RETURN(wrapped, Authenticated(std::move(wrapped), context));
+  RecordUse(alias, wrapped.key_version);
   return GeneratedDek{std::move(dek), std::move(wrapped.edek), std::move(wrapped.key_version)};
 }
 
@@ -39,7 +40,9 @@ absl::StatusOr<kms::WrappedKey> BrokerCore::Wrap(absl::string_view alias,
   }
   ASSIGN_OR_RETURN(const BoundKey* key, registry_->Find(alias));
   ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key->kms->Wrap(key->key_id, plaintext, context, options));
-  return Authenticated(std::move(wrapped), context);
+  ASSIGN_OR_RETURN(wrapped, Authenticated(std::move(wrapped), context));
+  RecordUse(alias, wrapped.key_version);
+  return wrapped;
 }
 
 absl::StatusOr<kms::WrappedKey> BrokerCore::Authenticated(
@@ -88,7 +91,9 @@ absl::StatusOr<UnwrappedDek> BrokerCore::Unwrap(absl::string_view edek,
                                                 const crypto::EncryptionContext& context,
                                                 const kms::CallOptions& options) const {
   ASSIGN_OR_RETURN(DecodedEdek decoded, DecodeAndCheck(edek, context));
-  return UnwrapDecoded(edek, decoded, context, options);
+  ASSIGN_OR_RETURN(UnwrappedDek dek, UnwrapDecoded(edek, decoded, context, options));
+  RecordUse(decoded.edek, dek.key_version);
+  return dek;
 }
 
 bool BrokerCore::MayBlock(absl::string_view alias) const {
@@ -133,7 +138,11 @@ absl::StatusOr<kms::WrappedKey> BrokerCore::Rewrap(absl::string_view edek,
   ASSIGN_OR_RETURN(UnwrappedDek dek, UnwrapDecoded(edek, decoded, context, options));
   ASSIGN_OR_RETURN(kms::WrappedKey wrapped,
                    decoded.kms->Wrap(key_id, dek.plaintext, context, options));
-  return Authenticated(std::move(wrapped), context);
+  ASSIGN_OR_RETURN(wrapped, Authenticated(std::move(wrapped), context));
+  // Both: the old version was used to read, the current one to write.
+  RecordUse(decoded.edek, dek.key_version);
+  RecordUse(decoded.edek, wrapped.key_version);
+  return wrapped;
 }
 
 absl::StatusOr<KeyStatus> BrokerCore::DescribeKey(absl::string_view alias,
@@ -149,6 +158,34 @@ absl::StatusOr<KeyStatus> BrokerCore::DescribeKey(absl::string_view alias,
   if (!IsKeyStateReason(description.status())) return description.status();
   status.reason = std::string(ErrorReasonName(*ReasonOf(description.status())));
   return status;
+}
+
+absl::StatusOr<std::vector<KeyVersionStatus>> BrokerCore::KeyVersions(
+    absl::string_view alias, bool ask_kms, const kms::CallOptions& options) const {
+  ASSIGN_OR_RETURN(const BoundKey* key, registry_->Find(alias));
+  std::optional<std::vector<kms::KeyVersionInfo>> listed;
+  if (ask_kms) {
+    absl::StatusOr<std::vector<kms::KeyVersionInfo>> versions =
+        key->kms->ListVersions(key->key_id, options);
+    // A listing refused (a customer who grants wrap and unwrap but not
+    // keys/list) still leaves the versions in use to report.
+    if (versions.ok()) listed = *std::move(versions);
+  }
+  std::vector<KeyVersionInventory::VersionUse> used;
+  if (inventory_ != nullptr) used = inventory_->UsesOf(alias);
+  return JoinKeyVersions(std::move(listed), used);
+}
+
+void BrokerCore::RecordUse(absl::string_view alias, absl::string_view version) const {
+  if (inventory_ != nullptr) {
+    inventory_->RecordForAlias(alias, version, absl::ToUnixSeconds(absl::Now()));
+  }
+}
+
+void BrokerCore::RecordUse(const crypto::Edek& edek, absl::string_view version) const {
+  if (inventory_ != nullptr) {
+    inventory_->RecordForEdek(edek.kms, edek.key_name, version, absl::ToUnixSeconds(absl::Now()));
+  }
 }
 
 }  // namespace keybroker::server

@@ -8,6 +8,7 @@
 #define KEYBROKER_SERVER_BROKER_CORE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -17,6 +18,8 @@
 #include "kms_adapters/kms_observer.h"
 #include "server/edek_authenticator.h"
 #include "server/key_registry.h"
+#include "server/key_version_inventory.h"
+#include "server/key_versions.h"
 #include "server/unwrap_cache.h"
 
 namespace keybroker::server {
@@ -48,12 +51,15 @@ class BrokerCore {
   // the core. The cache serves Unwrap and Rewrap for KMSs that call a remote
   // service; the observer hears of its hits and misses ("unwrap").
   // With an `authenticator` (edek_authentication), RSA EDEKs are tagged when
-  // made and checked before any unwrap.
+  // made and checked before any unwrap. With an `inventory` (which must
+  // outlive the core), every version an EDEK is made or unwrapped under is
+  // recorded there with the time.
   explicit BrokerCore(const KeyRegistry* registry, UnwrapCache* unwrap_cache = nullptr,
                       kms::KmsObserver* observer = kms::NoKmsObserver(),
-                      const EdekAuthenticator* authenticator = nullptr)
+                      const EdekAuthenticator* authenticator = nullptr,
+                      KeyVersionInventory* inventory = nullptr)
       : registry_(registry), unwrap_cache_(unwrap_cache), observer_(observer),
-        authenticator_(authenticator) {}
+        authenticator_(authenticator), inventory_(inventory) {}
 
   // Whether a call on `alias`, or on `edek`, may wait on a remote KMS (the
   // service then runs it off gRPC's callback threads). False for anything
@@ -92,6 +98,12 @@ class BrokerCore {
   // unavailability) are errors; customer-caused states are answers.
   absl::StatusOr<KeyStatus> DescribeKey(absl::string_view alias,
                                         const kms::CallOptions& options) const;
+  // The key's versions (key_versions.h): those its KMS lists, when
+  // `ask_kms` (a remote KMS is asked; its refusal leaves only the versions
+  // in use), and those the inventory saw in use. KEY_NOT_FOUND for an
+  // unknown alias.
+  absl::StatusOr<std::vector<KeyVersionStatus>> KeyVersions(absl::string_view alias, bool ask_kms,
+                                                            const kms::CallOptions& options) const;
 
  private:
   struct DecodedEdek {
@@ -110,11 +122,15 @@ class BrokerCore {
                                              const DecodedEdek& decoded,
                                              const crypto::EncryptionContext& context,
                                              const kms::CallOptions& options) const;
+  // Records a use of `version` of `alias`'s key, or of the key `edek` names.
+  void RecordUse(absl::string_view alias, absl::string_view version) const;
+  void RecordUse(const crypto::Edek& edek, absl::string_view version) const;
 
   const KeyRegistry* registry_;
   UnwrapCache* unwrap_cache_;
   kms::KmsObserver* observer_;
   const EdekAuthenticator* authenticator_;
+  KeyVersionInventory* inventory_;
 };
 
 }  // namespace keybroker::server

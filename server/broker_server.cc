@@ -126,6 +126,9 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   ASSIGN_OR_RETURN(server->registry_, BuildKeyRegistry(config, server->observers_.get()));
   server->key_health_->Track(*server->registry_);
   CountKeys(*server->registry_, *server->metrics_);
+  server->inventory_ = std::make_unique<KeyVersionInventory>(*server->registry_);
+  server->inventory_gauge_ = std::make_unique<KeyVersionGauge>(server->inventory_.get());
+  server->metrics_->AddCollectable(server->inventory_gauge_.get());
   server->unwrap_cache_ =
       std::make_unique<UnwrapCache>(static_cast<size_t>(config.cache.unwrap_max_entries),
                                     absl::Seconds(config.cache.unwrap_ttl_seconds));
@@ -137,7 +140,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   }
   server->core_ = std::make_unique<BrokerCore>(server->registry_.get(), server->unwrap_cache_.get(),
                                                server->observers_.get(),
-                                               server->edek_authenticator_.get());
+                                               server->edek_authenticator_.get(),
+                                               server->inventory_.get());
   // More threads than one vault may use at once, so that a slow vault cannot
   // take them all (it also sheds load after a short wait for a slot).
   int per_vault = config.azure.has_value()

@@ -23,6 +23,8 @@
 #include "server/policy_reloader.h"
 #include "server/key_broker_service.h"
 #include "server/key_registry.h"
+#include "server/key_version_gauge.h"
+#include "server/key_version_inventory.h"
 #include "server/unwrap_cache.h"
 
 namespace keybroker::server {
@@ -65,6 +67,8 @@ class BrokerServer {
   std::unique_ptr<KeyHealth> key_health_;
   std::unique_ptr<kms::KmsObserverList> observers_;
   std::unique_ptr<KeyRegistry> registry_;
+  std::unique_ptr<KeyVersionInventory> inventory_;
+  std::unique_ptr<KeyVersionGauge> inventory_gauge_;
   std::unique_ptr<UnwrapCache> unwrap_cache_;
   std::unique_ptr<EdekAuthenticator> edek_authenticator_;
   std::unique_ptr<BrokerCore> core_;

@@ -103,6 +103,18 @@ absl::Status DoRewrap(const BrokerCore& core, const kms::CallOptions& options,
   return absl::OkStatus();
 }
 
+void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
+  out->set_seconds(absl::ToUnixSeconds(time));
+}
+
+void FillVersion(const KeyVersionStatus& version, v1::KeyVersionInfo* out) {
+  out->set_key_version(version.version);
+  if (version.created.has_value()) SetTimestamp(*version.created, out->mutable_created());
+  out->set_enabled(version.enabled);
+  if (version.last_used.has_value()) SetTimestamp(*version.last_used, out->mutable_last_used());
+  out->set_listed(version.listed);
+}
+
 absl::Status DoDescribeKey(const BrokerCore& core, const kms::CallOptions& options,
                            const v1::DescribeKeyRequest& request,
                            v1::DescribeKeyResponse* response) {
@@ -115,6 +127,9 @@ absl::Status DoDescribeKey(const BrokerCore& core, const kms::CallOptions& optio
   response->set_customer_managed(status.description.customer_managed);
   response->set_kms(status.description.kms);
   response->set_reason(status.reason);
+  ASSIGN_OR_RETURN(std::vector<KeyVersionStatus> versions,
+                   core.KeyVersions(request.key(), /*ask_kms=*/status.accessible, options));
+  for (const KeyVersionStatus& version : versions) FillVersion(version, response->add_versions());
   return absl::OkStatus();
 }
 

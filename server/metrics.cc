@@ -26,9 +26,9 @@ constexpr absl::string_view kCodeNames[] = {
     "UNAUTHENTICATED"};
 
 constexpr absl::string_view kKmsKindNames[] = {"local", "azure_key_vault", "azure_managed_hsm"};
-constexpr absl::string_view kKmsOperationNames[] = {"get_key", "rotate",  "unwrapkey", "wrapkey",
-                                                "encrypt", "decrypt", "rng",       "wrap",
-                                                "unwrap",  "reload"};
+constexpr absl::string_view kKmsOperationNames[] = {
+    "get_key", "rotate", "unwrapkey", "wrapkey", "encrypt",      "decrypt",
+    "rng",     "wrap",   "unwrap",    "reload",  "list_versions"};
 constexpr absl::string_view kCacheNames[] = {"unwrap", "key_metadata", "token",
                                              "unknown_version"};
 
@@ -150,7 +150,13 @@ void BrokerMetrics::AuthorizationDenied(RpcMethod method) {
 }
 
 std::string BrokerMetrics::Scrape() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (const prometheus::Collectable* collectable : collectables_) {
+    for (prometheus::MetricFamily& family : collectable->Collect()) {
+      families.push_back(std::move(family));
+    }
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 template <typename Metric, typename MakeLabels, typename... Args>

@@ -15,6 +15,8 @@
 //   keybroker_keys_inaccessible{reason}                    gauge
 //   keybroker_key_accessible{alias}                        gauge, 1 or 0
 //   keybroker_authorization_denied_total{method}           counter
+//   keybroker_key_version_last_used_timestamp_seconds{alias,key_version}
+//                                                          gauge (key_version_gauge.h)
 //
 // Every label value comes from a closed set (methods, gRPC code names, reason
 // names, causes, KMS kinds and operations) or from configured aliases; never
@@ -30,6 +32,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -37,6 +40,7 @@
 #include "absl/time/time.h"
 #include "common/error_reason.h"
 #include "kms_adapters/kms_observer.h"
+#include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -53,6 +57,13 @@ class BrokerMetrics final : public kms::KmsObserver {
 
   // The text exposition format (version 0.0.4) of every family.
   std::string Scrape() const;
+
+  // Adds the families `collectable` builds at each scrape (series that come
+  // and go, like the key version gauge's). Before any scrape; it must
+  // outlive every later Scrape call.
+  void AddCollectable(const prometheus::Collectable* collectable) {
+    collectables_.push_back(collectable);
+  }
 
   // RPCs: Started when a handler begins, Finished with the status it
   // returns (its absl code is the gRPC code).
@@ -82,7 +93,7 @@ class BrokerMetrics final : public kms::KmsObserver {
   static constexpr int kCodeCount = 17;
   static constexpr int kReasonSlots = kErrorReasonCount + 1;
   static constexpr int kKmsKinds = 3;
-  static constexpr int kKmsOperations = 10;
+  static constexpr int kKmsOperations = 11;
   static constexpr int kCaches = 4;
 
   // Returns the series in `slot`. The first time (the only time a lock is
@@ -107,6 +118,7 @@ class BrokerMetrics final : public kms::KmsObserver {
   prometheus::Family<prometheus::Gauge>& key_accessible_;
 
   absl::Mutex create_mu_;  // held only while a new series is added
+  std::vector<const prometheus::Collectable*> collectables_;  // set before serving
 
   std::array<prometheus::Gauge*, kRpcMethodCount> in_flight_{};
   std::array<prometheus::Counter*, kRpcMethodCount> authorization_denied_{};
