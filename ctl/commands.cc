@@ -1,11 +1,13 @@
 #include "ctl/commands.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
+#include "absl/time/time.h"
 #include "common/utf8.h"
 #include "crypto/secret_bytes.h"
 #include "crypto/wipe.h"
@@ -109,6 +111,32 @@ int RunDescribe(sdk::Client& client, CommandArgs& args) {
   return PrintResultAndWipe(result);
 }
 
+// RFC 3339 in UTC, or null when unknown.
+Json TimeJson(const std::optional<absl::Time>& time) {
+  if (!time.has_value()) return nullptr;
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *time, absl::UTCTimeZone());
+}
+
+// The key's version inventory: which versions exist and which are still in
+// use on the broker that answered (DescribeKey's versions).
+int RunVersions(sdk::Client& client, CommandArgs& args) {
+  absl::StatusOr<sdk::KeyDescription> key = client.DescribeKey(args.key);
+  if (!key.ok()) return ReportError(key.status());
+  Json versions = Json::array();
+  for (const sdk::KeyVersionInfo& version : key->versions) {
+    versions.push_back({{"key_version", version.key_version},
+                        {"created", TimeJson(version.created)},
+                        {"enabled", version.enabled},
+                        {"last_used", TimeJson(version.last_used)},
+                        {"listed", version.listed}});
+  }
+  Json result = {{"key", key->key},
+                 {"key_version", key->key_version},
+                 {"accessible", key->accessible},
+                 {"versions", std::move(versions)}};
+  return PrintResultAndWipe(result);
+}
+
 // Proto string fields must be UTF-8. Without this check a request fails to
 // serialize and gRPC reports a baffling UNIMPLEMENTED with no message.
 CLI::Validator Utf8Text() {
@@ -135,6 +163,8 @@ constexpr Command kCommands[] = {
     {"rewrap", "Re-wrap an EDEK under its key's current version", kEdek | kContext, RunRewrap},
     {"rotate", "Make a new version of --key current", kKey, RunRotate},
     {"describe", "Describe --key: accessible?, algorithm, current version", kKey, RunDescribe},
+    {"versions", "List --key's versions: created, enabled, last used on this broker", kKey,
+     RunVersions},
 };
 
 void AddOptions(CLI::App& command, unsigned options, CommandArgs* args) {

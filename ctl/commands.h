@@ -1,6 +1,6 @@
-// keybrokerctl's subcommands: generate-dek, wrap, unwrap, rewrap, rotate and
-// describe, one keybroker.v1.KeyBroker RPC each, made through the SDK's
-// Client.
+// keybrokerctl's subcommands: generate-dek, wrap, unwrap, rewrap, rotate,
+// describe and versions (DescribeKey's version inventory), one
+// keybroker.v1.KeyBroker RPC each, made through the SDK's Client.
 //
 // Each prints one JSON object: the result on stdout, or the error on stderr
 // (see json_output.h for the shapes and exit statuses). Byte fields, in and

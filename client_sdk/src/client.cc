@@ -158,6 +158,17 @@ absl::StatusOr<KeyDescription> Client::DescribeKey(absl::string_view key_alias) 
   description.accessible = response.accessible();
   description.quantum_resistant = response.quantum_resistant();
   description.customer_managed = response.customer_managed();
+  for (const v1::KeyVersionInfo& version : response.versions()) {
+    KeyVersionInfo info;
+    info.key_version = version.key_version();
+    if (version.has_created()) info.created = absl::FromUnixSeconds(version.created().seconds());
+    info.enabled = version.enabled();
+    if (version.has_last_used()) {
+      info.last_used = absl::FromUnixSeconds(version.last_used().seconds());
+    }
+    info.listed = version.listed();
+    description.versions.push_back(std::move(info));
+  }
   return description;
 }
 

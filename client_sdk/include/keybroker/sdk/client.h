@@ -20,7 +20,9 @@
 #define KEYBROKER_SDK_CLIENT_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -65,9 +67,20 @@ struct UnwrappedDek {
   std::string key_version;
 };
 
+// One version of a key (keybroker.v1.KeyVersionInfo).
+struct KeyVersionInfo {
+  std::string key_version;
+  std::optional<absl::Time> created;    // nullopt: the KMS did not say
+  bool enabled = false;                 // the KMS unwraps under it now
+  // When last used on the broker that answered; nullopt: not since it started.
+  std::optional<absl::Time> last_used;
+  bool listed = false;                  // the KMS listed it (else known only from use)
+};
+
 struct KeyDescription {
   std::string key, key_version, algorithm, reason, kms;
   bool accessible = false, quantum_resistant = false, customer_managed = false;
+  std::vector<KeyVersionInfo> versions;  // oldest first
 };
 
 class Client : public DekSource {
