@@ -43,15 +43,13 @@ std::vector<KeyVersionStatus> JoinKeyVersions(
   }
   std::sort(versions.begin(), versions.end(), OlderFirst);
   // The newest listed ones, and every one in use.
-  size_t drop = versions.size() > kMaxListedVersions ? versions.size() - kMaxListedVersions : 0;
+  const size_t first_kept =
+      versions.size() > kMaxListedVersions ? versions.size() - kMaxListedVersions : 0;
   std::vector<KeyVersionStatus> kept;
-  kept.reserve(versions.size() - drop + last_used.size());
-  for (KeyVersionStatus& status : versions) {
-    if (drop > 0 && !last_used.contains(status.version)) {
-      --drop;
-      continue;
-    }
-    kept.push_back(std::move(status));
+  kept.reserve(versions.size() - first_kept + last_used.size());
+  for (size_t i = 0; i < versions.size(); ++i) {
+    if (i < first_kept && !last_used.contains(versions[i].version)) continue;
+    kept.push_back(std::move(versions[i]));
   }
   versions = std::move(kept);
   for (KeyVersionStatus& status : versions) {

@@ -121,6 +121,14 @@ void TestOneInput(FuzzInput input) {
     } else {
       CheckRefusal(random.status(), "rng");
     }
+  } else if (operation == "list_versions") {
+    // Every page gets the same body: a nextLink that is followed comes back.
+    absl::StatusOr<std::vector<az::KeyVersionItem>> versions =
+        client.ListKeyVersions(key, /*max_pages=*/3, deadline);
+    if (!versions.ok()) return CheckRefusal(versions.status(), "list key versions");
+    for (const az::KeyVersionItem& item : *versions) {
+      FUZZ_CHECK(item.version.size() == 32 && IsLowerHex(item.version), item.version);
+    }
   } else {
     CheckBundle(client.GetKey(key, "", deadline), "get key");
   }

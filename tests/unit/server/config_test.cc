@@ -57,6 +57,15 @@ TEST(ConfigTest, ParsesEveryField) {
   EXPECT_EQ(config->keys[1].local_key, "other-key");
 }
 
+TEST(ConfigTest, ReadsALocalKeysDecryptionFloor) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "listen: 127.0.0.1:1\nkms: { local: { keyring_file: /k } }\n"
+      "keys: [{alias: a, local_key: b, min_decryption_version: 3}, {alias: c, local_key: d}]");
+  ASSERT_OK(config);
+  EXPECT_EQ(config->keys[0].min_decryption_version, 3);
+  EXPECT_EQ(config->keys[1].min_decryption_version, 0);
+}
+
 TEST(ConfigTest, DefaultsApplyWhenOmitted) {
   absl::StatusOr<Config> config = ParseConfig(R"(
 listen: unix:/run/keybroker/keybroker.sock
@@ -153,7 +162,22 @@ INSTANTIATE_TEST_SUITE_P(
                 "authorization.rules[0].context.t is given twice"},
         BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\n"
                 "keys: [{alias: a, local_key: b}]\n---\nlisten: b:2\n",
-                "more than one YAML document"}));
+                "more than one YAML document"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\n"
+                "keys: [{alias: a, local_key: b, min_decryption_version: 0}]",
+                "keys[0].min_decryption_version must be a positive integer"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\n"
+                "keys: [{alias: a, local_key: b, min_decryption_version: 4294967296}]",
+                "keys[0].min_decryption_version is not a version number"},
+        BadCase{"listen: a:1\nkms: { local: { keyring_file: /k } }\n"
+                "keys: [{alias: a, local_key: b, min_decryption_version: 2},\n"
+                "       {alias: c, local_key: b, min_decryption_version: 3}]",
+                "keys[1].min_decryption_version differs from keys[0].min_decryption_version"},
+        BadCase{"listen: a:1\nkms: { azure: { identities: { app: { tenant_id: t, client_id: "
+                "{ password_file: /i }, client_secret: { password_file: /s } } } } }\n"
+                "keys: [{alias: a, azure_key: 'https://v.vault.azure.net/keys/k', "
+                "identity: app, min_decryption_version: 2}]",
+                "keys[0].min_decryption_version applies to local_key only"}));
 
 // Found by config_fuzz (tests/fuzz/regressions/config/endless_documents):
 // yaml-cpp's LoadAll yields empty documents from this text forever, so

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/error_reason.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -650,6 +651,98 @@ TEST_F(KeyVaultClientTest, ARefusedRotateIsNotReportedAsTheKeysState) {
   EXPECT_THAT(observer.key_requests(),
               ElementsAre(absl::StrCat(key_.key_id, "@/KEY_NOT_ACCESSIBLE")))
       << "a refused read is";
+}
+
+// --- Listing versions (§3.6) --------------------------------------------------
+
+// A page of KeyItems for versions `first`..`last` (as 32-hex ids) of
+// kek-orders, with `next_link` ("" for null).
+std::string VersionPage(int first, int last, const std::string& next_link) {
+  Json items = Json::array();
+  for (int v = first; v <= last; ++v) {
+    items.push_back({{"kid", absl::StrCat("https://myvault.vault.azure.net/keys/kek-orders/",
+                                          absl::StrFormat("%032x", v))},
+                     {"attributes", {{"enabled", v != 2}, {"created", 1678954000 + v}}}});
+  }
+  Json page = {{"value", items}};
+  page["nextLink"] = next_link.empty() ? Json(nullptr) : Json(next_link);
+  return page.dump();
+}
+
+TEST_F(KeyVaultClientTest, ListVersionsFollowsNextLinkOnTheSameVault) {
+  const std::string next =
+      "https://myvault.vault.azure.net:443/keys/kek-orders/versions?api-version=7.4"
+      "&$skiptoken=abc%3D&maxresults=25";
+  KeyVaultClient& client = Client(Script({Ok(VersionPage(1, 2, next)), Ok(VersionPage(3, 3, ""))}));
+  absl::StatusOr<std::vector<KeyVersionItem>> versions =
+      client.ListKeyVersions(key_, /*max_pages=*/8, absl::InfiniteFuture());
+  ASSERT_OK(versions);
+  ASSERT_THAT(*versions, SizeIs(3));
+  EXPECT_EQ((*versions)[0].version, absl::StrFormat("%032x", 1));
+  EXPECT_TRUE((*versions)[0].enabled);
+  EXPECT_FALSE((*versions)[1].enabled);
+  EXPECT_EQ((*versions)[2].created, absl::FromUnixSeconds(1678954003));
+  ASSERT_THAT(requests(), SizeIs(2));
+  EXPECT_EQ(requests()[0].method, "GET");
+  EXPECT_EQ(requests()[0].url, "https://myvault.vault.azure.net/keys/kek-orders/versions"
+                               "?api-version=7.4&maxresults=25");
+  EXPECT_EQ(requests()[1].url, "https://myvault.vault.azure.net/keys/kek-orders/versions"
+                               "?api-version=7.4&$skiptoken=abc%3D&maxresults=25");
+}
+
+TEST_F(KeyVaultClientTest, ListVersionsStopsAtMaxPages) {
+  const std::string next =
+      "https://myvault.vault.azure.net/keys/kek-orders/versions?api-version=7.4&$skiptoken=2";
+  KeyVaultClient& client = Client(Script({Ok(VersionPage(1, 1, next))}));
+  absl::StatusOr<std::vector<KeyVersionItem>> versions =
+      client.ListKeyVersions(key_, /*max_pages=*/3, absl::InfiniteFuture());
+  ASSERT_OK(versions);
+  EXPECT_THAT(*versions, SizeIs(3));
+  EXPECT_THAT(requests(), SizeIs(3));
+}
+
+TEST_F(KeyVaultClientTest, ANextLinkLeavingTheKeysListIsNotFollowed) {
+  for (const std::string& next :
+       {"https://attacker.example/keys/kek-orders/versions?x=1",
+        "https://myvault.vault.azure.net:8443/keys/kek-orders/versions?x=1",
+        "https://myvault.vault.azure.net/keys/other-key/versions?x=1",
+        "https://myvault.vault.azure.net/secrets/kek-orders/versions?x=1", "not a url"}) {
+    KeyVaultClient& client = Client(Script({Ok(VersionPage(1, 1, next))}));
+    EXPECT_THAT(client.ListKeyVersions(key_, 8, absl::InfiniteFuture()),
+                HasReason(ErrorReason::kInternal))
+        << next;
+    EXPECT_THAT(requests(), SizeIs(1)) << next;
+  }
+}
+
+TEST_F(KeyVaultClientTest, ListVersionsSkipsItemsOfOtherKeysOrWithoutAVersion) {
+  Json page = Json::parse(absl::StrCat(
+      R"({"value": [{"kid": "https://myvault.vault.azure.net/keys/kek-orders/)", kVersion, R"("},
+                    {"kid": "https://myvault.vault.azure.net/keys/other/)", kVersion, R"("},
+                    {"kid": "https://myvault.vault.azure.net/keys/kek-orders/not-hex"},
+                    {"kid": 7}, "junk"],
+          "nextLink": null})"));
+  KeyVaultClient& client = Client(Script({Ok(page.dump())}));
+  absl::StatusOr<std::vector<KeyVersionItem>> versions =
+      client.ListKeyVersions(key_, 8, absl::InfiniteFuture());
+  ASSERT_OK(versions);
+  ASSERT_THAT(*versions, SizeIs(1));
+  EXPECT_EQ((*versions)[0].version, kVersion);
+  KeyVaultClient& broken = Client(Script({Ok(R"({"value": 3})")}));
+  EXPECT_THAT(broken.ListKeyVersions(key_, 8, absl::InfiniteFuture()),
+              HasReason(ErrorReason::kInternal));
+}
+
+TEST_F(KeyVaultClientTest, ARefusedListingIsNotReportedAsTheKeysState) {
+  FakeHttpClient http(Script({ErrorResponse(403, "Forbidden", "ForbiddenByPolicy")}));
+  RecordingKmsObserver observer;
+  key_.key_id = "https://myvault.vault.azure.net/keys/kek-orders";
+  KeyVaultClient client(&http, &observer);
+  EXPECT_THAT(client.ListKeyVersions(key_, 8, absl::InfiniteFuture()),
+              HasReason(ErrorReason::kKeyNotAccessible));
+  EXPECT_THAT(observer.requests(),
+              ElementsAre("azure_key_vault/list_versions/KEY_NOT_ACCESSIBLE"));
+  EXPECT_THAT(observer.key_requests(), SizeIs(0)) << "keys/list is not wrap and unwrap";
 }
 
 TEST_F(KeyVaultClientTest, ManagedHsmChallengeWithEmptyBodyIsRetriedToo) {

@@ -24,6 +24,7 @@ using ::keybroker::testing::StatusIs;
 using ::keybroker::testing::ReadAll;
 using ::keybroker::testing::TempDir;
 using ::keybroker::testing::WriteAll;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 crypto::EncryptionContext Context(std::vector<crypto::EncryptionContext::Pair> pairs) {
@@ -180,6 +181,38 @@ TEST_F(LocalKmsTest, TellsTheObserverAboutEachWrapUnwrapAndRotate) {
   kms = *LocalKms::Create(options, master_.Clone());
   EXPECT_FALSE(kms->Rotate("k1", options_).ok());
   EXPECT_EQ(observer.requests().back(), "local/rotate/KEYRING_READ_ONLY");
+}
+
+TEST_F(LocalKmsTest, VersionsBelowTheFloorAreDisabledForUnwrapOnly) {
+  WrappedKey v1 = *kms_->Wrap("k1", dek_, context_, options_);
+  ASSERT_OK(kms_->Rotate("k1", options_));
+  WrappedKey v2 = *kms_->Wrap("k1", dek_, context_, options_);
+  WrappedKey other = *kms_->Wrap("k2", dek_, context_, options_);
+  kms_.reset();  // the keyring's lock, for the next writer
+  LocalKmsOptions options;
+  options.keyring_file = dir_.File("keyring");
+  options.required_keys = {"k1", "k2"};
+  options.min_decryption_versions = {{"k1", 2}};
+  std::unique_ptr<LocalKms> kms = *LocalKms::Create(options, master_.Clone());
+
+  EXPECT_THAT(kms->Unwrap(Decode(v1.edek), context_, options_),
+              AllOf(HasReason(ErrorReason::kKeyDisabled),
+                    StatusIs(absl::StatusCode::kFailedPrecondition,
+                             HasSubstr("below the key's min_decryption_version 2"))));
+  EXPECT_OK(kms->Unwrap(Decode(v2.edek), context_, options_));
+  EXPECT_OK(kms->Unwrap(Decode(other.edek), context_, options_));  // k2 has no floor
+  EXPECT_EQ(kms->Wrap("k1", dek_, context_, options_)->key_version, "2");
+
+  absl::StatusOr<std::vector<KeyVersionInfo>> versions = kms->ListVersions("k1", options_);
+  ASSERT_OK(versions);
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0].version, "1");
+  EXPECT_FALSE((*versions)[0].enabled);
+  EXPECT_TRUE((*versions)[0].created.has_value());
+  EXPECT_EQ((*versions)[1].version, "2");
+  EXPECT_TRUE((*versions)[1].enabled);
+  EXPECT_THAT(kms->ListVersions("nope", options_), HasReason(ErrorReason::kKeyNotFound));
+  EXPECT_EQ(*kms->EdekKeyName("k1"), "k1");
 }
 
 TEST_F(LocalKmsTest, EachEdekHasItsOwnSalt) {
