@@ -43,8 +43,7 @@ std::optional<KeyVersionItem> ReadItem(const Json& item, absl::string_view name)
   auto attributes = item.find("attributes");
   if (attributes != item.end() && attributes->is_object()) {
     auto enabled = attributes->find("enabled");
-    parsed.enabled = enabled == attributes->end() || !enabled->is_boolean() ||
-                     enabled->get<bool>();
+    parsed.enabled = enabled == attributes->end() || !enabled->is_boolean() || enabled->get<bool>();
     parsed.created = OptionalTime(*attributes, "created");
     parsed.not_before = OptionalTime(*attributes, "nbf");
     parsed.expires = OptionalTime(*attributes, "exp");

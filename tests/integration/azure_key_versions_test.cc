@@ -131,14 +131,12 @@ TEST_F(AzureKeyVersionsTest, ADisabledOldVersionAnswersKeyDisabledAndDescribeKey
   EXPECT_GE(emulator_->Count("kv1", "list_versions"), 1);
 
   // The customer disables the old version in the vault.
-  ASSERT_OK(emulator_->Control("set-attributes", {{"host", "kv1"},
-                                                  {"name", "cmk"},
-                                                  {"version", old_dek.version},
-                                                  {"enabled", false}}));
+  ASSERT_OK(emulator_->Control(
+      "set-attributes",
+      {{"host", "kv1"}, {"name", "cmk"}, {"version", old_dek.version}, {"enabled", false}}));
   absl::SleepFor(absl::Seconds(kTtlSeconds) + absl::Milliseconds(300));  // the cached unwrap
   grpc::Status refused = Unwrap(old_dek);
-  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
-      << refused.error_message();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
   EXPECT_EQ(GrpcReasonOf(refused), "KEY_DISABLED");
   grpc::Status rewrap = Rewrap(old_dek);
   EXPECT_EQ(GrpcReasonOf(rewrap), "KEY_DISABLED");
@@ -172,9 +170,9 @@ TEST_F(AzureKeyVersionsTest, ADisabledOldVersionAnswersKeyDisabledAndDescribeKey
 
 TEST_F(AzureKeyVersionsTest, WithoutTheRightToListTheVersionsInUseAreStillReported) {
   Made made = GenerateDek();
-  ASSERT_OK(emulator_->Control("revoke", {{"client_id", kAzureClientId},
-                                          {"host", "kv1"},
-                                          {"operations", {"list_versions"}}}));
+  ASSERT_OK(emulator_->Control(
+      "revoke",
+      {{"client_id", kAzureClientId}, {"host", "kv1"}, {"operations", {"list_versions"}}}));
   v1::DescribeKeyResponse described = Describe();
   EXPECT_TRUE(described.accessible()) << "keys/list is not wrap and unwrap";
   ASSERT_THAT(described.versions(), SizeIs(1));

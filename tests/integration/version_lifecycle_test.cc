@@ -76,8 +76,8 @@ v1::DescribeKeyResponse Describe(v1::KeyBroker::Stub& stub) {
 
 TEST(VersionLifecycleTest, BothVersionsInUseShowInDescribeKeyTheGaugeAndKeybrokerctl) {
   TempDir dir;
-  auto broker = BrokerProcess::Start({"--listen", "127.0.0.1:0", "--data-dir", dir.path(),
-                                      "--metrics-listen", "127.0.0.1:0"});
+  auto broker = BrokerProcess::Start(
+      {"--listen", "127.0.0.1:0", "--data-dir", dir.path(), "--metrics-listen", "127.0.0.1:0"});
   ASSERT_OK(broker);
   ASSERT_TRUE((*broker)->WaitForLogLine("metrics_listening", absl::Seconds(5)));
   auto stub = NewStub((*broker)->address());
@@ -134,22 +134,17 @@ TEST(VersionLifecycleTest, BothVersionsInUseShowInDescribeKeyTheGaugeAndKeybroke
     ASSERT_TRUE(version["last_used"].is_string()) << ctl.out;
     EXPECT_THAT(version["last_used"].get<std::string>(), HasSubstr("T"));
   }
-  CtlResult unknown = RunCtl("--addr " + (*broker)->address() + " versions --key nope",
-                             dir.path());
+  CtlResult unknown = RunCtl("--addr " + (*broker)->address() + " versions --key nope", dir.path());
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_THAT(unknown.err, HasSubstr("KEY_NOT_FOUND"));
 }
 
 // The broker configured on the embedded default's keyring, with `floor`.
 std::string FloorConfig(const TempDir& dir, int floor) {
-  return absl::StrCat("listen: 127.0.0.1:0\n"
-                      "kms:\n"
-                      "  local:\n"
-                      "    keyring_file: ", dir.File("keyring"), "\n",
-                      "    master_key_file: ", dir.File("master-key"), "\n",
-                      "keys:\n"
-                      "  - alias: default\n"
-                      "    local_key: service-default\n"
+  const std::string local = absl::StrCat("    keyring_file: ", dir.File("keyring"),
+                                         "\n    master_key_file: ", dir.File("master-key"));
+  return absl::StrCat("listen: 127.0.0.1:0\nkms:\n  local:\n", local,
+                      "\nkeys:\n  - alias: default\n    local_key: service-default\n",
                       "    min_decryption_version: ", floor, "\n");
 }
 

@@ -29,9 +29,7 @@ KeyVersionInventory::VersionUse Used(const std::string& version, int64_t seconds
   return use;
 }
 
-auto VersionIs(const std::string& version) {
-  return Field(&KeyVersionStatus::version, version);
-}
+auto VersionIs(const std::string& version) { return Field(&KeyVersionStatus::version, version); }
 
 TEST(JoinKeyVersionsTest, ListedVersionsOldestFirstWithTheirLastUse) {
   std::vector<KeyVersionStatus> versions = JoinKeyVersions(
