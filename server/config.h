@@ -35,6 +35,13 @@ struct CacheConfig {
   // How long a version of a configured Azure key that the vault refused as
   // unknown is remembered, so crafted EDEKs cannot each cost a vault request.
   int64_t unknown_version_ttl_seconds = 60;
+  // How often each customer key in use is checked with its KMS (a key GET
+  // past every cache): a revocation is noticed within this, whatever the
+  // TTLs above and clients' caches (which WatchKeys tells). server/key_prober.h
+  int64_t access_probe_seconds = 10;
+  // A key not used for this long is no longer probed. At least the unwrap
+  // TTL (cached unwraps are checked while they live) and clients' DEK ages.
+  int64_t access_probe_idle_seconds = 900;
 };
 
 struct LocalKmsConfig {
