@@ -1,3 +1,5 @@
+#include <variant>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/config.h"
@@ -8,7 +10,6 @@ namespace {
 
 using ::keybroker::testing::StatusIs;
 using ::testing::HasSubstr;
-using Kind = AzureIdentityConfig::Kind;
 
 constexpr char kAzure[] = R"(
 listen: 127.0.0.1:50051
@@ -55,15 +56,20 @@ TEST(ConfigAzureTest, ParsesTheDesignSketch) {
   ASSERT_EQ(azure.identities.size(), 4u);
   std::map<std::string, const AzureIdentityConfig*> by_name;
   for (const auto& identity : azure.identities) by_name[identity.name] = &identity;
-  EXPECT_EQ(by_name["fhir-prod"]->kind, Kind::kClientSecret);
-  EXPECT_EQ(by_name["fhir-prod"]->client_secret_file, "/etc/keybroker/fhir-prod/client-secret");
+  const auto* secret = std::get_if<ClientSecretCredentialConfig>(&by_name["fhir-prod"]->credential);
+  ASSERT_NE(secret, nullptr);
+  EXPECT_EQ(secret->client_secret_file, "/etc/keybroker/fhir-prod/client-secret");
   EXPECT_EQ(by_name["fhir-prod"]->tls.ca_file, "/etc/keybroker/entra-ca.pem");
   EXPECT_EQ(by_name["fhir-prod"]->scope, "https://vault.azure.net/.default");
-  EXPECT_EQ(by_name["tenant-b-cert"]->kind, Kind::kClientCertificate);
-  EXPECT_EQ(by_name["tenant-b-cert"]->key_file, "/k.pem");
-  EXPECT_EQ(by_name["in-cluster"]->kind, Kind::kWorkloadIdentity);
-  EXPECT_EQ(by_name["node"]->kind, Kind::kManagedIdentity);
-  EXPECT_EQ(by_name["node"]->managed_client_id, "abc");
+  const auto* cert =
+      std::get_if<ClientCertificateCredentialConfig>(&by_name["tenant-b-cert"]->credential);
+  ASSERT_NE(cert, nullptr);
+  EXPECT_EQ(cert->key_file, "/k.pem");
+  EXPECT_TRUE(
+      std::holds_alternative<WorkloadIdentityCredentialConfig>(by_name["in-cluster"]->credential));
+  const auto* managed = std::get_if<ManagedIdentityCredentialConfig>(&by_name["node"]->credential);
+  ASSERT_NE(managed, nullptr);
+  EXPECT_EQ(managed->client_id, "abc");
   ASSERT_EQ(config->keys.size(), 2u);
   EXPECT_EQ(config->keys[1].vault_kind, "managed_hsm");
   EXPECT_TRUE(config->keys[1].hsm_random);
