@@ -1,5 +1,7 @@
 #include "server/config_azure.h"
 
+#include <initializer_list>
+#include <string>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -54,34 +56,39 @@ absl::Status ParseClientCertificate(YamlObject& entry, std::vector<AzureCredenti
   return absl::OkStatus();
 }
 
-// A bare `client_secret:` or `client_certificate:` (null) is accepted and
-// ignored, but a bare `workload_identity:` or `managed_identity:` counts: none
-// of their fields is required.
-bool HasOptionalBlock(YamlObject& entry, const std::string& key) {
-  return entry.Has(key) || entry.Node(key).IsDefined();
+// Reads the block at `key`, whose fields are all optional strings; false when
+// the identity has no such block. Unlike a bare `client_secret:` or
+// `client_certificate:` (null), which is accepted and ignored, a bare
+// `workload_identity:` or `managed_identity:` counts: none of their fields is
+// required.
+absl::StatusOr<bool> ParseOptionalStrings(
+    YamlObject& entry, const std::string& key,
+    std::initializer_list<std::pair<const char*, std::string*>> fields) {
+  if (!entry.Has(key) && !entry.Node(key).IsDefined()) return false;
+  ASSIGN_OR_RETURN(YamlObject block, entry.Object(key));
+  for (const auto& [name, out] : fields) RETURN_IF_ERROR(block.String(name, out));
+  RETURN_IF_ERROR(block.Finish());
+  return true;
 }
 
 absl::Status ParseWorkloadIdentity(YamlObject& entry, std::vector<AzureCredentialConfig>* found) {
-  if (!HasOptionalBlock(entry, "workload_identity")) return absl::OkStatus();
-  ASSIGN_OR_RETURN(YamlObject block, entry.Object("workload_identity"));
   WorkloadIdentityCredentialConfig workload;
-  RETURN_IF_ERROR(block.String("client_id", &workload.client_id));
-  RETURN_IF_ERROR(block.String("tenant_id", &workload.tenant_id));
-  RETURN_IF_ERROR(block.String("token_file", &workload.token_file));
-  RETURN_IF_ERROR(block.String("authority_host", &workload.authority_host));
-  RETURN_IF_ERROR(block.Finish());
-  found->push_back(std::move(workload));
+  ASSIGN_OR_RETURN(bool present,
+                   ParseOptionalStrings(entry, "workload_identity",
+                                        {{"client_id", &workload.client_id},
+                                         {"tenant_id", &workload.tenant_id},
+                                         {"token_file", &workload.token_file},
+                                         {"authority_host", &workload.authority_host}}));
+  if (present) found->push_back(std::move(workload));
   return absl::OkStatus();
 }
 
 absl::Status ParseManagedIdentity(YamlObject& entry, std::vector<AzureCredentialConfig>* found) {
-  if (!HasOptionalBlock(entry, "managed_identity")) return absl::OkStatus();
-  ASSIGN_OR_RETURN(YamlObject block, entry.Object("managed_identity"));
   ManagedIdentityCredentialConfig managed;
-  RETURN_IF_ERROR(block.String("client_id", &managed.client_id));
-  RETURN_IF_ERROR(block.String("endpoint", &managed.endpoint));
-  RETURN_IF_ERROR(block.Finish());
-  found->push_back(std::move(managed));
+  ASSIGN_OR_RETURN(bool present, ParseOptionalStrings(entry, "managed_identity",
+                                                      {{"client_id", &managed.client_id},
+                                                       {"endpoint", &managed.endpoint}}));
+  if (present) found->push_back(std::move(managed));
   return absl::OkStatus();
 }
 
