@@ -54,7 +54,7 @@ class EventReader {
   // The next event, or nullopt after `timeout` (or when the stream ended).
   std::optional<v1::KeyEvent> Next(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
-    auto ready = [this] { return !events_.empty() || done_; };
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !events_.empty() || done_; };
     mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
     if (events_.empty()) return std::nullopt;
     v1::KeyEvent event = events_.front();
@@ -65,7 +65,7 @@ class EventReader {
   // The stream's status once it ended, after up to `timeout`.
   std::optional<grpc::Status> Ended(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
-    auto done = [this] { return done_; };
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; };
     mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
     if (!done_) return std::nullopt;
     return status_;
