@@ -9,7 +9,10 @@
 //                 against raw AES-GCM returning a new string: the cost of the
 //                 allocation is the API's, not the SDK's)
 //   EncryptInto   Encryptor::EncryptInto, into the caller's reused buffer
-//   Decrypt       Encryptor::Decrypt of one ciphertext, its DEK cached
+//   Decrypt       Encryptor::Decrypt of one ciphertext, its DEK cached,
+//                 returning a new string (also against raw AES-GCM returning
+//                 a new string)
+//   DecryptInto   Encryptor::DecryptInto, into the caller's reused buffer
 //
 // The DEKs come from an in-process source (random DEKs, 105-byte opaque EDEKs
 // like the local keyring's): warm, the SDK makes no call to it, which is what
@@ -128,17 +131,20 @@ double Run(int threads, double seconds, const std::function<std::function<bool()
 }
 
 struct Case {
-  std::string name;  // "Encrypt", "EncryptInto", "Decrypt"
+  std::string name;  // "Encrypt", "EncryptInto", "Decrypt", "DecryptInto"
   size_t size;
   int threads;
   double sdk = 0;  // records/s, medians
   double raw = 0;
-  // Encrypt only: raw AES-GCM sealing into a new std::string per record, as
-  // Encrypt must return one (allocation and clearing included).
+  // Encrypt and Decrypt only: raw AES-GCM into a new std::string per
+  // record, as they must return one (allocation and clearing included).
   double raw_new = 0;
   double ratio = 0;  // median of the pairs' SDK / raw
   double ratio_new = 0;
 };
+
+bool IsDecrypt(const Case& c) { return c.name == "Decrypt" || c.name == "DecryptInto"; }
+bool ReturnsNewString(const Case& c) { return c.name == "Encrypt" || c.name == "Decrypt"; }
 
 class Bench {
  public:
@@ -161,7 +167,7 @@ class Bench {
       raw.push_back(side_ == "sdk" ? 1 : Run(c.threads, seconds_, [&]() -> std::function<bool()> {
         auto aead = std::make_shared<RawAesGcm>(key_);
         auto out = std::make_shared<std::string>();
-        if (c.name == "Decrypt") {
+        if (IsDecrypt(c)) {
           return [aead, out, &sealed] { return aead->Open(sealed, kAad, *out); };
         }
         return [aead, out, &record] { return aead->Seal(record, kAad, *out); };
@@ -171,6 +177,10 @@ class Bench {
         if (c.name == "Decrypt") {
           return [e, &ciphertext] { return e->Decrypt(*ciphertext, kAad).ok(); };
         }
+        if (c.name == "DecryptInto") {
+          auto out = std::make_shared<std::string>();
+          return [e, out, &ciphertext] { return e->DecryptInto(*ciphertext, kAad, *out).ok(); };
+        }
         if (c.name == "EncryptInto") {
           auto out = std::make_shared<std::string>();
           return [e, out, &record] { return e->EncryptInto(kAlias, record, kAad, *out).ok(); };
@@ -178,9 +188,15 @@ class Bench {
         return [e, &record] { return e->Encrypt(kAlias, record, kAad).ok(); };
       }));
       ratios.push_back(sdk.back() / raw.back());
-      if (c.name == "Encrypt" && side_ == "both") {
+      if (ReturnsNewString(c) && side_ == "both") {
         raw_new.push_back(Run(c.threads, seconds_, [&]() -> std::function<bool()> {
           auto aead = std::make_shared<RawAesGcm>(key_);
+          if (IsDecrypt(c)) {
+            return [aead, &sealed] {
+              std::string out;
+              return aead->Open(sealed, kAad, out);
+            };
+          }
           return [aead, &record] {
             std::string out;
             return aead->Seal(record, kAad, out);
@@ -225,7 +241,7 @@ SummaryRow AgainstRaw(const Case& c, double target) {
   return row;
 }
 
-// One row: Encrypt against raw AES-GCM that also returns a new string.
+// One row: Encrypt or Decrypt against raw AES-GCM that also returns a new string.
 SummaryRow AgainstRawNew(const Case& c) {
   SummaryRow row = AgainstRaw(c, 0);
   row.comparison += " (baseline returns a new string too)";
@@ -259,7 +275,7 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   std::string only;
   size_t only_size = 0;
-  app.add_option("--only", only, "measure only this kind: Encrypt, EncryptInto or Decrypt");
+  app.add_option("--only", only, "measure only this kind: Encrypt, EncryptInto, Decrypt or DecryptInto");
   app.add_option("--size", only_size, "measure only this record size");
   std::string side = "both";
   app.add_option("--side", side, "run both sides, or only the sdk or the raw baseline (profiling)")
@@ -268,7 +284,7 @@ int Main(int argc, char** argv) {
 
   Bench bench(seconds, side);
   std::vector<Case> cases;
-  for (const char* name : {"Encrypt", "EncryptInto", "Decrypt"}) {
+  for (const char* name : {"Encrypt", "EncryptInto", "Decrypt", "DecryptInto"}) {
     for (size_t size : {size_t{64}, size_t{1024}, size_t{16384}}) {
       if ((!only.empty() && only != name) || (only_size != 0 && only_size != size)) continue;
       for (int threads : {1, 2}) cases.push_back({name, size, threads});
@@ -282,7 +298,7 @@ int Main(int argc, char** argv) {
     const Case& two = cases[i + 1];
     const bool headline = one.size == 1024;
     rows.push_back(AgainstRaw(one, headline ? 0.85 : 0));
-    if (one.name == "Encrypt" && one.size == 1024) rows.push_back(AgainstRawNew(one));
+    if (ReturnsNewString(one) && one.size == 1024) rows.push_back(AgainstRawNew(one));
     rows.push_back(AgainstRaw(two, 0));
     if (headline) rows.push_back(Scaling(one, two));
   }

@@ -127,10 +127,21 @@ class Kms {
     return absl::UnimplementedError("this kms does not list key versions");
   }
 
-  // Returns the key name that EDEKs made under `key_id` carry
-  // (crypto::Edek::key_name), without any remote call; KEY_NOT_FOUND for a
-  // key this KMS was not configured with.
-  virtual absl::StatusOr<std::string> EdekKeyName(absl::string_view key_id) = 0;
+  // The key name that EDEKs made under `key_id` carry (crypto::Edek::key_name):
+  // what a client matches its cached EDEKs against when the key is revoked.
+  virtual absl::StatusOr<std::string> EdekKeyNameOf(absl::string_view key_id) const {
+    return std::string(key_id);
+  }
+
+  // For the broker's access probe (server/key_prober.h), of a KMS that calls
+  // a remote service: the keys used (by any call above) within `window`,
+  // and a request about `key_id` made now, past every cache, whose refusal
+  // drops what is cached of the key. Its outcome reaches the observer's
+  // KeyRequestDone like any request's. A probe is not a use.
+  virtual std::vector<std::string> KeysUsedWithin(absl::Duration window) const { return {}; }
+  virtual absl::Status Probe(absl::string_view key_id, const CallOptions& options) {
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace keybroker::kms

@@ -1,153 +1,29 @@
 #include "server/azure_kms_factory.h"
 
-#include <cstdlib>
 #include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
-#include "common/log.h"
 #include "common/status_macros.h"
-#include "crypto/secret_file.h"
 #include "kms_adapters/azure/azure_kms.h"
-#include "kms_adapters/azure/concurrency_limited_http_client.h"
-#include "kms_adapters/azure/cpprest_http_client.h"
-#include "kms_adapters/azure/entra/client_certificate_credential.h"
-#include "kms_adapters/azure/entra/client_secret_credential.h"
-#include "kms_adapters/azure/entra/managed_identity_credential.h"
 #include "kms_adapters/azure/entra/token_cache.h"
-#include "kms_adapters/azure/entra/workload_identity_credential.h"
 #include "kms_adapters/azure/key_vault_client.h"
-#include "kms_adapters/azure/retrying_http_client.h"
+#include "server/azure_cached_tokens.h"
+#include "server/azure_credentials.h"
+#include "server/azure_http_stack.h"
+#include "server/azure_tls_trust.h"
 
 namespace keybroker::server {
 namespace {
 
 namespace az = kms::azure;
-using Kind = AzureIdentityConfig::Kind;
 
-// How long a call waits for a slot at a vault already at its concurrency
-// limit before it is answered KMS_THROTTLED.
-constexpr absl::Duration kMaxSlotWait = absl::Seconds(2);
-
-// The TokenProvider the Key Vault client asks, over an identity's cache.
-class CachedTokens : public az::TokenProvider {
- public:
-  explicit CachedTokens(std::unique_ptr<az::TokenCache> cache) : cache_(std::move(cache)) {}
-  absl::StatusOr<crypto::SecretBytes> Token(absl::string_view scope,
-                                            absl::Time deadline) override {
-    return cache_->Token(scope, deadline);
-  }
-  void Invalidate(absl::string_view scope) override { cache_->Invalidate(scope); }
-
- private:
-  std::unique_ptr<az::TokenCache> cache_;
-};
-
-absl::StatusOr<az::TlsTrust> Trust(const TlsTrustConfig& config, absl::string_view path) {
-  if (config.insecure_skip_verify) {
-    const char* allowed = std::getenv(kAllowInsecureTlsEnv);
-    if (allowed == nullptr || std::string(allowed) != "1") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ".insecure_skip_verify is for tests only and is refused unless ",
-          kAllowInsecureTlsEnv, "=1 is set"));
-    }
-    log::Warn("insecure_tls", {{"field", std::string(path)},
-                               {"message", "TLS certificates are NOT verified"}});
-  }
-  return az::TlsTrust{config.ca_file, config.insecure_skip_verify};
-}
-
-// A real HTTPS client with retries (and, for vaults, a per-vault limit).
-absl::StatusOr<std::unique_ptr<az::HttpClient>> NewHttpClient(const az::TlsTrust& trust,
-                                                              const AzureConfig& azure,
-                                                              int per_origin_limit) {
-  ASSIGN_OR_RETURN(std::unique_ptr<az::CpprestHttpClient> transport,
-                   az::CpprestHttpClient::Create(
-                       trust, absl::Seconds(azure.request_timeout_seconds)));
-  std::unique_ptr<az::HttpClient> client = std::move(transport);
-  // The limit sits under the retries: a request waiting out a backoff or a
-  // Retry-After holds no slot of its vault.
-  if (per_origin_limit > 0) {
-    client = std::make_unique<az::ConcurrencyLimitedHttpClient>(std::move(client),
-                                                                per_origin_limit, kMaxSlotWait);
-  }
-  return std::make_unique<az::RetryingHttpClient>(std::move(client), az::RetryPolicy());
-}
-
-absl::StatusOr<crypto::SecretBytes> ReadSecret(const std::string& file, absl::string_view path) {
-  absl::StatusOr<crypto::SecretBytes> secret = crypto::ReadSecretFile(file);
-  if (!secret.ok()) return Annotate(secret.status(), path);
-  return secret;
-}
-
-// The authority for `identity`: configured, else the cloud of its keys.
-absl::StatusOr<std::string> Authority(const Config& config, const AzureIdentityConfig& identity,
-                                      const std::string& path) {
-  if (!identity.oauth_endpoint_url.empty()) return identity.oauth_endpoint_url;
-  for (const KeyBinding& binding : config.keys) {
-    if (binding.identity != identity.name) continue;
-    ASSIGN_OR_RETURN(az::KeyId id, az::ParseKeyId(binding.azure_key));
-    absl::StatusOr<az::CloudEndpoints> cloud = az::InferCloudEndpoints(id.host);
-    if (cloud.ok()) return cloud->authority;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      path, ".oauth_endpoint_url is required: no key of this identity is on a known cloud host"));
-}
-
-absl::StatusOr<std::unique_ptr<az::Credential>> NewCredential(const Config& config,
-                                                              const AzureIdentityConfig& identity,
-                                                              az::HttpClient* http) {
-  std::string path = absl::StrCat("kms.azure.identities.", identity.name);
-  const az::Clock* clock = az::SystemClock();
-  switch (identity.kind) {
-    case Kind::kClientSecret: {
-      az::ClientSecretCredential::Options options;
-      options.tenant_id = identity.tenant_id;
-      ASSIGN_OR_RETURN(options.client_id, ReadSecret(identity.client_id_file, path + ".client_id"));
-      // Read, and read again when it changes, by the credential.
-      options.client_secret_file = identity.client_secret_file;
-      ASSIGN_OR_RETURN(options.authority_host, Authority(config, identity, path));
-      return az::ClientSecretCredential::Create(std::move(options), http, clock);
-    }
-    case Kind::kClientCertificate: {
-      az::ClientCertificateCredential::Options options;
-      options.tenant_id = identity.tenant_id;
-      ASSIGN_OR_RETURN(options.client_id, ReadSecret(identity.client_id_file, path + ".client_id"));
-      options.certificate_file = identity.cert_file;
-      options.private_key_file = identity.key_file;
-      ASSIGN_OR_RETURN(options.authority_host, Authority(config, identity, path));
-      return az::ClientCertificateCredential::Create(std::move(options), http, clock);
-    }
-    case Kind::kWorkloadIdentity: {
-      // Each field: the workload_identity block, else the identity's own
-      // tenant_id / client_id / oauth_endpoint_url, else the pod's AZURE_*.
-      az::WorkloadIdentityCredential::Options options{
-          identity.workload_client_id, identity.workload_tenant_id, identity.workload_token_file,
-          identity.workload_authority_host.empty() ? identity.oauth_endpoint_url
-                                                   : identity.workload_authority_host};
-      if (options.tenant_id.empty()) options.tenant_id = identity.tenant_id;
-      if (options.client_id.empty() && !identity.client_id_file.empty()) {
-        ASSIGN_OR_RETURN(crypto::SecretBytes id,
-                         ReadSecret(identity.client_id_file, path + ".client_id"));
-        options.client_id = std::string(absl::StripAsciiWhitespace(id.RevealAsStringView()));
-      }
-      az::WorkloadIdentityCredential::FillFromEnvironment(options);
-      return az::WorkloadIdentityCredential::Create(options, http, clock);
-    }
-    case Kind::kManagedIdentity: {
-      az::ManagedIdentityCredential::Options options;
-      options.client_id = identity.managed_client_id;
-      if (options.client_id.empty() && !identity.client_id_file.empty()) {
-        ASSIGN_OR_RETURN(crypto::SecretBytes id,
-                         ReadSecret(identity.client_id_file, path + ".client_id"));
-        options.client_id = std::string(absl::StripAsciiWhitespace(id.RevealAsStringView()));
-      }
-      if (!identity.managed_endpoint.empty()) options.endpoint = identity.managed_endpoint;
-      return az::ManagedIdentityCredential::Create(options, http, clock);
-    }
-  }
-  return absl::InternalError("unknown identity kind");
+absl::Duration RequestTimeout(const AzureConfig& azure) {
+  return absl::Seconds(azure.request_timeout_seconds);
 }
 
 // Everything the AzureKms uses, kept alive by the registry.
@@ -161,16 +37,16 @@ absl::Status AddIdentities(const Config& config, AzureRuntime& runtime,
                            kms::KmsObserver* observer) {
   for (const AzureIdentityConfig& identity : config.azure->identities) {
     std::string path = absl::StrCat("kms.azure.identities.", identity.name);
-    ASSIGN_OR_RETURN(az::TlsTrust trust, Trust(identity.tls, path + ".tls"));
-    ASSIGN_OR_RETURN(std::unique_ptr<az::HttpClient> http, NewHttpClient(trust, *config.azure, 0));
-    absl::StatusOr<std::unique_ptr<az::Credential>> credential =
-        NewCredential(config, identity, http.get());
-    if (!credential.ok()) return Annotate(credential.status(), path);
+    ASSIGN_OR_RETURN(az::TlsTrust trust, AzureTlsTrust(identity.tls, path + ".tls"));
+    ASSIGN_OR_RETURN(std::unique_ptr<az::HttpClient> http,
+                     NewAzureHttpClient(trust, RequestTimeout(*config.azure), 0));
+    ASSIGN_OR_RETURN(std::unique_ptr<az::Credential> credential,
+                     NewAzureCredential(identity, config.keys, http.get()));
     runtime.http.push_back(std::move(http));
     az::TokenCache::Options cache_options;
     cache_options.observer = observer;
     runtime.tokens[identity.name] = std::make_unique<CachedTokens>(std::make_unique<az::TokenCache>(
-        identity.name, *std::move(credential), az::SystemClock(), cache_options));
+        identity.name, std::move(credential), az::SystemClock(), cache_options));
   }
   return absl::OkStatus();
 }
@@ -226,10 +102,12 @@ absl::Status AddAzureKms(const Config& config, KeyRegistry* registry,
                          kms::KmsObserver* observer) {
   auto runtime = std::make_shared<AzureRuntime>();
   RETURN_IF_ERROR(AddIdentities(config, *runtime, observer));
-  ASSIGN_OR_RETURN(az::TlsTrust trust, Trust(config.azure->key_vault_tls, "kms.azure.key_vault_tls"));
-  ASSIGN_OR_RETURN(std::unique_ptr<az::HttpClient> vault_http,
-                   NewHttpClient(trust, *config.azure,
-                                 static_cast<int>(config.azure->max_concurrent_requests_per_vault)));
+  ASSIGN_OR_RETURN(az::TlsTrust trust,
+                   AzureTlsTrust(config.azure->key_vault_tls, "kms.azure.key_vault_tls"));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<az::HttpClient> vault_http,
+      NewAzureHttpClient(trust, RequestTimeout(*config.azure),
+                         static_cast<int>(config.azure->max_concurrent_requests_per_vault)));
   runtime->client = std::make_unique<az::KeyVaultClient>(vault_http.get(), observer);
   runtime->http.push_back(std::move(vault_http));
   az::AzureKmsOptions kms_options;

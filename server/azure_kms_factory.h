@@ -12,9 +12,6 @@
 
 namespace keybroker::server {
 
-// The environment variable that must be "1" for insecure_skip_verify.
-inline constexpr char kAllowInsecureTlsEnv[] = "KEYBROKER_ALLOW_INSECURE_TLS";
-
 // Adds the AzureKms to `registry` and binds every azure_key alias. Fails,
 // naming the field, on unusable settings (unreadable secret files, a host
 // whose cloud cannot be inferred without overrides, insecure TLS not

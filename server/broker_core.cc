@@ -81,8 +81,11 @@ absl::StatusOr<UnwrappedDek> BrokerCore::UnwrapDecoded(absl::string_view edek_by
   ASSIGN_OR_RETURN(crypto::SecretBytes dek, decoded.kms->Unwrap(decoded.edek, context, options));
   UnwrappedDek result{std::move(dek), decoded.edek.key_version};
   if (cached) {
+    // The key id lets a revocation drop the entry (UnwrapCache::DropKey).
+    absl::StatusOr<std::string> key_id = decoded.kms->KeyIdOf(decoded.edek);
     unwrap_cache_->Put(edek_bytes, context.canonical(),
-                       UnwrapCache::Entry{result.plaintext.Clone(), result.key_version}, now);
+                       UnwrapCache::Entry{result.plaintext.Clone(), result.key_version}, now,
+                       key_id.ok() ? *key_id : "");
   }
   return result;
 }

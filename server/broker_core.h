@@ -65,6 +65,8 @@ class BrokerCore {
   // service then runs it off gRPC's callback threads). False for anything
   // that fails fast (unknown alias, malformed EDEK).
   bool MayBlock(absl::string_view alias) const;
+
+  const KeyRegistry& registry() const { return *registry_; }
   bool MayBlockOnEdek(absl::string_view edek) const;
 
   // The alias bound to the key `edek` names, and the version it names, for

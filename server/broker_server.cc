@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/log.h"
+#include "common/monotonic_time.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -132,6 +133,16 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   server->unwrap_cache_ =
       std::make_unique<UnwrapCache>(static_cast<size_t>(config.cache.unwrap_max_entries),
                                     absl::Seconds(config.cache.unwrap_ttl_seconds));
+  // A key found inaccessible loses its cached unwraps at once: the
+  // revocation bound is the access probe's interval, not the unwrap TTL.
+  UnwrapCache* unwrap_cache = server->unwrap_cache_.get();
+  server->unwrap_cache_listener_ =
+      server->key_health_
+          ->Listen([unwrap_cache](const KeyState& key) {
+            if (key.inaccessible.has_value()) unwrap_cache->DropKey(key.key_id, MonotonicNow());
+          })
+          .id;
+  server->watches_ = std::make_unique<KeyWatchHub>(server->key_health_.get());
   if (config.edek_authentication.has_value()) {
     ASSIGN_OR_RETURN(kms::Kms * local, server->registry_->KmsFor(crypto::EdekKms::kLocal));
     server->edek_authenticator_ = std::make_unique<EdekAuthenticator>(
@@ -158,7 +169,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   server->service_ = std::make_unique<KeyBrokerService>(
       server->core_.get(),
       KeyBrokerService::Options{server->executor_.get(), server->metrics_.get(),
-                                server->authorizer_.get(), config.audit_log});
+                                server->authorizer_.get(), config.audit_log,
+                                server->watches_.get()});
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    MakeServerCredentials(config));
 
@@ -195,6 +207,13 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
     log::Info("metrics_listening", {{"address", server->http_->address()},
                                     {"paths", {"/metrics", "/healthz", "/readyz"}}});
   }
+  KeyProber::Options probe;
+  probe.interval = absl::Seconds(config.cache.access_probe_seconds);
+  probe.idle = absl::Seconds(config.cache.access_probe_idle_seconds);
+  if (config.azure.has_value()) {
+    probe.request_timeout = absl::Seconds(config.azure->request_timeout_seconds);
+  }
+  server->prober_ = std::make_unique<KeyProber>(server->registry_.get(), probe);
   BrokerServer* self = server.get();
   server->key_checks_ = std::thread([self] {
     CheckConfiguredKeys(*self->registry_, *self->core_, kKeyCheckTimeout, self->stopping_);
@@ -228,15 +247,21 @@ absl::Status BrokerServer::Ready() const {
 
 BrokerServer::~BrokerServer() {
   http_.reset();
+  prober_.reset();
   stopping_ = true;
   if (key_checks_.joinable()) key_checks_.join();
+  if (key_health_ != nullptr) key_health_->Unlisten(unwrap_cache_listener_);
 }
 
 void BrokerServer::Shutdown(absl::Duration grace) {
   stopping_ = true;  // /readyz answers 503 from now on
+  prober_.reset();
   if (key_checks_.joinable()) key_checks_.join();
   if (server_ == nullptr) return;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  // Watch streams never end by themselves: ended now, or the shutdown would
+  // wait its whole grace period for them.
+  if (watches_ != nullptr) watches_->Close();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   server_.reset();

@@ -19,6 +19,8 @@
 #include "server/config.h"
 #include "server/http_endpoints.h"
 #include "server/key_health.h"
+#include "server/key_prober.h"
+#include "server/key_watch.h"
 #include "server/metrics.h"
 #include "server/policy_reloader.h"
 #include "server/key_broker_service.h"
@@ -70,6 +72,8 @@ class BrokerServer {
   std::unique_ptr<KeyVersionInventory> inventory_;
   std::unique_ptr<KeyVersionGauge> inventory_gauge_;
   std::unique_ptr<UnwrapCache> unwrap_cache_;
+  uint64_t unwrap_cache_listener_ = 0;  // KeyHealth listener: drops a revoked key's unwraps
+  std::unique_ptr<KeyWatchHub> watches_;
   std::unique_ptr<EdekAuthenticator> edek_authenticator_;
   std::unique_ptr<BrokerCore> core_;
   std::unique_ptr<BlockingExecutor> executor_;
@@ -81,6 +85,7 @@ class BrokerServer {
   std::atomic<bool> serving_{false};
   std::atomic<bool> stopping_{false};
   std::unique_ptr<HttpEndpoints> http_;  // stopped first: its handlers read the above
+  std::unique_ptr<KeyProber> prober_;    // stopped at Shutdown (or first, when destroyed)
   std::thread key_checks_;  // startup_checks.h, joined at Shutdown
 };
 

@@ -81,6 +81,14 @@ absl::Status ParseCache(YamlObject& root, CacheConfig* out) {
   RETURN_IF_ERROR(cache.PositiveInt("unwrap_max_entries", &out->unwrap_max_entries));
   RETURN_IF_ERROR(
       cache.PositiveInt("unknown_version_ttl_seconds", &out->unknown_version_ttl_seconds));
+  RETURN_IF_ERROR(cache.PositiveInt("access_probe_seconds", &out->access_probe_seconds));
+  RETURN_IF_ERROR(
+      cache.PositiveInt("access_probe_idle_seconds", &out->access_probe_idle_seconds));
+  if (out->access_probe_idle_seconds < out->unwrap_ttl_seconds) {
+    return Invalid("cache.access_probe_idle_seconds",
+                   "must be at least cache.unwrap_ttl_seconds: a key whose unwraps are still "
+                   "cached must go on being probed");
+  }
   return cache.Finish();
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,6 +36,13 @@ struct CacheConfig {
   // How long a version of a configured Azure key that the vault refused as
   // unknown is remembered, so crafted EDEKs cannot each cost a vault request.
   int64_t unknown_version_ttl_seconds = 60;
+  // How often each customer key in use is checked with its KMS (a key GET
+  // past every cache): a revocation is noticed within this, whatever the
+  // TTLs above and clients' caches (which WatchKeys tells). server/key_prober.h
+  int64_t access_probe_seconds = 10;
+  // A key not used for this long is no longer probed. At least the unwrap
+  // TTL (cached unwraps are checked while they live) and clients' DEK ages.
+  int64_t access_probe_idle_seconds = 900;
 };
 
 struct LocalKmsConfig {
@@ -54,21 +62,54 @@ struct TlsTrustConfig {
   bool insecure_skip_verify = false;  // tests only; needs KEYBROKER_ALLOW_INSECURE_TLS=1
 };
 
-// One Entra ID identity (kms.azure.identities.NAME). Exactly one of the
-// credential kinds is set.
+// The credential kinds of an identity, one struct each, named after their
+// YAML blocks.
+
+// client_secret: {password_file}. The credential reads the file again when it
+// changes, so a rotated secret needs no restart.
+struct ClientSecretCredentialConfig {
+  std::string client_secret_file;  // client_secret.password_file
+};
+
+// client_certificate: a PEM pair, read again when either file changes.
+struct ClientCertificateCredentialConfig {
+  std::string cert_file;
+  std::string key_file;
+};
+
+// workload_identity: every field may be left out, because the workload
+// identity webhook sets the pod's AZURE_* variables. An empty field falls back
+// to the identity's own client_id / tenant_id / oauth_endpoint_url, then to
+// that variable.
+struct WorkloadIdentityCredentialConfig {
+  std::string client_id;
+  std::string tenant_id;
+  std::string token_file;
+  std::string authority_host;
+};
+
+// managed_identity: both optional; neither set is the system-assigned identity
+// at the standard IMDS endpoint.
+struct ManagedIdentityCredentialConfig {
+  std::string client_id;  // empty: the identity's client_id, if any
+  std::string endpoint;
+};
+
+using AzureCredentialConfig =
+    std::variant<ClientSecretCredentialConfig, ClientCertificateCredentialConfig,
+                 WorkloadIdentityCredentialConfig, ManagedIdentityCredentialConfig>;
+
+// One Entra ID identity (kms.azure.identities.NAME).
 struct AzureIdentityConfig {
-  enum class Kind { kClientSecret, kClientCertificate, kWorkloadIdentity, kManagedIdentity };
   std::string name;
-  Kind kind = Kind::kClientSecret;
+  // The block present; the configuration refuses an identity with none or
+  // more than one.
+  AzureCredentialConfig credential;
+  // tenant_id and client_id sit beside the kind, not in it, because they are
+  // required by client_secret and client_certificate and are the fallback of
+  // workload_identity's fields (client_id also of managed_identity's).
   std::string tenant_id;
   std::string client_id_file;      // client_id.password_file
-  std::string client_secret_file;  // client_secret.password_file
-  std::string cert_file, key_file; // client_certificate
-  // workload_identity: each defaults to the pod's AZURE_* variable.
-  std::string workload_client_id, workload_tenant_id, workload_token_file,
-      workload_authority_host;
-  // managed_identity: both optional.
-  std::string managed_client_id, managed_endpoint;
   std::string oauth_endpoint_url;  // authority host; inferred from the vault host when empty
   std::string scope;               // inferred from the vault host when empty
   TlsTrustConfig tls;              // trust for Entra ID, separate from Key Vault's

@@ -1,12 +1,16 @@
 #include "server/config_azure.h"
 
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
 namespace keybroker::server {
 namespace {
-
-using Kind = AzureIdentityConfig::Kind;
 
 absl::Status Invalid(absl::string_view path, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(path, " ", what));
@@ -26,55 +30,88 @@ absl::Status ParsePasswordFile(YamlObject& parent, const std::string& key, std::
   return absl::OkStatus();
 }
 
-// Reads whichever credential block is present and records its kind.
-absl::Status ParseCredentialKind(YamlObject& entry, AzureIdentityConfig* identity) {
-  int kinds = 0;
-  if (entry.Has("client_secret")) {
-    ++kinds;
-    identity->kind = Kind::kClientSecret;
-  }
-  RETURN_IF_ERROR(ParsePasswordFile(entry, "client_secret", &identity->client_secret_file));
-  if (entry.Has("client_certificate")) {
-    ++kinds;
-    identity->kind = Kind::kClientCertificate;
-    ASSIGN_OR_RETURN(YamlObject cert, entry.Object("client_certificate"));
-    RETURN_IF_ERROR(cert.String("cert_file", &identity->cert_file));
-    RETURN_IF_ERROR(cert.String("key_file", &identity->key_file));
-    RETURN_IF_ERROR(cert.Finish());
-    if (identity->cert_file.empty() || identity->key_file.empty()) {
-      return Invalid(entry.PathOf("client_certificate"), "needs cert_file and key_file");
-    }
-  } else {
+// Each Parse* below adds its kind to `found` when the identity has its block.
+
+absl::Status ParseClientSecret(YamlObject& entry, std::vector<AzureCredentialConfig>* found) {
+  ClientSecretCredentialConfig secret;
+  RETURN_IF_ERROR(ParsePasswordFile(entry, "client_secret", &secret.client_secret_file));
+  if (entry.Has("client_secret")) found->push_back(std::move(secret));
+  return absl::OkStatus();
+}
+
+absl::Status ParseClientCertificate(YamlObject& entry, std::vector<AzureCredentialConfig>* found) {
+  if (!entry.Has("client_certificate")) {
     entry.Node("client_certificate");
+    return absl::OkStatus();
   }
-  if (entry.Has("workload_identity") || entry.Node("workload_identity").IsDefined()) {
-    ++kinds;
-    identity->kind = Kind::kWorkloadIdentity;
-    ASSIGN_OR_RETURN(YamlObject wi, entry.Object("workload_identity"));
-    RETURN_IF_ERROR(wi.String("client_id", &identity->workload_client_id));
-    RETURN_IF_ERROR(wi.String("tenant_id", &identity->workload_tenant_id));
-    RETURN_IF_ERROR(wi.String("token_file", &identity->workload_token_file));
-    RETURN_IF_ERROR(wi.String("authority_host", &identity->workload_authority_host));
-    RETURN_IF_ERROR(wi.Finish());
+  ASSIGN_OR_RETURN(YamlObject block, entry.Object("client_certificate"));
+  ClientCertificateCredentialConfig cert;
+  RETURN_IF_ERROR(block.String("cert_file", &cert.cert_file));
+  RETURN_IF_ERROR(block.String("key_file", &cert.key_file));
+  RETURN_IF_ERROR(block.Finish());
+  if (cert.cert_file.empty() || cert.key_file.empty()) {
+    return Invalid(entry.PathOf("client_certificate"), "needs cert_file and key_file");
   }
-  if (entry.Has("managed_identity") || entry.Node("managed_identity").IsDefined()) {
-    ++kinds;
-    identity->kind = Kind::kManagedIdentity;
-    ASSIGN_OR_RETURN(YamlObject mi, entry.Object("managed_identity"));
-    RETURN_IF_ERROR(mi.String("client_id", &identity->managed_client_id));
-    RETURN_IF_ERROR(mi.String("endpoint", &identity->managed_endpoint));
-    RETURN_IF_ERROR(mi.Finish());
-  }
-  if (kinds != 1) {
+  found->push_back(std::move(cert));
+  return absl::OkStatus();
+}
+
+// Reads the block at `key`, whose fields are all optional strings; false when
+// the identity has no such block. Unlike a bare `client_secret:` or
+// `client_certificate:` (null), which is accepted and ignored, a bare
+// `workload_identity:` or `managed_identity:` counts: none of their fields is
+// required.
+absl::StatusOr<bool> ParseOptionalStrings(
+    YamlObject& entry, const std::string& key,
+    std::initializer_list<std::pair<const char*, std::string*>> fields) {
+  if (!entry.Has(key) && !entry.Node(key).IsDefined()) return false;
+  ASSIGN_OR_RETURN(YamlObject block, entry.Object(key));
+  for (const auto& [name, out] : fields) RETURN_IF_ERROR(block.String(name, out));
+  RETURN_IF_ERROR(block.Finish());
+  return true;
+}
+
+absl::Status ParseWorkloadIdentity(YamlObject& entry, std::vector<AzureCredentialConfig>* found) {
+  WorkloadIdentityCredentialConfig workload;
+  ASSIGN_OR_RETURN(bool present,
+                   ParseOptionalStrings(entry, "workload_identity",
+                                        {{"client_id", &workload.client_id},
+                                         {"tenant_id", &workload.tenant_id},
+                                         {"token_file", &workload.token_file},
+                                         {"authority_host", &workload.authority_host}}));
+  if (present) found->push_back(std::move(workload));
+  return absl::OkStatus();
+}
+
+absl::Status ParseManagedIdentity(YamlObject& entry, std::vector<AzureCredentialConfig>* found) {
+  ManagedIdentityCredentialConfig managed;
+  ASSIGN_OR_RETURN(bool present, ParseOptionalStrings(entry, "managed_identity",
+                                                      {{"client_id", &managed.client_id},
+                                                       {"endpoint", &managed.endpoint}}));
+  if (present) found->push_back(std::move(managed));
+  return absl::OkStatus();
+}
+
+// Every block is read before the count is checked, so an error inside one is
+// reported before "needs exactly one of".
+absl::Status ParseCredential(YamlObject& entry, AzureIdentityConfig* identity) {
+  std::vector<AzureCredentialConfig> found;
+  RETURN_IF_ERROR(ParseClientSecret(entry, &found));
+  RETURN_IF_ERROR(ParseClientCertificate(entry, &found));
+  RETURN_IF_ERROR(ParseWorkloadIdentity(entry, &found));
+  RETURN_IF_ERROR(ParseManagedIdentity(entry, &found));
+  if (found.size() != 1) {
     return Invalid(entry.path(), "needs exactly one of client_secret, client_certificate, "
                                      "workload_identity, managed_identity");
   }
+  identity->credential = std::move(found.front());
   return absl::OkStatus();
 }
 
 absl::Status CheckIdentity(YamlObject& entry, const AzureIdentityConfig& identity) {
   bool needs_tenant_and_client =
-      identity.kind == Kind::kClientSecret || identity.kind == Kind::kClientCertificate;
+      std::holds_alternative<ClientSecretCredentialConfig>(identity.credential) ||
+      std::holds_alternative<ClientCertificateCredentialConfig>(identity.credential);
   if (needs_tenant_and_client && identity.tenant_id.empty()) {
     return Invalid(entry.PathOf("tenant_id"), "is required");
   }
@@ -90,7 +127,7 @@ absl::StatusOr<AzureIdentityConfig> ParseIdentity(YamlObject& identities, const 
   identity.name = name;
   RETURN_IF_ERROR(entry.String("tenant_id", &identity.tenant_id));
   RETURN_IF_ERROR(ParsePasswordFile(entry, "client_id", &identity.client_id_file));
-  RETURN_IF_ERROR(ParseCredentialKind(entry, &identity));
+  RETURN_IF_ERROR(ParseCredential(entry, &identity));
   RETURN_IF_ERROR(entry.String("oauth_endpoint_url", &identity.oauth_endpoint_url));
   RETURN_IF_ERROR(entry.String("scope", &identity.scope));
   RETURN_IF_ERROR(ParseTlsTrust(entry, "tls", &identity.tls));

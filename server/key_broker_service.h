@@ -31,6 +31,7 @@
 #include "server/blocking_executor.h"
 #include "server/authorizer.h"
 #include "server/broker_core.h"
+#include "server/key_watch.h"
 #include "server/metrics.h"
 #include "server/rpc_method.h"
 #include "server/wiping_message_allocator.h"
@@ -44,7 +45,11 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
     BrokerMetrics* metrics = nullptr;      // none: nothing is counted
     const Authorizer* authorizer = nullptr;  // none: every caller may use every key
     bool audit = false;                    // one audit log line per RPC
+    KeyWatchHub* watches = nullptr;        // none: WatchKeys is UNIMPLEMENTED
   };
+
+  // Most keys one WatchKeys call may name.
+  static constexpr size_t kMaxWatchedKeys = 1000;
 
   // Longest key alias accepted (INVALID_REQUEST beyond).
   static constexpr size_t kMaxKeyBytes = 512;
@@ -70,8 +75,15 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
   grpc::ServerUnaryReactor* DescribeKey(grpc::CallbackServerContext* context,
                                         const v1::DescribeKeyRequest* request,
                                         v1::DescribeKeyResponse* response) override;
+  // Authorized like DescribeKey, for each key watched (an empty request:
+  // every key the caller may describe).
+  grpc::ServerWriteReactor<v1::KeyEvent>* WatchKeys(grpc::CallbackServerContext* context,
+                                                    const v1::WatchKeysRequest* request) override;
 
  private:
+  // The keys a WatchKeys request names, each checked and authorized.
+  absl::StatusOr<std::vector<WatchedKey>> WatchedKeys(grpc::CallbackServerContext& context,
+                                                      const v1::WatchKeysRequest& request) const;
   // What an audit line says of a call besides its outcome; views into the
   // call's request and response, read before the call finishes.
   struct CallFacts {

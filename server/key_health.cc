@@ -25,7 +25,11 @@ void KeyHealth::Track(const KeyRegistry& registry) {
   absl::MutexLock lock(&mu_);
   for (const BoundKey& bound : registry.bindings()) {
     if (bound.kms->kind() == crypto::EdekKms::kLocal) continue;
-    keys_[bound.key_id].aliases.push_back(bound.alias);
+    Key& key = keys_[bound.key_id];
+    key.key_id = bound.key_id;
+    absl::StatusOr<std::string> edek_name = bound.kms->EdekKeyNameOf(bound.key_id);
+    if (edek_name.ok()) key.edek_key_name = *std::move(edek_name);
+    key.aliases.push_back(bound.alias);
   }
   PublishLocked();
 }
@@ -47,6 +51,7 @@ void KeyHealth::KeyRequestDone(absl::string_view key_id, absl::string_view versi
   const std::optional<ErrorReason> before = key.inaccessible;
   key.inaccessible = reason;
   PublishLocked();
+  for (const auto& [id, listener] : listeners_) listener(key);
   const std::string aliases = absl::StrJoin(key.aliases, ",");
   if (reason.has_value()) {
     log::Warn("customer_key_inaccessible",
@@ -75,6 +80,20 @@ std::optional<ErrorReason> KeyHealth::InaccessibleReason(absl::string_view alias
     }
   }
   return std::nullopt;
+}
+
+KeyHealth::Subscription KeyHealth::Listen(Listener listener) {
+  absl::MutexLock lock(&mu_);
+  Subscription subscription;
+  subscription.id = next_listener_++;
+  listeners_[subscription.id] = std::move(listener);
+  for (const auto& [key_id, key] : keys_) subscription.keys.push_back(key);
+  return subscription;
+}
+
+void KeyHealth::Unlisten(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  listeners_.erase(id);
 }
 
 void KeyHealth::PublishLocked() {

@@ -11,12 +11,17 @@
 // Other failures (throttling, outages) say nothing about the key and leave
 // its state alone.
 //
+// Listeners hear of each change of a key's state, in order: the broker drops
+// the key's cached unwraps, and WatchKeys streams tell clients.
+//
 // Safe for concurrent use; called only after a remote request, so a mutex is
 // cheap next to it.
 #ifndef KEYBROKER_SERVER_KEY_HEALTH_H_
 #define KEYBROKER_SERVER_KEY_HEALTH_H_
 
 #include <array>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,8 +36,20 @@
 
 namespace keybroker::server {
 
+// A tracked key's state: on a change, and in snapshots.
+struct KeyState {
+  std::string key_id;
+  std::string edek_key_name;         // what EDEKs under the key name (kms::Kms::EdekKeyNameOf)
+  std::vector<std::string> aliases;  // the aliases bound to the key
+  std::optional<ErrorReason> inaccessible;  // nullopt: accessible (or not known otherwise)
+};
+
 class KeyHealth final : public kms::KmsObserver {
  public:
+  // Called with the key's new state, under KeyHealth's lock (so changes
+  // arrive in order): must be quick and must not call back into KeyHealth.
+  using Listener = std::function<void(const KeyState&)>;
+
   // `metrics` may be null; it must outlive this.
   explicit KeyHealth(BrokerMetrics* metrics) : metrics_(metrics) {}
 
@@ -48,17 +65,26 @@ class KeyHealth final : public kms::KmsObserver {
   // accessible (or unknown).
   std::optional<ErrorReason> InaccessibleReason(absl::string_view alias) const;
 
- private:
-  struct Key {
-    std::vector<std::string> aliases;  // the aliases bound to this key id
-    std::optional<ErrorReason> inaccessible;
+  // Adds `listener` and returns its id, with the state of every tracked key
+  // at that moment (nothing changes between the two).
+  struct Subscription {
+    uint64_t id = 0;
+    std::vector<KeyState> keys;
   };
+  Subscription Listen(Listener listener);
+  // Removes a listener; once this returns it is not called again.
+  void Unlisten(uint64_t id);
+
+ private:
+  using Key = KeyState;
 
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   BrokerMetrics* const metrics_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Key> keys_ ABSL_GUARDED_BY(mu_);  // by key id
+  absl::flat_hash_map<uint64_t, Listener> listeners_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_listener_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace keybroker::server

@@ -30,7 +30,7 @@ KeyVersionInventory::KeyVersionInventory(const KeyRegistry& registry) {
       keys_.push_back(std::make_unique<Key>());
       key = keys_.back().get();
       key->alias = bound.alias;
-      absl::StatusOr<std::string> name = bound.kms->EdekKeyName(bound.key_id);
+      absl::StatusOr<std::string> name = bound.kms->EdekKeyNameOf(bound.key_id);
       const size_t kind = static_cast<size_t>(bound.kms->kind());
       if (name.ok() && kind < by_edek_name_.size()) by_edek_name_[kind][*name] = key;
     }

@@ -20,18 +20,30 @@ std::optional<UnwrapCache::Entry> UnwrapCache::Get(absl::string_view edek,
 }
 
 void UnwrapCache::Put(absl::string_view edek, absl::string_view context, const Entry& entry,
-                      absl::Time now) {
+                      absl::Time now, absl::string_view key_id) {
   if (max_entries_ == 0) return;
   std::string key = KeyOf(edek, context);
   absl::MutexLock lock(&mu_);
   EvictLocked(now);
+  if (!key_id.empty()) {
+    auto dropped = dropped_at_.find(key_id);
+    if (dropped != dropped_at_.end() && now <= dropped->second) return;
+  }
   auto [it, inserted] = slots_.try_emplace(key);
-  it->second = Slot{Entry{entry.dek.Clone(), entry.key_version}, now + ttl_};
+  it->second = Slot{Entry{entry.dek.Clone(), entry.key_version}, now + ttl_, std::string(key_id)};
   if (inserted) order_.push_back(std::move(key));
   while (slots_.size() > max_entries_ && !order_.empty()) {
     slots_.erase(order_.front());
     order_.pop_front();
   }
+}
+
+size_t UnwrapCache::DropKey(absl::string_view key_id, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  dropped_at_[key_id] = now;
+  // Erased from the map only: EvictLocked skips keys of `order_` that are
+  // gone. A scan, but only when a key changes state.
+  return absl::erase_if(slots_, [key_id](const auto& slot) { return slot.second.key_id == key_id; });
 }
 
 void UnwrapCache::EvictLocked(absl::Time now) {

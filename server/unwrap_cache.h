@@ -35,7 +35,15 @@ class UnwrapCache {
   std::optional<Entry> Get(absl::string_view edek, absl::string_view context, absl::Time now);
 
   // Caches a result, evicting the oldest entries beyond max_entries.
-  void Put(absl::string_view edek, absl::string_view context, const Entry& entry, absl::Time now);
+  // `key_id` (the KMS key the EDEK is under) is what DropKey matches.
+  void Put(absl::string_view edek, absl::string_view context, const Entry& entry, absl::Time now,
+           absl::string_view key_id = "");
+
+  // Drops (and wipes) every entry of `key_id` at once: the key was found
+  // inaccessible at `now`, and nothing cached may outlive that. A Put of an
+  // unwrap that started before (its `now` earlier) is then ignored: the
+  // vault's yes may predate the revocation. Returns how many were dropped.
+  size_t DropKey(absl::string_view key_id, absl::Time now);
 
   size_t size() const;
 
@@ -43,6 +51,7 @@ class UnwrapCache {
   struct Slot {
     Entry entry;
     absl::Time expires;
+    std::string key_id;
   };
   static std::string KeyOf(absl::string_view edek, absl::string_view context);
   void EvictLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -52,6 +61,9 @@ class UnwrapCache {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Slot> slots_ ABSL_GUARDED_BY(mu_);
+  // When DropKey last dropped each key (one entry per key ever dropped:
+  // bounded by the keys the broker may use).
+  absl::flat_hash_map<std::string, absl::Time> dropped_at_ ABSL_GUARDED_BY(mu_);
   // Keys in insertion order: expiry and eviction both go oldest first.
   std::deque<std::string> order_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,6 +1,7 @@
 #include "kms_adapters/azure/azure_kms.h"
 
 #include <openssl/crypto.h>
+#include <time.h>
 
 #include <algorithm>
 #include <optional>
@@ -26,6 +27,14 @@ bool IsKeyVaultVersion(absl::string_view version) {
   return version.size() == 32 && std::all_of(version.begin(), version.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
+}
+
+// Whole seconds of the coarse monotonic clock: key use is tracked to the
+// second, for the access probe's idle window.
+int64_t CoarseMonotonicSeconds() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return now.tv_sec;
 }
 
 bool IsRsa(const KeyBundle& bundle) { return bundle.kty == "RSA" || bundle.kty == "RSA-HSM"; }
@@ -108,9 +117,42 @@ absl::Status AzureKms::AddKey(AzureKeyOptions options) {
 }
 
 absl::StatusOr<const AzureKms::Binding*> AzureKms::Find(absl::string_view key_id) const {
+  ASSIGN_OR_RETURN(const Binding* binding, FindUntouched(key_id));
+  Touch(*binding);
+  return binding;
+}
+
+absl::StatusOr<const AzureKms::Binding*> AzureKms::FindUntouched(absl::string_view key_id) const {
   auto it = by_url_.find(key_id);
   if (it == by_url_.end()) return KeyNotFound(absl::StrCat("no azure key ", key_id));
   return it->second.get();
+}
+
+void AzureKms::Touch(const Binding& binding) {
+  const int64_t now = CoarseMonotonicSeconds();
+  if (binding.last_used_seconds.load(std::memory_order_relaxed) != now) {
+    binding.last_used_seconds.store(now, std::memory_order_relaxed);
+  }
+}
+
+absl::StatusOr<std::string> AzureKms::EdekKeyNameOf(absl::string_view key_id) const {
+  ASSIGN_OR_RETURN(const Binding* binding, FindUntouched(key_id));
+  return binding->vault_key.id.EdekName();
+}
+
+std::vector<std::string> AzureKms::KeysUsedWithin(absl::Duration window) const {
+  const int64_t since = CoarseMonotonicSeconds() - absl::ToInt64Seconds(absl::Ceil(window, absl::Seconds(1)));
+  std::vector<std::string> used;
+  for (const auto& [url, binding] : by_url_) {
+    const int64_t last = binding->last_used_seconds.load(std::memory_order_relaxed);
+    if (last != 0 && last >= since) used.push_back(url);
+  }
+  return used;
+}
+
+absl::Status AzureKms::Probe(absl::string_view key_id, const CallOptions& options) {
+  ASSIGN_OR_RETURN(const Binding* binding, FindUntouched(key_id));
+  return Current(*binding, options, /*refresh=*/true).status();
 }
 
 absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Fetch(
@@ -330,6 +372,7 @@ absl::StatusOr<crypto::SecretBytes> AzureKms::Unwrap(const crypto::Edek& edek,
   // Only configured keys: a crafted EDEK never makes the broker send anything.
   ASSIGN_OR_RETURN(std::string key_url, KeyIdOf(edek));
   const Binding& binding = *by_url_.find(key_url)->second;
+  Touch(binding);
   // Nor, more than once a TTL, a made-up version of a configured key.
   std::optional<absl::Status> unknown = unknown_versions_.Find(edek.key_name, edek.key_version);
   observer_->CacheLookup("unknown_version", /*hit=*/unknown.has_value());
@@ -418,11 +461,6 @@ absl::StatusOr<std::vector<KeyVersionInfo>> AzureKms::ListVersions(absl::string_
     versions.push_back(std::move(info));
   }
   return versions;
-}
-
-absl::StatusOr<std::string> AzureKms::EdekKeyName(absl::string_view key_id) {
-  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
-  return binding->vault_key.id.EdekName();
 }
 
 }  // namespace keybroker::kms::azure

@@ -27,8 +27,10 @@
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_AZURE_KMS_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_AZURE_KMS_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -98,12 +100,16 @@ class AzureKms : public Kms {
   // configured URL names a version: its current version is the configuration's.
   absl::StatusOr<std::string> Rotate(absl::string_view key_id,
                                      const CallOptions& options) override;
+  absl::StatusOr<std::string> EdekKeyNameOf(absl::string_view key_id) const override;
+  std::vector<std::string> KeysUsedWithin(absl::Duration window) const override;
+  // A GET of the key's current version (or its pinned one), refreshing the
+  // cached metadata: a refusal drops it.
+  absl::Status Probe(absl::string_view key_id, const CallOptions& options) override;
   // The versions the vault lists (keys/list), at most kMaxVersionPages pages
   // of 25; a version is enabled when the vault would use it now (enabled,
   // within nbf and exp).
   absl::StatusOr<std::vector<KeyVersionInfo>> ListVersions(absl::string_view key_id,
                                                            const CallOptions& options) override;
-  absl::StatusOr<std::string> EdekKeyName(absl::string_view key_id) override;
 
   // Pages of version listing read at most (Managed HSM keeps at most 100
   // versions of a key, §8); a longer list is cut there.
@@ -114,6 +120,9 @@ class AzureKms : public Kms {
     AzureKeyOptions options;
     VaultKey vault_key;
     std::string pinned_version;  // from a versioned URL; empty: follow the latest
+    // When a call last used the key: seconds of the coarse monotonic clock,
+    // written only when the second changes (no shared write per call).
+    mutable std::atomic<int64_t> last_used_seconds{0};
   };
   // A validated snapshot of the key's current version.
   struct Metadata {
@@ -122,7 +131,10 @@ class AzureKms : public Kms {
     absl::Time fetched;  // MonotonicNow(), for the TTL
   };
 
+  // The binding of `key_id`, marked used (Touch).
   absl::StatusOr<const Binding*> Find(absl::string_view key_id) const;
+  absl::StatusOr<const Binding*> FindUntouched(absl::string_view key_id) const;
+  static void Touch(const Binding& binding);
   // The current version's metadata, fetched again when older than the TTL or
   // when `refresh` (one fetch per key at a time; others wait for it). Any
   // failed fetch drops the cached copy, so nothing stale outlives a refusal.

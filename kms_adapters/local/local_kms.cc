@@ -444,11 +444,6 @@ absl::StatusOr<std::vector<KeyVersionInfo>> LocalKms::ListVersions(absl::string_
   return listed;
 }
 
-absl::StatusOr<std::string> LocalKms::EdekKeyName(absl::string_view key_id) {
-  if (!Snapshot()->HasKey(key_id)) return KeyNotFound(absl::StrCat("no local key named ", key_id));
-  return std::string(key_id);
-}
-
 absl::StatusOr<std::string> LocalKms::Rotate(absl::string_view key_id,
                                              const CallOptions& options) {
   absl::Time start = absl::Now();

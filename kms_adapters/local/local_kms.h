@@ -133,7 +133,6 @@ class LocalKms : public Kms {
   // key's min_decryption_version are not enabled.
   absl::StatusOr<std::vector<KeyVersionInfo>> ListVersions(absl::string_view key_id,
                                                            const CallOptions& options) override;
-  absl::StatusOr<std::string> EdekKeyName(absl::string_view key_id) override;
 
   // A 32-byte key for `purpose` (an HKDF info string naming what it is for)
   // derived from version `version` of local key `key_id`, or from its

@@ -1,3 +1,6 @@
+#include <variant>
+
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/config.h"
@@ -8,7 +11,6 @@ namespace {
 
 using ::keybroker::testing::StatusIs;
 using ::testing::HasSubstr;
-using Kind = AzureIdentityConfig::Kind;
 
 constexpr char kAzure[] = R"(
 listen: 127.0.0.1:50051
@@ -55,15 +57,20 @@ TEST(ConfigAzureTest, ParsesTheDesignSketch) {
   ASSERT_EQ(azure.identities.size(), 4u);
   std::map<std::string, const AzureIdentityConfig*> by_name;
   for (const auto& identity : azure.identities) by_name[identity.name] = &identity;
-  EXPECT_EQ(by_name["fhir-prod"]->kind, Kind::kClientSecret);
-  EXPECT_EQ(by_name["fhir-prod"]->client_secret_file, "/etc/keybroker/fhir-prod/client-secret");
+  const auto* secret = std::get_if<ClientSecretCredentialConfig>(&by_name["fhir-prod"]->credential);
+  ASSERT_NE(secret, nullptr);
+  EXPECT_EQ(secret->client_secret_file, "/etc/keybroker/fhir-prod/client-secret");
   EXPECT_EQ(by_name["fhir-prod"]->tls.ca_file, "/etc/keybroker/entra-ca.pem");
   EXPECT_EQ(by_name["fhir-prod"]->scope, "https://vault.azure.net/.default");
-  EXPECT_EQ(by_name["tenant-b-cert"]->kind, Kind::kClientCertificate);
-  EXPECT_EQ(by_name["tenant-b-cert"]->key_file, "/k.pem");
-  EXPECT_EQ(by_name["in-cluster"]->kind, Kind::kWorkloadIdentity);
-  EXPECT_EQ(by_name["node"]->kind, Kind::kManagedIdentity);
-  EXPECT_EQ(by_name["node"]->managed_client_id, "abc");
+  const auto* cert =
+      std::get_if<ClientCertificateCredentialConfig>(&by_name["tenant-b-cert"]->credential);
+  ASSERT_NE(cert, nullptr);
+  EXPECT_EQ(cert->key_file, "/k.pem");
+  EXPECT_TRUE(
+      std::holds_alternative<WorkloadIdentityCredentialConfig>(by_name["in-cluster"]->credential));
+  const auto* managed = std::get_if<ManagedIdentityCredentialConfig>(&by_name["node"]->credential);
+  ASSERT_NE(managed, nullptr);
+  EXPECT_EQ(managed->client_id, "abc");
   ASSERT_EQ(config->keys.size(), 2u);
   EXPECT_EQ(config->keys[1].vault_kind, "managed_hsm");
   EXPECT_TRUE(config->keys[1].hsm_random);
@@ -104,6 +111,16 @@ INSTANTIATE_TEST_SUITE_P(
                 "kms.azure.identities.app.client_secret.password is not a known field"},
         BadCase{WithIdentity("        managed_identity: {}\n        workload_identity: {}\n"),
                 "needs exactly one of"},
+        BadCase{WithIdentity("        tenant_id: t\n        client_id: { password_file: /i }\n"
+                             "        client_secret: { password_file: /s }\n"
+                             "        client_certificate: { cert_file: /c, key_file: /k }\n"),
+                "kms.azure.identities.app needs exactly one of client_secret, client_certificate, "
+                "workload_identity, managed_identity"},
+        BadCase{WithIdentity("        tenant_id: t\n        client_id: { password_file: /i }\n"
+                             "        client_certificate: { cert_file: /c }\n"),
+                "kms.azure.identities.app.client_certificate needs cert_file and key_file"},
+        BadCase{WithIdentity("        workload_identity: { audience: x }\n"),
+                "kms.azure.identities.app.workload_identity.audience is not a known field"},
         BadCase{WithIdentity("        managed_identity: { endpoint: x, colour: red }\n"),
                 "kms.azure.identities.app.managed_identity.colour is not a known field"},
         BadCase{WithIdentity("        managed_identity: {}\n", "    vault_kind: keyvault\n"),
@@ -124,6 +141,82 @@ INSTANTIATE_TEST_SUITE_P(
                 "kms.azure.identities.app.tls.ca is not a known field"},
         BadCase{"listen: a:1\nkms:\n  azure:\n    request_timeout_seconds: 0\n",
                 "kms.azure.request_timeout_seconds must be a positive integer"}));
+
+// The one identity ("app") of WithIdentity(`identity`), whose non-loopback
+// listen address needs insecure_plaintext to pass validation.
+absl::StatusOr<AzureIdentityConfig> ParseApp(const std::string& identity) {
+  ASSIGN_OR_RETURN(Config config,
+                   ParseConfig("insecure_plaintext: true\n" + WithIdentity(identity)));
+  return config.azure->identities.at(0);
+}
+
+TEST(ConfigAzureIdentityTest, ClientSecretKeepsItsFile) {
+  absl::StatusOr<AzureIdentityConfig> app = ParseApp(
+      "        tenant_id: t\n        client_id: { password_file: /i }\n"
+      "        client_secret: { password_file: /s }\n");
+  ASSERT_OK(app);
+  EXPECT_EQ(app->tenant_id, "t");
+  EXPECT_EQ(app->client_id_file, "/i");
+  const auto* secret = std::get_if<ClientSecretCredentialConfig>(&app->credential);
+  ASSERT_NE(secret, nullptr);
+  EXPECT_EQ(secret->client_secret_file, "/s");
+}
+
+TEST(ConfigAzureIdentityTest, ClientCertificateKeepsItsPair) {
+  absl::StatusOr<AzureIdentityConfig> app = ParseApp(
+      "        tenant_id: t\n        client_id: { password_file: /i }\n"
+      "        client_certificate: { cert_file: /c.pem, key_file: /k.pem }\n"
+      "        oauth_endpoint_url: https://login.example\n");
+  ASSERT_OK(app);
+  EXPECT_EQ(app->client_id_file, "/i");
+  EXPECT_EQ(app->oauth_endpoint_url, "https://login.example");
+  const auto* cert = std::get_if<ClientCertificateCredentialConfig>(&app->credential);
+  ASSERT_NE(cert, nullptr);
+  EXPECT_EQ(cert->cert_file, "/c.pem");
+  EXPECT_EQ(cert->key_file, "/k.pem");
+}
+
+// The identity's own fields stay beside the block: they are the fallbacks.
+TEST(ConfigAzureIdentityTest, WorkloadIdentityKeepsItsFieldsApartFromTheIdentitys) {
+  absl::StatusOr<AzureIdentityConfig> app = ParseApp(
+      "        tenant_id: outer-tenant\n        client_id: { password_file: /i }\n"
+      "        oauth_endpoint_url: https://outer.example\n"
+      "        workload_identity: { client_id: c, tenant_id: t, token_file: /tok,\n"
+      "                             authority_host: https://inner.example }\n");
+  ASSERT_OK(app);
+  EXPECT_EQ(app->tenant_id, "outer-tenant");
+  EXPECT_EQ(app->client_id_file, "/i");
+  EXPECT_EQ(app->oauth_endpoint_url, "https://outer.example");
+  const auto* workload = std::get_if<WorkloadIdentityCredentialConfig>(&app->credential);
+  ASSERT_NE(workload, nullptr);
+  EXPECT_EQ(workload->client_id, "c");
+  EXPECT_EQ(workload->tenant_id, "t");
+  EXPECT_EQ(workload->token_file, "/tok");
+  EXPECT_EQ(workload->authority_host, "https://inner.example");
+}
+
+TEST(ConfigAzureIdentityTest, ManagedIdentityKeepsItsFields) {
+  absl::StatusOr<AzureIdentityConfig> app =
+      ParseApp("        managed_identity: { client_id: c, endpoint: http://169.254.169.254 }\n");
+  ASSERT_OK(app);
+  const auto* managed = std::get_if<ManagedIdentityCredentialConfig>(&app->credential);
+  ASSERT_NE(managed, nullptr);
+  EXPECT_EQ(managed->client_id, "c");
+  EXPECT_EQ(managed->endpoint, "http://169.254.169.254");
+}
+
+// Neither block has a required field, so the key alone selects the kind.
+TEST(ConfigAzureIdentityTest, BareWorkloadOrManagedIdentityBlockSelectsTheKind) {
+  absl::StatusOr<AzureIdentityConfig> workload = ParseApp("        workload_identity:\n");
+  ASSERT_OK(workload);
+  EXPECT_TRUE(std::holds_alternative<WorkloadIdentityCredentialConfig>(workload->credential));
+  absl::StatusOr<AzureIdentityConfig> managed = ParseApp("        managed_identity:\n");
+  ASSERT_OK(managed);
+  const auto* fields = std::get_if<ManagedIdentityCredentialConfig>(&managed->credential);
+  ASSERT_NE(fields, nullptr);
+  EXPECT_EQ(fields->client_id, "");
+  EXPECT_EQ(fields->endpoint, "");
+}
 
 }  // namespace
 }  // namespace keybroker::server

@@ -1,0 +1,173 @@
+#include "server/key_watch.h"
+
+#include <deque>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/error_reason.h"
+
+namespace keybroker::server {
+namespace {
+
+v1::KeyEvent EventOf(const WatchedKey& key, const std::optional<ErrorReason>& inaccessible,
+                     bool initial) {
+  v1::KeyEvent event;
+  event.set_key(key.alias);
+  event.set_accessible(!inaccessible.has_value());
+  if (inaccessible.has_value()) event.set_reason(std::string(ErrorReasonName(*inaccessible)));
+  event.set_edek_key_name(key.edek_key_name);
+  event.set_initial(initial);
+  return event;
+}
+
+grpc::Status ShuttingDown() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down");
+}
+
+}  // namespace
+
+// One stream. Deletes itself when gRPC is done with it (OnDone).
+class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
+ public:
+  KeyWatchStream(KeyWatchHub* hub, std::vector<WatchedKey> keys)
+      : hub_(hub), keys_(std::move(keys)) {}
+
+  // Queues the opening events and listens for changes; called once, by the
+  // hub, under its lock (the order of locks: hub, then KeyHealth's, then the
+  // stream's, which KeyHealth's listener call takes).
+  void Start(KeyHealth* health) {
+    // Listen's snapshot and the listener are consistent: no change falls
+    // between them.
+    KeyHealth::Subscription subscription =
+        health->Listen([this](const KeyState& state) { OnChange(state); });
+    absl::flat_hash_map<std::string, std::optional<ErrorReason>> states;
+    for (const KeyState& state : subscription.keys) states[state.key_id] = state.inaccessible;
+    absl::MutexLock lock(&mu_);
+    health_ = health;
+    listener_ = subscription.id;
+    for (const WatchedKey& key : keys_) {
+      std::optional<ErrorReason> inaccessible;
+      if (key.customer_managed) {
+        auto it = states.find(key.key_id);
+        if (it != states.end()) inaccessible = it->second;
+      }
+      queue_.push_back(EventOf(key, inaccessible, /*initial=*/true));
+    }
+    WriteNextLocked();
+  }
+
+  void End(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(status);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (finish_after_write_.has_value()) {
+      Finish(*finish_after_write_);
+      return;
+    }
+    if (!ok) {  // the client went away, or the call was cancelled
+      FinishLocked(grpc::Status::CANCELLED);
+      return;
+    }
+    WriteNextLocked();
+  }
+
+  void OnCancel() override { End(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    KeyHealth* health;
+    uint64_t listener;
+    {
+      absl::MutexLock lock(&mu_);
+      health = health_;
+      listener = listener_;
+    }
+    // No listener call after Unlisten returns; then nothing refers to this.
+    if (health != nullptr) health->Unlisten(listener);
+    hub_->Remove(this);
+    delete this;
+  }
+
+ private:
+  void OnChange(const KeyState& state) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    for (const WatchedKey& key : keys_) {
+      if (!key.customer_managed || key.key_id != state.key_id) continue;
+      if (queue_.size() >= KeyWatchHub::kMaxQueuedEvents) {
+        FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                  "the client reads key events too slowly; reconnect"));
+        return;
+      }
+      queue_.push_back(EventOf(key, state.inaccessible, /*initial=*/false));
+    }
+    WriteNextLocked();
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || queue_.empty()) return;
+    // The message must live until OnWriteDone.
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  // Finishes once: now, or after the write in flight.
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    queue_.clear();
+    if (writing_) {
+      finish_after_write_ = status;
+    } else {
+      Finish(status);
+    }
+  }
+
+  KeyWatchHub* const hub_;
+  const std::vector<WatchedKey> keys_;
+  absl::Mutex mu_;
+  KeyHealth* health_ ABSL_GUARDED_BY(mu_) = nullptr;
+  uint64_t listener_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<v1::KeyEvent> queue_ ABSL_GUARDED_BY(mu_);
+  v1::KeyEvent current_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_after_write_ ABSL_GUARDED_BY(mu_);
+};
+
+grpc::ServerWriteReactor<v1::KeyEvent>* KeyWatchHub::Open(std::vector<WatchedKey> keys) {
+  auto* stream = new KeyWatchStream(this, std::move(keys));
+  // Under the lock: Close cannot end the stream (and gRPC cannot be done
+  // with it) while it starts.
+  absl::MutexLock lock(&mu_);
+  streams_.insert(stream);
+  if (closed_) {
+    stream->End(ShuttingDown());
+  } else {
+    stream->Start(health_);
+  }
+  return stream;
+}
+
+void KeyWatchHub::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  for (KeyWatchStream* stream : streams_) stream->End(ShuttingDown());
+}
+
+void KeyWatchHub::Remove(KeyWatchStream* stream) {
+  absl::MutexLock lock(&mu_);
+  streams_.erase(stream);
+}
+
+size_t KeyWatchHub::open_streams() const {
+  absl::MutexLock lock(&mu_);
+  return streams_.size();
+}
+
+}  // namespace keybroker::server

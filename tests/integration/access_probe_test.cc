@@ -1,0 +1,234 @@
+// The access probe and WatchKeys against the Key Vault emulator over TLS,
+// with long cache TTLs (30 s): a revocation is noticed within the probe
+// interval (1 s here), cached unwraps go at once, WatchKeys streams say so,
+// and restoring access restores everything.
+#include <deque>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/azure_broker_config.h"
+#include "tests/integration/broker_process.h"
+#include "tests/integration/grpc_test_client.h"
+#include "tests/integration/keyvault_emulator_process.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keybroker::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr int kProbeSeconds = 1;
+constexpr int kTtlSeconds = 30;  // far beyond what the test waits
+// The bound the probe promises: its interval, plus the probe request and
+// slack for a loaded test machine.
+const absl::Duration kBound = absl::Seconds(kProbeSeconds) + absl::Seconds(4);
+
+// Reads a WatchKeys stream on a thread of its own.
+class EventReader {
+ public:
+  EventReader(v1::KeyBroker::Stub* stub, std::vector<std::string> keys) {
+    v1::WatchKeysRequest request;
+    for (const std::string& key : keys) request.add_keys(key);
+    reader_ = stub->WatchKeys(&context_, request);
+    thread_ = std::thread([this] {
+      v1::KeyEvent event;
+      while (reader_->Read(&event)) {
+        absl::MutexLock lock(&mu_);
+        events_.push_back(event);
+      }
+      grpc::Status status = reader_->Finish();
+      absl::MutexLock lock(&mu_);
+      status_ = status;
+      done_ = true;
+    });
+  }
+  ~EventReader() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  // The next event, or nullopt after `timeout` (or when the stream ended).
+  std::optional<v1::KeyEvent> Next(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !events_.empty() || done_; };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+    if (events_.empty()) return std::nullopt;
+    v1::KeyEvent event = events_.front();
+    events_.pop_front();
+    return event;
+  }
+
+  // The stream's status once it ended, after up to `timeout`.
+  std::optional<grpc::Status> Ended(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; };
+    mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+    if (!done_) return std::nullopt;
+    return status_;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::KeyEvent>> reader_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::deque<v1::KeyEvent> events_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+class AccessProbeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    auto emulator = StartEmulatorWithSecretPrincipal(dir_->path(), "probe-secret");
+    ASSERT_OK(emulator);
+    emulator_ = emulator->release();
+    ASSERT_OK(emulator_->Control("create-key",
+                                 {{"host", "kv1"}, {"name", "rsa"}, {"kty", "RSA"}, {"size", 2048}}));
+    ASSERT_OK(emulator_->Control(
+        "create-key", {{"host", "hsm1"}, {"name", "aes"}, {"kty", "oct-HSM"}, {"size", 256}}));
+    AzureBrokerConfigOptions options;
+    options.kv_ca_file = emulator_->ca_file();
+    options.cache_ttl_seconds = kTtlSeconds;
+    options.secrets_dir = dir_->path();
+    options.more_cache = absl::StrCat(", access_probe_seconds: ", kProbeSeconds);
+    options.more_kms = "  local:\n    keyring_file: " + dir_->File("keyring") +
+                       "\n    master_key_file: " + dir_->File("master-key") + "\n";
+    options.keys = AzureKeyConfig(*emulator_, "rsa", "kv1", "rsa", "app", false) +
+                   AzureKeyConfig(*emulator_, "aes", "hsm1", "aes", "app", true) +
+                   "  - alias: service\n    local_key: service\n";
+    WriteAll(dir_->File("keybroker.yaml"), AzureBrokerConfig(*emulator_, options));
+    WriteAll(dir_->File("master-key"), std::string(64, 'a'));
+    auto broker = BrokerProcess::Start({"--config", dir_->File("keybroker.yaml")});
+    ASSERT_OK(broker);
+    broker_ = broker->release();
+    ASSERT_TRUE(broker_->WaitForLogLine("key_checks_done", absl::Seconds(60)));
+  }
+
+  static void TearDownTestSuite() {
+    delete broker_;
+    delete emulator_;
+    delete dir_;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(broker_, nullptr);
+    stub_ = NewStub(broker_->address());
+  }
+
+  grpc::Status GenerateDek(const std::string& alias, v1::GenerateDekResponse* response) {
+    v1::GenerateDekRequest request;
+    request.set_key(alias);
+    (*request.mutable_context())["tenant"] = "acme";
+    return stub_->GenerateDek(Ctx().get(), request, response);
+  }
+
+  grpc::Status Unwrap(const std::string& edek, std::string* plaintext) {
+    v1::UnwrapRequest request;
+    request.set_edek(edek);
+    (*request.mutable_context())["tenant"] = "acme";
+    v1::UnwrapResponse response;
+    grpc::Status status = stub_->Unwrap(Ctx().get(), request, &response);
+    *plaintext = response.plaintext();
+    return status;
+  }
+
+  static void Revoke() {
+    ASSERT_OK(emulator_->Control("revoke", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
+    ASSERT_OK(emulator_->Control("revoke", {{"host", "hsm1"}, {"client_id", kAzureClientId}}));
+  }
+  static void Grant() {
+    ASSERT_OK(emulator_->Control("grant", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
+    ASSERT_OK(emulator_->Control("grant", {{"host", "hsm1"}, {"client_id", kAzureClientId}}));
+  }
+
+  static TempDir* dir_;
+  static KeyVaultEmulator* emulator_;
+  static BrokerProcess* broker_;
+  std::unique_ptr<v1::KeyBroker::Stub> stub_;
+};
+
+TempDir* AccessProbeTest::dir_ = nullptr;
+KeyVaultEmulator* AccessProbeTest::emulator_ = nullptr;
+BrokerProcess* AccessProbeTest::broker_ = nullptr;
+
+TEST_F(AccessProbeTest, WatchKeysOpensWithEachKeysState) {
+  EventReader events(stub_.get(), {"rsa", "service"});
+  std::optional<v1::KeyEvent> rsa = events.Next(absl::Seconds(10));
+  std::optional<v1::KeyEvent> service = events.Next(absl::Seconds(10));
+  ASSERT_TRUE(rsa.has_value() && service.has_value());
+  EXPECT_EQ(rsa->key(), "rsa");
+  EXPECT_TRUE(rsa->accessible());
+  EXPECT_TRUE(rsa->initial());
+  EXPECT_EQ(rsa->edek_key_name(), absl::StrCat(emulator_->Url("kv1").substr(8), "/rsa"));
+  EXPECT_EQ(service->key(), "service");
+  EXPECT_TRUE(service->accessible());
+  EXPECT_EQ(service->edek_key_name(), "service");
+  EXPECT_FALSE(events.Next(absl::Milliseconds(300)).has_value()) << "nothing changed";
+}
+
+TEST_F(AccessProbeTest, UnknownKeysAreRefused) {
+  EventReader events(stub_.get(), {"rsa", "no-such-key"});
+  std::optional<grpc::Status> status = events.Ended(absl::Seconds(10));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GrpcReasonOf(*status), "KEY_NOT_FOUND");
+}
+
+TEST_F(AccessProbeTest, ARevocationIsNoticedWithinTheProbeIntervalWhateverTheTtls) {
+  v1::GenerateDekResponse rsa, aes;
+  ASSERT_TRUE(GenerateDek("rsa", &rsa).ok());
+  ASSERT_TRUE(GenerateDek("aes", &aes).ok());
+  std::string plaintext;
+  // Unwrapped once: cached for the 30 s TTL.
+  ASSERT_TRUE(Unwrap(rsa.edek(), &plaintext).ok());
+  ASSERT_TRUE(Unwrap(aes.edek(), &plaintext).ok());
+  EventReader events(stub_.get(), {});
+  for (int i = 0; i < 3; ++i) {
+    std::optional<v1::KeyEvent> initial = events.Next(absl::Seconds(10));
+    ASSERT_TRUE(initial.has_value());
+    EXPECT_TRUE(initial->initial());
+  }
+
+  Revoke();
+  const absl::Time revoked = absl::Now();
+  std::map<std::string, v1::KeyEvent> changes;
+  while (changes.size() < 2) {
+    std::optional<v1::KeyEvent> event = events.Next(kBound - (absl::Now() - revoked));
+    ASSERT_TRUE(event.has_value()) << "no event within " << kBound;
+    changes[event->key()] = *event;
+  }
+  for (const auto& [alias, event] : changes) {
+    EXPECT_FALSE(event.accessible()) << alias;
+    EXPECT_FALSE(event.initial()) << alias;
+    EXPECT_EQ(event.reason(), "KEY_NOT_ACCESSIBLE") << alias;
+  }
+  // Long before the TTLs: the cached unwraps and the RSA public key are gone.
+  EXPECT_EQ(GrpcReasonOf(Unwrap(rsa.edek(), &plaintext)), "KEY_NOT_ACCESSIBLE");
+  EXPECT_EQ(GrpcReasonOf(Unwrap(aes.edek(), &plaintext)), "KEY_NOT_ACCESSIBLE");
+  v1::GenerateDekResponse denied;
+  EXPECT_EQ(GrpcReasonOf(GenerateDek("rsa", &denied)), "KEY_NOT_ACCESSIBLE");
+  EXPECT_LT(absl::Now() - revoked, absl::Seconds(kTtlSeconds));
+
+  Grant();
+  changes.clear();
+  const absl::Time granted = absl::Now();
+  while (changes.size() < 2) {
+    std::optional<v1::KeyEvent> event = events.Next(kBound - (absl::Now() - granted));
+    ASSERT_TRUE(event.has_value()) << "no recovery event within " << kBound;
+    changes[event->key()] = *event;
+  }
+  for (const auto& [alias, event] : changes) EXPECT_TRUE(event.accessible()) << alias;
+  ASSERT_TRUE(Unwrap(rsa.edek(), &plaintext).ok());
+  EXPECT_EQ(plaintext, rsa.plaintext());
+  ASSERT_TRUE(Unwrap(aes.edek(), &plaintext).ok());
+  EXPECT_EQ(plaintext, aes.plaintext());
+}
+
+}  // namespace
+}  // namespace keybroker::testing
