@@ -21,6 +21,8 @@
 #include "keybroker/v1/key_broker.grpc.pb.h"
 #include "server/broker_server.h"
 #include "server/config.h"
+#include "server/key_version_inventory.h"
+#include "server/registry_factory.h"
 
 namespace {
 
@@ -124,6 +126,29 @@ void BM_AuditLogLine(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_AuditLogLine);
+
+// What every successful GenerateDek, Wrap, Unwrap and Rewrap adds: recording
+// its key version in the inventory, as BrokerCore does (the wall clock read
+// included), with `range(0)` versions already held (the last one recorded:
+// the longest scan), from one or two threads (no shared lock to contend on).
+void BM_KeyVersionInventoryRecord(benchmark::State& state) {
+  static keybroker::server::KeyVersionInventory* const inventory = [] {
+    char dir[] = "/tmp/keybroker-bench-XXXXXX";
+    keybroker::server::Config config =
+        keybroker::server::EmbeddedDefaultConfig("127.0.0.1:0", ::mkdtemp(dir));
+    auto registry = keybroker::server::BuildKeyRegistry(config);
+    if (!registry.ok()) std::abort();
+    return new keybroker::server::KeyVersionInventory(*registry->release());
+  }();
+  const std::string version = std::to_string(state.range(0));
+  for (int v = 1; v <= state.range(0); ++v) {
+    inventory->RecordForAlias("default", std::to_string(v), 1);
+  }
+  for (auto _ : state) {
+    inventory->RecordForAlias("default", version, absl::ToUnixSeconds(absl::Now()));
+  }
+}
+BENCHMARK(BM_KeyVersionInventoryRecord)->Arg(1)->Arg(32)->ThreadRange(1, 2);
 
 // Raw OpenSSL: what a caller writing AES-256-GCM by hand would pay.
 void BM_RawOpenSslAesGcmSeal(benchmark::State& state) {

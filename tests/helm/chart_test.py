@@ -91,7 +91,7 @@ CONFIG = {
                   "max_concurrent_requests_per_vault": int, "identities": {"*": IDENTITY}},
     },
     "keys": [{"alias": str, "local_key": str, "azure_key": str, "identity": str,
-              "vault_kind": str, "hsm_random": bool}],
+              "vault_kind": str, "hsm_random": bool, "min_decryption_version": int}],
 }
 # Reasons and causes that customers cause: alerts never select them.
 CUSTOMER_MARKERS = ["KEY_NOT_ACCESSIBLE", "KEY_DISABLED", "KEY_NOT_FOUND", "EDEK_INVALID",
@@ -571,7 +571,7 @@ class CompleteRenderTest(RenderChecks, unittest.TestCase):
             given = yaml.safe_load(f)["config"]
         for field in ("authorization", "edek_authentication", "reflection",
                       "max_request_bytes", "allow_core_dumps", "unix_socket_group",
-                      "max_pending_kms_calls", "cache"):
+                      "max_pending_kms_calls", "cache", "keys"):
             self.assertEqual(self.r.config[field], given[field], field)
 
     def test_identities_of_every_kind(self):
