@@ -83,7 +83,8 @@ CONFIG = {
                                  "context": {"*": str}, "rate_per_second": NUMBER}]},
     "edek_authentication": {"local_key": str},
     "cache": {"metadata_ttl_seconds": int, "unwrap_ttl_seconds": int, "unwrap_max_entries": int,
-              "unknown_version_ttl_seconds": int},
+              "unknown_version_ttl_seconds": int, "access_probe_seconds": int,
+              "access_probe_idle_seconds": int},
     "kms": {
         "local": {"keyring_file": str, "master_key_file": str, "read_only": bool,
                   "reload_interval_seconds": int},
@@ -399,7 +400,9 @@ class DefaultRenderTest(RenderChecks, unittest.TestCase):
         self.assertIs(config["audit_log"], True)
         self.assertEqual(config["keys"], [{"alias": "default", "local_key": "service-default"}])
         self.assertEqual(config["cache"], {"metadata_ttl_seconds": 30, "unwrap_ttl_seconds": 30,
-                                           "unwrap_max_entries": 100000})
+                                           "unwrap_max_entries": 100000,
+                                           "access_probe_seconds": 10,
+                                           "access_probe_idle_seconds": 900})
         self.assertEqual(config["kms"]["local"]["reload_interval_seconds"], 10)
         self.assertNotIn("azure", config["kms"])
         self.assertNotIn("authorization", config)
