@@ -14,6 +14,7 @@
 #include "tests/integration/broker_process.h"
 #include "tests/integration/grpc_test_client.h"
 #include "tests/integration/http_get.h"
+#include "tests/integration/key_calls.h"
 #include "tests/integration/keyvault_emulator_process.h"
 #include "tests/integration/prometheus_text.h"
 #include "tests/testing/files.h"
@@ -29,10 +30,6 @@ using ::testing::SizeIs;
 using Json = nlohmann::json;
 
 constexpr int kTtlSeconds = 1;  // unwrap cache: how long a disabled version may still be served
-
-struct Made {
-  std::string edek, version;
-};
 
 class AzureKeyVersionsTest : public ::testing::Test {
  protected:
@@ -53,41 +50,7 @@ class AzureKeyVersionsTest : public ::testing::Test {
     ASSERT_OK(broker);
     broker_ = *std::move(broker);
     stub_ = NewStub(broker_->address());
-  }
-
-  Made GenerateDek() {
-    v1::GenerateDekRequest request;
-    request.set_key("cmk");
-    (*request.mutable_context())["tenant"] = "t1";
-    v1::GenerateDekResponse response;
-    grpc::Status status = stub_->GenerateDek(Ctx().get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return {response.edek(), response.key_version()};
-  }
-
-  grpc::Status Unwrap(const Made& made) {
-    v1::UnwrapRequest request;
-    request.set_edek(made.edek);
-    (*request.mutable_context())["tenant"] = "t1";
-    v1::UnwrapResponse response;
-    return stub_->Unwrap(Ctx().get(), request, &response);
-  }
-
-  grpc::Status Rewrap(const Made& made) {
-    v1::RewrapRequest request;
-    request.set_edek(made.edek);
-    (*request.mutable_context())["tenant"] = "t1";
-    v1::RewrapResponse response;
-    return stub_->Rewrap(Ctx().get(), request, &response);
-  }
-
-  v1::DescribeKeyResponse Describe() {
-    v1::DescribeKeyRequest request;
-    request.set_key("cmk");
-    v1::DescribeKeyResponse response;
-    grpc::Status status = stub_->DescribeKey(Ctx().get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response;
+    calls_ = std::make_unique<KeyCalls>(stub_.get(), "cmk");
   }
 
   const v1::KeyVersionInfo* Find(const v1::DescribeKeyResponse& described,
@@ -103,22 +66,20 @@ class AzureKeyVersionsTest : public ::testing::Test {
   std::unique_ptr<KeyVaultEmulator> emulator_;
   std::unique_ptr<BrokerProcess> broker_;
   std::unique_ptr<v1::KeyBroker::Stub> stub_;
+  std::unique_ptr<KeyCalls> calls_;
 };
 
 TEST_F(AzureKeyVersionsTest, ADisabledOldVersionAnswersKeyDisabledAndDescribeKeyListsIt) {
-  Made old_dek = GenerateDek();
-  v1::RotateRequest rotate;
-  rotate.set_key("cmk");
-  v1::RotateResponse rotated;
-  ASSERT_TRUE(stub_->Rotate(Ctx().get(), rotate, &rotated).ok());
-  Made new_dek = GenerateDek();
+  MadeDek old_dek = calls_->GenerateDek();
+  const std::string rotated = calls_->Rotate();
+  MadeDek new_dek = calls_->GenerateDek();
   ASSERT_NE(old_dek.version, new_dek.version);
-  ASSERT_EQ(new_dek.version, rotated.key_version());
-  ASSERT_TRUE(Unwrap(old_dek).ok());
-  ASSERT_TRUE(Unwrap(new_dek).ok());
+  ASSERT_EQ(new_dek.version, rotated);
+  ASSERT_TRUE(calls_->Unwrap(old_dek).ok());
+  ASSERT_TRUE(calls_->Unwrap(new_dek).ok());
 
   // Both versions, as the vault lists them, with their use here.
-  v1::DescribeKeyResponse described = Describe();
+  v1::DescribeKeyResponse described = calls_->Describe();
   EXPECT_THAT(described.versions(), SizeIs(2));
   for (const std::string& version : {old_dek.version, new_dek.version}) {
     const v1::KeyVersionInfo* info = Find(described, version);
@@ -135,15 +96,15 @@ TEST_F(AzureKeyVersionsTest, ADisabledOldVersionAnswersKeyDisabledAndDescribeKey
       "set-attributes",
       {{"host", "kv1"}, {"name", "cmk"}, {"version", old_dek.version}, {"enabled", false}}));
   absl::SleepFor(absl::Seconds(kTtlSeconds) + absl::Milliseconds(300));  // the cached unwrap
-  grpc::Status refused = Unwrap(old_dek);
+  grpc::Status refused = calls_->Unwrap(old_dek);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
   EXPECT_EQ(GrpcReasonOf(refused), "KEY_DISABLED");
-  grpc::Status rewrap = Rewrap(old_dek);
+  grpc::Status rewrap = calls_->Rewrap(old_dek);
   EXPECT_EQ(GrpcReasonOf(rewrap), "KEY_DISABLED");
-  EXPECT_TRUE(Unwrap(new_dek).ok()) << "the current version is untouched";
-  EXPECT_EQ(GenerateDek().version, new_dek.version);
+  EXPECT_TRUE(calls_->Unwrap(new_dek).ok()) << "the current version is untouched";
+  EXPECT_EQ(calls_->GenerateDek().version, new_dek.version);
 
-  described = Describe();
+  described = calls_->Describe();
   const v1::KeyVersionInfo* old_info = Find(described, old_dek.version);
   ASSERT_NE(old_info, nullptr);
   EXPECT_FALSE(old_info->enabled());
@@ -169,11 +130,11 @@ TEST_F(AzureKeyVersionsTest, ADisabledOldVersionAnswersKeyDisabledAndDescribeKey
 }
 
 TEST_F(AzureKeyVersionsTest, WithoutTheRightToListTheVersionsInUseAreStillReported) {
-  Made made = GenerateDek();
+  MadeDek made = calls_->GenerateDek();
   ASSERT_OK(emulator_->Control(
       "revoke",
       {{"client_id", kAzureClientId}, {"host", "kv1"}, {"operations", {"list_versions"}}}));
-  v1::DescribeKeyResponse described = Describe();
+  v1::DescribeKeyResponse described = calls_->Describe();
   EXPECT_TRUE(described.accessible()) << "keys/list is not wrap and unwrap";
   ASSERT_THAT(described.versions(), SizeIs(1));
   EXPECT_EQ(described.versions(0).key_version(), made.version);

@@ -15,6 +15,7 @@
 #include "tests/integration/ctl_runner.h"
 #include "tests/integration/grpc_test_client.h"
 #include "tests/integration/http_get.h"
+#include "tests/integration/key_calls.h"
 #include "tests/integration/prometheus_text.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
@@ -28,52 +29,6 @@ using ::testing::SizeIs;
 
 constexpr char kGauge[] = "keybroker_key_version_last_used_timestamp_seconds";
 
-struct Made {
-  std::string edek, version;
-};
-
-Made GenerateDek(v1::KeyBroker::Stub& stub) {
-  v1::GenerateDekRequest request;
-  request.set_key("default");
-  (*request.mutable_context())["tenant"] = "t1";
-  v1::GenerateDekResponse response;
-  grpc::Status status = stub.GenerateDek(Ctx().get(), request, &response);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return {response.edek(), response.key_version()};
-}
-
-grpc::Status Unwrap(v1::KeyBroker::Stub& stub, const Made& made) {
-  v1::UnwrapRequest request;
-  request.set_edek(made.edek);
-  (*request.mutable_context())["tenant"] = "t1";
-  v1::UnwrapResponse response;
-  return stub.Unwrap(Ctx().get(), request, &response);
-}
-
-grpc::Status Rewrap(v1::KeyBroker::Stub& stub, const Made& made) {
-  v1::RewrapRequest request;
-  request.set_edek(made.edek);
-  (*request.mutable_context())["tenant"] = "t1";
-  v1::RewrapResponse response;
-  return stub.Rewrap(Ctx().get(), request, &response);
-}
-
-void Rotate(v1::KeyBroker::Stub& stub) {
-  v1::RotateRequest request;
-  request.set_key("default");
-  v1::RotateResponse response;
-  ASSERT_TRUE(stub.Rotate(Ctx().get(), request, &response).ok());
-}
-
-v1::DescribeKeyResponse Describe(v1::KeyBroker::Stub& stub) {
-  v1::DescribeKeyRequest request;
-  request.set_key("default");
-  v1::DescribeKeyResponse response;
-  grpc::Status status = stub.DescribeKey(Ctx().get(), request, &response);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return response;
-}
-
 TEST(VersionLifecycleTest, BothVersionsInUseShowInDescribeKeyTheGaugeAndKeybrokerctl) {
   TempDir dir;
   auto broker = BrokerProcess::Start(
@@ -81,17 +36,18 @@ TEST(VersionLifecycleTest, BothVersionsInUseShowInDescribeKeyTheGaugeAndKeybroke
   ASSERT_OK(broker);
   ASSERT_TRUE((*broker)->WaitForLogLine("metrics_listening", absl::Seconds(5)));
   auto stub = NewStub((*broker)->address());
+  KeyCalls calls(stub.get(), "default");
   const int64_t start = absl::ToUnixSeconds(absl::Now());
 
-  Made old_dek = GenerateDek(*stub);
-  EXPECT_EQ(Describe(*stub).versions_size(), 1) << "a fresh keyring: version 1 only";
-  Rotate(*stub);
-  Made new_dek = GenerateDek(*stub);
+  MadeDek old_dek = calls.GenerateDek();
+  EXPECT_EQ(calls.Describe().versions_size(), 1) << "a fresh keyring: version 1 only";
+  ASSERT_EQ(calls.Rotate(), "2");
+  MadeDek new_dek = calls.GenerateDek();
   ASSERT_EQ(new_dek.version, "2");
-  ASSERT_TRUE(Unwrap(*stub, old_dek).ok());  // the old version is still read
+  ASSERT_TRUE(calls.Unwrap(old_dek).ok());  // the old version is still read
   const int64_t end = absl::ToUnixSeconds(absl::Now());
 
-  v1::DescribeKeyResponse described = Describe(*stub);
+  v1::DescribeKeyResponse described = calls.Describe();
   EXPECT_EQ(described.key_version(), "2");
   ASSERT_THAT(described.versions(), SizeIs(2));
   for (int i = 0; i < 2; ++i) {
@@ -150,30 +106,32 @@ std::string FloorConfig(const TempDir& dir, int floor) {
 
 TEST(VersionLifecycleTest, AFloorRefusesOlderVersionsWithKeyDisabledAndAllowsNewerOnes) {
   TempDir dir;
-  Made old_dek, new_dek;
+  MadeDek old_dek, new_dek;
   {
     auto broker = BrokerProcess::Start({"--listen", "127.0.0.1:0", "--data-dir", dir.path()});
     ASSERT_OK(broker);
     auto stub = NewStub((*broker)->address());
-    old_dek = GenerateDek(*stub);
-    Rotate(*stub);
-    new_dek = GenerateDek(*stub);
+    KeyCalls calls(stub.get(), "default");
+    old_dek = calls.GenerateDek();
+    ASSERT_EQ(calls.Rotate(), "2");
+    new_dek = calls.GenerateDek();
     ASSERT_EQ((*broker)->Terminate(), 0);
   }
   WriteAll(dir.File("floor.yaml"), FloorConfig(dir, 2));
   auto broker = BrokerProcess::Start({"--config", dir.File("floor.yaml")});
   ASSERT_OK(broker);
   auto stub = NewStub((*broker)->address());
+  KeyCalls calls(stub.get(), "default");
 
-  for (const grpc::Status& status : {Unwrap(*stub, old_dek), Rewrap(*stub, old_dek)}) {
+  for (const grpc::Status& status : {calls.Unwrap(old_dek), calls.Rewrap(old_dek)}) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
     EXPECT_EQ(GrpcReasonOf(status), "KEY_DISABLED");
     EXPECT_THAT(status.error_message(), HasSubstr("min_decryption_version 2"));
   }
-  EXPECT_TRUE(Unwrap(*stub, new_dek).ok());
-  EXPECT_TRUE(Rewrap(*stub, new_dek).ok());
-  EXPECT_EQ(GenerateDek(*stub).version, "2");
-  v1::DescribeKeyResponse described = Describe(*stub);
+  EXPECT_TRUE(calls.Unwrap(new_dek).ok());
+  EXPECT_TRUE(calls.Rewrap(new_dek).ok());
+  EXPECT_EQ(calls.GenerateDek().version, "2");
+  v1::DescribeKeyResponse described = calls.Describe();
   ASSERT_THAT(described.versions(), SizeIs(2));
   EXPECT_FALSE(described.versions(0).enabled()) << "below the floor";
   EXPECT_FALSE(described.versions(0).has_last_used()) << "a refused EDEK is not a use";
