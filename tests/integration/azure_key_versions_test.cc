@@ -27,7 +27,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::SizeIs;
-using Json = nlohmann::json;
 
 constexpr int kTtlSeconds = 1;  // unwrap cache: how long a disabled version may still be served
 
