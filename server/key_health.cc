@@ -43,6 +43,10 @@ void KeyHealth::KeyRequestDone(absl::string_view key_id, absl::string_view versi
   // request for its current version (no version named), which every wrap's
   // metadata refresh and the start-up checks make.
   if (reason == ErrorReason::kKeyNotFound && !version.empty()) return;
+  // Nor does a disabled old version: a customer retiring a version disables
+  // it while the key serves on. A disabled current version is seen by the
+  // requests for the current version (wraps' refreshes, the access probe).
+  if (reason == ErrorReason::kKeyDisabled && !version.empty()) return;
   absl::MutexLock lock(&mu_);
   auto it = keys_.find(key_id);
   if (it == keys_.end()) return;

@@ -80,7 +80,7 @@ TEST_F(KeyHealthTest, LogsOnceWhenAKeyBecomesInaccessibleAndOnceWhenItRecovers) 
 
 TEST_F(KeyHealthTest, ANewReasonIsANewEvent) {
   health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
-  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKeyDisabled, "disabled"));
+  health_.KeyRequestDone(kKeyUrl, "", MakeError(ErrorReason::kKeyDisabled, "disabled"));
   std::vector<nlohmann::json> down = Events("customer_key_inaccessible");
   ASSERT_EQ(down.size(), 2u);
   EXPECT_EQ(down[1]["reason"], "KEY_DISABLED");
@@ -106,6 +106,31 @@ TEST_F(KeyHealthTest, AnUnknownVersionSaysNothingButADeletedKeyDoes) {
   // The key itself gone: its current version (no version named) is a 404.
   health_.KeyRequestDone(kKeyUrl, "", MakeError(ErrorReason::kKeyNotFound, "404"));
   EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyNotFound);
+}
+
+TEST_F(KeyHealthTest, ADisabledOldVersionSaysNothingButADisabledCurrentOneDoes) {
+  // The customer retires an old version: reads of EDEKs under it are refused.
+  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKeyDisabled, "403"));
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), std::nullopt);
+  health_.KeyRequestDone(kKeyUrl, "", MakeError(ErrorReason::kKeyDisabled, "disabled"));
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyDisabled);
+}
+
+TEST_F(KeyHealthTest, ListenersHearEachChangeInOrderAfterASnapshot) {
+  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
+  std::vector<std::optional<ErrorReason>> heard;
+  KeyHealth::Subscription subscription =
+      health_.Listen([&heard](const KeyState& key) { heard.push_back(key.inaccessible); });
+  ASSERT_EQ(subscription.keys.size(), 1u);
+  EXPECT_EQ(subscription.keys[0].key_id, kKeyUrl);
+  EXPECT_EQ(subscription.keys[0].inaccessible, ErrorReason::kKeyNotAccessible);
+  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());  // no change: nothing heard
+  health_.KeyRequestDone(kKeyUrl, kVersion, absl::OkStatus());
+  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
+  health_.Unlisten(subscription.id);
+  health_.KeyRequestDone(kKeyUrl, kVersion, absl::OkStatus());
+  EXPECT_EQ(heard, (std::vector<std::optional<ErrorReason>>{std::nullopt,
+                                                           ErrorReason::kKeyNotAccessible}));
 }
 
 TEST_F(KeyHealthTest, KeysItDoesNotTrackAreIgnored) {
