@@ -72,6 +72,25 @@ void KeyHealth::KeyRequestDone(absl::string_view key_id, absl::string_view versi
   }
 }
 
+void KeyHealth::KeyAdded(absl::string_view key_id, absl::string_view edek_key_name) {
+  absl::MutexLock lock(&mu_);
+  Key& key = keys_[key_id];
+  if (!key.key_id.empty()) return;  // a configured key, or added before
+  key.key_id = std::string(key_id);
+  key.edek_key_name = std::string(edek_key_name);
+  key.aliases.push_back(key.key_id);
+  key.runtime = true;
+}
+
+void KeyHealth::KeyRemoved(absl::string_view key_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = keys_.find(key_id);
+  if (it == keys_.end() || !it->second.runtime) return;
+  const bool counted = it->second.inaccessible.has_value();
+  keys_.erase(it);
+  if (counted) PublishLocked();
+}
+
 std::optional<ErrorReason> KeyHealth::InaccessibleReason(absl::string_view alias) const {
   absl::MutexLock lock(&mu_);
   for (const auto& [key_id, key] : keys_) {
@@ -104,6 +123,7 @@ void KeyHealth::PublishLocked() {
     metrics_->SetKeysInaccessible(reason, count);
   }
   for (const auto& [key_id, key] : keys_) {
+    if (key.runtime) continue;  // its alias is a URI
     for (const std::string& alias : key.aliases) {
       metrics_->SetKeyAccessible(alias, !key.inaccessible.has_value());
     }
