@@ -3,8 +3,8 @@
 // a key created in the vault after it started, by its URI, without a
 // restart; refuses URIs on hosts no source covers without sending anything
 // there; reports a key it cannot reach as inaccessible; keeps at most
-// max_runtime_keys of them (a dropped one comes back on demand); and never
-// puts a URI in a metric label.
+// max_runtime_keys of them (a dropped one comes back on demand); never puts
+// a URI in a metric label; and decides authorization rules on key URIs.
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,20 +39,25 @@ class RuntimeKeysTest : public ::testing::Test {
     auto emulator = StartEmulatorWithSecretPrincipal(dir_->path(), "runtime-secret");
     ASSERT_OK(emulator);
     emulator_ = emulator->release();
-    AzureBrokerConfigOptions options;
-    options.kv_ca_file = emulator_->ca_file();
-    options.secrets_dir = dir_->path();
-    options.more_settings = "metrics_listen: 127.0.0.1:0\n";
-    // Only kv1 is a key source: hsm1 is a vault the identity could reach,
-    // but no source names it.
-    options.more_azure =
-        absl::StrCat("    key_sources:\n      - vaults: [\"", Host("kv1"),
-                     "\"]\n        identity: app\n    max_runtime_keys: ", kMaxRuntimeKeys, "\n");
-    WriteAll(dir_->File("keybroker.yaml"), AzureBrokerConfig(*emulator_, options));
-    auto broker = BrokerProcess::Start({"--config", dir_->File("keybroker.yaml")});
+    auto broker = StartBroker("keybroker.yaml", "metrics_listen: 127.0.0.1:0\n");
     ASSERT_OK(broker);
     broker_ = broker->release();
     ASSERT_TRUE(broker_->WaitForLogLine("metrics_listening", absl::Seconds(60)));
+  }
+
+  // A broker whose only key source is kv1: hsm1 is a vault the identity
+  // could reach, but no source names it. `more_settings` are top-level lines.
+  static absl::StatusOr<std::unique_ptr<BrokerProcess>> StartBroker(
+      const std::string& file, const std::string& more_settings) {
+    AzureBrokerConfigOptions options;
+    options.kv_ca_file = emulator_->ca_file();
+    options.secrets_dir = dir_->path();
+    options.more_settings = more_settings;
+    options.more_azure =
+        absl::StrCat("    key_sources:\n      - vaults: [\"", Host("kv1"),
+                     "\"]\n        identity: app\n    max_runtime_keys: ", kMaxRuntimeKeys, "\n");
+    WriteAll(dir_->File(file), AzureBrokerConfig(*emulator_, options));
+    return BrokerProcess::Start({"--config", dir_->File(file)});
   }
 
   static void TearDownTestSuite() {
@@ -230,6 +235,41 @@ TEST_F(RuntimeKeysTest, NoMetricLabelCarriesAUri) {
           << ToString(sample);
     }
   }
+}
+
+TEST_F(RuntimeKeysTest, AuthorizationRulesMatchKeyUrisForKeysAndEdeks) {
+  CreateKey("kv1", "tenant-auth");
+  CreateKey("kv1", "other-auth");
+  // An EDEK under a key the rules below do not cover, made by the broker
+  // without rules.
+  v1::GenerateDekResponse other;
+  ASSERT_TRUE(GenerateDek(KeyUri("kv1", "other-auth"), &other).ok());
+
+  auto ruled = StartBroker("ruled.yaml",
+                           "authorization:\n  rules:\n    - callers: [\"*\"]\n"
+                           "      operations: [GenerateDek, Unwrap, DescribeKey]\n"
+                           "      keys: [\"https://127.0.0.1:*/keys/tenant-*\"]\n");
+  ASSERT_OK(ruled);
+  stub_ = NewStub((*ruled)->address());
+  v1::GenerateDekResponse dek;
+  grpc::Status status = GenerateDek(KeyUri("kv1", "tenant-auth"), &dek);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectUnwraps(dek);  // decided on the URI of the EDEK's key
+  // However the URI is written, and with a version.
+  status = GenerateDek(absl::StrCat(emulator_->Url("kv1"), "/keys/TENANT-AUTH/", dek.key_version()),
+                       &dek);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  status = GenerateDek(KeyUri("kv1", "other-auth"), &dek);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_EQ(GrpcReasonOf(status), "CALLER_NOT_AUTHORIZED");
+  v1::UnwrapRequest request;
+  request.set_edek(other.edek());
+  (*request.mutable_context())["tenant"] = "acme";
+  v1::UnwrapResponse response;
+  status = stub_->Unwrap(Ctx(std::chrono::seconds(30)).get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_EQ(GrpcReasonOf(status), "CALLER_NOT_AUTHORIZED");
 }
 
 }  // namespace
