@@ -1,5 +1,8 @@
 #include "server/key_health.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 
@@ -22,14 +25,19 @@ constexpr ErrorReason kKeyStateReasons[] = {ErrorReason::kKeyNotAccessible,
 }  // namespace
 
 void KeyHealth::Track(const KeyRegistry& registry) {
-  absl::MutexLock lock(&mu_);
+  // The KMSs are asked before the lock is taken: a KMS tells KeyAdded while
+  // holding its own lock, so holding ours while calling it could deadlock.
+  std::vector<std::pair<const BoundKey*, absl::StatusOr<std::string>>> keys;
   for (const BoundKey& bound : registry.bindings()) {
     if (bound.kms->kind() == crypto::EdekKms::kLocal) continue;
-    Key& key = keys_[bound.key_id];
-    key.key_id = bound.key_id;
-    absl::StatusOr<std::string> edek_name = bound.kms->EdekKeyNameOf(bound.key_id);
+    keys.emplace_back(&bound, bound.kms->EdekKeyNameOf(bound.key_id));
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto& [bound, edek_name] : keys) {
+    Key& key = keys_[bound->key_id];
+    key.key_id = bound->key_id;
     if (edek_name.ok()) key.edek_key_name = *std::move(edek_name);
-    key.aliases.push_back(bound.alias);
+    key.aliases.push_back(bound->alias);
   }
   PublishLocked();
 }
