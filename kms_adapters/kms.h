@@ -115,6 +115,12 @@ class Kms {
   // remote call; EDEK_INVALID if it names no configured key.
   virtual absl::StatusOr<std::string> KeyIdOf(const crypto::Edek& edek) = 0;
 
+  // The key_id of a key named by `uri` at run time (a customer key URI),
+  // without any remote call and without keeping anything: the calls above
+  // then accept it, adding the key on first use. KEY_NOT_FOUND when this
+  // KMS takes no such keys or none of its key sources covers the URI.
+  virtual absl::StatusOr<std::string> KeyIdForUri(absl::string_view uri) const;
+
   // Makes a new version of `key_id` current and returns it.
   virtual absl::StatusOr<std::string> Rotate(absl::string_view key_id,
                                              const CallOptions& options) = 0;

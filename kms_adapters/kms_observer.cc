@@ -35,3 +35,11 @@ bool IsWouldBlock(const absl::Status& status) {
 }
 
 }  // namespace keybroker::kms
+
+namespace keybroker::kms {
+
+absl::StatusOr<std::string> Kms::KeyIdForUri(absl::string_view uri) const {
+  return KeyNotFound("this kms takes no keys named by URI");
+}
+
+}  // namespace keybroker::kms

@@ -44,6 +44,14 @@ class KmsObserver {
   // customer keys are accessible.
   virtual void KeyRequestDone(absl::string_view key_id, absl::string_view version,
                               const absl::Status& result) {}
+
+  // A key added after start (a customer key named at run time by its URI),
+  // and such a key dropped again (the least recently used, past the bound):
+  // the key-health tracker follows them like configured keys. `key_id` is
+  // the Kms key_id, `edek_key_name` what EDEKs under the key carry. Told in
+  // order, under the KMS's lock: must be quick and must not call the KMS.
+  virtual void KeyAdded(absl::string_view key_id, absl::string_view edek_key_name) {}
+  virtual void KeyRemoved(absl::string_view key_id) {}
 };
 
 // Tells several observers (the server's metrics and its key-health tracker).
@@ -66,6 +74,12 @@ class KmsObserverList final : public KmsObserver {
   void KeyRequestDone(absl::string_view key_id, absl::string_view version,
                       const absl::Status& result) override {
     for (KmsObserver* o : observers_) o->KeyRequestDone(key_id, version, result);
+  }
+  void KeyAdded(absl::string_view key_id, absl::string_view edek_key_name) override {
+    for (KmsObserver* o : observers_) o->KeyAdded(key_id, edek_key_name);
+  }
+  void KeyRemoved(absl::string_view key_id) override {
+    for (KmsObserver* o : observers_) o->KeyRemoved(key_id);
   }
 
  private:

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/error_reason.h"
 #include "common/status_macros.h"
 #include "crypto/secret_file.h"
@@ -26,6 +27,7 @@ using CredentialOr = absl::StatusOr<std::unique_ptr<az::Credential>>;
 struct Shared {
   const AzureIdentityConfig& identity;
   const std::vector<KeyBinding>& keys;
+  const std::vector<AzureKeySourceConfig>& key_sources;
   az::HttpClient* http;
   std::string path;  // kms.azure.identities.NAME
 };
@@ -55,6 +57,15 @@ absl::StatusOr<std::string> Authority(const Shared& shared) {
     ASSIGN_OR_RETURN(az::KeyId id, az::ParseKeyId(binding.azure_key));
     absl::StatusOr<az::CloudEndpoints> cloud = az::InferCloudEndpoints(id.host);
     if (cloud.ok()) return cloud->authority;
+  }
+  // Or of its key sources' hosts ("*.vault.azure.net" is on the public cloud).
+  for (const AzureKeySourceConfig& source : shared.key_sources) {
+    if (source.identity != shared.identity.name) continue;
+    for (const std::string& glob : source.vaults) {
+      absl::StatusOr<az::CloudEndpoints> cloud =
+          az::InferCloudEndpoints(absl::StrReplaceAll(glob, {{"*", "x"}, {"?", "x"}}));
+      if (cloud.ok()) return cloud->authority;
+    }
   }
   return absl::InvalidArgumentError(
       absl::StrCat(shared.path,
@@ -110,9 +121,10 @@ CredentialOr NewCredential(const Shared& shared, const ManagedIdentityCredential
 
 absl::StatusOr<std::unique_ptr<az::Credential>> NewAzureCredential(
     const AzureIdentityConfig& identity, const std::vector<KeyBinding>& keys,
-    az::HttpClient* http) {
+    const std::vector<AzureKeySourceConfig>& key_sources, az::HttpClient* http) {
   Shared shared{.identity = identity,
                 .keys = keys,
+                .key_sources = key_sources,
                 .http = http,
                 .path = absl::StrCat("kms.azure.identities.", identity.name)};
   CredentialOr credential =

@@ -15,12 +15,13 @@ namespace keybroker::server {
 
 // Fetches tokens through `http`, which must outlive the credential. `keys` are
 // the configured bindings: a client secret or certificate identity without
-// oauth_endpoint_url authenticates against the cloud of its keys' hosts.
+// oauth_endpoint_url authenticates against the cloud of its keys' hosts (or
+// of its `key_sources`' host globs).
 // Reads the client id files now; errors name the field under
 // kms.azure.identities.NAME.
 absl::StatusOr<std::unique_ptr<kms::azure::Credential>> NewAzureCredential(
     const AzureIdentityConfig& identity, const std::vector<KeyBinding>& keys,
-    kms::azure::HttpClient* http);
+    const std::vector<AzureKeySourceConfig>& key_sources, kms::azure::HttpClient* http);
 
 }  // namespace keybroker::server
 

@@ -15,6 +15,7 @@
 #include "server/azure_cached_tokens.h"
 #include "server/azure_credentials.h"
 #include "server/azure_http_stack.h"
+#include "server/azure_key_sources.h"
 #include "server/azure_tls_trust.h"
 
 namespace keybroker::server {
@@ -41,7 +42,8 @@ absl::Status AddIdentities(const Config& config, AzureRuntime& runtime,
     ASSIGN_OR_RETURN(std::unique_ptr<az::HttpClient> http,
                      NewAzureHttpClient(trust, RequestTimeout(*config.azure), 0));
     ASSIGN_OR_RETURN(std::unique_ptr<az::Credential> credential,
-                     NewAzureCredential(identity, config.keys, http.get()));
+                     NewAzureCredential(identity, config.keys, config.azure->key_sources,
+                                        http.get()));
     runtime.http.push_back(std::move(http));
     az::TokenCache::Options cache_options;
     cache_options.observer = observer;
@@ -79,14 +81,7 @@ absl::StatusOr<az::AzureKeyOptions> KeyOptions(const Config& config, size_t i,
                                                    cloud.status().message()));
   }
   const AzureIdentityConfig* identity = IdentityNamed(*config.azure, binding.identity);
-  if (!identity->scope.empty()) {
-    options.scope = identity->scope;
-  } else if (cloud.ok()) {
-    options.scope = cloud->scope;
-  } else {
-    options.scope = options.kind == az::VaultKind::kVault ? "https://vault.azure.net/.default"
-                                                          : "https://managedhsm.azure.net/.default";
-  }
+  options.scope = AzureScopeFor(*identity, options.kind, id->host);
   options.tokens = runtime.tokens[binding.identity].get();
   if (binding.hsm_random && options.kind != az::VaultKind::kManagedHsm) {
     return absl::InvalidArgumentError(
@@ -113,6 +108,10 @@ absl::Status AddAzureKms(const Config& config, KeyRegistry* registry,
   az::AzureKmsOptions kms_options;
   kms_options.metadata_ttl = absl::Seconds(config.cache.metadata_ttl_seconds);
   kms_options.unknown_version_ttl = absl::Seconds(config.cache.unknown_version_ttl_seconds);
+  std::map<std::string, az::TokenProvider*> tokens;
+  for (const auto& [name, cached] : runtime->tokens) tokens[name] = cached.get();
+  kms_options.key_sources = NewKeySourceResolver(*config.azure, tokens);
+  kms_options.max_runtime_keys = static_cast<size_t>(config.azure->max_runtime_keys);
   auto kms = std::make_unique<az::AzureKms>(runtime->client.get(), kms_options, observer);
   for (size_t i = 0; i < config.keys.size(); ++i) {
     if (config.keys[i].azure_key.empty()) continue;

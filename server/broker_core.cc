@@ -21,10 +21,10 @@ bool IsKeyStateReason(const absl::Status& status) {
 absl::StatusOr<GeneratedDek> BrokerCore::GenerateDek(absl::string_view alias,
                                                      const crypto::EncryptionContext& context,
                                                      const kms::CallOptions& options) const {
-  ASSIGN_OR_RETURN(const BoundKey* key, registry_->Find(alias));
+  ASSIGN_OR_RETURN(const BoundKey key, registry_->Resolve(alias));
   ASSIGN_OR_RETURN(crypto::SecretBytes dek,
-                   key->kms->GenerateDekMaterial(key->key_id, kDekSize, options));
-  ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key->kms->Wrap(key->key_id, dek, context, options));
+                   key.kms->GenerateDekMaterial(key.key_id, kDekSize, options));
+  ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key.kms->Wrap(key.key_id, dek, context, options));
   ASSIGN_OR_RETURN(wrapped, Authenticated(std::move(wrapped), context));
   RecordUse(alias, wrapped.key_version);
   return GeneratedDek{std::move(dek), std::move(wrapped.edek), std::move(wrapped.key_version)};
@@ -38,8 +38,8 @@ absl::StatusOr<kms::WrappedKey> BrokerCore::Wrap(absl::string_view alias,
     return InvalidRequest(absl::StrCat("plaintext to wrap must be 1 to ", kMaxWrapSize,
                                        " bytes, not ", plaintext.size()));
   }
-  ASSIGN_OR_RETURN(const BoundKey* key, registry_->Find(alias));
-  ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key->kms->Wrap(key->key_id, plaintext, context, options));
+  ASSIGN_OR_RETURN(const BoundKey key, registry_->Resolve(alias));
+  ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key.kms->Wrap(key.key_id, plaintext, context, options));
   ASSIGN_OR_RETURN(wrapped, Authenticated(std::move(wrapped), context));
   RecordUse(alias, wrapped.key_version);
   return wrapped;
@@ -100,8 +100,8 @@ absl::StatusOr<UnwrappedDek> BrokerCore::Unwrap(absl::string_view edek,
 }
 
 bool BrokerCore::MayBlock(absl::string_view alias) const {
-  absl::StatusOr<const BoundKey*> key = registry_->Find(alias);
-  return key.ok() && (*key)->kms->calls_remote_service();
+  absl::StatusOr<BoundKey> key = registry_->Resolve(alias);
+  return key.ok() && key->kms->calls_remote_service();
 }
 
 bool BrokerCore::MayBlockOnEdek(absl::string_view edek) const {
@@ -121,16 +121,18 @@ BrokerCore::EdekKey BrokerCore::KeyOfEdek(absl::string_view edek) const {
   for (const BoundKey& bound : registry_->bindings()) {
     if (bound.kms == decoded->kms && bound.key_id == *key_id) {
       key.alias = bound.alias;
-      break;
+      return key;
     }
   }
+  // A key named at run time: known by its URI, as a call naming it would be.
+  if (KeyRegistry::IsKeyUri(*key_id)) key.alias = KeyRegistry::KeyUriName(*key_id);
   return key;
 }
 
 absl::StatusOr<std::string> BrokerCore::Rotate(absl::string_view alias,
                                                const kms::CallOptions& options) const {
-  ASSIGN_OR_RETURN(const BoundKey* key, registry_->Find(alias));
-  return key->kms->Rotate(key->key_id, options);
+  ASSIGN_OR_RETURN(const BoundKey key, registry_->Resolve(alias));
+  return key.kms->Rotate(key.key_id, options);
 }
 
 absl::StatusOr<kms::WrappedKey> BrokerCore::Rewrap(absl::string_view edek,
@@ -150,8 +152,8 @@ absl::StatusOr<kms::WrappedKey> BrokerCore::Rewrap(absl::string_view edek,
 
 absl::StatusOr<KeyStatus> BrokerCore::DescribeKey(absl::string_view alias,
                                                   const kms::CallOptions& options) const {
-  ASSIGN_OR_RETURN(const BoundKey* key, registry_->Find(alias));
-  absl::StatusOr<kms::KeyDescription> description = key->kms->Describe(key->key_id, options);
+  ASSIGN_OR_RETURN(const BoundKey key, registry_->Resolve(alias));
+  absl::StatusOr<kms::KeyDescription> description = key.kms->Describe(key.key_id, options);
   KeyStatus status;
   if (description.ok()) {
     status.accessible = true;
@@ -165,11 +167,11 @@ absl::StatusOr<KeyStatus> BrokerCore::DescribeKey(absl::string_view alias,
 
 absl::StatusOr<std::vector<KeyVersionStatus>> BrokerCore::KeyVersions(
     absl::string_view alias, bool ask_kms, const kms::CallOptions& options) const {
-  ASSIGN_OR_RETURN(const BoundKey* key, registry_->Find(alias));
+  ASSIGN_OR_RETURN(const BoundKey key, registry_->Resolve(alias));
   std::optional<std::vector<kms::KeyVersionInfo>> listed;
   if (ask_kms) {
     absl::StatusOr<std::vector<kms::KeyVersionInfo>> versions =
-        key->kms->ListVersions(key->key_id, options);
+        key.kms->ListVersions(key.key_id, options);
     // A listing refused (a customer who grants wrap and unwrap but not
     // keys/list) still leaves the versions in use to report.
     if (versions.ok()) listed = *std::move(versions);

@@ -3,6 +3,9 @@
 // Errors carry a reason (common/error_reason.h); server/grpc_status.h turns
 // them into gRPC statuses at the edge.
 //
+// Every call taking a key takes an alias or a key URI a key source covers
+// (KeyRegistry::Resolve).
+//
 // Safe for concurrent use (the registry is read-only, the KMSs thread-safe).
 #ifndef KEYBROKER_SERVER_BROKER_CORE_H_
 #define KEYBROKER_SERVER_BROKER_CORE_H_
@@ -69,9 +72,10 @@ class BrokerCore {
   const KeyRegistry& registry() const { return *registry_; }
   bool MayBlockOnEdek(absl::string_view edek) const;
 
-  // The alias bound to the key `edek` names, and the version it names, for
-  // audit lines; empty when the EDEK is malformed (the alias also when it
-  // names no configured key). No remote call.
+  // The alias bound to the key `edek` names (for a key named at run time,
+  // its KeyRegistry::KeyUriName), and the version it names, for audit lines
+  // and authorization; empty when the EDEK is malformed (the alias also when
+  // it names no known key). No remote call.
   struct EdekKey {
     bool decoded = false;  // the EDEK is well-formed and its KMS configured
     std::string alias;     // "" when no alias binds the key it names

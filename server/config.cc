@@ -217,7 +217,12 @@ absl::Status ValidateConfig(const Config& config) {
   if (!log::ParseLevel(config.log_level, &level)) {
     return Invalid("log_level", "must be debug, info, warn or error");
   }
-  if (config.keys.empty()) return Invalid("keys", "must bind at least one key alias");
+  // Key sources name keys at run time: a broker may then have no alias.
+  const bool key_sources = config.azure.has_value() && !config.azure->key_sources.empty();
+  if (config.keys.empty() && !key_sources) {
+    return Invalid("keys", "must bind at least one key alias (or kms.azure.key_sources name "
+                           "keys at run time)");
+  }
   std::set<std::string> aliases;
   for (size_t i = 0; i < config.keys.size(); ++i) {
     const KeyBinding& binding = config.keys[i];

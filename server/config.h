@@ -115,11 +115,24 @@ struct AzureIdentityConfig {
   TlsTrustConfig tls;              // trust for Entra ID, separate from Key Vault's
 };
 
+// One kms.azure.key_sources entry: customer keys named at run time by URI
+// (https://{host}/keys/{name}[/{version}]) whose host matches one of `vaults`
+// are reached through `identity`. The globs bound where the identity's tokens
+// may be sent, so a caller cannot point the broker at a host of its own.
+struct AzureKeySourceConfig {
+  std::vector<std::string> vaults;  // host globs ("*.vault.azure.net"), case-insensitive
+  std::string identity;             // a kms.azure.identities name
+};
+
 struct AzureConfig {
   TlsTrustConfig key_vault_tls;
   int64_t request_timeout_seconds = 10;
   int64_t max_concurrent_requests_per_vault = 64;
   std::vector<AzureIdentityConfig> identities;
+  std::vector<AzureKeySourceConfig> key_sources;
+  // How many keys named at run time are kept (least recently used go
+  // first; configured keys are never dropped): bounds their state.
+  int64_t max_runtime_keys = 1000;
 };
 
 struct KeyBinding {

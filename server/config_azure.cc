@@ -136,6 +136,57 @@ absl::StatusOr<AzureIdentityConfig> ParseIdentity(YamlObject& identities, const 
   return identity;
 }
 
+bool KnownIdentity(const AzureConfig& azure, const std::string& name) {
+  for (const AzureIdentityConfig& identity : azure.identities) {
+    if (identity.name == name) return true;
+  }
+  return false;
+}
+
+// A glob of wildcards and dots alone ("*", "*.*") would let a caller send the
+// identity's tokens to any host it names.
+bool MatchesAnyHost(absl::string_view glob) {
+  return glob.find_first_not_of("*?.") == absl::string_view::npos;
+}
+
+absl::StatusOr<AzureKeySourceConfig> ParseKeySource(const YAML::Node& node,
+                                                    const std::string& path,
+                                                    const AzureConfig& azure) {
+  ASSIGN_OR_RETURN(YamlObject entry, YamlObject::Of(node, path));
+  AzureKeySourceConfig source;
+  RETURN_IF_ERROR(entry.StringList("vaults", &source.vaults));
+  RETURN_IF_ERROR(entry.String("identity", &source.identity));
+  RETURN_IF_ERROR(entry.Finish());
+  if (source.vaults.empty()) {
+    return Invalid(entry.PathOf("vaults"), "must name at least one host glob");
+  }
+  for (size_t i = 0; i < source.vaults.size(); ++i) {
+    if (MatchesAnyHost(source.vaults[i])) {
+      return Invalid(absl::StrCat(entry.PathOf("vaults"), "[", i, "]"),
+                     "must name a domain (e.g. \"*.vault.azure.net\"), not match any host");
+    }
+  }
+  if (source.identity.empty()) return Invalid(entry.PathOf("identity"), "is required");
+  if (!KnownIdentity(azure, source.identity)) {
+    return Invalid(entry.PathOf("identity"),
+                   absl::StrCat("'", source.identity, "' is not in kms.azure.identities"));
+  }
+  return source;
+}
+
+absl::Status ParseKeySources(YamlObject& azure, AzureConfig* out) {
+  YAML::Node sources = azure.Node("key_sources");
+  if (!sources.IsDefined() || sources.IsNull()) return absl::OkStatus();
+  if (!sources.IsSequence()) return Invalid(azure.PathOf("key_sources"), "must be a list");
+  for (size_t i = 0; i < sources.size(); ++i) {
+    ASSIGN_OR_RETURN(AzureKeySourceConfig source,
+                     ParseKeySource(sources[i],
+                                    absl::StrCat(azure.PathOf("key_sources"), "[", i, "]"), *out));
+    out->key_sources.push_back(std::move(source));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ParseTlsTrust(YamlObject& parent, const std::string& key, TlsTrustConfig* out) {
@@ -164,6 +215,8 @@ absl::Status ParseAzureSection(YamlObject& kms, AzureConfig* out) {
       out->identities.push_back(std::move(identity));
     }
   }
+  RETURN_IF_ERROR(ParseKeySources(azure, out));
+  RETURN_IF_ERROR(azure.PositiveInt("max_runtime_keys", &out->max_runtime_keys));
   return azure.Finish();
 }
 
@@ -172,11 +225,7 @@ absl::Status ValidateAzureBinding(const Config& config, size_t i) {
   std::string path = absl::StrCat("keys[", i, "]");
   if (!config.azure.has_value()) return Invalid(path + ".azure_key", "needs a kms.azure section");
   if (binding.identity.empty()) return Invalid(path + ".identity", "is required for azure_key");
-  bool known = false;
-  for (const AzureIdentityConfig& identity : config.azure->identities) {
-    known = known || identity.name == binding.identity;
-  }
-  if (!known) {
+  if (!KnownIdentity(*config.azure, binding.identity)) {
     return Invalid(path + ".identity",
                    absl::StrCat("'", binding.identity, "' is not in kms.azure.identities"));
   }

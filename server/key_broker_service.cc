@@ -194,8 +194,15 @@ absl::Status KeyBrokerService::Admit(const Call& call, CallFacts& facts) const {
   // A malformed EDEK is refused by the work itself (EDEK_INVALID) before any
   // KMS call; it names no key to decide on and reveals nothing.
   if (edek_call && !facts.edek.decoded) return absl::OkStatus();
-  AccessRequest request{facts.caller, call.method,
-                        edek_call ? absl::string_view(facts.edek.alias) : call.key};
+  // A key URI is decided on its canonical form (lower-cased, no version), as
+  // an EDEK under the key is, so that rules' `keys` globs match URIs however
+  // a caller writes them.
+  std::string uri_name;
+  if (!edek_call && KeyRegistry::IsKeyUri(call.key)) uri_name = KeyRegistry::KeyUriName(call.key);
+  absl::string_view key = edek_call          ? absl::string_view(facts.edek.alias)
+                          : uri_name.empty() ? call.key
+                                             : absl::string_view(uri_name);
+  AccessRequest request{facts.caller, call.method, key};
   const ContextMap* map = call.context;
   auto lookup = [map](const std::string& name) -> const std::string* {
     if (map == nullptr) return nullptr;

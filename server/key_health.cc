@@ -1,5 +1,8 @@
 #include "server/key_health.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 
@@ -22,14 +25,19 @@ constexpr ErrorReason kKeyStateReasons[] = {ErrorReason::kKeyNotAccessible,
 }  // namespace
 
 void KeyHealth::Track(const KeyRegistry& registry) {
-  absl::MutexLock lock(&mu_);
+  // The KMSs are asked before the lock is taken: a KMS tells KeyAdded while
+  // holding its own lock, so holding ours while calling it could deadlock.
+  std::vector<std::pair<const BoundKey*, absl::StatusOr<std::string>>> keys;
   for (const BoundKey& bound : registry.bindings()) {
     if (bound.kms->kind() == crypto::EdekKms::kLocal) continue;
-    Key& key = keys_[bound.key_id];
-    key.key_id = bound.key_id;
-    absl::StatusOr<std::string> edek_name = bound.kms->EdekKeyNameOf(bound.key_id);
+    keys.emplace_back(&bound, bound.kms->EdekKeyNameOf(bound.key_id));
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto& [bound, edek_name] : keys) {
+    Key& key = keys_[bound->key_id];
+    key.key_id = bound->key_id;
     if (edek_name.ok()) key.edek_key_name = *std::move(edek_name);
-    key.aliases.push_back(bound.alias);
+    key.aliases.push_back(bound->alias);
   }
   PublishLocked();
 }
@@ -76,6 +84,25 @@ void KeyHealth::KeyRequestDone(absl::string_view key_id, absl::string_view versi
   }
 }
 
+void KeyHealth::KeyAdded(absl::string_view key_id, absl::string_view edek_key_name) {
+  absl::MutexLock lock(&mu_);
+  Key& key = keys_[key_id];
+  if (!key.key_id.empty()) return;  // a configured key, or added before
+  key.key_id = std::string(key_id);
+  key.edek_key_name = std::string(edek_key_name);
+  key.aliases.push_back(key.key_id);
+  key.runtime = true;
+}
+
+void KeyHealth::KeyRemoved(absl::string_view key_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = keys_.find(key_id);
+  if (it == keys_.end() || !it->second.runtime) return;
+  const bool counted = it->second.inaccessible.has_value();
+  keys_.erase(it);
+  if (counted) PublishLocked();
+}
+
 std::optional<ErrorReason> KeyHealth::InaccessibleReason(absl::string_view alias) const {
   absl::MutexLock lock(&mu_);
   for (const auto& [key_id, key] : keys_) {
@@ -108,6 +135,7 @@ void KeyHealth::PublishLocked() {
     metrics_->SetKeysInaccessible(reason, count);
   }
   for (const auto& [key_id, key] : keys_) {
+    if (key.runtime) continue;  // its alias is a URI
     for (const std::string& alias : key.aliases) {
       metrics_->SetKeyAccessible(alias, !key.inaccessible.has_value());
     }

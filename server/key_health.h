@@ -42,6 +42,10 @@ struct KeyState {
   std::string edek_key_name;         // what EDEKs under the key name (kms::Kms::EdekKeyNameOf)
   std::vector<std::string> aliases;  // the aliases bound to the key
   std::optional<ErrorReason> inaccessible;  // nullopt: accessible (or not known otherwise)
+  // Named at run time by its URI (its one "alias"): counted in
+  // keybroker_keys_inaccessible but given no keybroker_key_accessible
+  // series, whose labels must never carry a URI.
+  bool runtime = false;
 };
 
 class KeyHealth final : public kms::KmsObserver {
@@ -60,6 +64,10 @@ class KeyHealth final : public kms::KmsObserver {
 
   void KeyRequestDone(absl::string_view key_id, absl::string_view version,
                       const absl::Status& result) override;
+  // A key named at run time, tracked under its URI (`key_id`) from now on,
+  // and dropped again: the number tracked stays within the KMS's bound.
+  void KeyAdded(absl::string_view key_id, absl::string_view edek_key_name) override;
+  void KeyRemoved(absl::string_view key_id) override;
 
   // The reason `alias`'s key was last seen inaccessible; nullopt when it is
   // accessible (or unknown).

@@ -1,7 +1,10 @@
 #include "server/key_registry.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
+#include "common/status_macros.h"
+#include "kms_adapters/azure/key_id.h"
 
 namespace keybroker::server {
 
@@ -37,6 +40,30 @@ absl::StatusOr<const BoundKey*> KeyRegistry::Find(absl::string_view alias) const
     return status;
   }
   return &it->second;
+}
+
+bool KeyRegistry::IsKeyUri(absl::string_view key) {
+  return absl::StartsWith(key, "https://");
+}
+
+std::string KeyRegistry::KeyUriName(absl::string_view uri) {
+  absl::StatusOr<kms::azure::KeyId> id = kms::azure::ParseKeyId(uri);
+  if (!id.ok()) return "";
+  return absl::StrCat(id->VaultUrl(), "/keys/", id->name);
+}
+
+absl::StatusOr<BoundKey> KeyRegistry::Resolve(absl::string_view key) const {
+  if (!IsKeyUri(key) || keys_.contains(key)) {
+    ASSIGN_OR_RETURN(const BoundKey* bound, Find(key));
+    return *bound;
+  }
+  // Only Azure keys are named by URI today.
+  absl::StatusOr<kms::Kms*> kms = KmsFor(crypto::EdekKms::kAzure);
+  if (!kms.ok()) {
+    return KeyNotFound("key URIs need a kms.azure section with key_sources");
+  }
+  ASSIGN_OR_RETURN(std::string key_id, (*kms)->KeyIdForUri(key));
+  return BoundKey{.alias = KeyUriName(key), .kms = *kms, .key_id = std::move(key_id)};
 }
 
 absl::StatusOr<kms::Kms*> KeyRegistry::KmsFor(crypto::EdekKms kind) const {

@@ -1,6 +1,7 @@
 // KeyRegistry: which KMS and key each alias means, and which KMS reads each
 // kind of EDEK. Built once at start, then read-only: safe for concurrent use
-// without locks.
+// without locks. Keys named at run time by URI are the KMSs' business
+// (kms::Kms::KeyIdForUri): the registry only routes them.
 #ifndef KEYBROKER_SERVER_KEY_REGISTRY_H_
 #define KEYBROKER_SERVER_KEY_REGISTRY_H_
 
@@ -29,6 +30,18 @@ class KeyRegistry {
 
   // The key behind `alias`; KEY_NOT_FOUND if no such alias is configured.
   absl::StatusOr<const BoundKey*> Find(absl::string_view alias) const;
+  // What an RPC's `key` names: a configured alias, else a key URI
+  // (https://{host}/keys/{name}[/{version}]) that a KMS takes at run time,
+  // whose BoundKey carries KeyUriName(key) as its alias. KEY_NOT_FOUND for an
+  // unknown alias or a URI no key source covers (nothing is sent anywhere);
+  // INVALID_REQUEST for a malformed URI.
+  absl::StatusOr<BoundKey> Resolve(absl::string_view key) const;
+  // Whether `key` is written as a key URI rather than an alias.
+  static bool IsKeyUri(absl::string_view key);
+  // What a key URI is known as to authorization rules, audit lines and key
+  // health: https://{host}/keys/{name}, lower-cased, without a version (the
+  // key, whichever version); empty when `uri` is malformed.
+  static std::string KeyUriName(absl::string_view uri);
   // The KMS that reads EDEKs of `kind`; EDEK_INVALID if none is configured.
   absl::StatusOr<kms::Kms*> KmsFor(crypto::EdekKms kind) const;
 

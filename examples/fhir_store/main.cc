@@ -1,7 +1,7 @@
 // fhir_store: stores FHIR resources per account in SQLite, encrypted through
 // keybroker (docs/fhir.md).
 //
-//   fhir_store --broker ADDR --db FILE create-account ACCOUNT [--key ALIAS]
+//   fhir_store --broker ADDR --db FILE create-account ACCOUNT [--key ALIAS | --key-uri URI]
 //   fhir_store --broker ADDR --db FILE put ACCOUNT FILE.json
 //   fhir_store --broker ADDR --db FILE get ACCOUNT TYPE ID [VERSION]
 //
@@ -79,7 +79,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   CLI::App* create = app.add_subcommand("create-account", "create an account");
   create->add_option("ACCOUNT", flags.account)->required();
-  create->add_option("--key", flags.key, "the customer's key alias");
+  CLI::Option* key = create->add_option("--key", flags.key, "the customer's key alias");
+  // A key URI the broker's key sources cover: the customer's key is used
+  // without being configured first (DescribeKey checks it before the
+  // account is recorded, and an inaccessible key is refused with 403).
+  create->add_option("--key-uri", flags.key,
+                     "the customer's key URI, https://{vault}/keys/{name}[/{version}]")
+      ->excludes(key);
   CLI::App* put = app.add_subcommand("put", "encrypt and store a resource");
   put->add_option("ACCOUNT", flags.account)->required();
   put->add_option("FILE", flags.file, "the resource JSON")->required();

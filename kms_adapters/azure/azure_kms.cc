@@ -100,32 +100,136 @@ crypto::Edek NewEdek(const VaultKey& key, const KeyBundle& bundle) {
 
 absl::Status AzureKms::AddKey(AzureKeyOptions options) {
   ASSIGN_OR_RETURN(KeyId id, ParseKeyId(options.key_url));
+  absl::MutexLock lock(&keys_mu_);
   if (by_url_.contains(options.key_url)) return absl::OkStatus();  // another alias, same key
   if (by_edek_name_.contains(id.EdekName())) {
     return absl::InvalidArgumentError(absl::StrCat("azure key ", options.key_url,
                                                    " is configured twice"));
   }
-  auto binding = std::make_unique<Binding>();
+  auto binding = std::make_shared<Binding>();
   binding->pinned_version = id.version;
   binding->vault_key = VaultKey{id, options.scope, options.tokens, options.key_url,
                                 options.kind == VaultKind::kManagedHsm ? "azure_managed_hsm"
                                                                         : "azure_key_vault"};
   binding->options = std::move(options);
-  by_edek_name_[id.EdekName()] = binding.get();
+  binding->added = ++added_;
+  by_edek_name_[id.EdekName()] = binding;
   by_url_[binding->options.key_url] = std::move(binding);
   return absl::OkStatus();
 }
 
-absl::StatusOr<const AzureKms::Binding*> AzureKms::Find(absl::string_view key_id) const {
-  ASSIGN_OR_RETURN(const Binding* binding, FindUntouched(key_id));
-  Touch(*binding);
+namespace {
+
+// The URL a runtime key is kept under: host and name lower-cased, so that
+// one key written two ways is one key.
+std::string CanonicalUrl(const KeyId& id) {
+  std::string url = absl::StrCat(id.VaultUrl(), "/keys/", id.name);
+  if (!id.version.empty()) absl::StrAppend(&url, "/", id.version);
+  return url;
+}
+
+}  // namespace
+
+std::optional<AzureKeyOptions> AzureKms::SourceFor(const KeyId& id) const {
+  if (!key_sources_) return std::nullopt;
+  std::optional<AzureKeyOptions> options = key_sources_(id);
+  if (options.has_value()) options->key_url = CanonicalUrl(id);
+  return options;
+}
+
+absl::StatusOr<std::string> AzureKms::KeyIdForUri(absl::string_view uri) const {
+  absl::StatusOr<KeyId> id = ParseKeyId(uri);
+  if (!id.ok()) return InvalidRequest(id.status().message());
+  {
+    absl::ReaderMutexLock lock(&keys_mu_);
+    if (by_url_.contains(uri)) return std::string(uri);
+    std::string url = CanonicalUrl(*id);
+    if (by_url_.contains(url)) return url;
+    // An unversioned URI of a key known under another form (configured,
+    // say): that key.
+    auto named = by_edek_name_.find(id->EdekName());
+    if (id->version.empty() && named != by_edek_name_.end()) {
+      return named->second->options.key_url;
+    }
+  }
+  // The host decides before anything is sent: no source, no request.
+  if (!SourceFor(*id).has_value()) {
+    return KeyNotFound(absl::StrCat("no key source covers the vault host ", id->host));
+  }
+  return CanonicalUrl(*id);
+}
+
+absl::StatusOr<AzureKms::BindingPtr> AzureKms::AddRuntimeKey(const KeyId& id,
+                                                             const std::string& url) {
+  std::optional<AzureKeyOptions> options = SourceFor(id);
+  if (!options.has_value()) return KeyNotFound(absl::StrCat("no azure key ", url));
+  BindingPtr added;
+  {
+    absl::MutexLock lock(&keys_mu_);
+    auto it = by_url_.find(url);
+    if (it != by_url_.end()) return it->second;  // another call added it first
+    auto named = by_edek_name_.find(id.EdekName());
+    if (id.version.empty() && named != by_edek_name_.end()) return named->second;
+    if (runtime_keys_ >= max_runtime_keys_) EvictOneLocked();
+    auto binding = std::make_shared<Binding>();
+    binding->pinned_version = id.version;
+    binding->vault_key = VaultKey{id, options->scope, options->tokens, url,
+                                  options->kind == VaultKind::kManagedHsm ? "azure_managed_hsm"
+                                                                           : "azure_key_vault"};
+    binding->options = *std::move(options);
+    binding->runtime = true;
+    binding->added = ++added_;
+    Touch(*binding);  // the newest: not the next one dropped
+    if (id.version.empty()) by_edek_name_[id.EdekName()] = binding;
+    by_url_[url] = binding;
+    ++runtime_keys_;
+    // Told under the lock, so that its removal cannot be told first.
+    observer_->KeyAdded(url, id.EdekName());
+    added = std::move(binding);
+  }
+  return added;
+}
+
+void AzureKms::EvictOneLocked() {
+  const Binding* oldest = nullptr;
+  for (const auto& [url, binding] : by_url_) {
+    if (!binding->runtime) continue;
+    if (oldest == nullptr ||
+        std::make_pair(binding->last_used_seconds.load(std::memory_order_relaxed),
+                       binding->added) <
+            std::make_pair(oldest->last_used_seconds.load(std::memory_order_relaxed),
+                           oldest->added)) {
+      oldest = binding.get();
+    }
+  }
+  if (oldest == nullptr) return;
+  // Calls that hold it finish with it; its cached metadata goes with the
+  // last of them.
+  std::string url = oldest->options.key_url;
+  auto named = by_edek_name_.find(oldest->vault_key.id.EdekName());
+  if (named != by_edek_name_.end() && named->second.get() == oldest) by_edek_name_.erase(named);
+  by_url_.erase(url);
+  --runtime_keys_;
+  observer_->KeyRemoved(url);
+}
+
+absl::StatusOr<AzureKms::BindingPtr> AzureKms::Find(absl::string_view key_id) {
+  absl::StatusOr<BindingPtr> binding = FindUntouched(key_id);
+  if (!binding.ok() && key_sources_) {
+    // A runtime key (first use, or dropped since): added again when a
+    // source still covers it.
+    absl::StatusOr<KeyId> id = ParseKeyId(key_id);
+    if (id.ok()) binding = AddRuntimeKey(*id, CanonicalUrl(*id));
+  }
+  if (binding.ok()) Touch(**binding);
   return binding;
 }
 
-absl::StatusOr<const AzureKms::Binding*> AzureKms::FindUntouched(absl::string_view key_id) const {
+absl::StatusOr<AzureKms::BindingPtr> AzureKms::FindUntouched(absl::string_view key_id) const {
+  absl::ReaderMutexLock lock(&keys_mu_);
   auto it = by_url_.find(key_id);
   if (it == by_url_.end()) return KeyNotFound(absl::StrCat("no azure key ", key_id));
-  return it->second.get();
+  return it->second;
 }
 
 void AzureKms::Touch(const Binding& binding) {
@@ -136,13 +240,15 @@ void AzureKms::Touch(const Binding& binding) {
 }
 
 absl::StatusOr<std::string> AzureKms::EdekKeyNameOf(absl::string_view key_id) const {
-  ASSIGN_OR_RETURN(const Binding* binding, FindUntouched(key_id));
+  ASSIGN_OR_RETURN(BindingPtr binding, FindUntouched(key_id));
   return binding->vault_key.id.EdekName();
 }
 
 std::vector<std::string> AzureKms::KeysUsedWithin(absl::Duration window) const {
-  const int64_t since = CoarseMonotonicSeconds() - absl::ToInt64Seconds(absl::Ceil(window, absl::Seconds(1)));
+  const int64_t since =
+      CoarseMonotonicSeconds() - absl::ToInt64Seconds(absl::Ceil(window, absl::Seconds(1)));
   std::vector<std::string> used;
+  absl::ReaderMutexLock lock(&keys_mu_);
   for (const auto& [url, binding] : by_url_) {
     const int64_t last = binding->last_used_seconds.load(std::memory_order_relaxed);
     if (last != 0 && last >= since) used.push_back(url);
@@ -151,7 +257,7 @@ std::vector<std::string> AzureKms::KeysUsedWithin(absl::Duration window) const {
 }
 
 absl::Status AzureKms::Probe(absl::string_view key_id, const CallOptions& options) {
-  ASSIGN_OR_RETURN(const Binding* binding, FindUntouched(key_id));
+  ASSIGN_OR_RETURN(BindingPtr binding, FindUntouched(key_id));
   return Current(*binding, options, /*refresh=*/true).status();
 }
 
@@ -184,46 +290,44 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::MetadataFor(
 }
 
 void AzureKms::Store(const Binding& binding, std::shared_ptr<const Metadata> metadata) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&binding.mu);
   StoreLocked(binding, std::move(metadata));
 }
 
 void AzureKms::StoreLocked(const Binding& binding, std::shared_ptr<const Metadata> metadata) {
   if (metadata == nullptr) {
-    metadata_.erase(&binding);
-    dropped_at_[&binding] = MonotonicNow();
+    binding.metadata = nullptr;
+    binding.dropped_at = MonotonicNow();
     return;
   }
   // A slow fetch that began before a refusal dropped the key must not bring
   // the key back.
-  auto dropped = dropped_at_.find(&binding);
-  if (dropped != dropped_at_.end() && metadata->fetched <= dropped->second) return;
-  metadata_[&binding] = std::move(metadata);
+  if (binding.dropped_at.has_value() && metadata->fetched <= *binding.dropped_at) return;
+  binding.metadata = std::move(metadata);
 }
 
 absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
     const Binding& binding, const CallOptions& options, bool refresh) {
-  absl::MutexLock lock(&mu_);
-  Refresh& state = refreshes_[&binding];
+  absl::MutexLock lock(&binding.mu);
+  Refresh& state = binding.refresh;
   while (!refresh || state.in_flight) {
     // One fetch per key at a time: when the TTL runs out under load, the
     // others wait for it (each until its own deadline or cancellation)
     // instead of all asking.
     uint64_t generation = state.generation;
-    auto settled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto settled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(binding.mu) {
       return !state.in_flight || state.generation != generation;
     };
-    if (!AwaitUnlessCancelled(&mu_, absl::Condition(&settled), options.deadline,
+    if (!AwaitUnlessCancelled(&binding.mu, absl::Condition(&settled), options.deadline,
                               options.cancelled)) {
       if (IsCancelled(options.cancelled)) return CallerCancelled();
       // The caller's deadline: the fetch waited for reports its own outcome.
       return CallerDeadlineExceeded(
           "deadline passed while another call fetched the key's metadata");
     }
-    auto it = metadata_.find(&binding);
-    if (it != metadata_.end() && MonotonicNow() - it->second->fetched < metadata_ttl_) {
+    if (binding.metadata != nullptr && MonotonicNow() - binding.metadata->fetched < metadata_ttl_) {
       if (!refresh) observer_->CacheLookup("key_metadata", /*hit=*/true);
-      return it->second;
+      return binding.metadata;
     }
     if (state.generation != generation && !state.last_error.ok()) return state.last_error;
     // Nothing fresh and no fetch in flight (none was, or its caller cancelled
@@ -232,9 +336,9 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
   }
   if (!refresh) observer_->CacheLookup("key_metadata", /*hit=*/false);
   state.in_flight = true;
-  mu_.Unlock();
+  binding.mu.Unlock();
   absl::StatusOr<std::shared_ptr<const Metadata>> fetched = Fetch(binding, options);
-  mu_.Lock();
+  binding.mu.Lock();
   state.in_flight = false;
   ++state.generation;
   if (absl::IsCancelled(fetched.status()) ||
@@ -259,15 +363,14 @@ absl::StatusOr<std::shared_ptr<const AzureKms::Metadata>> AzureKms::Current(
 std::shared_ptr<const AzureKms::Metadata> AzureKms::FreshRsaMetadata(const Binding& binding) {
   std::shared_ptr<const Metadata> metadata;
   {
-    absl::MutexLock lock(&mu_);
-    auto refresh = refreshes_.find(&binding);
-    if (refresh != refreshes_.end() && refresh->second.in_flight) return nullptr;
-    auto it = metadata_.find(&binding);
-    if (it == metadata_.end() || MonotonicNow() - it->second->fetched >= metadata_ttl_ ||
-        !IsRsa(it->second->bundle)) {
+    absl::MutexLock lock(&binding.mu);
+    if (binding.refresh.in_flight) return nullptr;
+    if (binding.metadata == nullptr ||
+        MonotonicNow() - binding.metadata->fetched >= metadata_ttl_ ||
+        !IsRsa(binding.metadata->bundle)) {
       return nullptr;
     }
-    metadata = it->second;
+    metadata = binding.metadata;
   }
   observer_->CacheLookup("key_metadata", /*hit=*/true);
   return metadata;
@@ -276,7 +379,7 @@ std::shared_ptr<const AzureKms::Metadata> AzureKms::FreshRsaMetadata(const Bindi
 absl::StatusOr<KeyDescription> AzureKms::Describe(absl::string_view key_id,
                                                   const CallOptions& options) {
   if (options.local_only) return WouldBlock();  // always asks the vault
-  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  ASSIGN_OR_RETURN(BindingPtr binding, Find(key_id));
   ASSIGN_OR_RETURN(std::shared_ptr<const Metadata> metadata,
                    Current(*binding, options, /*refresh=*/true));
   RETURN_IF_ERROR(
@@ -294,7 +397,7 @@ absl::StatusOr<KeyDescription> AzureKms::Describe(absl::string_view key_id,
 absl::StatusOr<crypto::SecretBytes> AzureKms::GenerateDekMaterial(absl::string_view key_id,
                                                                  size_t size,
                                                                  const CallOptions& options) {
-  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  ASSIGN_OR_RETURN(BindingPtr binding, Find(key_id));
   if (binding->options.hsm_random && binding->options.kind == VaultKind::kManagedHsm) {
     if (options.local_only) return WouldBlock();
     return client_->RandomBytes(binding->vault_key, static_cast<int>(size), options.deadline,
@@ -307,7 +410,7 @@ absl::StatusOr<WrappedKey> AzureKms::Wrap(absl::string_view key_id,
                                           const crypto::SecretBytes& dek,
                                           const crypto::EncryptionContext& context,
                                           const CallOptions& options) {
-  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  ASSIGN_OR_RETURN(BindingPtr binding, Find(key_id));
   std::shared_ptr<const Metadata> metadata;
   if (options.local_only) {
     // Only an RSA wrap with the cached public key is local.
@@ -353,31 +456,47 @@ absl::StatusOr<WrappedKey> AzureKms::WrapGcm(const Binding& binding, const Metad
 }
 
 absl::StatusOr<std::string> AzureKms::KeyIdOf(const crypto::Edek& edek) {
-  auto it = by_edek_name_.find(edek.key_name);
-  if (edek.kms != crypto::EdekKms::kAzure || it == by_edek_name_.end()) {
-    return EdekInvalid("edek names an azure key this broker is not configured with");
-  }
+  absl::StatusOr<std::string> key_url = KnownKeyOf(edek);
+  if (!key_url.ok()) return key_url.status();
   // The version goes into the request path: only Key Vault's own form (32
   // lowercase hex, which the EDEK codec stores raw) may reach it.
   if (!IsKeyVaultVersion(edek.key_version)) {
     return EdekInvalid("edek's azure key version is not a Key Vault version id");
   }
-  return it->second->options.key_url;
+  return key_url;
+}
+
+absl::StatusOr<std::string> AzureKms::KnownKeyOf(const crypto::Edek& edek) const {
+  absl::Status unknown = EdekInvalid("edek names an azure key this broker is not configured with");
+  if (edek.kms != crypto::EdekKms::kAzure) return unknown;
+  {
+    absl::ReaderMutexLock lock(&keys_mu_);
+    auto it = by_edek_name_.find(edek.key_name);
+    if (it != by_edek_name_.end()) return it->second->options.key_url;
+  }
+  // A key no alias binds: one a key source covers, named the way this
+  // broker names keys ({host}/{name}, lower-cased), else nothing is sent.
+  size_t slash = edek.key_name.find('/');
+  if (slash == std::string::npos) return unknown;
+  absl::StatusOr<KeyId> id = ParseKeyId(absl::StrCat(
+      "https://", edek.key_name.substr(0, slash), "/keys/", edek.key_name.substr(slash + 1)));
+  if (!id.ok() || id->EdekName() != edek.key_name || !SourceFor(*id).has_value()) return unknown;
+  return CanonicalUrl(*id);
 }
 
 absl::StatusOr<crypto::SecretBytes> AzureKms::Unwrap(const crypto::Edek& edek,
                                                      const crypto::EncryptionContext& context,
                                                      const CallOptions& options) {
   if (options.local_only) return WouldBlock();  // every unwrap asks the vault
-  // Only configured keys: a crafted EDEK never makes the broker send anything.
+  // Only configured keys and keys a source covers: a crafted EDEK never
+  // makes the broker send anything elsewhere.
   ASSIGN_OR_RETURN(std::string key_url, KeyIdOf(edek));
-  const Binding& binding = *by_url_.find(key_url)->second;
-  Touch(binding);
-  // Nor, more than once a TTL, a made-up version of a configured key.
+  ASSIGN_OR_RETURN(BindingPtr binding, Find(key_url));
+  // Nor, more than once a TTL, a made-up version of a known key.
   std::optional<absl::Status> unknown = unknown_versions_.Find(edek.key_name, edek.key_version);
   observer_->CacheLookup("unknown_version", /*hit=*/unknown.has_value());
   if (unknown.has_value()) return *std::move(unknown);
-  absl::StatusOr<crypto::SecretBytes> dek = UnwrapAtVault(binding, edek, context, options);
+  absl::StatusOr<crypto::SecretBytes> dek = UnwrapAtVault(*binding, edek, context, options);
   if (ReasonOf(dek.status()) == ErrorReason::kKeyNotFound) {
     unknown_versions_.Remember(edek.key_name, edek.key_version, dek.status());
   }
@@ -409,7 +528,7 @@ absl::StatusOr<crypto::SecretBytes> AzureKms::UnwrapAtVault(
 absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
                                              const CallOptions& options) {
   if (options.local_only) return WouldBlock();  // always asks the vault
-  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  ASSIGN_OR_RETURN(BindingPtr binding, Find(key_id));
   if (!binding->pinned_version.empty()) {
     // The caller asked for what this configuration does not allow, as with a
     // read-only keyring: FAILED_PRECONDITION with its own reason, never a

@@ -23,20 +23,30 @@
 // (unknown_version_cache.h), so that crafted EDEKs cannot each cost a Key
 // Vault request.
 //
-// Safe for concurrent use once all keys are added.
+// Keys named at run time: with a key source resolver, a key URI (or an EDEK
+// naming "{host}/{name}") whose host a source covers is added on first use,
+// with the source's options. Their number is bounded (least recently used
+// dropped first, with their cached metadata; configured keys never are).
+// A call holds its key by shared_ptr, so dropping one never pulls it from
+// under a call. Lookups take a reader lock only.
+//
+// Safe for concurrent use; AddKey only before the first call.
 #ifndef KEYBROKER_KMS_ADAPTERS_AZURE_AZURE_KMS_H_
 #define KEYBROKER_KMS_ADAPTERS_AZURE_AZURE_KMS_H_
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "crypto/rsa_oaep.h"
+#include "kms_adapters/azure/key_id.h"
 #include "kms_adapters/azure/key_vault_client.h"
 #include "kms_adapters/azure/unknown_version_cache.h"
 #include "kms_adapters/kms.h"
@@ -52,6 +62,11 @@ struct AzureKeyOptions {
   bool hsm_random = false;    // draw DEKs from the Managed HSM's RNG
 };
 
+// The options of a key on `id`'s host named at run time (key_url is set by
+// the caller), or nullopt when no key source covers the host. Thread-safe,
+// and makes no remote call.
+using KeySourceResolver = std::function<std::optional<AzureKeyOptions>(const KeyId& id)>;
+
 struct AzureKmsOptions {
   // How long the current version's metadata is used before it is fetched
   // again: the revocation bound for wraps (cache.metadata_ttl_seconds).
@@ -61,6 +76,10 @@ struct AzureKmsOptions {
   absl::Duration unknown_version_ttl = absl::Seconds(60);
   // How many such versions are remembered at most (the oldest go first).
   size_t unknown_version_max_entries = 10000;
+  // Keys named at run time (kms.azure.key_sources); empty: none.
+  KeySourceResolver key_sources = nullptr;
+  // How many such keys are kept at most (kms.azure.max_runtime_keys).
+  size_t max_runtime_keys = 1000;
 };
 
 class AzureKms : public Kms {
@@ -72,11 +91,13 @@ class AzureKms : public Kms {
       : client_(client),
         metadata_ttl_(options.metadata_ttl),
         observer_(observer),
+        key_sources_(options.key_sources),
+        max_runtime_keys_(std::max<size_t>(1, options.max_runtime_keys)),
         unknown_versions_(options.unknown_version_ttl, options.unknown_version_max_entries) {}
   // The defaults but for the metadata TTL.
   AzureKms(KeyVaultClient* client, absl::Duration metadata_ttl,
            KmsObserver* observer = NoKmsObserver())
-      : AzureKms(client, AzureKmsOptions{metadata_ttl}, observer) {}
+      : AzureKms(client, WithMetadataTtl(metadata_ttl), observer) {}
 
   // Registers a key before any call (the same URL again is another alias of
   // it). INVALID_ARGUMENT for a malformed URL, or two URLs for one key.
@@ -94,7 +115,9 @@ class AzureKms : public Kms {
   absl::StatusOr<crypto::SecretBytes> Unwrap(const crypto::Edek& edek,
                                              const crypto::EncryptionContext& context,
                                              const CallOptions& options) override;
+  // Also for an EDEK naming a key that a key source covers (not added yet).
   absl::StatusOr<std::string> KeyIdOf(const crypto::Edek& edek) override;
+  absl::StatusOr<std::string> KeyIdForUri(absl::string_view uri) const override;
   // Rotates in Key Vault (or, without the rotate permission, picks up the
   // latest version the customer made). KEY_VERSION_PINNED for a key whose
   // configured URL names a version: its current version is the configuration's.
@@ -116,25 +139,58 @@ class AzureKms : public Kms {
   static constexpr int kMaxVersionPages = 8;
 
  private:
-  struct Binding {
-    AzureKeyOptions options;
-    VaultKey vault_key;
-    std::string pinned_version;  // from a versioned URL; empty: follow the latest
-    // When a call last used the key: seconds of the coarse monotonic clock,
-    // written only when the second changes (no shared write per call).
-    mutable std::atomic<int64_t> last_used_seconds{0};
-  };
+  static AzureKmsOptions WithMetadataTtl(absl::Duration metadata_ttl) {
+    AzureKmsOptions options;
+    options.metadata_ttl = metadata_ttl;
+    return options;
+  }
   // A validated snapshot of the key's current version.
   struct Metadata {
     KeyBundle bundle;
     std::shared_ptr<const crypto::RsaOaepPublicKey> public_key;  // RSA keys
     absl::Time fetched;  // MonotonicNow(), for the TTL
   };
+  // The metadata fetch of a key: at most one in flight.
+  struct Refresh {
+    bool in_flight = false;
+    uint64_t generation = 0;  // fetches finished
+    absl::Status last_error;  // of the last finished fetch
+  };
+  // A key and what is cached of it. The cache lives in the binding, under
+  // its own lock, so that dropping a runtime key drops its state with it
+  // and keys never wait on each other.
+  struct Binding {
+    AzureKeyOptions options;
+    VaultKey vault_key;
+    std::string pinned_version;  // from a versioned URL; empty: follow the latest
+    bool runtime = false;        // named at run time: may be dropped
+    uint64_t added = 0;          // order of addition (ties of last use)
+    // When a call last used the key: seconds of the coarse monotonic clock,
+    // written only when the second changes (no shared write per call).
+    mutable std::atomic<int64_t> last_used_seconds{0};
+    mutable absl::Mutex mu;
+    mutable std::shared_ptr<const Metadata> metadata ABSL_GUARDED_BY(mu);
+    mutable Refresh refresh ABSL_GUARDED_BY(mu);
+    // When a refusal last dropped the metadata (MonotonicNow()).
+    mutable std::optional<absl::Time> dropped_at ABSL_GUARDED_BY(mu);
+  };
+  using BindingPtr = std::shared_ptr<const Binding>;
 
-  // The binding of `key_id`, marked used (Touch).
-  absl::StatusOr<const Binding*> Find(absl::string_view key_id) const;
-  absl::StatusOr<const Binding*> FindUntouched(absl::string_view key_id) const;
+  // The binding of `key_id`, marked used (Touch); a runtime key a source
+  // covers is added (again, after being dropped) on the way.
+  absl::StatusOr<BindingPtr> Find(absl::string_view key_id);
+  // The binding if it is there now; adds nothing.
+  absl::StatusOr<BindingPtr> FindUntouched(absl::string_view key_id) const;
+  // Adds the runtime key of `id` (canonical URL `url`), dropping the least
+  // recently used beyond the bound; the existing binding if there is one.
+  absl::StatusOr<BindingPtr> AddRuntimeKey(const KeyId& id, const std::string& url);
+  void EvictOneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(keys_mu_);
+  // The options for `id` from the key sources, if one covers its host.
+  std::optional<AzureKeyOptions> SourceFor(const KeyId& id) const;
   static void Touch(const Binding& binding);
+  // The key_id of the key `edek` names: configured, added, or one a source
+  // covers. EDEK_INVALID otherwise.
+  absl::StatusOr<std::string> KnownKeyOf(const crypto::Edek& edek) const;
   // The current version's metadata, fetched again when older than the TTL or
   // when `refresh` (one fetch per key at a time; others wait for it). Any
   // failed fetch drops the cached copy, so nothing stale outlives a refusal.
@@ -153,8 +209,8 @@ class AzureKms : public Kms {
   absl::StatusOr<std::shared_ptr<const Metadata>> MetadataFor(const Binding& binding,
                                                               KeyBundle bundle, absl::Time fetched);
   void Store(const Binding& binding, std::shared_ptr<const Metadata> metadata);
-  void StoreLocked(const Binding& binding, std::shared_ptr<const Metadata> metadata)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void StoreLocked(const Binding& binding, std::shared_ptr<const Metadata> metadata)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(binding.mu);
 
   absl::StatusOr<WrappedKey> WrapRsa(const Binding& binding, const Metadata& metadata,
                                      crypto::Edek edek, const crypto::SecretBytes& dek,
@@ -170,28 +226,22 @@ class AzureKms : public Kms {
                                                     const crypto::EncryptionContext& context,
                                                     const CallOptions& options);
 
-  // Set at construction / AddKey.
+  // Set at construction.
   KeyVaultClient* const client_;
   const absl::Duration metadata_ttl_;
   KmsObserver* const observer_;
-  absl::flat_hash_map<std::string, std::unique_ptr<Binding>> by_url_;
-  absl::flat_hash_map<std::string, const Binding*> by_edek_name_;
+  const KeySourceResolver key_sources_;
+  const size_t max_runtime_keys_;
 
   UnknownVersionCache unknown_versions_;
 
-  absl::Mutex mu_;
-  absl::flat_hash_map<const Binding*, std::shared_ptr<const Metadata>> metadata_
-      ABSL_GUARDED_BY(mu_);
-  // The metadata fetch of each key: at most one in flight.
-  struct Refresh {
-    bool in_flight = false;
-    uint64_t generation = 0;  // fetches finished
-    absl::Status last_error;  // of the last finished fetch
-  };
-  // node_hash_map: Current() keeps a reference across an unlocked fetch.
-  absl::node_hash_map<const Binding*, Refresh> refreshes_ ABSL_GUARDED_BY(mu_);
-  // When a refusal last dropped each key's metadata (MonotonicNow()).
-  absl::flat_hash_map<const Binding*, absl::Time> dropped_at_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex keys_mu_;
+  absl::flat_hash_map<std::string, BindingPtr> by_url_ ABSL_GUARDED_BY(keys_mu_);
+  // Configured keys and unversioned runtime keys (a runtime URL naming a
+  // version is reached by that URL only; EDEKs go through the unversioned).
+  absl::flat_hash_map<std::string, BindingPtr> by_edek_name_ ABSL_GUARDED_BY(keys_mu_);
+  size_t runtime_keys_ ABSL_GUARDED_BY(keys_mu_) = 0;
+  uint64_t added_ ABSL_GUARDED_BY(keys_mu_) = 0;
 };
 
 }  // namespace keybroker::kms::azure

@@ -89,7 +89,8 @@ CONFIG = {
         "local": {"keyring_file": str, "master_key_file": str, "read_only": bool,
                   "reload_interval_seconds": int},
         "azure": {"key_vault_tls": TRUST, "request_timeout_seconds": int,
-                  "max_concurrent_requests_per_vault": int, "identities": {"*": IDENTITY}},
+                  "max_concurrent_requests_per_vault": int, "identities": {"*": IDENTITY},
+                  "key_sources": [{"vaults": [str], "identity": str}], "max_runtime_keys": int},
     },
     "keys": [{"alias": str, "local_key": str, "azure_key": str, "identity": str,
               "vault_kind": str, "hsm_random": bool, "min_decryption_version": int}],
@@ -577,6 +578,13 @@ class CompleteRenderTest(RenderChecks, unittest.TestCase):
                       "max_pending_kms_calls", "cache", "keys"):
             self.assertEqual(self.r.config[field], given[field], field)
 
+    def test_key_sources_pass_through(self):
+        with open(COMPLETE_VALUES, encoding="utf-8") as f:
+            given = yaml.safe_load(f)["config"]["kms"]["azure"]
+        azure = self.r.config["kms"]["azure"]
+        self.assertEqual(azure["key_sources"], given["key_sources"])
+        self.assertEqual(azure["max_runtime_keys"], given["max_runtime_keys"])
+
     def test_identities_of_every_kind(self):
         azure = self.r.config["kms"]["azure"]
         identities = azure["identities"]
@@ -741,6 +749,10 @@ class SchemaTest(unittest.TestCase):
         self.assert_refused(["config.keys[0].alias=a",
                              "config.keys[0].azure_key=https://v.vault.azure.net/keys/k",
                              "config.keys[0].identity=nobody"], "nobody")
+        self.assert_refused(["azure.identities.i.managedIdentity.clientId=c",
+                             "config.kms.azure.key_sources[0].vaults[0]=*.vault.azure.net",
+                             "config.kms.azure.key_sources[0].identity=nobody"],
+                            "key_sources[0]: identity \"nobody\"")
 
 
 class AlertRulesTest(unittest.TestCase):

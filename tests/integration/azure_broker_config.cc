@@ -38,7 +38,7 @@ std::string AzureBrokerConfig(const KeyVaultEmulator& emulator,
       "        client_secret: { password_file: ", options.secrets_dir, "/client-secret }\n"
       "        oauth_endpoint_url: ", emulator.Url("entra"), "\n"
       "        tls: { ca_file: ", emulator.entra_ca_file(), " }\n",
-      options.more_identities, "keys:\n", options.keys);
+      options.more_identities, options.more_azure, "keys:\n", options.keys);
 }
 
 std::string AzureKeyConfig(const KeyVaultEmulator& emulator, const std::string& alias,

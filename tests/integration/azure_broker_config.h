@@ -28,6 +28,7 @@ struct AzureBrokerConfigOptions {
   int cache_ttl_seconds = 2;     // metadata and unwrap cache: the revocation bound
   std::string secrets_dir;       // holds client-id and client-secret
   std::string more_identities;   // entries under `identities:` besides `app`
+  std::string more_azure;        // more lines of kms.azure (4 spaces), e.g. key_sources
   std::string keys;              // the entries of `keys:` (AzureKeyConfig)
   std::string more_settings;     // top-level lines, e.g. "metrics_listen: ...\n"
   std::string more_kms;          // entries under `kms:` besides azure, e.g. "  local: ...\n"

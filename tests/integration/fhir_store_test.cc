@@ -17,6 +17,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -116,6 +117,13 @@ class FhirStoreTest : public ::testing::Test {
         "        tls: { ca_file: ",
         emulator_->entra_ca_file(),
         " }\n"
+        // Customer keys named by URI at account creation, on either vault.
+        "    key_sources:\n"
+        "      - vaults: [\"",
+        absl::StripPrefix(emulator_->Url("kv1"), "https://"), "\", \"",
+        absl::StripPrefix(emulator_->Url("kv2"), "https://"),
+        "\"]\n"
+        "        identity: app\n"
         "keys:\n"
         "  - alias: default\n"
         "    local_key: service-managed\n");
@@ -235,6 +243,31 @@ TEST_F(FhirStoreTest, ProvisioningWithAnInaccessibleKeyFails) {
   EXPECT_THAT(unknown.out, HasSubstr(R"("code":"invalid")"));
   EXPECT_EQ(Sql("SELECT count(*) FROM accounts"), "0") << "no account was recorded";
   EXPECT_EQ(Put("locked", Patient("p1", "1", "Doe")).exit_code, 4) << "unknown account";
+}
+
+TEST_F(FhirStoreTest, AnAccountIsCreatedFromAKeyUriWithoutARestart) {
+  // The customer's key, made after the broker started and named by URI.
+  ASSERT_OK(emulator_->Control(
+      "create-key", {{"host", "kv1"}, {"name", "cmk-byok"}, {"kty", "RSA"}, {"size", 2048}}));
+  const std::string uri = emulator_->Url("kv1") + "/keys/cmk-byok";
+  Result created = Store({"create-account", "byok", "--key-uri", uri});
+  ASSERT_EQ(created.exit_code, 0) << created.out;
+  EXPECT_EQ(Json::parse(created.out), (Json{{"account", "byok"}, {"key", uri}}));
+  const std::string patient = Patient("p1", "1", "Doe");
+  Result put = Put("byok", patient);
+  ASSERT_EQ(put.exit_code, 0) << put.out << "\n" << ReadAll(dir_.File("fhir_store.stderr"));
+  ExpectStored("byok", patient);
+
+  // A key the broker's identity cannot reach: refused, nothing recorded.
+  ASSERT_OK(emulator_->Control(
+      "create-key", {{"host", "kv2"}, {"name", "cmk-nope"}, {"kty", "RSA"}, {"size", 2048}}));
+  Result locked =
+      Store({"create-account", "nope", "--key-uri", emulator_->Url("kv2") + "/keys/cmk-nope"});
+  EXPECT_EQ(locked.exit_code, 3);
+  EXPECT_EQ(locked.out, kForbidden);
+  EXPECT_EQ(Sql("SELECT count(*) FROM accounts WHERE name='nope'"), "0");
+  EXPECT_NE(Store({"create-account", "both", "--key", "cmk-acme", "--key-uri", uri}).exit_code,
+            0);
 }
 
 TEST_F(FhirStoreTest, RotationDoesNotInterruptAndOldVersionsStayReadable) {

@@ -215,6 +215,11 @@ this checks what spans several values.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- range $i, $source := (dig "kms" "azure" "key_sources" list $v.config) }}
+{{- if not (hasKey $v.azure.identities (default "" $source.identity)) }}
+{{- fail (printf "config.kms.azure.key_sources[%d]: identity %q is not in azure.identities" $i (default "" $source.identity)) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*

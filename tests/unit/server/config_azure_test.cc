@@ -76,6 +76,33 @@ TEST(ConfigAzureTest, ParsesTheDesignSketch) {
   EXPECT_TRUE(config->keys[1].hsm_random);
 }
 
+TEST(ConfigAzureTest, KeySourcesNameHostGlobsAndAnIdentity) {
+  absl::StatusOr<Config> config = ParseConfig(R"(
+listen: 127.0.0.1:1
+kms:
+  azure:
+    identities:
+      fhir-prod: { managed_identity: {} }
+    key_sources:
+      - vaults: ["*.vault.azure.net", "*.managedhsm.azure.net"]
+        identity: fhir-prod
+    max_runtime_keys: 50
+)");
+  ASSERT_OK(config);
+  ASSERT_EQ(config->azure->key_sources.size(), 1u);
+  EXPECT_THAT(config->azure->key_sources[0].vaults,
+              ::testing::ElementsAre("*.vault.azure.net", "*.managedhsm.azure.net"));
+  EXPECT_EQ(config->azure->key_sources[0].identity, "fhir-prod");
+  EXPECT_EQ(config->azure->max_runtime_keys, 50);
+}
+
+TEST(ConfigAzureTest, NoKeySourcesByDefault) {
+  absl::StatusOr<Config> config = ParseConfig(kAzure);
+  ASSERT_OK(config);
+  EXPECT_TRUE(config->azure->key_sources.empty());
+  EXPECT_EQ(config->azure->max_runtime_keys, 1000);
+}
+
 struct BadCase {
   std::string yaml;
   const char* message;
@@ -93,6 +120,13 @@ std::string WithIdentity(const std::string& identity, const std::string& key_ext
   return "listen: a:1\nkms:\n  azure:\n    identities:\n      app:\n" + identity +
          "keys:\n  - alias: a\n    azure_key: https://v.vault.azure.net/keys/k\n"
          "    identity: app\n" + key_extra;
+}
+
+// A configuration with identity "app" and no keys, plus `azure_extra` (lines
+// of kms.azure).
+std::string WithKeySources(const std::string& azure_extra) {
+  return "listen: 127.0.0.1:1\nkms:\n  azure:\n    identities:\n      app:\n"
+         "        managed_identity: {}\n" + azure_extra;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -140,7 +174,26 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{WithIdentity("        managed_identity: {}\n        tls: { ca: /x }\n"),
                 "kms.azure.identities.app.tls.ca is not a known field"},
         BadCase{"listen: a:1\nkms:\n  azure:\n    request_timeout_seconds: 0\n",
-                "kms.azure.request_timeout_seconds must be a positive integer"}));
+                "kms.azure.request_timeout_seconds must be a positive integer"},
+        BadCase{WithKeySources("    key_sources:\n      - { vaults: [], identity: app }\n"),
+                "kms.azure.key_sources[0].vaults must name at least one host glob"},
+        BadCase{WithKeySources("    key_sources:\n      - { identity: app }\n"),
+                "kms.azure.key_sources[0].vaults must name at least one host glob"},
+        BadCase{WithKeySources("    key_sources:\n      - { vaults: [\"*.vault.azure.net\"] }\n"),
+                "kms.azure.key_sources[0].identity is required"},
+        BadCase{WithKeySources("    key_sources:\n"
+                               "      - { vaults: [\"*.vault.azure.net\"], identity: nobody }\n"),
+                "kms.azure.key_sources[0].identity 'nobody' is not in kms.azure.identities"},
+        BadCase{WithKeySources("    key_sources:\n      - { vaults: [\"a.vault.azure.net\", "
+                               "\"*.*\"], identity: app }\n"),
+                "kms.azure.key_sources[0].vaults[1] must name a domain"},
+        BadCase{WithKeySources("    key_sources:\n      - { vaults: [\"*.vault.azure.net\"], "
+                               "identity: app, x: 1 }\n"),
+                "kms.azure.key_sources[0].x is not a known field"},
+        BadCase{WithKeySources("    key_sources: { vaults: [a.b] }\n"),
+                "kms.azure.key_sources must be a list"},
+        BadCase{WithKeySources("    max_runtime_keys: 0\n"),
+                "kms.azure.max_runtime_keys must be a positive integer"}));
 
 // The one identity ("app") of WithIdentity(`identity`), whose non-loopback
 // listen address needs insecure_plaintext to pass validation.

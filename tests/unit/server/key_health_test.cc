@@ -140,5 +140,28 @@ TEST_F(KeyHealthTest, KeysItDoesNotTrackAreIgnored) {
               HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 0"));
 }
 
+TEST_F(KeyHealthTest, RuntimeKeysAreTrackedByUriButNeverLabelAMetric) {
+  const std::string uri = "https://tenants.vault.azure.net/keys/tenant-x";
+  health_.KeyAdded(uri, "tenants.vault.azure.net/tenant-x");
+  health_.KeyRequestDone(uri, "", Revoked());
+  EXPECT_EQ(health_.InaccessibleReason(uri), ErrorReason::kKeyNotAccessible);
+  std::vector<nlohmann::json> down = Events("customer_key_inaccessible");
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0]["key_id"], uri);
+  std::string scrape = metrics_.Scrape();
+  EXPECT_THAT(scrape, HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 1"));
+  EXPECT_THAT(scrape, ::testing::Not(HasSubstr("https://")));
+  EXPECT_THAT(scrape, ::testing::Not(HasSubstr("tenant-x")));
+
+  health_.KeyRemoved(uri);
+  EXPECT_EQ(health_.InaccessibleReason(uri), std::nullopt);
+  EXPECT_THAT(metrics_.Scrape(),
+              HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 0"));
+  // A configured key is never dropped as a runtime key.
+  health_.KeyRemoved(kKeyUrl);
+  health_.KeyRequestDone(kKeyUrl, "", Revoked());
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyNotAccessible);
+}
+
 }  // namespace
 }  // namespace keybroker::server

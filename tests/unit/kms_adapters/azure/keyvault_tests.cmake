@@ -5,3 +5,5 @@ keybroker_test(key_vault_client_test SOURCES key_vault_client_test.cc LIBS keybr
 keybroker_test(unknown_version_cache_test
   SOURCES unknown_version_cache_test.cc LIBS keybroker_kms_azure TSAN)
 keybroker_test(azure_kms_test SOURCES azure_kms_test.cc LIBS keybroker_kms_azure TSAN)
+keybroker_test(azure_kms_runtime_keys_test
+  SOURCES azure_kms_runtime_keys_test.cc LIBS keybroker_kms_azure TSAN)

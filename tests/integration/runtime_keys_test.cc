@@ -1,0 +1,276 @@
+// Customer keys named at run time (issue 13, part 1), against the Key Vault
+// emulator: a broker configured with a key source and no `keys:` entry uses
+// a key created in the vault after it started, by its URI, without a
+// restart; refuses URIs on hosts no source covers without sending anything
+// there; reports a key it cannot reach as inaccessible; keeps at most
+// max_runtime_keys of them (a dropped one comes back on demand); never puts
+// a URI in a metric label; and decides authorization rules on key URIs.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/azure_broker_config.h"
+#include "tests/integration/broker_process.h"
+#include "tests/integration/grpc_test_client.h"
+#include "tests/integration/http_get.h"
+#include "tests/integration/keyvault_emulator_process.h"
+#include "tests/integration/prometheus_text.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keybroker::testing {
+namespace {
+
+using ::testing::MatchesRegex;
+using Json = nlohmann::json;
+
+constexpr int kMaxRuntimeKeys = 2;
+
+class RuntimeKeysTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    auto emulator = StartEmulatorWithSecretPrincipal(dir_->path(), "runtime-secret");
+    ASSERT_OK(emulator);
+    emulator_ = emulator->release();
+    auto broker = StartBroker("keybroker.yaml", "metrics_listen: 127.0.0.1:0\n");
+    ASSERT_OK(broker);
+    broker_ = broker->release();
+    ASSERT_TRUE(broker_->WaitForLogLine("metrics_listening", absl::Seconds(60)));
+  }
+
+  // A broker whose only key source is kv1: hsm1 is a vault the identity
+  // could reach, but no source names it. `more_settings` are top-level lines.
+  static absl::StatusOr<std::unique_ptr<BrokerProcess>> StartBroker(
+      const std::string& file, const std::string& more_settings) {
+    AzureBrokerConfigOptions options;
+    options.kv_ca_file = emulator_->ca_file();
+    options.secrets_dir = dir_->path();
+    options.more_settings = more_settings;
+    options.more_azure =
+        absl::StrCat("    key_sources:\n      - vaults: [\"", Host("kv1"),
+                     "\"]\n        identity: app\n    max_runtime_keys: ", kMaxRuntimeKeys, "\n");
+    WriteAll(dir_->File(file), AzureBrokerConfig(*emulator_, options));
+    return BrokerProcess::Start({"--config", dir_->File(file)});
+  }
+
+  static void TearDownTestSuite() {
+    delete broker_;
+    delete emulator_;
+    delete dir_;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(broker_, nullptr);
+    ASSERT_OK(emulator_->Control("grant", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
+    stub_ = NewStub(broker_->address());
+  }
+
+  // "127.0.0.1:PORT" of the emulator's `name`.
+  static std::string Host(const std::string& name) {
+    return std::string(absl::StripPrefix(emulator_->Url(name), "https://"));
+  }
+  static std::string KeyUri(const std::string& host, const std::string& name) {
+    return absl::StrCat(emulator_->Url(host), "/keys/", name);
+  }
+  // Creates an RSA key in the vault, after the broker started.
+  static void CreateKey(const std::string& host, const std::string& name) {
+    ASSERT_OK(emulator_->Control("create-key",
+                                 {{"host", host}, {"name", name}, {"kty", "RSA"}, {"size", 2048}}));
+  }
+
+  grpc::Status Describe(const std::string& key, v1::DescribeKeyResponse* response) {
+    v1::DescribeKeyRequest request;
+    request.set_key(key);
+    return stub_->DescribeKey(Ctx(std::chrono::seconds(30)).get(), request, response);
+  }
+  grpc::Status GenerateDek(const std::string& key, v1::GenerateDekResponse* response) {
+    v1::GenerateDekRequest request;
+    request.set_key(key);
+    (*request.mutable_context())["tenant"] = "acme";
+    return stub_->GenerateDek(Ctx(std::chrono::seconds(30)).get(), request, response);
+  }
+  // Unwraps `dek`'s EDEK and checks it gives back its plaintext.
+  void ExpectUnwraps(const v1::GenerateDekResponse& dek) {
+    v1::UnwrapRequest request;
+    request.set_edek(dek.edek());
+    (*request.mutable_context())["tenant"] = "acme";
+    v1::UnwrapResponse response;
+    grpc::Status status = stub_->Unwrap(Ctx(std::chrono::seconds(30)).get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.plaintext(), dek.plaintext());
+    EXPECT_EQ(response.key_version(), dek.key_version());
+  }
+  // The vault responses `host` gave so far.
+  static size_t ResponsesOf(const std::string& host) {
+    absl::StatusOr<std::vector<EmulatorResponse>> responses = emulator_->Responses();
+    EXPECT_OK(responses);
+    if (!responses.ok()) return 0;
+    size_t count = 0;
+    for (const EmulatorResponse& response : *responses) count += response.host == host ? 1 : 0;
+    return count;
+  }
+
+  static TempDir* dir_;
+  static KeyVaultEmulator* emulator_;
+  static BrokerProcess* broker_;
+  std::unique_ptr<v1::KeyBroker::Stub> stub_;
+};
+
+TempDir* RuntimeKeysTest::dir_ = nullptr;
+KeyVaultEmulator* RuntimeKeysTest::emulator_ = nullptr;
+BrokerProcess* RuntimeKeysTest::broker_ = nullptr;
+
+TEST_F(RuntimeKeysTest, AKeyCreatedAfterStartIsDescribedByItsUri) {
+  CreateKey("kv1", "tenant-a");
+  v1::DescribeKeyResponse response;
+  grpc::Status status = Describe(KeyUri("kv1", "tenant-a"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(response.accessible()) << response.reason();
+  EXPECT_EQ(response.kms(), "azure_key_vault");
+  EXPECT_EQ(response.algorithm(), "RSA-OAEP-256");
+  EXPECT_TRUE(response.customer_managed());
+  EXPECT_THAT(response.key_version(), MatchesRegex("[0-9a-f]{32}"));
+}
+
+TEST_F(RuntimeKeysTest, GenerateDekByUriAndUnwrapItsEdek) {
+  CreateKey("kv1", "tenant-b");
+  v1::GenerateDekResponse dek;
+  grpc::Status status = GenerateDek(KeyUri("kv1", "tenant-b"), &dek);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(dek.plaintext().size(), 32u);
+  ExpectUnwraps(dek);
+  // The same key written with another case is the same key.
+  std::string upper = absl::StrCat(emulator_->Url("kv1"), "/keys/TENANT-B");
+  v1::GenerateDekResponse again;
+  status = GenerateDek(upper, &again);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(again.key_version(), dek.key_version());
+  ExpectUnwraps(again);
+}
+
+TEST_F(RuntimeKeysTest, AUriOnAHostNoSourceCoversIsKeyNotFoundAndSendsNothing) {
+  CreateKey("hsm1", "elsewhere");
+  const size_t before = ResponsesOf("hsm1");
+  v1::DescribeKeyResponse described;
+  grpc::Status status = Describe(KeyUri("hsm1", "elsewhere"), &described);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_EQ(GrpcReasonOf(status), "KEY_NOT_FOUND");
+  v1::GenerateDekResponse dek;
+  status = GenerateDek(KeyUri("hsm1", "elsewhere"), &dek);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_EQ(GrpcReasonOf(status), "KEY_NOT_FOUND");
+  EXPECT_EQ(ResponsesOf("hsm1"), before) << "nothing may be sent to a host no source covers";
+}
+
+TEST_F(RuntimeKeysTest, AMalformedUriIsAnInvalidRequest) {
+  v1::GenerateDekResponse dek;
+  grpc::Status status = GenerateDek(absl::StrCat(emulator_->Url("kv1"), "/secrets/x"), &dek);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_EQ(GrpcReasonOf(status), "INVALID_REQUEST");
+}
+
+TEST_F(RuntimeKeysTest, AKeyTheIdentityCannotReachIsDescribedInaccessible) {
+  CreateKey("kv1", "tenant-revoked");
+  ASSERT_OK(emulator_->Control("revoke", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
+  v1::DescribeKeyResponse response;
+  grpc::Status status = Describe(KeyUri("kv1", "tenant-revoked"), &response);
+  ASSERT_OK(emulator_->Control("grant", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(response.accessible());
+  EXPECT_EQ(response.reason(), "KEY_NOT_ACCESSIBLE");
+  // Access given back: accessible at once (DescribeKey asks the vault).
+  status = Describe(KeyUri("kv1", "tenant-revoked"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(response.accessible()) << response.reason();
+}
+
+TEST_F(RuntimeKeysTest, MoreKeysThanTheBoundAllKeepWorking) {
+  std::vector<v1::GenerateDekResponse> deks;
+  for (const char* name : {"lru-1", "lru-2", "lru-3"}) {
+    CreateKey("kv1", name);
+    v1::GenerateDekResponse dek;
+    grpc::Status status = GenerateDek(KeyUri("kv1", name), &dek);
+    ASSERT_TRUE(status.ok()) << name << ": " << status.error_message();
+    deks.push_back(dek);
+  }
+  // lru-1 was dropped for lru-3: each comes back when used.
+  for (const v1::GenerateDekResponse& dek : deks) ExpectUnwraps(dek);
+  for (const char* name : {"lru-1", "lru-2", "lru-3"}) {
+    v1::GenerateDekResponse dek;
+    grpc::Status status = GenerateDek(KeyUri("kv1", name), &dek);
+    ASSERT_TRUE(status.ok()) << name << ": " << status.error_message();
+    ExpectUnwraps(dek);
+  }
+}
+
+TEST_F(RuntimeKeysTest, NoMetricLabelCarriesAUri) {
+  CreateKey("kv1", "tenant-metrics");
+  v1::GenerateDekResponse dek;
+  ASSERT_TRUE(GenerateDek(KeyUri("kv1", "tenant-metrics"), &dek).ok());
+  ExpectUnwraps(dek);
+  std::string address;
+  for (const std::string& line : broker_->Lines()) {
+    Json json = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (json.is_object() && json.value("event", "") == "metrics_listening") {
+      address = json["address"];
+    }
+  }
+  ASSERT_FALSE(address.empty());
+  absl::StatusOr<HttpGetResponse> response = HttpGet(address, "/metrics");
+  ASSERT_OK(response);
+  absl::StatusOr<PrometheusScrape> scrape = PrometheusScrape::Parse(response->body);
+  ASSERT_OK(scrape);
+  EXPECT_GT(scrape->Sum("keybroker_rpc_requests_total"), 0);
+  for (const PrometheusSample& sample : scrape->samples()) {
+    for (const auto& [name, value] : sample.labels) {
+      EXPECT_FALSE(absl::StrContains(value, "https://") || absl::StrContains(value, "/keys/") ||
+                   absl::StrContains(value, Host("kv1")))
+          << ToString(sample);
+    }
+  }
+}
+
+TEST_F(RuntimeKeysTest, AuthorizationRulesMatchKeyUrisForKeysAndEdeks) {
+  CreateKey("kv1", "tenant-auth");
+  CreateKey("kv1", "other-auth");
+  // An EDEK under a key the rules below do not cover, made by the broker
+  // without rules.
+  v1::GenerateDekResponse other;
+  ASSERT_TRUE(GenerateDek(KeyUri("kv1", "other-auth"), &other).ok());
+
+  auto ruled = StartBroker("ruled.yaml",
+                           "authorization:\n  rules:\n    - callers: [\"*\"]\n"
+                           "      operations: [GenerateDek, Unwrap, DescribeKey]\n"
+                           "      keys: [\"https://127.0.0.1:*/keys/tenant-*\"]\n");
+  ASSERT_OK(ruled);
+  stub_ = NewStub((*ruled)->address());
+  v1::GenerateDekResponse dek;
+  grpc::Status status = GenerateDek(KeyUri("kv1", "tenant-auth"), &dek);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectUnwraps(dek);  // decided on the URI of the EDEK's key
+  // However the URI is written, and with a version.
+  status = GenerateDek(absl::StrCat(emulator_->Url("kv1"), "/keys/TENANT-AUTH/", dek.key_version()),
+                       &dek);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  status = GenerateDek(KeyUri("kv1", "other-auth"), &dek);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_EQ(GrpcReasonOf(status), "CALLER_NOT_AUTHORIZED");
+  v1::UnwrapRequest request;
+  request.set_edek(other.edek());
+  (*request.mutable_context())["tenant"] = "acme";
+  v1::UnwrapResponse response;
+  status = stub_->Unwrap(Ctx(std::chrono::seconds(30)).get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_EQ(GrpcReasonOf(status), "CALLER_NOT_AUTHORIZED");
+}
+
+}  // namespace
+}  // namespace keybroker::testing
