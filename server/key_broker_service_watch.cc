@@ -32,8 +32,11 @@ absl::StatusOr<std::vector<WatchedKey>> KeyBrokerService::WatchedKeys(
       return InvalidRequest(absl::StrCat("key must be at most ", kMaxKeyBytes, " bytes"));
     }
     if (policy != nullptr) {
+      // A key URI is decided on its canonical form, as Admit does.
+      const std::string decided =
+          KeyRegistry::IsKeyUri(alias) ? KeyRegistry::KeyUriName(alias) : alias;
       AccessDecision decision = policy->Decide(
-          AccessRequest{caller, RpcMethod::kDescribeKey, alias}, no_context, MonotonicNow());
+          AccessRequest{caller, RpcMethod::kDescribeKey, decided}, no_context, MonotonicNow());
       if (decision.outcome != AccessDecision::Outcome::kAllow) {
         if (every_key) continue;  // watching all: the keys the caller may describe
         if (options_.metrics != nullptr) {
@@ -45,12 +48,13 @@ absl::StatusOr<std::vector<WatchedKey>> KeyBrokerService::WatchedKeys(
                                       "' (WatchKeys is authorized as DescribeKey)"));
       }
     }
-    ASSIGN_OR_RETURN(const BoundKey* bound, registry.Find(alias));
+    // An alias, or a key URI a key source covers (added as a runtime key).
+    ASSIGN_OR_RETURN(const BoundKey bound, registry.Resolve(alias));
     WatchedKey key;
     key.alias = alias;
-    key.key_id = bound->key_id;
-    ASSIGN_OR_RETURN(key.edek_key_name, bound->kms->EdekKeyNameOf(bound->key_id));
-    key.customer_managed = bound->kms->kind() != crypto::EdekKms::kLocal;
+    key.key_id = bound.key_id;
+    ASSIGN_OR_RETURN(key.edek_key_name, bound.kms->EdekKeyNameOf(bound.key_id));
+    key.customer_managed = bound.kms->kind() != crypto::EdekKms::kLocal;
     keys.push_back(std::move(key));
   }
   return keys;
