@@ -121,6 +121,7 @@ absl::Status Encryptor::Impl::ParseAndOpen(absl::string_view ciphertext, absl::s
 absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> Encryptor::Impl::DekFor(
     absl::string_view edek) {
   if (auto cached = decrypt_cache_.Get(edek, clock_->Now())) return cached;
+  const uint64_t drops = decrypt_cache_.drops();
   absl::StatusOr<crypto::SecretBytes> dek = source_->Unwrap(edek, context_);
   if (!dek.ok()) return Annotate(dek.status(), "decrypt: unwrapping the ciphertext's EDEK");
   if (dek->size() != AesGcm::kKeySize) {
@@ -128,7 +129,7 @@ absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> Encryptor::Impl::DekFo
         absl::StrCat("decrypt: the EDEK holds a ", dek->size(), "-byte key, not a 32-byte DEK"));
   }
   auto shared = std::make_shared<const internal::KeyedDek>(std::move(*dek));
-  decrypt_cache_.Put(edek, shared, clock_->Now());
+  decrypt_cache_.Put(edek, shared, clock_->Now(), drops);
   return shared;
 }
 
