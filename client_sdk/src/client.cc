@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "client_sdk/src/channel.h"
+#include "client_sdk/src/grpc_key_watch.h"
 #include "client_sdk/src/grpc_status.h"
 #include "common/status_macros.h"
 #include "crypto/wipe.h"
@@ -29,12 +30,14 @@ WrappedDek WrappedDekOf(Response& response) {
 
 }  // namespace
 
-// Owns the stub (which owns the channel); the stub is safe for concurrent
-// use, and nothing here changes after construction.
+// Owns the stub (which shares the channel with key watches); the stub is
+// safe for concurrent use, and nothing here changes after construction.
 class Client::Impl {
  public:
   Impl(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
-      : stub_(v1::KeyBroker::NewStub(std::move(channel))), timeout_(timeout) {}
+      : channel_(channel), stub_(v1::KeyBroker::NewStub(std::move(channel))), timeout_(timeout) {}
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   // Calls `method` with a fresh deadline (which bounds every retry attempt
   // together) and translates its status.
@@ -48,6 +51,7 @@ class Client::Impl {
   }
 
  private:
+  const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::KeyBroker::Stub> stub_;
   const absl::Duration timeout_;
 };
@@ -170,6 +174,11 @@ absl::StatusOr<KeyDescription> Client::DescribeKey(absl::string_view key_alias) 
     description.versions.push_back(std::move(info));
   }
   return description;
+}
+
+std::unique_ptr<KeyWatch> Client::WatchKeys(const std::vector<std::string>& keys,
+                                            KeyEventCallback on_event) {
+  return std::make_unique<internal::GrpcKeyWatch>(impl_->channel(), keys, std::move(on_event));
 }
 
 }  // namespace keybroker::sdk

@@ -47,10 +47,11 @@ void DecryptCache::DropStaleRecentLocked() {
   }
 }
 
-void DecryptCache::Put(absl::string_view edek, std::shared_ptr<const KeyedDek> dek,
-                       absl::Time now) {
+void DecryptCache::Put(absl::string_view edek, std::shared_ptr<const KeyedDek> dek, absl::Time now,
+                       uint64_t drops_seen) {
   if (max_entries_ == 0 || ttl_ <= absl::ZeroDuration()) return;
   absl::MutexLock lock(&mu_);
+  if (drops_.load(std::memory_order_relaxed) != drops_seen) return;
   const uint64_t generation = generation_.load(std::memory_order_relaxed);
   EvictExpiredLocked(now);
   auto it = slots_.find(edek);
@@ -67,6 +68,26 @@ void DecryptCache::Put(absl::string_view edek, std::shared_ptr<const KeyedDek> d
   order_.push_back(it);
   while (slots_.size() > max_entries_) EvictOldestLocked();
   if (generation_.load(std::memory_order_relaxed) != generation) DropStaleRecentLocked();
+}
+
+size_t DecryptCache::DropIf(absl::FunctionRef<bool(absl::string_view edek)> drop) {
+  absl::MutexLock lock(&mu_);
+  drops_.fetch_add(1, std::memory_order_release);
+  std::deque<Slots::iterator> kept;
+  for (Slots::iterator it : order_) {
+    if (drop(it->first)) {
+      slots_.erase(it);
+    } else {
+      kept.push_back(it);
+    }
+  }
+  const size_t dropped = order_.size() - kept.size();
+  order_.swap(kept);
+  if (dropped > 0) {
+    generation_.fetch_add(1, std::memory_order_release);
+    DropStaleRecentLocked();
+  }
+  return dropped;
 }
 
 size_t DecryptCache::size() const {

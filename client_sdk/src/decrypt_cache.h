@@ -11,11 +11,17 @@
 // hit is kept in a slot of its own (WithRecent), so that decrypting many
 // records under one DEK takes no lock at all; an eviction invalidates those
 // slots and drops the idle ones at once.
+//
+// DropIf drops the entries of a key that became inaccessible (a WatchKeys
+// event), recent entries included, so that revocation does not wait for the
+// TTL; a DEK unwrapped while it ran is not cached after it (Put's
+// `drops_seen`).
 #ifndef KEYBROKER_CLIENT_SDK_SRC_DECRYPT_CACHE_H_
 #define KEYBROKER_CLIENT_SDK_SRC_DECRYPT_CACHE_H_
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -51,7 +57,19 @@ class DecryptCache {
 
   // Caches `dek` for `edek` from `now`, first dropping expired entries and
   // then, beyond max_entries, the oldest. Keeps an existing live entry.
-  void Put(absl::string_view edek, std::shared_ptr<const KeyedDek> dek, absl::Time now);
+  // `drops_seen` is drops() read before `dek` was unwrapped: if a DropIf ran
+  // since, `dek` may be of a key just made inaccessible and is not cached.
+  void Put(absl::string_view edek, std::shared_ptr<const KeyedDek> dek, absl::Time now,
+           uint64_t drops_seen);
+
+  // Drops every entry whose EDEK `drop` returns true for, and the threads'
+  // recent entries of them (a thread using one at this moment finds it
+  // stale next time). Returns the number of entries dropped. Runs `drop`
+  // under the lock: Get waits meanwhile.
+  size_t DropIf(absl::FunctionRef<bool(absl::string_view edek)> drop);
+
+  // The number of DropIf calls so far (for Put).
+  uint64_t drops() const { return drops_.load(std::memory_order_acquire); }
 
   size_t size() const;
 
@@ -94,6 +112,8 @@ class DecryptCache {
   // Bumped under mu_ whenever an entry leaves slots_: a recent entry of an
   // older generation may be an evicted DEK.
   std::atomic<uint64_t> generation_{1};
+  // Bumped under mu_ by DropIf; read without it by drops().
+  std::atomic<uint64_t> drops_{0};
   Recent recent_[kRecent];
 };
 

@@ -170,8 +170,9 @@ absl::Status EncryptionKeys::StartFetchLocked(const std::string& alias, AliasSta
   // after that, so this join is immediate.
   if (state.fetcher.joinable()) state.fetcher.join();
   state.fetching = true;
+  const uint64_t drops = state.drops;
   try {
-    state.fetcher = std::thread([this, &alias, &state] { Fetch(alias, state); });
+    state.fetcher = std::thread([this, &alias, &state, drops] { Fetch(alias, state, drops); });
   } catch (const std::system_error& e) {
     state.fetching = false;
     return Internal(absl::StrCat("encryptor: cannot start a thread to fetch a DEK for key alias \"",
@@ -180,7 +181,7 @@ absl::Status EncryptionKeys::StartFetchLocked(const std::string& alias, AliasSta
   return absl::OkStatus();
 }
 
-void EncryptionKeys::Fetch(const std::string& alias, AliasState& state) {
+void EncryptionKeys::Fetch(const std::string& alias, AliasState& state, uint64_t drops) {
   absl::StatusOr<DataKey> data_key = source_->GenerateDek(alias, context_);
   absl::StatusOr<std::shared_ptr<EncryptionKey>> key =
       data_key.ok() ? MakeKey(std::move(*data_key)) : data_key.status();
@@ -188,7 +189,9 @@ void EncryptionKeys::Fetch(const std::string& alias, AliasState& state) {
   state.fetching = false;
   ++state.fetches_completed;  // wakes the waiters (Await re-checks on unlock)
   if (key.ok()) {
-    state.next = std::move(*key);
+    // Dropped meanwhile: the key may have become inaccessible after this DEK
+    // was made. Waiters find no DEK and fetch again.
+    if (state.drops == drops) state.next = std::move(*key);
     state.last_fetch_status = absl::OkStatus();
     state.retry_after = absl::InfinitePast();
     return;
@@ -196,6 +199,34 @@ void EncryptionKeys::Fetch(const std::string& alias, AliasState& state) {
   state.last_fetch_status =
       Annotate(key.status(), absl::StrCat("encryptor: new DEK for key alias \"", alias, "\""));
   state.retry_after = clock_->Now() + budget_.retry_delay;
+}
+
+std::vector<std::string> EncryptionKeys::DropIf(
+    absl::FunctionRef<bool(absl::string_view alias, absl::string_view edek)> drop) {
+  std::vector<std::string> dropped;
+  absl::MutexLock lock(&mu_);
+  for (auto& [alias, state] : aliases_) {
+    if (!ShouldDrop(drop, alias, *state)) continue;
+    // Wiped when the last encryption holding them returns.
+    state->current.reset();
+    state->next.reset();
+    ++state->drops;
+    dropped.push_back(alias);
+  }
+  return dropped;
+}
+
+bool EncryptionKeys::ShouldDrop(
+    absl::FunctionRef<bool(absl::string_view alias, absl::string_view edek)> drop,
+    absl::string_view alias, const AliasState& state) {
+  bool held = false;
+  for (const EncryptionKey* key : {state.current.get(), state.next.get()}) {
+    if (key == nullptr) continue;
+    held = true;
+    if (drop(alias, key->edek)) return true;
+  }
+  // An alias whose DEKs are all gone may still have a fetch in flight.
+  return !held && drop(alias, "");
 }
 
 absl::StatusOr<std::shared_ptr<EncryptionKey>> EncryptionKeys::MakeKey(DataKey data_key) const {

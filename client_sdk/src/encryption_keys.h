@@ -14,6 +14,11 @@
 // The age refresh is noticed by Acquire: an alias idle from `refresh_age`
 // to `max_age` gets no new DEK ahead of time and its next caller waits.
 //
+// DropIf forgets the DEKs of a key that became inaccessible (a WatchKeys
+// event): the next caller fetches, and gets the source's refusal. A fetch in
+// flight then is not used either: its DEK may have been made just before the
+// refusal.
+//
 // Safe for concurrent use. Acquire and Reserve on a warm alias take the lock
 // shared, count the uses with an atomic, allocate nothing and do no I/O.
 // Encrypt's per-record path does not come here: it spends uses reserved per
@@ -29,8 +34,10 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -112,6 +119,16 @@ class EncryptionKeys {
   // Acquire or Reserve while they last.
   void RefreshIfDue(absl::string_view alias) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Drops the current and next DEK of each alias for which `drop` returns
+  // true, given the alias and one of its DEKs' EDEK (called for each DEK
+  // held, or once with an empty EDEK for an alias holding none), and
+  // discards the fetches in flight for those aliases. Returns the aliases
+  // dropped. Callers holding one of these DEKs may finish with it; nobody
+  // gets it from here again.
+  std::vector<std::string> DropIf(
+      absl::FunctionRef<bool(absl::string_view alias, absl::string_view edek)> drop)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   // One alias. Every field is guarded by mu_ (nested types cannot say so).
   struct AliasState {
@@ -122,6 +139,8 @@ class EncryptionKeys {
     absl::Status last_fetch_status;
     absl::Time retry_after = absl::InfinitePast();  // for background fetches
     std::thread fetcher;  // joined before the next fetch starts, or at destruction
+    uint64_t drops = 0;   // DropIf calls that dropped this alias: a fetch started
+                          // before the last one is not used
   };
 
   // Takes up to `wanted` uses of `key` if it has age and uses left:
@@ -136,7 +155,12 @@ class EncryptionKeys {
   void StartBackgroundFetch(absl::string_view alias) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status StartFetchLocked(const std::string& alias, AliasState& state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Fetch(const std::string& alias, AliasState& state) ABSL_LOCKS_EXCLUDED(mu_);
+  // `drops` is state.drops when the fetch started.
+  void Fetch(const std::string& alias, AliasState& state, uint64_t drops) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether `drop` says so of `state` (see DropIf).
+  static bool ShouldDrop(
+      absl::FunctionRef<bool(absl::string_view alias, absl::string_view edek)> drop,
+      absl::string_view alias, const AliasState& state);
   absl::StatusOr<std::shared_ptr<EncryptionKey>> MakeKey(DataKey data_key) const;
 
   // Set at construction.

@@ -55,8 +55,12 @@ absl::Status EncryptionLeases::WithKey(absl::string_view alias,
 
 absl::Status EncryptionLeases::Ready(absl::string_view alias, AliasLeases& leases, Lease& lease) {
   const absl::Time now = clock_->Now();
-  if (lease.uses_left > 0 && now < lease.check_at) return absl::OkStatus();
-  if (lease.uses_left > 0 && now < lease.key->expires) {
+  // Read before Reserve below: a lease renewed under this count got its DEK
+  // after the Drop that set it (Drop follows the keys' drop).
+  const uint64_t drops = leases.drops.load(std::memory_order_acquire);
+  const bool live = lease.uses_left > 0 && lease.drops == drops;
+  if (live && now < lease.check_at) return absl::OkStatus();
+  if (live && now < lease.key->expires) {
     // Past the refresh age: the next DEK should be on its way. Ask again a
     // retry delay later in case this fetch fails.
     keys_->RefreshIfDue(alias);
@@ -70,18 +74,36 @@ absl::Status EncryptionLeases::Ready(absl::string_view alias, AliasLeases& lease
   lease.key = std::move(reservation.key);
   lease.uses_left = reservation.uses;
   lease.check_at = std::min(lease.key->refresh_after, lease.key->expires);
+  lease.drops = drops;
   DropOthers(leases, lease.key.get());
   return absl::OkStatus();
 }
 
 void EncryptionLeases::DropOthers(AliasLeases& leases, const EncryptionKey* current) {
-  for (Lease& other : leases.slots) {
-    if (!TryHoldSlot(other.held)) continue;  // ours, or in use: it renews itself
-    if (other.key != nullptr && other.key.get() != current) {
-      other.key.reset();
-      other.uses_left = 0;
+  DropIdle(leases, [current](const Lease& other) { return other.key.get() != current; });
+}
+
+void EncryptionLeases::Drop(absl::string_view alias) {
+  AliasLeases* leases;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = aliases_.find(alias);
+    if (it == aliases_.end()) return;  // never encrypted under
+    leases = it->second.get();
+  }
+  leases->drops.fetch_add(1, std::memory_order_release);
+  // The leases in use see the new count at their next record.
+  DropIdle(*leases, [](const Lease&) { return true; });
+}
+
+void EncryptionLeases::DropIdle(AliasLeases& leases, absl::FunctionRef<bool(const Lease&)> drop) {
+  for (Lease& lease : leases.slots) {
+    if (!TryHoldSlot(lease.held)) continue;  // the caller's, or in use: it renews itself
+    if (lease.key != nullptr && drop(lease)) {
+      lease.key.reset();
+      lease.uses_left = 0;
     }
-    ReleaseSlot(other.held);
+    ReleaseSlot(lease.held);
   }
 }
 

@@ -19,6 +19,12 @@
 // leases of its alias that hold another DEK (unless in use), so a replaced
 // DEK is wiped soon after the last thread stops using it.
 //
+// Drop(alias), after EncryptionKeys dropped the alias's DEKs (a key made
+// inaccessible), makes every lease of the alias renew before its next
+// record: a per-alias drop count that a lease compares with the one it was
+// renewed under (a load of a line only Drop writes), and idle leases let go
+// of the DEK at once.
+//
 // Safe for concurrent use. Keys must outlive this object.
 #ifndef KEYBROKER_CLIENT_SDK_SRC_ENCRYPTION_LEASES_H_
 #define KEYBROKER_CLIENT_SDK_SRC_ENCRYPTION_LEASES_H_
@@ -56,6 +62,11 @@ class EncryptionLeases {
   absl::Status WithKey(absl::string_view alias,
                        absl::FunctionRef<absl::Status(const EncryptionKey&)> use);
 
+  // Makes every lease of `alias` renew through the keys before its next use.
+  // Call it after the keys dropped the alias: a lease renewed since then gets
+  // a new DEK (or the source's refusal).
+  void Drop(absl::string_view alias) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The number of uses a lease reserves at once under `budget`.
   static uint64_t BlockFor(const DekBudget& budget);
 
@@ -67,17 +78,24 @@ class EncryptionLeases {
     std::shared_ptr<const EncryptionKey> key;  // null until the first renewal
     uint64_t uses_left = 0;
     absl::Time check_at;  // look at the DEK's age again from then on
+    uint64_t drops = 0;   // AliasLeases::drops when the lease was renewed
   };
   struct AliasLeases {
     Lease slots[kSlots];
+    // Drop calls for the alias; on a line of its own, which the records
+    // only read.
+    alignas(64) std::atomic<uint64_t> drops{0};
   };
 
   // Returns the leases of `alias`, made on first use; from a per-thread
   // cache of the last few aliases without a lock.
   AliasLeases* Find(absl::string_view alias) ABSL_LOCKS_EXCLUDED(mu_);
+  // Takes each lease of `leases` that no thread holds at the moment and
+  // lets go of its DEK if `drop` says so.
+  static void DropIdle(AliasLeases& leases, absl::FunctionRef<bool(const Lease&)> drop);
   // Makes `lease` (held) usable for one more record: renews it when its
-  // uses are spent or its DEK expired, starts the next DEK's fetch when
-  // its refresh age passed.
+  // uses are spent, its DEK expired or the alias was dropped, starts the
+  // next DEK's fetch when its refresh age passed.
   absl::Status Ready(absl::string_view alias, AliasLeases& leases, Lease& lease);
   // Drops the leases of `leases` that hold a DEK other than `current` and
   // that no thread holds at the moment.

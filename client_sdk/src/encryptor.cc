@@ -2,12 +2,15 @@
 // encryption_leases), the decrypt-side cache (decrypt_cache) and the
 // ciphertext layout (ciphertext_format) to AES-GCM (keyed_dek: a context per
 // DEK and thread, so a record sets only its nonce, drawn from a per-thread
-// batch of CSPRNG output).
+// batch of CSPRNG output), and to the source's key watch, whose events of an
+// inaccessible key drop that key's DEKs from all three caches.
 #include "keybroker/sdk/encryptor.h"
 
 #include <climits>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client_sdk/src/ciphertext_format.h"
@@ -19,6 +22,7 @@
 #include "common/status_macros.h"
 #include "crypto/aes_gcm.h"
 #include "crypto/bytes.h"
+#include "crypto/edek.h"
 #include "crypto/random.h"
 
 namespace keybroker::sdk {
@@ -28,6 +32,17 @@ using crypto::AsBytes;
 
 // What AesGcm (OpenSSL's int lengths) can encrypt in one call.
 constexpr size_t kMaxPlaintextSize = INT_MAX;
+
+namespace {
+
+// Whether `edek` was made under the key EDEKs name `key_name`. An EDEK that
+// does not decode (a source that is not the broker) names no key.
+bool EdekNamesKey(absl::string_view edek, absl::string_view key_name) {
+  absl::StatusOr<crypto::Edek> decoded = crypto::DecodeEdek(edek);
+  return decoded.ok() && decoded->key_name == key_name;
+}
+
+}  // namespace
 
 class Encryptor::Impl {
  public:
@@ -45,7 +60,14 @@ class Encryptor::Impl {
   absl::Status DecryptInto(absl::string_view ciphertext, absl::string_view aad,
                            std::string& plaintext);
 
+  // Subscribes to the source's key events, if it can watch.
+  void Watch(DekSource* source);
+  absl::Status KeyWatchStatus() const;
+
  private:
+  // Drops what an event of an inaccessible key makes unusable.
+  void OnKeyEvent(const KeyEvent& event);
+
   // DecryptInto but for emptying `plaintext` on errors.
   absl::Status ParseAndOpen(absl::string_view ciphertext, absl::string_view aad,
                             std::string& plaintext);
@@ -58,7 +80,36 @@ class Encryptor::Impl {
   internal::EncryptionKeys keys_;
   internal::EncryptionLeases leases_;  // after keys_: uses it, goes first
   internal::DecryptCache decrypt_cache_;
+  // Last: destroyed first, so that no event arrives while the rest goes.
+  std::unique_ptr<KeyWatch> watch_;
 };
+
+void Encryptor::Impl::Watch(DekSource* source) {
+  // Every key: the Encryptor learns its aliases only as it is called.
+  watch_ = source->WatchKeys({}, [this](const KeyEvent& event) { OnKeyEvent(event); });
+}
+
+absl::Status Encryptor::Impl::KeyWatchStatus() const {
+  return watch_ == nullptr ? absl::OkStatus() : watch_->status();
+}
+
+void Encryptor::Impl::OnKeyEvent(const KeyEvent& event) {
+  // An accessible key (again) invalidates nothing cached: DEKs dropped
+  // before are fetched anew on demand.
+  if (event.accessible) return;
+  const std::string& name = event.edek_key_name;
+  // By alias, and by the key name in the EDEKs: an alias that is a key URI
+  // reaches the same key as the alias the event names.
+  std::vector<std::string> aliases =
+      keys_.DropIf([&](absl::string_view alias, absl::string_view edek) {
+        return alias == event.key || (!name.empty() && EdekNamesKey(edek, name));
+      });
+  // After the keys: a lease renewed from now on cannot get a dropped DEK.
+  for (const std::string& alias : aliases) leases_.Drop(alias);
+  if (!name.empty()) {
+    decrypt_cache_.DropIf([&](absl::string_view edek) { return EdekNamesKey(edek, name); });
+  }
+}
 
 absl::Status Encryptor::Impl::EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
                                           absl::string_view aad, std::string& out) {
@@ -121,6 +172,7 @@ absl::Status Encryptor::Impl::ParseAndOpen(absl::string_view ciphertext, absl::s
 absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> Encryptor::Impl::DekFor(
     absl::string_view edek) {
   if (auto cached = decrypt_cache_.Get(edek, clock_->Now())) return cached;
+  const uint64_t drops = decrypt_cache_.drops();
   absl::StatusOr<crypto::SecretBytes> dek = source_->Unwrap(edek, context_);
   if (!dek.ok()) return Annotate(dek.status(), "decrypt: unwrapping the ciphertext's EDEK");
   if (dek->size() != AesGcm::kKeySize) {
@@ -128,7 +180,7 @@ absl::StatusOr<std::shared_ptr<const internal::KeyedDek>> Encryptor::Impl::DekFo
         absl::StrCat("decrypt: the EDEK holds a ", dek->size(), "-byte key, not a 32-byte DEK"));
   }
   auto shared = std::make_shared<const internal::KeyedDek>(std::move(*dek));
-  decrypt_cache_.Put(edek, shared, clock_->Now());
+  decrypt_cache_.Put(edek, shared, clock_->Now(), drops);
   return shared;
 }
 
@@ -140,8 +192,9 @@ absl::StatusOr<std::unique_ptr<Encryptor>> Encryptor::Create(DekSource* source,
   }
   ASSIGN_OR_RETURN(internal::DekBudget budget, internal::DekBudget::FromOptions(options));
   const Clock* clock = options.clock != nullptr ? options.clock : MonotonicClock();
-  return std::unique_ptr<Encryptor>(
-      new Encryptor(std::make_unique<Impl>(source, options, budget, clock)));
+  auto impl = std::make_unique<Impl>(source, options, budget, clock);
+  if (options.watch_keys) impl->Watch(source);
+  return std::unique_ptr<Encryptor>(new Encryptor(std::move(impl)));
 }
 
 Encryptor::Encryptor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -159,6 +212,8 @@ absl::Status Encryptor::EncryptInto(absl::string_view key_alias, absl::string_vi
                                     absl::string_view aad, std::string& out) {
   return impl_->EncryptInto(key_alias, plaintext, aad, out);
 }
+
+absl::Status Encryptor::KeyWatchStatus() const { return impl_->KeyWatchStatus(); }
 
 absl::StatusOr<std::string> Encryptor::Decrypt(absl::string_view ciphertext,
                                                absl::string_view aad) {

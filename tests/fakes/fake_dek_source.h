@@ -1,22 +1,27 @@
 // FakeDekSource: an in-memory sdk::DekSource for SDK tests, standing in for
 // the broker.
 //
-// GenerateDek makes a random 32-byte DEK and an EDEK that names the alias and
-// a serial number plus 16 random bytes, and remembers (EDEK -> DEK, context);
-// Unwrap looks the EDEK up and answers EDEK_INVALID for an unknown EDEK or
-// another context, as the broker would. Calls are counted. A test can make
-// every call fail (a broker that is down), or hold GenerateDek calls from the
-// Nth on until it releases them (a slow broker). DekOf() shows the DEK inside
-// an EDEK, for checking ciphertexts with an independent decoder. Safe for
-// concurrent use.
+// GenerateDek makes a random 32-byte DEK and a well-formed EDEK
+// (crypto/edek.h: a local key named as the alias, the serial number as its
+// version, 16 random bytes as the wrapped key), and remembers (EDEK -> DEK,
+// context); Unwrap looks the EDEK up and answers EDEK_INVALID for an unknown
+// EDEK or another context, as the broker would. Calls are counted. A test can
+// make every call fail (a broker that is down), or hold GenerateDek calls
+// from the Nth on until it releases them (a slow broker). DekOf() shows the
+// DEK inside an EDEK, for checking ciphertexts with an independent decoder.
+// WatchKeys works (unless CannotWatch()): Announce() calls every watch's
+// callback at once, on the announcing thread. Safe for concurrent use.
 #ifndef KEYBROKER_TESTS_FAKES_FAKE_DEK_SOURCE_H_
 #define KEYBROKER_TESTS_FAKES_FAKE_DEK_SOURCE_H_
 
 #include <climits>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -26,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/error_reason.h"
+#include "crypto/edek.h"
 #include "crypto/random.h"
 #include "crypto/secret_bytes.h"
 #include "keybroker/sdk/dek_source.h"
@@ -48,11 +54,16 @@ class FakeDekSource : public sdk::DekSource {
     if (!failure_.ok()) return failure_;
     absl::StatusOr<crypto::SecretBytes> dek = crypto::RandomSecret(32);
     if (!dek.ok()) return dek.status();
-    std::string salt(16, '\0');
-    absl::Status filled =
-        crypto::FillRandom(absl::MakeSpan(reinterpret_cast<uint8_t*>(salt.data()), salt.size()));
+    crypto::Edek fields;
+    fields.key_name = std::string(key_alias);
+    fields.key_version = absl::StrCat(call);
+    fields.wrapped.resize(16);
+    absl::Status filled = crypto::FillRandom(
+        absl::MakeSpan(reinterpret_cast<uint8_t*>(fields.wrapped.data()), fields.wrapped.size()));
     if (!filled.ok()) return filled;
-    std::string edek = absl::StrCat("fake-edek:", key_alias, ":", call, ":", salt);
+    absl::StatusOr<std::string> encoded = crypto::EncodeEdek(fields);
+    if (!encoded.ok()) return encoded.status();
+    std::string edek = std::move(*encoded);
     wrapped_.emplace(edek, Wrapped{dek->Clone(), context});
     return sdk::DataKey{std::move(*dek), std::move(edek), absl::StrCat(call)};
   }
@@ -66,6 +77,32 @@ class FakeDekSource : public sdk::DekSource {
     if (it == wrapped_.end()) return EdekInvalid("fake: unknown EDEK");
     if (it->second.context != context) return EdekInvalid("fake: wrong encryption context");
     return it->second.dek.Clone();
+  }
+
+  std::unique_ptr<sdk::KeyWatch> WatchKeys(const std::vector<std::string>& keys,
+                                           sdk::KeyEventCallback on_event) override {
+    absl::MutexLock lock(&watch_mu_);
+    if (!can_watch_) return nullptr;
+    auto watch = std::make_unique<Watch>(this, std::move(on_event));
+    watches_.insert(watch.get());
+    return watch;
+  }
+
+  // Calls the callback of every watch now open with `event`.
+  void Announce(const sdk::KeyEvent& event) {
+    absl::MutexLock lock(&watch_mu_);
+    for (Watch* watch : watches_) watch->on_event(event);
+  }
+
+  // WatchKeys returns nullptr from now on, as an in-process source does.
+  void CannotWatch() {
+    absl::MutexLock lock(&watch_mu_);
+    can_watch_ = false;
+  }
+
+  int open_watches() const {
+    absl::MutexLock lock(&watch_mu_);
+    return static_cast<int>(watches_.size());
   }
 
   // Makes every later call fail with `status` after counting it (and after
@@ -122,6 +159,22 @@ class FakeDekSource : public sdk::DekSource {
     sdk::Context context;
   };
 
+  // Open from WatchKeys to its destruction; Announce calls it under
+  // watch_mu_, so none is called once its destructor returned.
+  struct Watch : sdk::KeyWatch {
+    Watch(FakeDekSource* source, sdk::KeyEventCallback callback)
+        : source(source), on_event(std::move(callback)) {}
+    ~Watch() override {
+      absl::MutexLock lock(&source->watch_mu_);
+      source->watches_.erase(this);
+    }
+    absl::Status status() const override { return absl::OkStatus(); }
+    bool stopped() const override { return false; }
+
+    FakeDekSource* const source;
+    const sdk::KeyEventCallback on_event;
+  };
+
   mutable absl::Mutex mu_;
   std::map<std::string, Wrapped> wrapped_ ABSL_GUARDED_BY(mu_);
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
@@ -129,6 +182,11 @@ class FakeDekSource : public sdk::DekSource {
   int held_ ABSL_GUARDED_BY(mu_) = 0;
   int generate_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int unwrap_calls_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Apart from mu_: a callback may call into the source.
+  mutable absl::Mutex watch_mu_;
+  std::set<Watch*> watches_ ABSL_GUARDED_BY(watch_mu_);
+  bool can_watch_ ABSL_GUARDED_BY(watch_mu_) = true;
 };
 
 }  // namespace keybroker::testing

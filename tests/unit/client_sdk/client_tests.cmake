@@ -7,3 +7,8 @@ endforeach()
 # The round trip through the server's ToGrpcStatus proves the inverse.
 keybroker_test(sdk_grpc_status_test SOURCES grpc_status_test.cc
   LIBS keybroker_sdk keybroker_server_lib)
+# WatchKeys against a scripted broker in the test process
+# (tests/fakes/scripted_key_broker.h, which answers errors through the
+# server's ToGrpcStatus). Not TSAN: it goes through gRPC.
+keybroker_test(sdk_key_watch_test SOURCES key_watch_test.cc LIBS keybroker_sdk keybroker_server_lib)
+keybroker_test(sdk_reconnect_backoff_test SOURCES reconnect_backoff_test.cc LIBS keybroker_sdk TSAN)

@@ -25,7 +25,7 @@ TEST(DecryptCacheTest, ReturnsWhatWasPutUntilTheTtl) {
   DecryptCache cache(10, absl::Seconds(30));
   EXPECT_EQ(cache.Get("edek", kStart), nullptr);
   auto dek = Dek('a');
-  cache.Put("edek", dek, kStart);
+  cache.Put("edek", dek, kStart, cache.drops());
   EXPECT_EQ(cache.Get("edek", kStart), dek);
   EXPECT_EQ(cache.Get("edek", kStart + absl::Seconds(29)), dek);
   EXPECT_EQ(cache.Get("edek", kStart + absl::Seconds(30)), nullptr);
@@ -38,9 +38,9 @@ TEST(DecryptCacheTest, ExpiredDeksAreDroppedAndWiped) {
   {
     auto dek = Dek('a');
     watched = dek;
-    cache.Put("old", std::move(dek), kStart);
+    cache.Put("old", std::move(dek), kStart, cache.drops());
   }
-  cache.Put("new", Dek('b'), kStart + absl::Seconds(31));
+  cache.Put("new", Dek('b'), kStart + absl::Seconds(31), cache.drops());
   EXPECT_EQ(cache.size(), 1u);
   // No other holder: the KeyedDek was destroyed, which wipes the DEK.
   EXPECT_TRUE(watched.expired());
@@ -48,9 +48,9 @@ TEST(DecryptCacheTest, ExpiredDeksAreDroppedAndWiped) {
 
 TEST(DecryptCacheTest, FullCacheDropsTheOldest) {
   DecryptCache cache(2, absl::Minutes(5));
-  cache.Put("one", Dek('1'), kStart);
-  cache.Put("two", Dek('2'), kStart + absl::Seconds(1));
-  cache.Put("three", Dek('3'), kStart + absl::Seconds(2));
+  cache.Put("one", Dek('1'), kStart, cache.drops());
+  cache.Put("two", Dek('2'), kStart + absl::Seconds(1), cache.drops());
+  cache.Put("three", Dek('3'), kStart + absl::Seconds(2), cache.drops());
   EXPECT_EQ(cache.size(), 2u);
   EXPECT_EQ(cache.Get("one", kStart + absl::Seconds(3)), nullptr);
   EXPECT_NE(cache.Get("two", kStart + absl::Seconds(3)), nullptr);
@@ -59,10 +59,10 @@ TEST(DecryptCacheTest, FullCacheDropsTheOldest) {
 
 TEST(DecryptCacheTest, AnEvictedDekInUseIsWipedWhenReleased) {
   DecryptCache cache(1, absl::Minutes(5));
-  cache.Put("one", Dek('1'), kStart);
+  cache.Put("one", Dek('1'), kStart, cache.drops());
   std::shared_ptr<const KeyedDek> in_use = cache.Get("one", kStart);
   std::weak_ptr<const KeyedDek> watched = in_use;
-  cache.Put("two", Dek('2'), kStart);
+  cache.Put("two", Dek('2'), kStart, cache.drops());
   EXPECT_EQ(cache.Get("one", kStart), nullptr);
   EXPECT_FALSE(watched.expired());  // a decryption still holds it
   in_use.reset();
@@ -72,8 +72,8 @@ TEST(DecryptCacheTest, AnEvictedDekInUseIsWipedWhenReleased) {
 TEST(DecryptCacheTest, APutForACachedEdekKeepsTheFirst) {
   DecryptCache cache(10, absl::Minutes(5));
   auto first = Dek('a');
-  cache.Put("edek", first, kStart);
-  cache.Put("edek", Dek('b'), kStart + absl::Seconds(1));
+  cache.Put("edek", first, kStart, cache.drops());
+  cache.Put("edek", Dek('b'), kStart + absl::Seconds(1), cache.drops());
   EXPECT_EQ(cache.Get("edek", kStart + absl::Seconds(2)), first);
   EXPECT_EQ(cache.size(), 1u);
 }
@@ -81,22 +81,22 @@ TEST(DecryptCacheTest, APutForACachedEdekKeepsTheFirst) {
 TEST(DecryptCacheTest, ExpiredEntryBehindALiveOneIsReplaced) {
   // Puts made with slightly different clocks can queue out of order.
   DecryptCache cache(10, absl::Seconds(30));
-  cache.Put("late", Dek('l'), kStart + absl::Seconds(5));
-  cache.Put("early", Dek('e'), kStart);
+  cache.Put("late", Dek('l'), kStart + absl::Seconds(5), cache.drops());
+  cache.Put("early", Dek('e'), kStart, cache.drops());
   const absl::Time later = kStart + absl::Seconds(31);  // "early" expired, "late" not
   EXPECT_EQ(cache.Get("early", later), nullptr);
   auto renewed = Dek('r');
-  cache.Put("early", renewed, later);
+  cache.Put("early", renewed, later, cache.drops());
   EXPECT_EQ(cache.Get("early", later), renewed);
   EXPECT_EQ(cache.size(), 2u);
 }
 
 TEST(DecryptCacheTest, ZeroEntriesOrTtlCachesNothing) {
   DecryptCache no_entries(0, absl::Minutes(5));
-  no_entries.Put("edek", Dek('a'), kStart);
+  no_entries.Put("edek", Dek('a'), kStart, no_entries.drops());
   EXPECT_EQ(no_entries.Get("edek", kStart), nullptr);
   DecryptCache no_ttl(10, absl::ZeroDuration());
-  no_ttl.Put("edek", Dek('a'), kStart);
+  no_ttl.Put("edek", Dek('a'), kStart, no_ttl.drops());
   EXPECT_EQ(no_ttl.Get("edek", kStart), nullptr);
 }
 
@@ -113,7 +113,7 @@ std::string Recent(DecryptCache& cache, absl::string_view edek, absl::Time now) 
 
 TEST(DecryptCacheTest, AHitBecomesTheThreadsRecentEntryUntilItExpires) {
   DecryptCache cache(10, absl::Seconds(30));
-  cache.Put("edek", Dek('a'), kStart);
+  cache.Put("edek", Dek('a'), kStart, cache.drops());
   EXPECT_EQ(Recent(cache, "edek", kStart), "");  // not through Get yet
   ASSERT_NE(cache.Get("edek", kStart), nullptr);
   EXPECT_EQ(Recent(cache, "edek", kStart + absl::Seconds(1)), std::string(32, 'a'));
@@ -123,7 +123,7 @@ TEST(DecryptCacheTest, AHitBecomesTheThreadsRecentEntryUntilItExpires) {
 
 TEST(DecryptCacheTest, WithRecentReturnsWhatTheCallbackReturns) {
   DecryptCache cache(10, absl::Seconds(30));
-  cache.Put("edek", Dek('a'), kStart);
+  cache.Put("edek", Dek('a'), kStart, cache.drops());
   ASSERT_NE(cache.Get("edek", kStart), nullptr);
   std::optional<absl::Status> used = cache.WithRecent(
       "edek", kStart, [](const KeyedDek&) { return absl::DataLossError("from the callback"); });
@@ -138,16 +138,57 @@ TEST(DecryptCacheTest, EvictionInvalidatesAndDropsRecentEntries) {
   {
     auto dek = Dek('a');
     watched = dek;
-    cache.Put("old", std::move(dek), kStart);
+    cache.Put("old", std::move(dek), kStart, cache.drops());
   }
   ASSERT_NE(cache.Get("old", kStart), nullptr);
   std::thread other([&] {  // another thread's recent entry too
     EXPECT_NE(cache.Get("old", kStart), nullptr);
   });
   other.join();
-  cache.Put("new", Dek('b'), kStart + absl::Seconds(1));  // evicts "old"
+  cache.Put("new", Dek('b'), kStart + absl::Seconds(1), cache.drops());  // evicts "old"
   EXPECT_TRUE(watched.expired());
   EXPECT_EQ(Recent(cache, "old", kStart + absl::Seconds(1)), "");
+}
+
+// As a key made inaccessible is dropped: its entries, with the threads'
+// recent entries of them, and nothing else.
+TEST(DecryptCacheTest, DropIfDropsTheMatchingEntriesAndRecentEntries) {
+  DecryptCache cache(10, absl::Seconds(30));
+  std::weak_ptr<const KeyedDek> watched;
+  {
+    auto dek = Dek('a');
+    watched = dek;
+    cache.Put("revoked-1", std::move(dek), kStart, cache.drops());
+  }
+  cache.Put("kept", Dek('k'), kStart, cache.drops());
+  cache.Put("revoked-2", Dek('b'), kStart, cache.drops());
+  ASSERT_NE(cache.Get("revoked-1", kStart), nullptr);  // this thread's recent entry
+  std::thread other([&] { EXPECT_NE(cache.Get("revoked-1", kStart), nullptr); });
+  other.join();
+
+  EXPECT_EQ(cache.DropIf([](absl::string_view edek) { return edek.substr(0, 7) == "revoked"; }),
+            2u);
+  EXPECT_TRUE(watched.expired());
+  EXPECT_EQ(Recent(cache, "revoked-1", kStart), "");
+  EXPECT_EQ(cache.Get("revoked-1", kStart), nullptr);
+  EXPECT_EQ(cache.Get("revoked-2", kStart), nullptr);
+  EXPECT_NE(cache.Get("kept", kStart), nullptr);
+  EXPECT_EQ(cache.size(), 1u);
+  // What remains is still evicted oldest first.
+  cache.Put("new", Dek('n'), kStart + absl::Seconds(31), cache.drops());
+  EXPECT_EQ(cache.Get("kept", kStart + absl::Seconds(31)), nullptr);
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+// A DEK unwrapped while its key was being dropped would outlive the drop.
+TEST(DecryptCacheTest, APutOfADekUnwrappedBeforeADropIsNotCached) {
+  DecryptCache cache(10, absl::Seconds(30));
+  const uint64_t before_unwrap = cache.drops();
+  cache.DropIf([](absl::string_view) { return true; });
+  cache.Put("edek", Dek('a'), kStart, before_unwrap);
+  EXPECT_EQ(cache.Get("edek", kStart), nullptr);
+  cache.Put("edek", Dek('a'), kStart, cache.drops());
+  EXPECT_NE(cache.Get("edek", kStart), nullptr);
 }
 
 }  // namespace

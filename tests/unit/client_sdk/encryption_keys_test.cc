@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/error_reason.h"
+#include "crypto/edek.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_dek_source.h"
@@ -29,7 +30,15 @@ using ::keybroker::testing::FakeSdkClock;
 using ::keybroker::testing::HasReason;
 using ::keybroker::testing::StatusIs;
 using ::testing::Each;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// The key name in an EDEK of FakeDekSource (the alias), or "" for none.
+std::string KeyNameOf(absl::string_view edek) {
+  absl::StatusOr<crypto::Edek> decoded = crypto::DecodeEdek(edek);
+  return decoded.ok() ? decoded->key_name : "";
+}
 
 EncryptorOptions Options(uint64_t max_uses, double refresh_at) {
   EncryptorOptions options;
@@ -116,8 +125,8 @@ TEST_F(EncryptionKeysTest, AliasesHaveTheirOwnDeks) {
   std::string orders = AcquireEdek("orders");
   std::string payments = AcquireEdek("payments");
   EXPECT_NE(orders, payments);
-  EXPECT_THAT(orders, HasSubstr(":orders:"));
-  EXPECT_THAT(payments, HasSubstr(":payments:"));
+  EXPECT_EQ(KeyNameOf(orders), "orders");
+  EXPECT_EQ(KeyNameOf(payments), "payments");
   EXPECT_EQ(AcquireEdek("orders"), orders);
 }
 
@@ -289,6 +298,53 @@ TEST_F(EncryptionKeysTest, DestructionWaitsForAFetchInFlight) {
   source_.Release();
   destroyer.join();
   EXPECT_TRUE(destroyed.HasBeenNotified());
+}
+
+TEST_F(EncryptionKeysTest, DroppingAnAliasMakesItsNextCallerFetch) {
+  Start(Options(100, 0.75));
+  std::string orders = AcquireEdek("orders");
+  std::string payments = AcquireEdek("payments");
+  EXPECT_THAT(
+      keys_->DropIf([](absl::string_view alias, absl::string_view) { return alias == "orders"; }),
+      ElementsAre("orders"));
+  std::string refetched = AcquireEdek("orders");
+  EXPECT_NE(refetched, orders);
+  EXPECT_EQ(AcquireEdek("payments"), payments);
+  EXPECT_EQ(source_.generate_calls(), 3);
+}
+
+// Another alias (a key URI, say) whose DEKs were made under the same key.
+TEST_F(EncryptionKeysTest, DropIfSeesTheEdeksOfEachAlias) {
+  Start(Options(100, 0.75));
+  AcquireEdek("orders");
+  AcquireEdek("payments");
+  std::vector<std::string> edek_names;
+  EXPECT_THAT(keys_->DropIf([&](absl::string_view, absl::string_view edek) {
+    edek_names.push_back(KeyNameOf(edek));
+    return KeyNameOf(edek) == "payments";
+  }),
+              ElementsAre("payments"));
+  EXPECT_THAT(edek_names, ElementsAre("orders", "payments"));
+  EXPECT_THAT(keys_->DropIf([](absl::string_view, absl::string_view) { return false; }), IsEmpty());
+}
+
+// The fetch may have got its DEK just before the key became inaccessible.
+TEST_F(EncryptionKeysTest, AFetchInFlightWhenItsAliasIsDroppedIsNotUsed) {
+  Start(Options(100, 0.75));
+  source_.HoldGenerateFrom(1);
+  std::string edek;
+  std::thread waiter([&] { edek = AcquireEdek("orders"); });
+  ASSERT_TRUE(source_.AwaitHeld(1));
+  EXPECT_THAT(keys_->DropIf([](absl::string_view alias, absl::string_view edek) {
+    return alias == "orders" && edek.empty();  // no DEK yet
+  }),
+              ElementsAre("orders"));
+  source_.Release();
+  waiter.join();
+  EXPECT_EQ(source_.generate_calls(), 2);  // the waiter fetched again
+  absl::StatusOr<crypto::Edek> decoded = crypto::DecodeEdek(edek);
+  ASSERT_OK(decoded);
+  EXPECT_EQ(decoded->key_version, "2");
 }
 
 TEST_F(EncryptionKeysTest, NoDekIsHandedOutMoreThanItsBudgetUnderContention) {

@@ -1,7 +1,8 @@
 // EncryptionLeases: per-thread blocks of DEK uses. What must hold: a DEK is
 // never used beyond its budget or age, whatever the threads; blocks are
 // reserved as documented; the next DEK is fetched ahead by age; a replaced
-// DEK is let go (and so wiped) once no thread is using it.
+// DEK is let go (and so wiped) once no thread is using it; after a Drop no
+// thread uses the alias's DEK again.
 #include "client_sdk/src/encryption_leases.h"
 
 #include <map>
@@ -170,6 +171,43 @@ TEST_F(EncryptionLeasesTest, AReplacedDekIsLetGoByIdleLeases) {
   for (int i = 0; i < 4 && edek == first_edek; ++i) edek = Use().edek;
   ASSERT_NE(edek, first_edek);
   EXPECT_TRUE(watched.expired());
+}
+
+// As the Encryptor drops a key made inaccessible: the keys, then the leases.
+// This thread's lease is in use during the drop (it renews at its next
+// record), another thread's is idle (let go at once).
+TEST_F(EncryptionLeasesTest, AfterADropNoThreadUsesTheAliasesDekAgain) {
+  Start(Budget(uint64_t{1} << 24));  // blocks of 1024 uses
+  absl::StatusOr<std::shared_ptr<const EncryptionKey>> first = keys_->Acquire("orders");
+  ASSERT_OK(first);
+  std::weak_ptr<const EncryptionKey> watched = *first;
+  const std::string first_edek = (*first)->edek;
+  first->reset();
+  const std::string payments = Use("payments").edek;
+  std::thread idle([&] { EXPECT_EQ(Use().edek, first_edek); });
+  idle.join();
+
+  ASSERT_OK(leases_->WithKey("orders", [&](const EncryptionKey& key) {
+    EXPECT_EQ(key.edek, first_edek);
+    keys_->DropIf([](absl::string_view alias, absl::string_view) { return alias == "orders"; });
+    leases_->Drop("orders");
+    return absl::OkStatus();
+  }));
+  const std::string after = Use().edek;
+  EXPECT_NE(after, first_edek);
+  EXPECT_TRUE(watched.expired());  // no lease holds it any more
+  std::string idle_after;
+  std::thread renewed([&] { idle_after = Use().edek; });
+  renewed.join();
+  EXPECT_EQ(idle_after, after);
+  EXPECT_EQ(Use("payments").edek, payments);
+  EXPECT_EQ(source_.generate_calls(), 3);
+}
+
+TEST_F(EncryptionLeasesTest, DroppingAnAliasNeverUsedDoesNothing) {
+  Start(Budget(uint64_t{1} << 24));
+  leases_->Drop("never-used");
+  EXPECT_EQ(source_.generate_calls(), 0);
 }
 
 TEST_F(EncryptionLeasesTest, AliasesHaveLeasesOfTheirOwn) {

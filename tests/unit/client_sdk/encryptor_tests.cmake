@@ -4,6 +4,12 @@ keybroker_test(decrypt_cache_test SOURCES decrypt_cache_test.cc LIBS keybroker_s
 keybroker_test(encryption_keys_test SOURCES encryption_keys_test.cc LIBS keybroker_sdk TSAN)
 keybroker_test(encryption_leases_test SOURCES encryption_leases_test.cc LIBS keybroker_sdk TSAN)
 keybroker_test(encryptor_test SOURCES encryptor_test.cc LIBS keybroker_sdk TSAN)
+# Key events: from a fake source (TSAN), and over the real Client from a
+# scripted broker in the test process (gRPC: not TSAN).
+keybroker_test(encryptor_key_events_test SOURCES encryptor_key_events_test.cc
+  LIBS keybroker_sdk TSAN)
+keybroker_test(encryptor_watch_test SOURCES encryptor_watch_test.cc
+  LIBS keybroker_sdk keybroker_server_lib)
 
 # The independent decoder: ciphertext_decoder.py (Python, Debian's
 # python3-cryptography), written from docs/ciphertext-format.md alone, reads

@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "keybroker/sdk/dek_source.h"
+#include "keybroker/sdk/key_watch.h"
 
 namespace keybroker::sdk {
 
@@ -123,6 +124,17 @@ class Client : public DekSource {
   // Describes the key. An inaccessible key is an OK answer with
   // accessible == false and `reason` set.
   absl::StatusOr<KeyDescription> DescribeKey(absl::string_view key_alias);
+
+  // See DekSource: the WatchKeys stream, read on a thread of the watch's own
+  // and reopened after errors with backoff (100 ms doubling to 10 s, with
+  // jitter) until the KeyWatch is destroyed; each reconnection brings the
+  // state of every watched key again (initial events). A broker without
+  // WatchKeys (UNIMPLEMENTED) stops the watch: KeyWatch::stopped() and
+  // status() tell. Never null. The KeyWatch may outlive this Client. An
+  // alias the caller may not describe fails the stream (PERMISSION_DENIED),
+  // which is retried like any error: authorization may change.
+  std::unique_ptr<KeyWatch> WatchKeys(const std::vector<std::string>& keys,
+                                      KeyEventCallback on_event) override;
 
  private:
   class Impl;

@@ -14,6 +14,12 @@
 // zeroed when evicted. When the broker is unreachable and the cached DEK is
 // used up, Encrypt fails with the broker's error; it never returns plaintext.
 //
+// Revocation: when its source can watch keys (Client: the WatchKeys stream;
+// EncryptorOptions::watch_keys), the Encryptor hears when the broker finds a
+// key inaccessible and drops at once that key's DEKs and the cached unwraps
+// of EDEKs made under it, so that the next Encrypt or Decrypt asks the broker
+// (and gets its refusal) whatever max_dek_age and decrypt_cache_ttl say.
+//
 // Safe for concurrent use. A warm Encrypt takes no lock and writes nothing
 // another thread writes (each thread reserves uses of the DEK in blocks and
 // has its own cipher context keyed with it); a warm Decrypt of the DEK the
@@ -41,10 +47,11 @@ struct EncryptorOptions {
   // 96-bit nonces) are capped at 2^32; 0 is INVALID_ARGUMENT.
   uint64_t max_encryptions_per_dek = uint64_t{1} << 24;
   // How long after it arrived a DEK may encrypt. This is also how long
-  // Encrypt keeps working after access to the key is removed, and how long
-  // after a rotation old-version DEKs are still used: choose it within the
-  // bounds promised to customers. (A DEK fetch per alias every few minutes
-  // costs nothing measurable.)
+  // after a rotation old-version DEKs are still used, and, unless the key
+  // watch (watch_keys) says so sooner, how long Encrypt keeps working after
+  // access to the key is removed: choose it within the bounds promised to
+  // customers. (A DEK fetch per alias every few minutes costs nothing
+  // measurable.)
   absl::Duration max_dek_age = absl::Minutes(5);
   // Fetch the next DEK in the background when this fraction of either budget
   // is used; in (0, 1]. An alias idle through the last (1 - refresh_at) of
@@ -54,8 +61,9 @@ struct EncryptorOptions {
   // (An Encrypt that has no DEK left always fetches, and waits.)
   absl::Duration background_retry_delay = absl::Seconds(1);
   // Decrypt-side cache of unwrapped DEKs; 0 entries or a zero TTL caches
-  // nothing. The TTL adds to the revocation bound: a cached DEK keeps
-  // decrypting for up to this long after access to its key is removed.
+  // nothing. Without the key watch (watch_keys), the TTL adds to the
+  // revocation bound: a cached DEK keeps decrypting for up to this long after
+  // access to its key is removed.
   size_t decrypt_cache_entries = 10000;
   // The default matches the broker's default revocation bound (30 s).
   absl::Duration decrypt_cache_ttl = absl::Seconds(30);
@@ -65,17 +73,37 @@ struct EncryptorOptions {
   // Where DEK ages and cache TTLs are measured; nullptr means
   // MonotonicClock(). Must outlive the Encryptor. For tests.
   const Clock* clock = nullptr;
+  // Subscribe to the source's key events (DekSource::WatchKeys, for every
+  // key) for as long as the Encryptor lives, and drop a key's DEKs and
+  // cached unwraps as soon as the broker finds the key inaccessible: the
+  // revocation bound is then the broker's (its access probe interval plus a
+  // request), not max_dek_age and decrypt_cache_ttl. Costs one stream to the
+  // broker and one thread per Encryptor; the records' hot paths are
+  // unchanged. Without the broker (a dropped stream, being reconnected) the
+  // TTLs bound revocation as before; on reconnection the broker's current
+  // state is applied. A source that cannot watch (an in-process one) makes
+  // this a no-op. false: no stream, TTLs only.
+  bool watch_keys = true;
 };
 
 class Encryptor {
  public:
   // `source` must outlive the Encryptor. INVALID_ARGUMENT (reason
-  // INVALID_REQUEST) for a null source or bad options. Does no I/O.
+  // INVALID_REQUEST) for a null source or bad options. Does no I/O itself;
+  // with watch_keys, the source's watch connects in the background.
   static absl::StatusOr<std::unique_ptr<Encryptor>> Create(DekSource* source,
                                                            EncryptorOptions options);
-  // Waits for background DEK fetches in flight (as long as the source's own
-  // call timeout). No Encrypt or Decrypt may be running.
+  // Stops the key watch, and waits for background DEK fetches in flight (as
+  // long as the source's own call timeout). No Encrypt or Decrypt may be
+  // running.
   ~Encryptor();
+
+  // OK when the Encryptor follows key events, or does not watch at all
+  // (watch_keys false, or a source that cannot). Otherwise the watch's
+  // KeyWatch::status(): UNIMPLEMENTED from a broker older than WatchKeys,
+  // for good (revocation then waits for the TTLs), or the error it is
+  // reconnecting after. For health checks and start-up logs.
+  absl::Status KeyWatchStatus() const;
 
   // Returns the ciphertext of `plaintext` (docs/ciphertext-format.md),
   // authenticated with `aad`, under the current DEK of `key_alias`. Waits
