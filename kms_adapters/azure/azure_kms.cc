@@ -563,7 +563,7 @@ absl::StatusOr<std::string> AzureKms::Rotate(absl::string_view key_id,
 absl::StatusOr<std::vector<KeyVersionInfo>> AzureKms::ListVersions(absl::string_view key_id,
                                                                    const CallOptions& options) {
   if (options.local_only) return WouldBlock();  // always asks the vault
-  ASSIGN_OR_RETURN(const Binding* binding, Find(key_id));
+  ASSIGN_OR_RETURN(BindingPtr binding, Find(key_id));
   ASSIGN_OR_RETURN(std::vector<KeyVersionItem> items,
                    client_->ListKeyVersions(binding->vault_key, kMaxVersionPages,
                                             options.deadline, options.cancelled));
