@@ -21,6 +21,16 @@ std::shared_ptr<const KeyedDek> Dek(char fill) {
   return std::make_shared<const KeyedDek>(SecretBytes::CopyFrom(std::string(32, fill)));
 }
 
+// Caches a DEK of `fill` bytes for `edek` and returns a weak pointer to it,
+// which expires when nothing holds the DEK any more (it is then wiped).
+std::weak_ptr<const KeyedDek> PutWatched(DecryptCache& cache, absl::string_view edek, char fill,
+                                         absl::Time now) {
+  std::shared_ptr<const KeyedDek> dek = Dek(fill);
+  std::weak_ptr<const KeyedDek> watched = dek;
+  cache.Put(edek, std::move(dek), now, cache.drops());
+  return watched;
+}
+
 TEST(DecryptCacheTest, ReturnsWhatWasPutUntilTheTtl) {
   DecryptCache cache(10, absl::Seconds(30));
   EXPECT_EQ(cache.Get("edek", kStart), nullptr);
@@ -34,12 +44,7 @@ TEST(DecryptCacheTest, ReturnsWhatWasPutUntilTheTtl) {
 
 TEST(DecryptCacheTest, ExpiredDeksAreDroppedAndWiped) {
   DecryptCache cache(10, absl::Seconds(30));
-  std::weak_ptr<const KeyedDek> watched;
-  {
-    auto dek = Dek('a');
-    watched = dek;
-    cache.Put("old", std::move(dek), kStart, cache.drops());
-  }
+  std::weak_ptr<const KeyedDek> watched = PutWatched(cache, "old", 'a', kStart);
   cache.Put("new", Dek('b'), kStart + absl::Seconds(31), cache.drops());
   EXPECT_EQ(cache.size(), 1u);
   // No other holder: the KeyedDek was destroyed, which wipes the DEK.
@@ -134,12 +139,7 @@ TEST(DecryptCacheTest, WithRecentReturnsWhatTheCallbackReturns) {
 // An evicted DEK is neither used nor kept alive by a thread's recent entry.
 TEST(DecryptCacheTest, EvictionInvalidatesAndDropsRecentEntries) {
   DecryptCache cache(1, absl::Seconds(30));
-  std::weak_ptr<const KeyedDek> watched;
-  {
-    auto dek = Dek('a');
-    watched = dek;
-    cache.Put("old", std::move(dek), kStart, cache.drops());
-  }
+  std::weak_ptr<const KeyedDek> watched = PutWatched(cache, "old", 'a', kStart);
   ASSERT_NE(cache.Get("old", kStart), nullptr);
   std::thread other([&] {  // another thread's recent entry too
     EXPECT_NE(cache.Get("old", kStart), nullptr);
@@ -154,12 +154,7 @@ TEST(DecryptCacheTest, EvictionInvalidatesAndDropsRecentEntries) {
 // recent entries of them, and nothing else.
 TEST(DecryptCacheTest, DropIfDropsTheMatchingEntriesAndRecentEntries) {
   DecryptCache cache(10, absl::Seconds(30));
-  std::weak_ptr<const KeyedDek> watched;
-  {
-    auto dek = Dek('a');
-    watched = dek;
-    cache.Put("revoked-1", std::move(dek), kStart, cache.drops());
-  }
+  std::weak_ptr<const KeyedDek> watched = PutWatched(cache, "revoked-1", 'a', kStart);
   cache.Put("kept", Dek('k'), kStart, cache.drops());
   cache.Put("revoked-2", Dek('b'), kStart, cache.drops());
   ASSERT_NE(cache.Get("revoked-1", kStart), nullptr);  // this thread's recent entry

@@ -13,32 +13,19 @@
 #include "common/error_reason.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "keybroker/sdk/client.h"
 #include "keybroker/sdk/encryptor.h"
-#include "tests/fakes/scripted_key_broker.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/unit/client_sdk/scripted_broker_test.h"
 
 namespace keybroker::sdk {
 namespace {
 
+using ::keybroker::testing::Eventually;
 using ::keybroker::testing::HasReason;
-using ::keybroker::testing::ScriptedBrokerServer;
-using ::keybroker::testing::ScriptedKeyBroker;
 using ::keybroker::testing::StatusIs;
 
-constexpr absl::Duration kPatience = absl::Seconds(20);
-
-class EncryptorWatchTest : public ::testing::Test {
+class EncryptorWatchTest : public ::keybroker::testing::ScriptedBrokerTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(server_.Start());
-    ClientOptions options;
-    options.target = server_.address();
-    absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
-    ASSERT_OK(client);
-    client_ = std::move(*client);
-  }
-
   // Starts the Encryptor and, when it watches, waits for its stream.
   void StartEncryptor(bool watch_keys = true) {
     EncryptorOptions options;
@@ -59,19 +46,15 @@ class EncryptorWatchTest : public ::testing::Test {
 
   // Encrypts until it fails (the event takes a moment to arrive); returns
   // the failure, or OK if it never came.
-  absl::Status EncryptUntilRefused(absl::string_view alias = "orders") {
-    const absl::Time deadline = absl::Now() + kPatience;
-    while (absl::Now() < deadline) {
-      absl::StatusOr<std::string> ciphertext = encryptor_->Encrypt(alias, "message", "aad");
-      if (!ciphertext.ok()) return ciphertext.status();
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return absl::OkStatus();
+  absl::Status EncryptUntilRefused() {
+    absl::Status encrypted;
+    Eventually([&] {
+      encrypted = encryptor_->Encrypt("orders", "message", "aad").status();
+      return !encrypted.ok();
+    });
+    return encrypted;
   }
 
-  ScriptedKeyBroker broker_{{{"orders", "orders-key"}, {"billing", "kv1.vault.azure.net/bill"}}};
-  ScriptedBrokerServer server_{&broker_};
-  std::unique_ptr<Client> client_;
   std::unique_ptr<Encryptor> encryptor_;
 };
 
@@ -100,12 +83,11 @@ TEST_F(EncryptorWatchTest, ARevokedKeysCachedUnwrapIsAskedForAgainAndRefused) {
   ASSERT_EQ(broker_.unwrap_calls(), 2);  // one per DEK, then cached
 
   broker_.SetAccessible("orders", false);
-  const absl::Time deadline = absl::Now() + kPatience;
-  absl::StatusOr<std::string> decrypted = encryptor_->Decrypt(ciphertext, "aad");
-  while (decrypted.ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-    decrypted = encryptor_->Decrypt(ciphertext, "aad");
-  }
+  absl::Status decrypted;
+  Eventually([&] {
+    decrypted = encryptor_->Decrypt(ciphertext, "aad").status();
+    return !decrypted.ok();
+  });
   EXPECT_THAT(decrypted, HasReason(ErrorReason::kKeyNotAccessible));
   EXPECT_EQ(broker_.unwrap_calls(), 3);
   // The other key's cached unwrap stays.
@@ -141,10 +123,7 @@ TEST_F(EncryptorWatchTest, AnOlderBrokerLeavesTheEncryptorWorkingAndSaysSo) {
   absl::StatusOr<std::unique_ptr<Encryptor>> encryptor = Encryptor::Create(client_.get(), {});
   ASSERT_OK(encryptor);
   encryptor_ = std::move(*encryptor);
-  const absl::Time deadline = absl::Now() + kPatience;
-  while (encryptor_->KeyWatchStatus().ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  Eventually([&] { return !encryptor_->KeyWatchStatus().ok(); });
   EXPECT_THAT(encryptor_->KeyWatchStatus(), StatusIs(absl::StatusCode::kUnimplemented));
   const std::string ciphertext = MustEncrypt();
   EXPECT_OK(encryptor_->Decrypt(ciphertext, "aad"));

@@ -18,31 +18,18 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keybroker/sdk/client.h"
-#include "tests/fakes/scripted_key_broker.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/unit/client_sdk/scripted_broker_test.h"
 
 namespace keybroker::sdk {
 namespace {
 
-using ::keybroker::testing::ScriptedBrokerServer;
-using ::keybroker::testing::ScriptedKeyBroker;
+using ::keybroker::testing::Eventually;
+using ::keybroker::testing::kPatience;
 using ::keybroker::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::IsEmpty;
-
-constexpr absl::Duration kPatience = absl::Seconds(20);
-
-// Polls `done` until it is true or `timeout` passes; returns its last value.
-template <typename Predicate>
-bool Eventually(Predicate done, absl::Duration timeout = kPatience) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 // The events a watch delivered, in order.
 class EventLog {
@@ -76,21 +63,7 @@ auto IsEvent(const std::string& key, bool accessible, bool initial) {
                           Field(&KeyEvent::initial, initial));
 }
 
-class KeyWatchTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(server_.Start());
-    ClientOptions options;
-    options.target = server_.address();
-    absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
-    ASSERT_OK(client);
-    client_ = std::move(*client);
-  }
-
-  ScriptedKeyBroker broker_{{{"orders", "orders-key"}, {"billing", "kv1.vault.azure.net/bill"}}};
-  ScriptedBrokerServer server_{&broker_};
-  std::unique_ptr<Client> client_;
-};
+using KeyWatchTest = ::keybroker::testing::ScriptedBrokerTest;
 
 TEST_F(KeyWatchTest, TheStateOfEveryKeyThenEachChangeArrive) {
   EventLog log;
