@@ -3,6 +3,7 @@
 list(APPEND sdk_sources
   ${CMAKE_CURRENT_LIST_DIR}/src/clock.cc
   ${CMAKE_CURRENT_LIST_DIR}/src/ciphertext_format.cc
+  ${CMAKE_CURRENT_LIST_DIR}/src/ciphertext_info.cc
   ${CMAKE_CURRENT_LIST_DIR}/src/encryption_keys.cc
   ${CMAKE_CURRENT_LIST_DIR}/src/encryption_leases.cc
   ${CMAKE_CURRENT_LIST_DIR}/src/decrypt_cache.cc

@@ -4,8 +4,11 @@
 //   fhir_store --broker ADDR --db FILE create-account ACCOUNT [--key ALIAS | --key-uri URI]
 //   fhir_store --broker ADDR --db FILE put ACCOUNT FILE.json
 //   fhir_store --broker ADDR --db FILE get ACCOUNT TYPE ID [VERSION]
+//   fhir_store --broker ADDR --db FILE rewrap-account ACCOUNT [--dry-run] [--keep-going]
 //
-// Prints JSON on success (exit 0). On failure prints the FHIR
+// Prints JSON on success (exit 0; rewrap-account exits 2 when it finished
+// but left records it could not re-seal, listed in its report, and prints a
+// progress line on stderr after each batch). On failure prints the FHIR
 // OperationOutcome on stdout and "fhir_store: HTTP <status>: <detail>" on
 // stderr, and exits 3 for 403, 4 for other 4xx, 5 for 5xx (1 when the
 // command line or input file is unusable, CLI11's codes for usage errors).
@@ -16,6 +19,7 @@
 #include "CLI/CLI.hpp"
 #include "common/status_macros.h"
 #include "examples/fhir_store/commands.h"
+#include "examples/fhir_store/rewrap_account.h"
 #include "keybroker/sdk/client.h"
 #include "keybroker/sdk/encryptor.h"
 #include "keybroker/sdk/fhir/fhir_error.h"
@@ -27,10 +31,23 @@ struct Flags {
   std::string broker, db, service_key = "default", command, account, key, file, type, id, version;
   int cache_ttl_seconds = 30;
   int timeout_seconds = 5;
+  RewrapOptions rewrap;
 };
 
+// What a command prints on success, and the exit code.
+struct Output {
+  std::string json;
+  int exit_code = 0;
+};
+
+void PrintProgress(const RewrapReport& at, bool dry_run) {
+  std::cerr << "fhir_store: rewrap-account " << at.account << ": " << at.records
+            << " records read, " << at.resealed << (dry_run ? " to re-seal, " : " re-sealed, ") << at.already_current
+            << " already under version " << at.key_version << ", " << at.failures << " failed\n";
+}
+
 // Wires the SDK, the FHIR layer and the database, then runs the command.
-absl::StatusOr<std::string> Run(const Flags& flags, const std::string& input) {
+absl::StatusOr<Output> Run(const Flags& flags, const std::string& input) {
   ASSIGN_OR_RETURN(std::unique_ptr<sdk::Client> client,
                    sdk::Client::Create(
                        {.target = flags.broker, .timeout = absl::Seconds(flags.timeout_seconds)}));
@@ -50,9 +67,23 @@ absl::StatusOr<std::string> Run(const Flags& flags, const std::string& input) {
   ASSIGN_OR_RETURN(std::unique_ptr<sdk::fhir::AccountProvisioner> provisioner,
                    sdk::fhir::AccountProvisioner::Create(client.get(), flags.service_key));
   const Store store{provisioner.get(), protector.get(), db.get()};
-  if (flags.command == "create-account") return CreateAccount(store, flags.account, flags.key);
-  if (flags.command == "put") return PutResource(store, flags.account, input);
-  return GetResource(store, flags.account, flags.type, flags.id, flags.version);
+  absl::StatusOr<std::string> json;
+  if (flags.command == "create-account") {
+    json = CreateAccount(store, flags.account, flags.key);
+  } else if (flags.command == "put") {
+    json = PutResource(store, flags.account, input);
+  } else if (flags.command == "get") {
+    json = GetResource(store, flags.account, flags.type, flags.id, flags.version);
+  } else {
+    ASSIGN_OR_RETURN(RewrapReport report,
+                     RewrapAccount(store, flags.account, flags.rewrap, [&](const RewrapReport& at) {
+                       PrintProgress(at, flags.rewrap.dry_run);
+                     }));
+    return Output{.json = report.ToJson(flags.rewrap.dry_run),
+                  .exit_code = report.failures > 0 && !flags.rewrap.dry_run ? 2 : 0};
+  }
+  if (!json.ok()) return json.status();
+  return Output{.json = *std::move(json)};
 }
 
 int ExitCodeFor(int http_status) {
@@ -94,6 +125,14 @@ int main(int argc, char** argv) {
   get->add_option("TYPE", flags.type)->required();
   get->add_option("ID", flags.id)->required();
   get->add_option("VERSION", flags.version, "meta.versionId (default: the latest)");
+  CLI::App* rewrap = app.add_subcommand(
+      "rewrap-account", "move an account's records to its key's current version (resumable)");
+  rewrap->add_option("ACCOUNT", flags.account)->required();
+  rewrap->add_flag("--dry-run", flags.rewrap.dry_run, "count what would move; change nothing");
+  rewrap->add_flag("--keep-going", flags.rewrap.keep_going,
+                   "list records that cannot be opened (tampered, retired version) and go on");
+  rewrap->add_option("--batch-size", flags.rewrap.batch_size, "records per transaction")
+      ->check(CLI::Range(1, 10000));
   CLI11_PARSE(app, argc, argv);
   flags.command = app.get_subcommands().front()->get_name();
 
@@ -107,10 +146,10 @@ int main(int argc, char** argv) {
     }
     input = contents.str();
   }
-  absl::StatusOr<std::string> out = keybroker::examples::Run(flags, input);
+  absl::StatusOr<keybroker::examples::Output> out = keybroker::examples::Run(flags, input);
   if (out.ok()) {
-    std::cout << *out << "\n";
-    return 0;
+    std::cout << out->json << "\n";
+    return out->exit_code;
   }
   keybroker::sdk::fhir::FhirError error = keybroker::sdk::fhir::FhirError::FromStatus(out.status());
   std::cout << error.OperationOutcomeJson() << "\n";

@@ -4,7 +4,9 @@
 
 #include <initializer_list>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace keybroker::examples {
 namespace {
@@ -128,6 +130,49 @@ absl::StatusOr<StoredResource> SqliteStore::GetResource(absl::string_view accoun
   out.identity = {std::string(type), std::string(id), select.Column(0)};
   out.blob = select.Column(1);
   return out;
+}
+
+absl::StatusOr<std::vector<StoredRow>> SqliteStore::RowsAfter(absl::string_view account,
+                                                              int64_t after_seq, int limit) {
+  const std::string after = absl::StrCat(after_seq), count = absl::StrCat(limit);
+  Statement select(db_,
+                   "SELECT seq, type, id, version, blob FROM resources"
+                   " WHERE account = CAST(?1 AS TEXT) AND seq > CAST(?2 AS INTEGER)"
+                   " ORDER BY seq LIMIT CAST(?3 AS INTEGER)",
+                   {account, after, count});
+  std::vector<StoredRow> rows;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    StoredRow& row = rows.emplace_back();
+    if (!absl::SimpleAtoi(select.Column(0), &row.seq)) return select.Error("reading seq");
+    row.resource.identity = {select.Column(1), select.Column(2), select.Column(3)};
+    row.resource.blob = select.Column(4);
+  }
+  if (rc != SQLITE_DONE) return select.Error("reading resources");
+  return rows;
+}
+
+absl::StatusOr<int> SqliteStore::ReplaceBlobs(const std::vector<BlobChange>& changes) {
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  int unchanged = 0;
+  for (const BlobChange& change : changes) {
+    const std::string seq = absl::StrCat(change.seq);
+    Statement update(db_,
+                     "UPDATE resources SET blob = ?1 WHERE seq = CAST(?2 AS INTEGER) AND blob = ?3",
+                     {change.new_blob, seq, change.old_blob});
+    if (update.Step() != SQLITE_DONE) {
+      absl::Status error = update.Error("replacing a blob");
+      Exec("ROLLBACK").IgnoreError();
+      return error;
+    }
+    if (sqlite3_changes(db_) == 0) ++unchanged;
+  }
+  absl::Status committed = Exec("COMMIT");
+  if (!committed.ok()) {
+    Exec("ROLLBACK").IgnoreError();
+    return committed;
+  }
+  return unchanged;
 }
 
 }  // namespace keybroker::examples

@@ -4,12 +4,15 @@
 //   resources(account, type, id, version, blob, seq)  one row per stored version;
 //                                                    blob = ResourceProtector output
 //
-// Not safe for concurrent use (one per command of a short-lived process).
+// Not safe for concurrent use (one per command of a short-lived process);
+// several processes may share the file (SQLite locks it).
 #ifndef KEYBROKER_EXAMPLES_FHIR_STORE_SQLITE_STORE_H_
 #define KEYBROKER_EXAMPLES_FHIR_STORE_SQLITE_STORE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,6 +26,12 @@ namespace keybroker::examples {
 struct StoredResource {
   sdk::fhir::ResourceIdentity identity;
   std::string blob;
+};
+
+// A stored version with its row number: rows are read in `seq` order.
+struct StoredRow {
+  int64_t seq = 0;
+  StoredResource resource;
 };
 
 class SqliteStore {
@@ -42,6 +51,19 @@ class SqliteStore {
   // stored when `version_id` is empty. NOT_FOUND when there is none.
   absl::StatusOr<StoredResource> GetResource(absl::string_view account, absl::string_view type,
                                              absl::string_view id, absl::string_view version_id);
+  // Up to `limit` stored versions of `account` with seq > `after_seq`, in
+  // seq order (oldest first): how a migration walks an account in batches.
+  absl::StatusOr<std::vector<StoredRow>> RowsAfter(absl::string_view account, int64_t after_seq,
+                                                   int limit);
+  // Replaces each row's blob with its new one, in one transaction, where the
+  // row still holds the old blob (a compare-and-set, so that two migrations
+  // of one account cannot undo each other). Returns how many rows did not
+  // hold their old blob any more and were left as they are.
+  struct BlobChange {
+    int64_t seq = 0;
+    std::string old_blob, new_blob;
+  };
+  absl::StatusOr<int> ReplaceBlobs(const std::vector<BlobChange>& changes);
 
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}

@@ -6,12 +6,15 @@
 // a customer key works; provisioning with an inaccessible key fails;
 // rotation does not interrupt; revoked access gives the 403
 // OperationOutcome; restored access loses nothing; a blob moved to another
-// resource, version or account does not decrypt.
+// resource, version or account does not decrypt; an old key version is
+// migrated off (rewrap-account) and retired with nothing lost.
 #include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
+#include <iterator>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -304,6 +307,116 @@ TEST_F(FhirStoreTest, RotationDoesNotInterruptAndOldVersionsStayReadable) {
                                                               "1")));
   EXPECT_THAT(Blob("basic", "p1", "2"), HasSubstr(std::string("service-managed\x01"
                                                               "2")));
+}
+
+// The life of a customer key version, told end to end: rotate in the vault,
+// see both versions in use, move the account to the new one with
+// rewrap-account (a dry run first; a second run changes nothing), see the
+// old version's last use stop, disable it in the vault, and read everything
+// back. A record left under the old version would now be refused.
+TEST_F(FhirStoreTest, AnOldKeyVersionIsMigratedOffThenRetiredWithNothingLost) {
+  ASSERT_NO_FATAL_FAILURE(CreateAccounts());
+  std::vector<std::string> stored = {Patient("p1", "1", "A"), Patient("p2", "1", "B"),
+                                     Patient("p3", "1", "C")};
+  for (const std::string& resource : stored) ASSERT_EQ(Put("acme", resource).exit_code, 0);
+  const std::string old_blob = Blob("acme", "p1", "1");
+
+  absl::StatusOr<Json> added =
+      emulator_->Control("add-version", {{"host", "kv1"}, {"name", "cmk-acme"}});
+  ASSERT_OK(added);
+  const std::string kid = (*added)["key"]["kid"];
+  const std::string new_version = kid.substr(kid.rfind('/') + 1);
+  WaitPastTheBound();  // the broker's metadata cache learns the new current version
+  for (const std::string& resource : {Patient("p1", "2", "D"), Patient("p2", "2", "E")}) {
+    ASSERT_EQ(Put("acme", resource).exit_code, 0);
+    stored.push_back(resource);
+  }
+  for (const std::string& resource : stored) ExpectStored("acme", resource);
+
+  auto client = sdk::Client::Create({.target = broker_->address()});
+  ASSERT_OK(client);
+  // The versions of cmk-acme the broker has seen in use: {old, new}.
+  auto used_versions = [&]() -> std::map<std::string, absl::Time> {
+    absl::StatusOr<sdk::KeyDescription> key = (*client)->DescribeKey("cmk-acme");
+    EXPECT_OK(key);
+    std::map<std::string, absl::Time> used;
+    if (!key.ok()) return used;
+    EXPECT_EQ(key->key_version, new_version);
+    for (const sdk::KeyVersionInfo& version : key->versions) {
+      if (version.last_used.has_value()) used[version.key_version] = *version.last_used;
+    }
+    return used;
+  };
+  std::map<std::string, absl::Time> in_use = used_versions();
+  ASSERT_EQ(in_use.size(), 2u) << "both versions protect data";
+  ASSERT_EQ(in_use.count(new_version), 1u);
+  const std::string old_version = in_use.begin()->first == new_version
+                                      ? std::next(in_use.begin())->first
+                                      : in_use.begin()->first;
+
+  Result dry = Store({"rewrap-account", "acme", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.out;
+  Json planned = Json::parse(dry.out);
+  EXPECT_EQ(planned["records"], 5);
+  EXPECT_EQ(planned["to_reseal"], 3);
+  EXPECT_EQ(planned["already_current"], 2);
+  EXPECT_EQ(planned["versions"], (Json{{old_version, 3}, {new_version, 2}}));
+  EXPECT_EQ(Blob("acme", "p1", "1"), old_blob) << "a dry run changes nothing";
+
+  Result rewrapped = Store({"rewrap-account", "acme", "--batch-size", "2"});
+  ASSERT_EQ(rewrapped.exit_code, 0) << rewrapped.out << ReadAll(dir_.File("fhir_store.stderr"));
+  Json report = Json::parse(rewrapped.out);
+  EXPECT_EQ(report["key"], "cmk-acme");
+  EXPECT_EQ(report["key_version"], new_version);
+  EXPECT_EQ(report["records"], 5);
+  EXPECT_EQ(report["resealed"], 3);
+  EXPECT_EQ(report["already_current"], 2);
+  EXPECT_EQ(report["failed"], 0);
+  EXPECT_EQ(report["versions"], (Json{{new_version, 5}}));
+  const std::string progress = ReadAll(dir_.File("fhir_store.stderr"));
+  for (const char* line : {"rewrap-account acme: 2 records read, 2 re-sealed",
+                           "rewrap-account acme: 4 records read, 3 re-sealed",
+                           "rewrap-account acme: 5 records read, 3 re-sealed"}) {
+    EXPECT_THAT(progress, HasSubstr(line)) << "progress after each batch of 2";
+  }
+  Result again = Store({"rewrap-account", "acme"});
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(Json::parse(again.out)["resealed"], 0) << "idempotent";
+  EXPECT_EQ(Json::parse(again.out)["already_current"], 5);
+  EXPECT_NE(Blob("acme", "p1", "1"), old_blob);
+
+  // The old version's last use stops while reads go on under the new one.
+  const absl::Time old_last_use = used_versions()[old_version];
+  absl::SleepFor(absl::Milliseconds(1500));  // last use is kept to the second
+  for (const std::string& resource : stored) ExpectStored("acme", resource);
+  in_use = used_versions();
+  EXPECT_EQ(in_use[old_version], old_last_use) << "nothing reads the old version";
+  EXPECT_GT(in_use[new_version], old_last_use);
+
+  // The customer retires the old version; every record still reads.
+  ASSERT_OK(emulator_->Control(
+      "set-attributes",
+      {{"host", "kv1"}, {"name", "cmk-acme"}, {"version", old_version}, {"enabled", false}}));
+  WaitPastTheBound();
+  for (const std::string& resource : stored) ExpectStored("acme", resource);
+  ASSERT_EQ(Put("acme", Patient("p3", "2", "F")).exit_code, 0);
+  ExpectStored("acme", Patient("p3", "2", "F"));
+
+  // Had a record been left behind, it would now be refused (403), and
+  // rewrap-account --keep-going names it instead of stopping.
+  Sql("UPDATE resources SET blob=X'" + absl::BytesToHexString(old_blob) +
+      "' WHERE account='acme' AND id='p1' AND version='1'");
+  Result refused = Store({"get", "acme", "Patient", "p1", "1"});
+  EXPECT_EQ(refused.exit_code, 3) << refused.out;
+  Result stops = Store({"rewrap-account", "acme"});
+  EXPECT_EQ(stops.exit_code, 3) << stops.out;
+  Result listed = Store({"rewrap-account", "acme", "--keep-going"});
+  EXPECT_EQ(listed.exit_code, 2) << listed.out;
+  Json left = Json::parse(listed.out);
+  EXPECT_EQ(left["failed"], 1);
+  EXPECT_EQ(left["resealed"], 0);
+  ASSERT_EQ(left["failed_records"].size(), 1u);
+  EXPECT_THAT(left["failed_records"][0].get<std::string>(), HasSubstr("Patient/p1/1"));
 }
 
 TEST_F(FhirStoreTest, RevokedAccessIs403AndRestoringItLosesNothing) {

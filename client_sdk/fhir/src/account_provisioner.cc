@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
+#include "common/status_macros.h"
 
 namespace keybroker::sdk::fhir {
 namespace {
@@ -36,9 +37,16 @@ absl::StatusOr<std::string> AccountProvisioner::CreateAccount(absl::string_view 
         "account name must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', '-'");
   }
   const std::string alias = key_alias.empty() ? service_managed_alias_ : std::string(key_alias);
-  absl::StatusOr<KeyDescription> key = client_->DescribeKey(alias);
+  RETURN_IF_ERROR(DescribeAccountKey(account, alias).status());
+  return alias;
+}
+
+absl::StatusOr<KeyDescription> AccountProvisioner::DescribeAccountKey(
+    absl::string_view account, absl::string_view key_alias) const {
+  absl::StatusOr<KeyDescription> key = client_->DescribeKey(key_alias);
   if (ReasonOf(key.status()) == ErrorReason::kKeyNotFound) {
-    return InvalidRequest(absl::StrCat("key '", alias, "' is not configured in the key broker"));
+    return InvalidRequest(
+        absl::StrCat("key '", key_alias, "' is not configured in the key broker"));
   }
   if (!key.ok())
     return Annotate(key.status(), absl::StrCat("checking the key of account ", account));
@@ -46,10 +54,10 @@ absl::StatusOr<std::string> AccountProvisioner::CreateAccount(absl::string_view 
     // DescribeKey answers OK with the reason; keep that reason for FhirError.
     std::optional<ErrorReason> reason = ParseErrorReason(key->reason);
     return MakeError(reason.value_or(ErrorReason::kKeyNotAccessible),
-                     absl::StrCat("key '", alias, "' of account ", account, " is not accessible (",
-                                  key->reason, ")"));
+                     absl::StrCat("key '", key_alias, "' of account ", account,
+                                  " is not accessible (", key->reason, ")"));
   }
-  return alias;
+  return key;
 }
 
 }  // namespace keybroker::sdk::fhir

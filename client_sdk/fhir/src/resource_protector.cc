@@ -1,5 +1,7 @@
 #include "keybroker/sdk/fhir/resource_protector.h"
 
+#include <openssl/crypto.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/status_macros.h"
@@ -52,6 +54,24 @@ absl::StatusOr<std::string> ResourceProtector::Unprotect(absl::string_view accou
         absl::StrCat("stored ", resource_type, "/", id, " does not carry its own identity"));
   }
   return json;
+}
+
+absl::StatusOr<std::string> ResourceProtector::Reseal(absl::string_view account,
+                                                      const ResourceIdentity& identity,
+                                                      absl::string_view blob) const {
+  ASSIGN_OR_RETURN(std::string json, Unprotect(account, identity.resource_type, identity.id,
+                                               identity.version_id, blob));
+  ASSIGN_OR_RETURN(std::string alias, resolver_(account));
+  absl::StatusOr<std::string> resealed =
+      encryptor_->Encrypt(alias, json, ResourceAad(account, identity));
+  // The plaintext (a patient's record) does not outlive the call in memory.
+  OPENSSL_cleanse(json.data(), json.size());
+  if (!resealed.ok()) {
+    return Annotate(resealed.status(), absl::StrCat("re-sealing ", identity.resource_type, "/",
+                                                    identity.id, " version ", identity.version_id,
+                                                    " of account ", account));
+  }
+  return resealed;
 }
 
 }  // namespace keybroker::sdk::fhir

@@ -5,8 +5,10 @@
 
 #include "absl/strings/string_view.h"
 #include "common/error_reason.h"
+#include "crypto/edek.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "keybroker/sdk/ciphertext_info.h"
 #include "tests/testing/status_matchers.h"
 
 namespace keybroker::sdk::internal {
@@ -124,6 +126,49 @@ TEST(CiphertextFormatTest, LayOutRefusesEdeksTheLengthCannotSay) {
   EXPECT_THAT(LayOutCiphertext("", 1, out), StatusIs(absl::StatusCode::kInternal));
   EXPECT_THAT(LayOutCiphertext(std::string(kMaxEdekSize + 1, 'e'), 1, out),
               StatusIs(absl::StatusCode::kInternal));
+}
+
+// InspectCiphertext (keybroker/sdk/ciphertext_info.h) reads the key out of
+// the EDEK in the header.
+std::string EncodedEdek(crypto::EdekKms kms, const std::string& name, const std::string& version) {
+  crypto::Edek edek;
+  edek.kms = kms;
+  edek.algorithm = kms == crypto::EdekKms::kAzure ? crypto::EdekAlgorithm::kRsaOaep256
+                                                  : crypto::EdekAlgorithm::kAes256Gcm;
+  edek.key_name = name;
+  edek.key_version = version;
+  edek.wrapped = std::string(256, 'w');
+  if (kms == crypto::EdekKms::kLocal) {
+    edek.iv = std::string(12, 'i');
+    edek.tag = std::string(16, 't');
+  }
+  absl::StatusOr<std::string> encoded = crypto::EncodeEdek(edek);
+  EXPECT_OK(encoded);
+  return encoded.ok() ? *encoded : "";
+}
+
+TEST(CiphertextInfoTest, NamesTheKeyAndVersionOfTheEdekInTheHeader) {
+  absl::StatusOr<CiphertextKeyInfo> local =
+      InspectCiphertext(Build(EncodedEdek(crypto::EdekKms::kLocal, "service-managed", "7"), 10));
+  ASSERT_OK(local);
+  EXPECT_EQ(local->kms, "local");
+  EXPECT_EQ(local->key_name, "service-managed");
+  EXPECT_EQ(local->key_version, "7");
+
+  const std::string hex_version = "0123456789abcdef0123456789abcdef";  // stored raw, read as hex
+  absl::StatusOr<CiphertextKeyInfo> azure = InspectCiphertext(
+      Build(EncodedEdek(crypto::EdekKms::kAzure, "kv1.vault.azure.net/cmk", hex_version), 0));
+  ASSERT_OK(azure);
+  EXPECT_EQ(azure->kms, "azure");
+  EXPECT_EQ(azure->key_name, "kv1.vault.azure.net/cmk");
+  EXPECT_EQ(azure->key_version, hex_version);
+}
+
+TEST(CiphertextInfoTest, RefusesABadCiphertextOrEdekWithEdekInvalid) {
+  EXPECT_THAT(InspectCiphertext("\x01\x00"), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_THAT(InspectCiphertext(Build("not an edek", 4)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(InspectCiphertext(Build("not an edek", 4)), HasReason(ErrorReason::kEdekInvalid));
 }
 
 }  // namespace

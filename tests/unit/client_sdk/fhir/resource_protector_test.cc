@@ -13,6 +13,7 @@
 #include "common/error_reason.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "keybroker/sdk/ciphertext_info.h"
 #include "keybroker/sdk/fhir/fhir_error.h"
 #include "tests/fakes/fake_dek_source.h"
 #include "tests/testing/status_matchers.h"
@@ -82,6 +83,37 @@ TEST_F(ResourceProtectorTest, RoundTripsUnderTheSameIdentityOnly) {
     EXPECT_EQ(ReasonOf(replayed), ErrorReason::kEdekInvalid) << account << type << id << version;
     EXPECT_EQ(FhirError::FromStatus(replayed).http_status, 500);
   }
+}
+
+TEST_F(ResourceProtectorTest, ResealMovesABlobToTheDekInUseNowUnderTheSameIdentity) {
+  auto sealed = protector_->Protect("acme", kPatient);
+  ASSERT_OK(sealed);
+  // A later process (after a rotation): a fresh Encryptor gets a new DEK,
+  // which the fake source names with the next version.
+  auto fresh = Encryptor::Create(&source_, EncryptorOptions{});
+  ASSERT_OK(fresh);
+  auto later = ResourceProtector::Create(
+      fresh->get(), [](absl::string_view) -> absl::StatusOr<std::string> { return "key-acme"; });
+  ASSERT_OK(later);
+  auto resealed = (*later)->Reseal("acme", sealed->identity, sealed->blob);
+  ASSERT_OK(resealed);
+  auto before = InspectCiphertext(sealed->blob);
+  auto after = InspectCiphertext(*resealed);
+  ASSERT_OK(before);
+  ASSERT_OK(after);
+  EXPECT_EQ(before->key_version, "1");
+  EXPECT_EQ(after->key_version, "2");
+  auto opened = (*later)->Unprotect("acme", "Patient", "p1", "1", *resealed);
+  ASSERT_OK(opened);
+  EXPECT_EQ(*opened, kPatient);
+  EXPECT_EQ(ReasonOf((*later)->Unprotect("acme", "Patient", "p1", "2", *resealed).status()),
+            ErrorReason::kEdekInvalid)
+      << "the identity is still bound";
+
+  // A blob presented under another identity is refused, not re-sealed there.
+  absl::StatusOr<std::string> moved =
+      (*later)->Reseal("acme", ResourceIdentity{"Patient", "p2", "1"}, sealed->blob);
+  EXPECT_EQ(ReasonOf(moved.status()), ErrorReason::kEdekInvalid);
 }
 
 TEST_F(ResourceProtectorTest, AadIsLabelThenFourLengthPrefixedFields) {

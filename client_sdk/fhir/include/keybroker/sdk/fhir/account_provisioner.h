@@ -41,6 +41,12 @@ class AccountProvisioner {
   absl::StatusOr<std::string> CreateAccount(absl::string_view account,
                                             absl::string_view key_alias) const;
 
+  // Describes `key_alias`, the key recorded for an existing `account`, with
+  // the same errors as CreateAccount (an inaccessible key is an error here).
+  // Its key_version is the version that new records are sealed under.
+  absl::StatusOr<KeyDescription> DescribeAccountKey(absl::string_view account,
+                                                    absl::string_view key_alias) const;
+
  private:
   AccountProvisioner(Client* client, std::string service_managed_alias)
       : client_(client), service_managed_alias_(std::move(service_managed_alias)) {}

@@ -62,6 +62,18 @@ class ResourceProtector {
                                         absl::string_view id, absl::string_view version_id,
                                         absl::string_view blob) const;
 
+  // Re-seals `blob`, stored for this account and resource version, under the
+  // DEK the Encryptor encrypts the account's key with now: opens it as
+  // Unprotect does and seals the same JSON again with the same AAD. This is
+  // how a stored record moves to a key's current version (after a rotation,
+  // so that the old version can be retired): rewrapping only the EDEK would
+  // not do, because the ciphertext's header, EDEK included, is authenticated.
+  // The Encryptor's DEKs made before a rotation serve until they age out
+  // (EncryptorOptions::max_dek_age); a fresh Encryptor uses the current
+  // version. Errors: Unprotect's, then Protect's.
+  absl::StatusOr<std::string> Reseal(absl::string_view account, const ResourceIdentity& identity,
+                                     absl::string_view blob) const;
+
  private:
   ResourceProtector(Encryptor* encryptor, KeyAliasResolver resolver)
       : encryptor_(encryptor), resolver_(std::move(resolver)) {}
