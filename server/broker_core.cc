@@ -26,7 +26,7 @@ absl::StatusOr<GeneratedDek> BrokerCore::GenerateDek(absl::string_view alias,
                    key.kms->GenerateDekMaterial(key.key_id, kDekSize, options));
   ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key.kms->Wrap(key.key_id, dek, context, options));
   ASSIGN_OR_RETURN(wrapped, Authenticated(std::move(wrapped), context));
-  RecordUse(alias, wrapped.key_version);
+  RecordUse(key, wrapped.key_version);
   return GeneratedDek{std::move(dek), std::move(wrapped.edek), std::move(wrapped.key_version)};
 }
 
@@ -41,7 +41,7 @@ absl::StatusOr<kms::WrappedKey> BrokerCore::Wrap(absl::string_view alias,
   ASSIGN_OR_RETURN(const BoundKey key, registry_->Resolve(alias));
   ASSIGN_OR_RETURN(kms::WrappedKey wrapped, key.kms->Wrap(key.key_id, plaintext, context, options));
   ASSIGN_OR_RETURN(wrapped, Authenticated(std::move(wrapped), context));
-  RecordUse(alias, wrapped.key_version);
+  RecordUse(key, wrapped.key_version);
   return wrapped;
 }
 
@@ -181,9 +181,9 @@ absl::StatusOr<std::vector<KeyVersionStatus>> BrokerCore::KeyVersions(
   return JoinKeyVersions(std::move(listed), used);
 }
 
-void BrokerCore::RecordUse(absl::string_view alias, absl::string_view version) const {
+void BrokerCore::RecordUse(const BoundKey& key, absl::string_view version) const {
   if (inventory_ != nullptr) {
-    inventory_->RecordForAlias(alias, version, absl::ToUnixSeconds(absl::Now()));
+    inventory_->RecordForKey(key, version, absl::ToUnixSeconds(absl::Now()));
   }
 }
 

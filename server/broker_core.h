@@ -128,8 +128,9 @@ class BrokerCore {
                                              const DecodedEdek& decoded,
                                              const crypto::EncryptionContext& context,
                                              const kms::CallOptions& options) const;
-  // Records a use of `version` of `alias`'s key, or of the key `edek` names.
-  void RecordUse(absl::string_view alias, absl::string_view version) const;
+  // Records a use of `version` of the key `key` resolved to, or of the key
+  // `edek` names.
+  void RecordUse(const BoundKey& key, absl::string_view version) const;
   void RecordUse(const crypto::Edek& edek, absl::string_view version) const;
 
   const KeyRegistry* registry_;

@@ -49,6 +49,13 @@ void CountKeys(const KeyRegistry& registry, BrokerMetrics& metrics) {
   metrics.SetKeysConfigured(customer, service);
 }
 
+// How many keys named at run time the key version inventory keeps: as many
+// as the Azure KMS does, none without key sources.
+size_t RuntimeKeyBound(const Config& config) {
+  if (!config.azure.has_value() || config.azure->key_sources.empty()) return 0;
+  return static_cast<size_t>(config.azure->max_runtime_keys);
+}
+
 // Says at start what the configuration exposes, so that an operator reading
 // the log knows what was asked for.
 void WarnAboutExposure(const Config& config) {
@@ -122,12 +129,14 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   std::unique_ptr<BrokerServer> server(new BrokerServer());
   server->metrics_ = std::make_unique<BrokerMetrics>(version);
   server->key_health_ = std::make_unique<KeyHealth>(server->metrics_.get());
-  server->observers_ = std::make_unique<kms::KmsObserverList>(
-      std::vector<kms::KmsObserver*>{server->metrics_.get(), server->key_health_.get()});
+  // Hears of keys named at run time from the KMS, so it is made first.
+  server->inventory_ = std::make_unique<KeyVersionInventory>(RuntimeKeyBound(config));
+  server->observers_ = std::make_unique<kms::KmsObserverList>(std::vector<kms::KmsObserver*>{
+      server->metrics_.get(), server->key_health_.get(), server->inventory_.get()});
   ASSIGN_OR_RETURN(server->registry_, BuildKeyRegistry(config, server->observers_.get()));
   server->key_health_->Track(*server->registry_);
   CountKeys(*server->registry_, *server->metrics_);
-  server->inventory_ = std::make_unique<KeyVersionInventory>(*server->registry_);
+  server->inventory_->Track(*server->registry_);
   server->inventory_gauge_ = std::make_unique<KeyVersionGauge>(server->inventory_.get());
   server->metrics_->AddCollectable(server->inventory_gauge_.get());
   server->unwrap_cache_ =

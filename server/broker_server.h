@@ -67,9 +67,9 @@ class BrokerServer {
   // Declared in dependency order: each outlives what is declared after it.
   std::unique_ptr<BrokerMetrics> metrics_;
   std::unique_ptr<KeyHealth> key_health_;
+  std::unique_ptr<KeyVersionInventory> inventory_;  // a KMS observer, so before the registry
   std::unique_ptr<kms::KmsObserverList> observers_;
   std::unique_ptr<KeyRegistry> registry_;
-  std::unique_ptr<KeyVersionInventory> inventory_;
   std::unique_ptr<KeyVersionGauge> inventory_gauge_;
   std::unique_ptr<UnwrapCache> unwrap_cache_;
   uint64_t unwrap_cache_listener_ = 0;  // KeyHealth listener: drops a revoked key's unwraps

@@ -23,11 +23,11 @@ absl::Status KeyRegistry::Bind(const std::string& alias, crypto::EdekKms kind,
                                const std::string& key_id) {
   absl::StatusOr<kms::Kms*> kms = KmsFor(kind);
   if (!kms.ok()) return kms.status();
-  if (!keys_.emplace(alias, BoundKey{alias, *kms, key_id}).second) {
+  if (!keys_.emplace(alias, BoundKey{.alias = alias, .kms = *kms, .key_id = key_id}).second) {
     return absl::InvalidArgumentError(absl::StrCat("key alias ", alias, " is bound twice"));
   }
   aliases_.push_back(alias);
-  bindings_.push_back(BoundKey{alias, *kms, key_id});
+  bindings_.push_back(BoundKey{.alias = alias, .kms = *kms, .key_id = key_id});
   return absl::OkStatus();
 }
 
@@ -46,10 +46,24 @@ bool KeyRegistry::IsKeyUri(absl::string_view key) {
   return absl::StartsWith(key, "https://");
 }
 
+namespace {
+
+std::string UriNameOf(const kms::azure::KeyId& id) {
+  return absl::StrCat(id.VaultUrl(), "/keys/", id.name);
+}
+
+}  // namespace
+
 std::string KeyRegistry::KeyUriName(absl::string_view uri) {
   absl::StatusOr<kms::azure::KeyId> id = kms::azure::ParseKeyId(uri);
   if (!id.ok()) return "";
-  return absl::StrCat(id->VaultUrl(), "/keys/", id->name);
+  return UriNameOf(*id);
+}
+
+std::string KeyRegistry::KeyUriEdekName(absl::string_view uri) {
+  absl::StatusOr<kms::azure::KeyId> id = kms::azure::ParseKeyId(uri);
+  if (!id.ok()) return "";
+  return id->EdekName();
 }
 
 absl::StatusOr<BoundKey> KeyRegistry::Resolve(absl::string_view key) const {
@@ -63,7 +77,13 @@ absl::StatusOr<BoundKey> KeyRegistry::Resolve(absl::string_view key) const {
     return KeyNotFound("key URIs need a kms.azure section with key_sources");
   }
   ASSIGN_OR_RETURN(std::string key_id, (*kms)->KeyIdForUri(key));
-  return BoundKey{.alias = KeyUriName(key), .kms = *kms, .key_id = std::move(key_id)};
+  // Parsed once more for both names (the KMS took it, so it parses).
+  absl::StatusOr<kms::azure::KeyId> id = kms::azure::ParseKeyId(key);
+  if (!id.ok()) return InvalidRequest(id.status().message());
+  return BoundKey{.alias = UriNameOf(*id),
+                  .kms = *kms,
+                  .key_id = std::move(key_id),
+                  .edek_key_name = id->EdekName()};
 }
 
 absl::StatusOr<kms::Kms*> KeyRegistry::KmsFor(crypto::EdekKms kind) const {

@@ -19,6 +19,9 @@ struct BoundKey {
   std::string alias;
   kms::Kms* kms = nullptr;  // owned by the registry
   std::string key_id;
+  // Of a key named by URI (KeyRegistry::Resolve): what its EDEKs name it
+  // (KeyUriEdekName). Empty for a configured alias.
+  std::string edek_key_name;
 };
 
 class KeyRegistry {
@@ -32,7 +35,8 @@ class KeyRegistry {
   absl::StatusOr<const BoundKey*> Find(absl::string_view alias) const;
   // What an RPC's `key` names: a configured alias, else a key URI
   // (https://{host}/keys/{name}[/{version}]) that a KMS takes at run time,
-  // whose BoundKey carries KeyUriName(key) as its alias. KEY_NOT_FOUND for an
+  // whose BoundKey carries KeyUriName(key) as its alias and
+  // KeyUriEdekName(key) as its edek_key_name. KEY_NOT_FOUND for an
   // unknown alias or a URI no key source covers (nothing is sent anywhere);
   // INVALID_REQUEST for a malformed URI.
   absl::StatusOr<BoundKey> Resolve(absl::string_view key) const;
@@ -42,6 +46,9 @@ class KeyRegistry {
   // health: https://{host}/keys/{name}, lower-cased, without a version (the
   // key, whichever version); empty when `uri` is malformed.
   static std::string KeyUriName(absl::string_view uri);
+  // What EDEKs under a key URI's key name it (crypto::Edek::key_name:
+  // {host}/{name}, lower-cased); empty when `uri` is malformed.
+  static std::string KeyUriEdekName(absl::string_view uri);
   // The KMS that reads EDEKs of `kind`; EDEK_INVALID if none is configured.
   absl::StatusOr<kms::Kms*> KmsFor(crypto::EdekKms kind) const;
 

@@ -8,7 +8,9 @@
 // and go with the inventory's bounded slots (at most
 // KeyVersionInventory::kSlotsPerKey per key); a Prometheus `max by (alias,
 // key_version)` joins the replicas. Labels are a configured alias and a KMS
-// version id (a number, or Key Vault's 32 hex characters): never a URI.
+// version id (a number, or Key Vault's 32 hex characters): never a URI. Keys
+// named at run time by URI are left out (KeyVersionInventory::Snapshot):
+// DescribeKey on the URI shows their versions' last use.
 //
 // Safe for concurrent use; the inventory must outlive it.
 #ifndef KEYBROKER_SERVER_KEY_VERSION_GAUGE_H_

@@ -21,7 +21,7 @@ uint64_t TagOf(absl::string_view version) {
 
 }  // namespace
 
-KeyVersionInventory::KeyVersionInventory(const KeyRegistry& registry) {
+void KeyVersionInventory::Track(const KeyRegistry& registry) {
   // One Key per (KMS, key id): aliases of the same key share its versions.
   absl::flat_hash_map<std::pair<const kms::Kms*, std::string>, Key*> seen;
   for (const BoundKey& bound : registry.bindings()) {
@@ -41,15 +41,106 @@ KeyVersionInventory::KeyVersionInventory(const KeyRegistry& registry) {
 void KeyVersionInventory::RecordForAlias(absl::string_view alias, absl::string_view version,
                                          int64_t now_seconds) {
   auto it = by_alias_.find(alias);
+  if (it != by_alias_.end()) {
+    Record(it->second, version, now_seconds);
+    return;
+  }
+  // A key URI (only Azure keys are named by URI): its key by EDEK name,
+  // configured (another spelling of a configured key's URI) or not.
+  if (!KeyRegistry::IsKeyUri(alias)) return;
+  std::string name = KeyRegistry::KeyUriEdekName(alias);
+  if (!name.empty()) RecordForEdek(crypto::EdekKms::kAzure, name, version, now_seconds);
+}
+
+void KeyVersionInventory::RecordForKey(const BoundKey& key, absl::string_view version,
+                                       int64_t now_seconds) {
+  if (!key.edek_key_name.empty()) {
+    // Named by URI: only Azure keys are (KeyRegistry::Resolve).
+    RecordForEdek(crypto::EdekKms::kAzure, key.edek_key_name, version, now_seconds);
+    return;
+  }
+  auto it = by_alias_.find(key.alias);
   if (it != by_alias_.end()) Record(it->second, version, now_seconds);
 }
 
 void KeyVersionInventory::RecordForEdek(crypto::EdekKms kms, absl::string_view edek_key_name,
                                         absl::string_view version, int64_t now_seconds) {
-  const size_t kind = static_cast<size_t>(kms);
-  if (kind >= by_edek_name_.size()) return;
-  auto it = by_edek_name_[kind].find(edek_key_name);
-  if (it != by_edek_name_[kind].end()) Record(it->second, version, now_seconds);
+  if (Key* key = ConfiguredByEdekName(kms, edek_key_name); key != nullptr) {
+    Record(key, version, now_seconds);
+    return;
+  }
+  if (kms == crypto::EdekKms::kAzure) RecordRuntime(edek_key_name, version, now_seconds);
+}
+
+KeyVersionInventory::Key* KeyVersionInventory::ConfiguredByEdekName(
+    crypto::EdekKms kind, absl::string_view edek_key_name) const {
+  const size_t index = static_cast<size_t>(kind);
+  if (index >= by_edek_name_.size()) return nullptr;
+  auto it = by_edek_name_[index].find(edek_key_name);
+  return it == by_edek_name_[index].end() ? nullptr : it->second;
+}
+
+void KeyVersionInventory::RecordRuntime(absl::string_view edek_key_name, absl::string_view version,
+                                        int64_t now_seconds) {
+  if (max_runtime_keys_ == 0 || edek_key_name.empty()) return;
+  {
+    absl::ReaderMutexLock lock(&runtime_mu_);
+    auto it = runtime_.find(edek_key_name);
+    if (it != runtime_.end()) {
+      Record(it->second.get(), version, now_seconds);
+      return;
+    }
+  }
+  absl::MutexLock lock(&runtime_mu_);
+  auto it = runtime_.find(edek_key_name);
+  if (it == runtime_.end()) {
+    if (runtime_.size() >= max_runtime_keys_) EvictOneLocked();
+    auto key = std::make_unique<Key>();
+    key->added = ++runtime_added_;
+    it = runtime_.emplace(std::string(edek_key_name), std::move(key)).first;
+  }
+  Record(it->second.get(), version, now_seconds);
+}
+
+void KeyVersionInventory::EvictOneLocked() {
+  // A scan, but only when a key not held yet is used past the bound (its
+  // use has just cost a KMS call).
+  auto oldest = runtime_.end();
+  std::pair<int64_t, uint64_t> oldest_use;
+  for (auto it = runtime_.begin(); it != runtime_.end(); ++it) {
+    int64_t last = 0;
+    for (const Slot& slot : it->second->slots) {
+      last = std::max(last, slot.last_used.load(std::memory_order_relaxed));
+    }
+    std::pair<int64_t, uint64_t> use{last, it->second->added};
+    if (oldest == runtime_.end() || use < oldest_use) {
+      oldest = it;
+      oldest_use = use;
+    }
+  }
+  if (oldest != runtime_.end()) runtime_.erase(oldest);
+}
+
+size_t KeyVersionInventory::runtime_keys() const {
+  absl::ReaderMutexLock lock(&runtime_mu_);
+  return runtime_.size();
+}
+
+void KeyVersionInventory::KeyAdded(absl::string_view key_id, absl::string_view edek_key_name) {
+  if (max_runtime_keys_ == 0) return;
+  absl::MutexLock lock(&runtime_mu_);
+  if (held_.try_emplace(key_id, edek_key_name).second) ++holders_[edek_key_name];
+}
+
+void KeyVersionInventory::KeyRemoved(absl::string_view key_id) {
+  absl::MutexLock lock(&runtime_mu_);
+  auto held = held_.find(key_id);
+  if (held == held_.end()) return;
+  auto holders = holders_.find(held->second);
+  held_.erase(held);
+  if (holders == holders_.end() || --holders->second > 0) return;
+  runtime_.erase(holders->first);
+  holders_.erase(holders);
 }
 
 void KeyVersionInventory::Record(Key* key, absl::string_view version, int64_t now_seconds) {
@@ -118,8 +209,17 @@ std::vector<KeyVersionInventory::VersionUse> KeyVersionInventory::UsesOfKey(cons
 std::vector<KeyVersionInventory::VersionUse> KeyVersionInventory::UsesOf(
     absl::string_view alias) const {
   auto it = by_alias_.find(alias);
-  if (it == by_alias_.end()) return {};
-  return UsesOfKey(*it->second);
+  if (it != by_alias_.end()) return UsesOfKey(*it->second);
+  if (!KeyRegistry::IsKeyUri(alias)) return {};
+  std::string name = KeyRegistry::KeyUriEdekName(alias);
+  if (name.empty()) return {};
+  if (const Key* key = ConfiguredByEdekName(crypto::EdekKms::kAzure, name); key != nullptr) {
+    return UsesOfKey(*key);
+  }
+  absl::ReaderMutexLock lock(&runtime_mu_);
+  auto runtime = runtime_.find(name);
+  if (runtime == runtime_.end()) return {};
+  return UsesOfKey(*runtime->second);
 }
 
 std::vector<KeyVersionInventory::KeyUses> KeyVersionInventory::Snapshot() const {

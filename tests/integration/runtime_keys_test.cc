@@ -3,8 +3,9 @@
 // a key created in the vault after it started, by its URI, without a
 // restart; refuses URIs on hosts no source covers without sending anything
 // there; reports a key it cannot reach as inaccessible; keeps at most
-// max_runtime_keys of them (a dropped one comes back on demand); never puts
-// a URI in a metric label; and decides authorization rules on key URIs.
+// max_runtime_keys of them (a dropped one comes back on demand); tells the
+// last use of each of their versions on DescribeKey by URI; never puts a URI
+// in a metric label; and decides authorization rules on key URIs.
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/azure_broker_config.h"
@@ -208,6 +210,53 @@ TEST_F(RuntimeKeysTest, MoreKeysThanTheBoundAllKeepWorking) {
     ASSERT_TRUE(status.ok()) << name << ": " << status.error_message();
     ExpectUnwraps(dek);
   }
+}
+
+TEST_F(RuntimeKeysTest, DescribeKeyOnTheUriTellsTheLastUseOfEachVersion) {
+  const int64_t start = absl::ToUnixSeconds(absl::Now());
+  CreateKey("kv1", "tenant-inventory");
+  const std::string uri = KeyUri("kv1", "tenant-inventory");
+  v1::GenerateDekResponse dek;
+  grpc::Status status = GenerateDek(uri, &dek);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectUnwraps(dek);
+  // The version the EDEK is under: listed by the vault, and used here.
+  auto version_of = [&](const v1::DescribeKeyResponse& described) -> const v1::KeyVersionInfo* {
+    for (const v1::KeyVersionInfo& version : described.versions()) {
+      if (version.key_version() == dek.key_version()) return &version;
+    }
+    ADD_FAILURE() << "no version " << dek.key_version() << " in " << described.DebugString();
+    return nullptr;
+  };
+  v1::DescribeKeyResponse described;
+  status = Describe(uri, &described);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::KeyVersionInfo* version = version_of(described);
+  ASSERT_NE(version, nullptr);
+  EXPECT_TRUE(version->listed());
+  ASSERT_TRUE(version->has_last_used());
+  EXPECT_GE(version->last_used().seconds(), start);
+  EXPECT_LE(version->last_used().seconds(), absl::ToUnixSeconds(absl::Now()));
+
+  // Two more keys drop it (kMaxRuntimeKeys), and its uses with it ...
+  for (const char* name : {"inventory-2", "inventory-3"}) {
+    CreateKey("kv1", name);
+    v1::GenerateDekResponse other;
+    status = GenerateDek(KeyUri("kv1", name), &other);
+    ASSERT_TRUE(status.ok()) << name << ": " << status.error_message();
+  }
+  status = Describe(uri, &described);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  version = version_of(described);
+  ASSERT_NE(version, nullptr);
+  EXPECT_FALSE(version->has_last_used()) << "dropped with the key";
+  // ... and an Unwrap of its EDEK alone is a use again.
+  ExpectUnwraps(dek);
+  status = Describe(uri, &described);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  version = version_of(described);
+  ASSERT_NE(version, nullptr);
+  EXPECT_TRUE(version->has_last_used());
 }
 
 TEST_F(RuntimeKeysTest, NoMetricLabelCarriesAUri) {

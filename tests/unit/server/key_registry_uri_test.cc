@@ -47,6 +47,7 @@ TEST_F(KeyRegistryUriTest, AnAliasResolvesToItsBinding) {
   ASSERT_OK(key);
   EXPECT_EQ(key->alias, "tenant-a");
   EXPECT_EQ(key->key_id, kKeyUrl);
+  EXPECT_EQ(key->edek_key_name, "");
   EXPECT_THAT(registry_.Resolve("tenant-b"), HasReason(ErrorReason::kKeyNotFound));
 }
 
@@ -57,6 +58,7 @@ TEST_F(KeyRegistryUriTest, AUriACoveredHostResolvesUnderItsCanonicalName) {
   EXPECT_EQ(key->alias, "https://tenants.vault.azure.net/keys/tenant-x");
   EXPECT_EQ(key->key_id, std::string("https://tenants.vault.azure.net/keys/tenant-x/") + kVersion);
   EXPECT_EQ(key->kms->kind(), crypto::EdekKms::kAzure);
+  EXPECT_EQ(key->edek_key_name, "tenants.vault.azure.net/tenant-x");
   // The configured key named by its URL is that key.
   key = registry_.Resolve(kKeyUrl);
   ASSERT_OK(key);
@@ -78,6 +80,10 @@ TEST(KeyUriNameTest, AuthorizationRulesMatchTheCanonicalUri) {
       KeyRegistry::KeyUriName(std::string("https://A.Vault.Azure.NET/keys/Tenant-1/") + kVersion),
       "https://a.vault.azure.net/keys/tenant-1");
   EXPECT_EQ(KeyRegistry::KeyUriName("https://a.vault.azure.net/nope"), "");
+  EXPECT_EQ(KeyRegistry::KeyUriEdekName(
+                std::string("https://A.Vault.Azure.NET:443/keys/Tenant-1/") + kVersion),
+            "a.vault.azure.net/tenant-1");
+  EXPECT_EQ(KeyRegistry::KeyUriEdekName("https://a.vault.azure.net/nope"), "");
   AuthorizationRuleConfig rule;
   rule.callers = {"*"};
   rule.operations = {"*"};
