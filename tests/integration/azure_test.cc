@@ -11,7 +11,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/integration/azure_broker_config.h"
+#include "tests/integration/azure_broker_suite.h"
 #include "tests/integration/broker_process.h"
 #include "tests/integration/grpc_test_client.h"
 #include "tests/integration/keyvault_emulator_process.h"
@@ -63,13 +63,10 @@ constexpr char kWorkloadClientId[] = "cccccccc-0000-0000-0000-000000000002";
 constexpr char kManagedClientId[] = "cccccccc-0000-0000-0000-000000000003";
 constexpr int kWorkloadTokenLifetime = 4;
 
-class AzureTest : public ::testing::Test {
+class AzureTest : public AzureBrokerSuite<AzureTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    auto emulator = StartEmulatorWithSecretPrincipal(dir_->path(), "s3cret value+/=");
-    ASSERT_OK(emulator);
-    emulator_ = emulator->release();
+    StartEmulator("s3cret value+/=");
     for (const Key& key : Keys()) {
       ASSERT_OK(emulator_->Control(
           "create-key",
@@ -81,23 +78,11 @@ class AzureTest : public ::testing::Test {
           {{"host", key.host}, {"name", key.name}, {"kty", key.kty}, {"size", key.size}}));
     }
     RegisterOtherIdentities();
-    WriteAll(dir_->File("keybroker.yaml"), Config(emulator_->ca_file()));
-    auto broker = BrokerProcess::Start({"--config", dir_->File("keybroker.yaml")});
-    ASSERT_OK(broker);
-    broker_ = broker->release();
-    // Tests count the emulator's requests: let the start-up key checks finish.
-    ASSERT_TRUE(broker_->WaitForLogLine("key_checks_done", absl::Seconds(60)));
-  }
-
-  static void TearDownTestSuite() {
-    delete broker_;
-    delete emulator_;
-    delete dir_;
+    StartBroker(Config(emulator_->ca_file()));
   }
 
   void SetUp() override {
-    ASSERT_NE(broker_, nullptr);
-    stub_ = NewStub(broker_->address());
+    AzureBrokerSuite::SetUp();
     ASSERT_OK(emulator_->Control("clear-faults", Json::object()));
   }
 
@@ -165,47 +150,15 @@ class AzureTest : public ::testing::Test {
     return AzureBrokerConfig(*emulator_, options);
   }
 
-  grpc::Status GenerateDek(const std::string& alias, v1::GenerateDekResponse* response,
-                           const std::string& tenant = "acme") {
-    v1::GenerateDekRequest request;
-    request.set_key(alias);
-    (*request.mutable_context())["tenant"] = tenant;
-    grpc::Status status = stub_->GenerateDek(Ctx().get(), request, response);
-    if (!status.ok()) std::cerr << "GenerateDek(" << alias << "): " << status.error_message() << "\n";
-    return status;
-  }
-
-  grpc::Status Unwrap(const std::string& edek, std::string* plaintext,
-                      const std::string& tenant = "acme") {
-    v1::UnwrapRequest request;
-    request.set_edek(edek);
-    (*request.mutable_context())["tenant"] = tenant;
-    v1::UnwrapResponse response;
-    grpc::Status status = stub_->Unwrap(Ctx().get(), request, &response);
-    *plaintext = response.plaintext();
-    return status;
-  }
-
   v1::DescribeKeyResponse Describe(const std::string& alias, grpc::Status* status = nullptr) {
-    v1::DescribeKeyRequest request;
-    request.set_key(alias);
     v1::DescribeKeyResponse response;
-    grpc::Status s = stub_->DescribeKey(Ctx().get(), request, &response);
+    grpc::Status s = DescribeKey(alias, &response);
     if (status != nullptr) *status = s;
     return response;
   }
 
   static void WaitPastTheBound() { absl::SleepFor(absl::Seconds(kTtlSeconds) + absl::Milliseconds(300)); }
-
-  static TempDir* dir_;
-  static KeyVaultEmulator* emulator_;
-  static BrokerProcess* broker_;
-  std::unique_ptr<v1::KeyBroker::Stub> stub_;
 };
-
-TempDir* AzureTest::dir_ = nullptr;
-KeyVaultEmulator* AzureTest::emulator_ = nullptr;
-BrokerProcess* AzureTest::broker_ = nullptr;
 
 TEST_F(AzureTest, EveryRpcWithEveryKeyKind) {
   for (const Key& key : Keys()) {

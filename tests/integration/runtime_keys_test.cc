@@ -16,7 +16,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/integration/azure_broker_config.h"
+#include "tests/integration/azure_broker_suite.h"
 #include "tests/integration/broker_process.h"
 #include "tests/integration/grpc_test_client.h"
 #include "tests/integration/http_get.h"
@@ -34,23 +34,16 @@ using Json = nlohmann::json;
 
 constexpr int kMaxRuntimeKeys = 2;
 
-class RuntimeKeysTest : public ::testing::Test {
+class RuntimeKeysTest : public AzureBrokerSuite<RuntimeKeysTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    auto emulator = StartEmulatorWithSecretPrincipal(dir_->path(), "runtime-secret");
-    ASSERT_OK(emulator);
-    emulator_ = emulator->release();
-    auto broker = StartBroker("keybroker.yaml", "metrics_listen: 127.0.0.1:0\n");
-    ASSERT_OK(broker);
-    broker_ = broker->release();
-    ASSERT_TRUE(broker_->WaitForLogLine("metrics_listening", absl::Seconds(60)));
+    StartEmulator("runtime-secret");
+    StartBroker(RuntimeKeysConfig("metrics_listen: 127.0.0.1:0\n"), "metrics_listening");
   }
 
   // A broker whose only key source is kv1: hsm1 is a vault the identity
   // could reach, but no source names it. `more_settings` are top-level lines.
-  static absl::StatusOr<std::unique_ptr<BrokerProcess>> StartBroker(
-      const std::string& file, const std::string& more_settings) {
+  static std::string RuntimeKeysConfig(const std::string& more_settings) {
     AzureBrokerConfigOptions options;
     options.kv_ca_file = emulator_->ca_file();
     options.secrets_dir = dir_->path();
@@ -58,20 +51,12 @@ class RuntimeKeysTest : public ::testing::Test {
     options.more_azure =
         absl::StrCat("    key_sources:\n      - vaults: [\"", Host("kv1"),
                      "\"]\n        identity: app\n    max_runtime_keys: ", kMaxRuntimeKeys, "\n");
-    WriteAll(dir_->File(file), AzureBrokerConfig(*emulator_, options));
-    return BrokerProcess::Start({"--config", dir_->File(file)});
-  }
-
-  static void TearDownTestSuite() {
-    delete broker_;
-    delete emulator_;
-    delete dir_;
+    return AzureBrokerConfig(*emulator_, options);
   }
 
   void SetUp() override {
-    ASSERT_NE(broker_, nullptr);
+    AzureBrokerSuite::SetUp();
     ASSERT_OK(emulator_->Control("grant", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
-    stub_ = NewStub(broker_->address());
   }
 
   // "127.0.0.1:PORT" of the emulator's `name`.
@@ -87,24 +72,13 @@ class RuntimeKeysTest : public ::testing::Test {
                                  {{"host", host}, {"name", name}, {"kty", "RSA"}, {"size", 2048}}));
   }
 
-  grpc::Status Describe(const std::string& key, v1::DescribeKeyResponse* response) {
-    v1::DescribeKeyRequest request;
-    request.set_key(key);
-    return stub_->DescribeKey(Ctx(std::chrono::seconds(30)).get(), request, response);
-  }
-  grpc::Status GenerateDek(const std::string& key, v1::GenerateDekResponse* response) {
-    v1::GenerateDekRequest request;
-    request.set_key(key);
-    (*request.mutable_context())["tenant"] = "acme";
-    return stub_->GenerateDek(Ctx(std::chrono::seconds(30)).get(), request, response);
-  }
   // Unwraps `dek`'s EDEK and checks it gives back its plaintext.
   void ExpectUnwraps(const v1::GenerateDekResponse& dek) {
     v1::UnwrapRequest request;
     request.set_edek(dek.edek());
     (*request.mutable_context())["tenant"] = "acme";
     v1::UnwrapResponse response;
-    grpc::Status status = stub_->Unwrap(Ctx(std::chrono::seconds(30)).get(), request, &response);
+    grpc::Status status = stub_->Unwrap(Ctx(kRpcDeadline).get(), request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(response.plaintext(), dek.plaintext());
     EXPECT_EQ(response.key_version(), dek.key_version());
@@ -118,21 +92,12 @@ class RuntimeKeysTest : public ::testing::Test {
     for (const EmulatorResponse& response : *responses) count += response.host == host ? 1 : 0;
     return count;
   }
-
-  static TempDir* dir_;
-  static KeyVaultEmulator* emulator_;
-  static BrokerProcess* broker_;
-  std::unique_ptr<v1::KeyBroker::Stub> stub_;
 };
-
-TempDir* RuntimeKeysTest::dir_ = nullptr;
-KeyVaultEmulator* RuntimeKeysTest::emulator_ = nullptr;
-BrokerProcess* RuntimeKeysTest::broker_ = nullptr;
 
 TEST_F(RuntimeKeysTest, AKeyCreatedAfterStartIsDescribedByItsUri) {
   CreateKey("kv1", "tenant-a");
   v1::DescribeKeyResponse response;
-  grpc::Status status = Describe(KeyUri("kv1", "tenant-a"), &response);
+  grpc::Status status = DescribeKey(KeyUri("kv1", "tenant-a"), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(response.accessible()) << response.reason();
   EXPECT_EQ(response.kms(), "azure_key_vault");
@@ -161,7 +126,7 @@ TEST_F(RuntimeKeysTest, AUriOnAHostNoSourceCoversIsKeyNotFoundAndSendsNothing) {
   CreateKey("hsm1", "elsewhere");
   const size_t before = ResponsesOf("hsm1");
   v1::DescribeKeyResponse described;
-  grpc::Status status = Describe(KeyUri("hsm1", "elsewhere"), &described);
+  grpc::Status status = DescribeKey(KeyUri("hsm1", "elsewhere"), &described);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
   EXPECT_EQ(GrpcReasonOf(status), "KEY_NOT_FOUND");
   v1::GenerateDekResponse dek;
@@ -182,13 +147,13 @@ TEST_F(RuntimeKeysTest, AKeyTheIdentityCannotReachIsDescribedInaccessible) {
   CreateKey("kv1", "tenant-revoked");
   ASSERT_OK(emulator_->Control("revoke", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
   v1::DescribeKeyResponse response;
-  grpc::Status status = Describe(KeyUri("kv1", "tenant-revoked"), &response);
+  grpc::Status status = DescribeKey(KeyUri("kv1", "tenant-revoked"), &response);
   ASSERT_OK(emulator_->Control("grant", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(response.accessible());
   EXPECT_EQ(response.reason(), "KEY_NOT_ACCESSIBLE");
   // Access given back: accessible at once (DescribeKey asks the vault).
-  status = Describe(KeyUri("kv1", "tenant-revoked"), &response);
+  status = DescribeKey(KeyUri("kv1", "tenant-revoked"), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(response.accessible()) << response.reason();
 }
@@ -229,7 +194,7 @@ TEST_F(RuntimeKeysTest, DescribeKeyOnTheUriTellsTheLastUseOfEachVersion) {
     return nullptr;
   };
   v1::DescribeKeyResponse described;
-  status = Describe(uri, &described);
+  status = DescribeKey(uri, &described);
   ASSERT_TRUE(status.ok()) << status.error_message();
   const v1::KeyVersionInfo* version = version_of(described);
   ASSERT_NE(version, nullptr);
@@ -245,14 +210,14 @@ TEST_F(RuntimeKeysTest, DescribeKeyOnTheUriTellsTheLastUseOfEachVersion) {
     status = GenerateDek(KeyUri("kv1", name), &other);
     ASSERT_TRUE(status.ok()) << name << ": " << status.error_message();
   }
-  status = Describe(uri, &described);
+  status = DescribeKey(uri, &described);
   ASSERT_TRUE(status.ok()) << status.error_message();
   version = version_of(described);
   ASSERT_NE(version, nullptr);
   EXPECT_FALSE(version->has_last_used()) << "dropped with the key";
   // ... and an Unwrap of its EDEK alone is a use again.
   ExpectUnwraps(dek);
-  status = Describe(uri, &described);
+  status = DescribeKey(uri, &described);
   ASSERT_TRUE(status.ok()) << status.error_message();
   version = version_of(described);
   ASSERT_NE(version, nullptr);
@@ -294,10 +259,11 @@ TEST_F(RuntimeKeysTest, AuthorizationRulesMatchKeyUrisForKeysAndEdeks) {
   v1::GenerateDekResponse other;
   ASSERT_TRUE(GenerateDek(KeyUri("kv1", "other-auth"), &other).ok());
 
-  auto ruled = StartBroker("ruled.yaml",
-                           "authorization:\n  rules:\n    - callers: [\"*\"]\n"
-                           "      operations: [GenerateDek, Unwrap, DescribeKey]\n"
-                           "      keys: [\"https://127.0.0.1:*/keys/tenant-*\"]\n");
+  WriteAll(dir_->File("ruled.yaml"),
+           RuntimeKeysConfig("authorization:\n  rules:\n    - callers: [\"*\"]\n"
+                             "      operations: [GenerateDek, Unwrap, DescribeKey]\n"
+                             "      keys: [\"https://127.0.0.1:*/keys/tenant-*\"]\n"));
+  auto ruled = BrokerProcess::Start({"--config", dir_->File("ruled.yaml")});
   ASSERT_OK(ruled);
   stub_ = NewStub((*ruled)->address());
   v1::GenerateDekResponse dek;
@@ -316,7 +282,7 @@ TEST_F(RuntimeKeysTest, AuthorizationRulesMatchKeyUrisForKeysAndEdeks) {
   request.set_edek(other.edek());
   (*request.mutable_context())["tenant"] = "acme";
   v1::UnwrapResponse response;
-  status = stub_->Unwrap(Ctx(std::chrono::seconds(30)).get(), request, &response);
+  status = stub_->Unwrap(Ctx(kRpcDeadline).get(), request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
   EXPECT_EQ(GrpcReasonOf(status), "CALLER_NOT_AUTHORIZED");
 }
