@@ -39,10 +39,12 @@ class KmsObserver {
 
   // A remote KMS answered a request on one configured key: `key_id` as
   // configured (the Kms key_id), `version` the version the request named (""
-  // for the latest), `result` its outcome, carrying the KMS's request id
-  // (KmsRequestIdOf) when it failed. The server tracks from these which
-  // customer keys are accessible.
-  virtual void KeyRequestDone(absl::string_view key_id, absl::string_view version,
+  // for the latest), `current` whether that is the key's current version
+  // (the latest, or the one version of a key pinned to it: the version wraps
+  // use and the access probe asks about), `result` its outcome, carrying the
+  // KMS's request id (KmsRequestIdOf) when it failed. The server tracks from
+  // these which customer keys are accessible.
+  virtual void KeyRequestDone(absl::string_view key_id, absl::string_view version, bool current,
                               const absl::Status& result) {}
 
   // A key added after start (a customer key named at run time by its URI),
@@ -71,9 +73,9 @@ class KmsObserverList final : public KmsObserver {
   void TokenRefreshDone(const absl::Status& result) override {
     for (KmsObserver* o : observers_) o->TokenRefreshDone(result);
   }
-  void KeyRequestDone(absl::string_view key_id, absl::string_view version,
+  void KeyRequestDone(absl::string_view key_id, absl::string_view version, bool current,
                       const absl::Status& result) override {
-    for (KmsObserver* o : observers_) o->KeyRequestDone(key_id, version, result);
+    for (KmsObserver* o : observers_) o->KeyRequestDone(key_id, version, current, result);
   }
   void KeyAdded(absl::string_view key_id, absl::string_view edek_key_name) override {
     for (KmsObserver* o : observers_) o->KeyAdded(key_id, edek_key_name);

@@ -8,6 +8,8 @@
 namespace keybroker::server {
 namespace {
 
+// The methods rules name. Not WatchKeys: it is decided as DescribeKey for
+// each key watched (server/key_broker_service_watch.cc).
 constexpr RpcMethod kAllMethods[] = {RpcMethod::kGenerateDek, RpcMethod::kWrap,
                                      RpcMethod::kUnwrap,      RpcMethod::kRotate,
                                      RpcMethod::kRewrap,      RpcMethod::kDescribeKey};

@@ -20,6 +20,7 @@
 #include "grpcpp/impl/server_builder_option.h"
 #include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/server_builder.h"
+#include "server/grpc_keepalive.h"
 #include "server/registry_factory.h"
 #include "server/server_credentials.h"
 #include "server/startup_checks.h"
@@ -192,6 +193,9 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   int port = 0;
   builder.AddListeningPort(config.listen, credentials, &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));
+  // Keepalive for WatchKeys streams: the SDK's pings accepted, dead watchers
+  // dropped (grpc_keepalive.h).
+  SetKeepalive(builder);
   builder.RegisterService(server->service_.get());
   const bool unix_socket = absl::StartsWith(config.listen, "unix:");
   // No window in which the socket is open to all: created without group or

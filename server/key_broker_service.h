@@ -21,11 +21,20 @@
 // Every RPC is counted and timed (server/metrics.h) and, when auditing is on,
 // leaves one `audit` log line: caller, method, alias, version, outcome,
 // reason, cause and latency, and with a policy the decision and the policy's
-// generation; never key material or EDEK bytes.
+// generation; never key material or EDEK bytes. A WatchKeys stream is
+// counted when it ends (not timed), and leaves two lines: one when it opens
+// (or is refused) with the keys watched, one when it ends with how long it
+// lasted, the events it sent and why it ended.
 //
 // Safe for concurrent use.
 #ifndef KEYBROKER_SERVER_KEY_BROKER_SERVICE_H_
 #define KEYBROKER_SERVER_KEY_BROKER_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "keybroker/v1/key_broker.grpc.pb.h"
 #include "server/blocking_executor.h"
@@ -81,9 +90,25 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
                                                     const v1::WatchKeysRequest* request) override;
 
  private:
+  // What WatchKeys's audit lines say of a stream.
+  struct WatchFacts {
+    uint64_t id = 0;  // numbers this broker's watches: pairs a stream's two lines
+    std::string caller;  // when audited or authorized
+    std::string peer;    // when audited
+    // The aliases watched; when refused, those the request named.
+    std::vector<std::string> keys;
+    bool every_key = false;  // the request named none
+    // The policy that decided the call (null: none in force).
+    std::shared_ptr<const AuthorizationPolicy> policy;
+    bool allowed = true;
+  };
   // The keys a WatchKeys request names, each checked and authorized.
-  absl::StatusOr<std::vector<WatchedKey>> WatchedKeys(grpc::CallbackServerContext& context,
-                                                      const v1::WatchKeysRequest& request) const;
+  absl::StatusOr<std::vector<WatchedKey>> WatchedKeys(const v1::WatchKeysRequest& request,
+                                                      WatchFacts& facts) const;
+  // A watch's audit line: when it opens (or is refused, `ended` null) and
+  // when it ends.
+  void AuditWatch(const WatchFacts& facts, const absl::Status& status,
+                  const WatchSummary* ended, absl::Duration duration) const;
   // What an audit line says of a call besides its outcome; views into the
   // call's request and response, read before the call finishes.
   struct CallFacts {
@@ -125,6 +150,7 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
 
   const BrokerCore* core_;
   const Options options_;
+  std::atomic<uint64_t> watches_opened_{0};
   WipingMessageAllocator<v1::GenerateDekRequest, v1::GenerateDekResponse> generate_dek_messages_;
   WipingMessageAllocator<v1::WrapRequest, v1::WrapResponse> wrap_messages_;
   WipingMessageAllocator<v1::UnwrapRequest, v1::UnwrapResponse> unwrap_messages_;

@@ -1,30 +1,58 @@
-// KeyBrokerService::WatchKeys: which keys a stream may watch; the stream
-// itself is server/key_watch.h.
+// KeyBrokerService::WatchKeys: which keys a stream may watch, and its audit
+// lines and metrics; the stream itself is server/key_watch.h.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/error_reason.h"
 #include "common/log.h"
 #include "common/monotonic_time.h"
 #include "common/status_macros.h"
 #include "server/caller_identity.h"
+#include "server/error_cause.h"
 #include "server/grpc_status.h"
 #include "server/key_broker_service.h"
 
 namespace keybroker::server {
+namespace {
+
+// An audit line names at most this many of the keys watched (key_count says
+// how many there are); each is cut as log::Capped cuts it.
+constexpr size_t kAuditedKeys = 32;
+
+absl::Status ToAbslStatus(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+// Who caused a stream's end. Not CauseOf(status): no end of a watch is the
+// service's fault, and none but a shutdown's has a code CauseOf gives the
+// client. A client that cancels, goes away or reads too slowly ended it; a
+// broker shutting down ends every stream (the client reconnects, to another
+// replica), which is a failure of nobody's.
+ErrorCause CauseOfEnd(WatchEnd end) {
+  switch (end) {
+    case WatchEnd::kCancelled:
+    case WatchEnd::kSlowClient:
+      return ErrorCause::kClient;
+    case WatchEnd::kShutdown:
+      return ErrorCause::kNone;
+  }
+  return ErrorCause::kClient;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<WatchedKey>> KeyBrokerService::WatchedKeys(
-    grpc::CallbackServerContext& context, const v1::WatchKeysRequest& request) const {
+    const v1::WatchKeysRequest& request, WatchFacts& facts) const {
+  facts.keys.assign(request.keys().begin(), request.keys().end());
+  facts.every_key = facts.keys.empty();
   if (static_cast<size_t>(request.keys_size()) > kMaxWatchedKeys) {
     return InvalidRequest(absl::StrCat("WatchKeys names ", request.keys_size(),
                                        " keys; at most ", kMaxWatchedKeys));
   }
   const KeyRegistry& registry = core_->registry();
-  std::vector<std::string> aliases(request.keys().begin(), request.keys().end());
-  const bool every_key = aliases.empty();
-  if (every_key) aliases = registry.aliases();
-  std::shared_ptr<const AuthorizationPolicy> policy =
-      options_.authorizer != nullptr ? options_.authorizer->Current() : nullptr;
-  std::string caller;
-  if (policy != nullptr) caller = CallerIdentity(context.auth_context().get(), context.peer());
+  const std::vector<std::string> aliases = facts.every_key ? registry.aliases() : facts.keys;
+  const AuthorizationPolicy* policy = facts.policy.get();
   auto no_context = [](const std::string&) -> const std::string* { return nullptr; };
   std::vector<WatchedKey> keys;
   for (const std::string& alias : aliases) {
@@ -36,14 +64,16 @@ absl::StatusOr<std::vector<WatchedKey>> KeyBrokerService::WatchedKeys(
       const std::string decided =
           KeyRegistry::IsKeyUri(alias) ? KeyRegistry::KeyUriName(alias) : alias;
       AccessDecision decision = policy->Decide(
-          AccessRequest{caller, RpcMethod::kDescribeKey, decided}, no_context, MonotonicNow());
+          AccessRequest{facts.caller, RpcMethod::kDescribeKey, decided}, no_context,
+          MonotonicNow());
       if (decision.outcome != AccessDecision::Outcome::kAllow) {
-        if (every_key) continue;  // watching all: the keys the caller may describe
+        if (facts.every_key) continue;  // watching all: the keys the caller may describe
+        facts.allowed = false;
         if (options_.metrics != nullptr) {
-          options_.metrics->AuthorizationDenied(RpcMethod::kDescribeKey);
+          options_.metrics->AuthorizationDenied(RpcMethod::kWatchKeys);
         }
         return MakeError(ErrorReason::kCallerNotAuthorized,
-                         absl::StrCat("caller '", log::Capped(caller),
+                         absl::StrCat("caller '", log::Capped(facts.caller),
                                       "' is not authorized to watch key '", log::Capped(alias),
                                       "' (WatchKeys is authorized as DescribeKey)"));
       }
@@ -57,18 +87,72 @@ absl::StatusOr<std::vector<WatchedKey>> KeyBrokerService::WatchedKeys(
     key.customer_managed = bound.kms->kind() != crypto::EdekKms::kLocal;
     keys.push_back(std::move(key));
   }
+  if (facts.every_key) {
+    facts.keys.clear();
+    for (const WatchedKey& key : keys) facts.keys.push_back(key.alias);
+  }
   return keys;
+}
+
+void KeyBrokerService::AuditWatch(const WatchFacts& facts, const absl::Status& status,
+                                  const WatchSummary* ended, absl::Duration duration) const {
+  log::Fields fields = log::Fields::object();
+  fields["caller"] = log::Capped(facts.caller);
+  fields["peer"] = facts.peer;
+  fields["method"] = std::string(RpcMethodName(RpcMethod::kWatchKeys));
+  fields["stream"] = ended == nullptr ? "open" : "end";
+  fields["watch_id"] = facts.id;
+  log::Fields keys = log::Fields::array();
+  for (size_t i = 0; i < std::min(facts.keys.size(), kAuditedKeys); ++i) {
+    keys.push_back(log::Capped(facts.keys[i]));
+  }
+  fields["keys"] = std::move(keys);
+  fields["key_count"] = facts.keys.size();
+  fields["every_key"] = facts.every_key;
+  if (ended != nullptr) {
+    fields["duration_ms"] = absl::ToInt64Milliseconds(duration);
+    fields["events_sent"] = ended->events_sent;
+    fields["ended"] = std::string(WatchEndName(ended->end));
+  }
+  fields["outcome"] = absl::StatusCodeToString(status.code());
+  std::optional<ErrorReason> reason = ReasonOf(status);
+  fields["reason"] = reason.has_value() ? std::string(ErrorReasonName(*reason)) : "";
+  fields["cause"] =
+      std::string(ErrorCauseName(ended == nullptr ? CauseOf(status) : CauseOfEnd(ended->end)));
+  if (ended == nullptr && facts.policy != nullptr) {
+    fields["decision"] = facts.allowed ? "allow" : "deny";
+    fields["policy_generation"] = facts.policy->generation();
+  }
+  // Our error messages name keys and causes, never key material.
+  if (!status.ok() && !status.message().empty()) fields["error"] = log::Capped(status.message());
+  log::Info("audit", std::move(fields));
 }
 
 grpc::ServerWriteReactor<v1::KeyEvent>* KeyBrokerService::WatchKeys(
     grpc::CallbackServerContext* context, const v1::WatchKeysRequest* request) {
+  const absl::Time started = absl::Now();
+  if (options_.metrics != nullptr) options_.metrics->RpcStarted(RpcMethod::kWatchKeys);
+  WatchFacts facts;
+  facts.id = watches_opened_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (options_.authorizer != nullptr) facts.policy = options_.authorizer->Current();
+  if (options_.audit || facts.policy != nullptr) {
+    facts.peer = context->peer();
+    facts.caller = CallerIdentity(context->auth_context().get(), facts.peer);
+  }
   absl::StatusOr<std::vector<WatchedKey>> keys;
   if (options_.watches == nullptr) {
     keys = absl::UnimplementedError("this broker does not serve WatchKeys");
   } else {
-    keys = WatchedKeys(*context, *request);
+    keys = WatchedKeys(*request, facts);
+  }
+  if (options_.audit) {
+    AuditWatch(facts, keys.status(), /*ended=*/nullptr, absl::ZeroDuration());
   }
   if (!keys.ok()) {
+    if (options_.metrics != nullptr) {
+      options_.metrics->StreamFinished(RpcMethod::kWatchKeys, keys.status(),
+                                       CauseOf(keys.status()));
+    }
     // A stream that fails at once: a reactor that only finishes.
     class Refused final : public grpc::ServerWriteReactor<v1::KeyEvent> {
      public:
@@ -77,7 +161,16 @@ grpc::ServerWriteReactor<v1::KeyEvent>* KeyBrokerService::WatchKeys(
     };
     return new Refused(ToGrpcStatus(keys.status()));
   }
-  return options_.watches->Open(*std::move(keys));
+  // Called when gRPC is done with the stream: the service outlives it (the
+  // server stops, waiting for its streams, before the service goes).
+  WatchEndCallback on_end = [this, facts = std::move(facts), started](const WatchSummary& ended) {
+    const absl::Status status = ToAbslStatus(ended.status);
+    if (options_.metrics != nullptr) {
+      options_.metrics->StreamFinished(RpcMethod::kWatchKeys, status, CauseOfEnd(ended.end));
+    }
+    if (options_.audit) AuditWatch(facts, status, &ended, absl::Now() - started);
+  };
+  return options_.watches->Open(*std::move(keys), std::move(on_end));
 }
 
 }  // namespace keybroker::server

@@ -43,18 +43,21 @@ void KeyHealth::Track(const KeyRegistry& registry) {
 }
 
 void KeyHealth::KeyRequestDone(absl::string_view key_id, absl::string_view version,
-                               const absl::Status& result) {
+                               bool current, const absl::Status& result) {
   std::optional<ErrorReason> reason = KeyStateReason(result);
   if (!result.ok() && !reason.has_value()) return;  // says nothing about the key
   // A version the vault does not know says nothing about the key either:
   // anyone can put a made-up version in an EDEK. A deleted key is told by a
-  // request for its current version (no version named), which every wrap's
-  // metadata refresh and the start-up checks make.
-  if (reason == ErrorReason::kKeyNotFound && !version.empty()) return;
+  // request for its current version (the latest, or the version the key is
+  // pinned to), which every wrap's metadata refresh, the access probe and
+  // the start-up checks make.
+  if (reason == ErrorReason::kKeyNotFound && !current) return;
   // Nor does a disabled old version: a customer retiring a version disables
   // it while the key serves on. A disabled current version is seen by the
-  // requests for the current version (wraps' refreshes, the access probe).
-  if (reason == ErrorReason::kKeyDisabled && !version.empty()) return;
+  // requests for the current version (wraps' refreshes, the access probe);
+  // for a pinned key that is the pinned version, so disabling it marks the
+  // key.
+  if (reason == ErrorReason::kKeyDisabled && !current) return;
   absl::MutexLock lock(&mu_);
   auto it = keys_.find(key_id);
   if (it == keys_.end()) return;

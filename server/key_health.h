@@ -62,7 +62,7 @@ class KeyHealth final : public kms::KmsObserver {
   // service-managed and never tracked.
   void Track(const KeyRegistry& registry);
 
-  void KeyRequestDone(absl::string_view key_id, absl::string_view version,
+  void KeyRequestDone(absl::string_view key_id, absl::string_view version, bool current,
                       const absl::Status& result) override;
   // A key named at run time, tracked under its URI (`key_id`) from now on,
   // and dropped again: the number tracked stays within the KMS's bound.

@@ -26,11 +26,20 @@ grpc::Status ShuttingDown() {
 
 }  // namespace
 
+absl::string_view WatchEndName(WatchEnd end) {
+  switch (end) {
+    case WatchEnd::kCancelled: return "cancelled";
+    case WatchEnd::kShutdown: return "shutdown";
+    case WatchEnd::kSlowClient: return "slow_client";
+  }
+  return "cancelled";
+}
+
 // One stream. Deletes itself when gRPC is done with it (OnDone).
 class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
  public:
-  KeyWatchStream(KeyWatchHub* hub, std::vector<WatchedKey> keys)
-      : hub_(hub), keys_(std::move(keys)) {}
+  KeyWatchStream(KeyWatchHub* hub, std::vector<WatchedKey> keys, WatchEndCallback on_end)
+      : hub_(hub), keys_(std::move(keys)), on_end_(std::move(on_end)) {}
 
   // Queues the opening events and listens for changes; called once, by the
   // hub, under its lock (the order of locks: hub, then KeyHealth's, then the
@@ -56,37 +65,42 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
     WriteNextLocked();
   }
 
-  void End(const grpc::Status& status) {
+  void End(const grpc::Status& status, WatchEnd end) {
     absl::MutexLock lock(&mu_);
-    FinishLocked(status);
+    FinishLocked(status, end);
   }
 
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    if (ok) ++summary_.events_sent;
     if (finish_after_write_.has_value()) {
       Finish(*finish_after_write_);
       return;
     }
     if (!ok) {  // the client went away, or the call was cancelled
-      FinishLocked(grpc::Status::CANCELLED);
+      FinishLocked(grpc::Status::CANCELLED, WatchEnd::kCancelled);
       return;
     }
     WriteNextLocked();
   }
 
-  void OnCancel() override { End(grpc::Status::CANCELLED); }
+  void OnCancel() override { End(grpc::Status::CANCELLED, WatchEnd::kCancelled); }
 
   void OnDone() override {
     KeyHealth* health;
     uint64_t listener;
+    WatchSummary summary;
     {
       absl::MutexLock lock(&mu_);
       health = health_;
       listener = listener_;
+      summary = summary_;
     }
     // No listener call after Unlisten returns; then nothing refers to this.
     if (health != nullptr) health->Unlisten(listener);
+    // What `on_end_` uses outlives the hub, and the hub this stream.
+    if (on_end_) on_end_(summary);
     hub_->Remove(this);
     delete this;
   }
@@ -99,7 +113,8 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
       if (!key.customer_managed || key.key_id != state.key_id) continue;
       if (queue_.size() >= KeyWatchHub::kMaxQueuedEvents) {
         FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                  "the client reads key events too slowly; reconnect"));
+                                  "the client reads key events too slowly; reconnect"),
+                     WatchEnd::kSlowClient);
         return;
       }
       queue_.push_back(EventOf(key, state.inaccessible, /*initial=*/false));
@@ -117,9 +132,11 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
   }
 
   // Finishes once: now, or after the write in flight.
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void FinishLocked(const grpc::Status& status, WatchEnd end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
+    summary_.status = status;
+    summary_.end = end;
     queue_.clear();
     if (writing_) {
       finish_after_write_ = status;
@@ -130,6 +147,7 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
 
   KeyWatchHub* const hub_;
   const std::vector<WatchedKey> keys_;
+  const WatchEndCallback on_end_;
   absl::Mutex mu_;
   KeyHealth* health_ ABSL_GUARDED_BY(mu_) = nullptr;
   uint64_t listener_ ABSL_GUARDED_BY(mu_) = 0;
@@ -138,16 +156,19 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_after_write_ ABSL_GUARDED_BY(mu_);
+  // Until the stream finishes, a client that goes away without a word.
+  WatchSummary summary_ ABSL_GUARDED_BY(mu_) = {.status = grpc::Status::CANCELLED};
 };
 
-grpc::ServerWriteReactor<v1::KeyEvent>* KeyWatchHub::Open(std::vector<WatchedKey> keys) {
-  auto* stream = new KeyWatchStream(this, std::move(keys));
+grpc::ServerWriteReactor<v1::KeyEvent>* KeyWatchHub::Open(std::vector<WatchedKey> keys,
+                                                          WatchEndCallback on_end) {
+  auto* stream = new KeyWatchStream(this, std::move(keys), std::move(on_end));
   // Under the lock: Close cannot end the stream (and gRPC cannot be done
   // with it) while it starts.
   absl::MutexLock lock(&mu_);
   streams_.insert(stream);
   if (closed_) {
-    stream->End(ShuttingDown());
+    stream->End(ShuttingDown(), WatchEnd::kShutdown);
   } else {
     stream->Start(health_);
   }
@@ -157,7 +178,7 @@ grpc::ServerWriteReactor<v1::KeyEvent>* KeyWatchHub::Open(std::vector<WatchedKey
 void KeyWatchHub::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
-  for (KeyWatchStream* stream : streams_) stream->End(ShuttingDown());
+  for (KeyWatchStream* stream : streams_) stream->End(ShuttingDown(), WatchEnd::kShutdown);
 }
 
 void KeyWatchHub::Remove(KeyWatchStream* stream) {

@@ -16,11 +16,14 @@
 #ifndef KEYBROKER_SERVER_KEY_WATCH_H_
 #define KEYBROKER_SERVER_KEY_WATCH_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/server_callback.h"
 #include "keybroker/v1/key_broker.pb.h"
@@ -36,6 +39,24 @@ struct WatchedKey {
   bool customer_managed = false;  // false: always accessible
 };
 
+// Why a stream ended.
+enum class WatchEnd {
+  kCancelled,   // the client cancelled it or went away (CANCELLED)
+  kShutdown,    // the broker is shutting down (UNAVAILABLE)
+  kSlowClient,  // the client read too slowly (RESOURCE_EXHAUSTED)
+};
+
+// "cancelled", "shutdown" or "slow_client": the audit line's field.
+absl::string_view WatchEndName(WatchEnd end);
+
+// What a stream did, told once when gRPC is done with it.
+struct WatchSummary {
+  grpc::Status status;  // what its client was told
+  WatchEnd end = WatchEnd::kCancelled;
+  uint64_t events_sent = 0;  // written to the client, the opening ones included
+};
+using WatchEndCallback = std::function<void(const WatchSummary&)>;
+
 class KeyWatchStream;
 
 class KeyWatchHub {
@@ -48,7 +69,10 @@ class KeyWatchHub {
   explicit KeyWatchHub(KeyHealth* health) : health_(health) {}
 
   // A stream of `keys`' states, started; or, after Close, one that fails.
-  grpc::ServerWriteReactor<v1::KeyEvent>* Open(std::vector<WatchedKey> keys);
+  // `on_end` (may be empty) is called once, when gRPC is done with the
+  // stream (its OnDone, on a gRPC thread); what it uses must outlive the hub.
+  grpc::ServerWriteReactor<v1::KeyEvent>* Open(std::vector<WatchedKey> keys,
+                                               WatchEndCallback on_end = nullptr);
   // Ends every open stream with UNAVAILABLE, and makes Open refuse.
   void Close();
 

@@ -177,10 +177,32 @@ void BrokerMetrics::RpcStarted(RpcMethod method) {
 void BrokerMetrics::RpcFinished(RpcMethod method, const absl::Status& status,
                                 absl::Duration latency) {
   const int m = static_cast<int>(method);
-  in_flight_[m]->Decrement();
   const int code = CodeIndex(status.code());
+  CountFinished(method, code, status, CauseOf(status));
+  Series(rpc_histograms_[m * kCodeCount + code], rpc_duration_,
+         [&] {
+           return prometheus::Labels{{"method", std::string(RpcMethodName(method))},
+                                     {"code", std::string(kCodeNames[code])}};
+         },
+         LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+// A stream is not timed. Its life is its client's choice (a watch lasts as
+// long as the application that opened it: hours), not the server's work:
+// the latency buckets end at 10 s, and the latency alert and dashboards read
+// keybroker_rpc_duration_seconds per method as the time the server took to
+// answer. Each stream's duration is in the audit line written when it ends.
+void BrokerMetrics::StreamFinished(RpcMethod method, const absl::Status& status,
+                                   ErrorCause cause) {
+  CountFinished(method, CodeIndex(status.code()), status, cause);
+}
+
+void BrokerMetrics::CountFinished(RpcMethod method, int code, const absl::Status& status,
+                                  ErrorCause cause) {
+  const int m = static_cast<int>(method);
+  in_flight_[m]->Decrement();
   const int reason = ReasonSlot(status);
-  const ErrorCause cause = CauseOf(status);
   const int c = static_cast<int>(cause);
   Series(rpc_counters_[((m * kCodeCount + code) * kReasonSlots + reason) * kErrorCauseCount + c],
          rpc_requests_,
@@ -194,13 +216,6 @@ void BrokerMetrics::RpcFinished(RpcMethod method, const absl::Status& status,
                {"cause", std::string(ErrorCauseName(cause))}};
          })
       .Increment();
-  Series(rpc_histograms_[m * kCodeCount + code], rpc_duration_,
-         [&] {
-           return prometheus::Labels{{"method", std::string(RpcMethodName(method))},
-                                     {"code", std::string(kCodeNames[code])}};
-         },
-         LatencyBuckets())
-      .Observe(absl::ToDoubleSeconds(latency));
 }
 
 void BrokerMetrics::KmsRequestDone(absl::string_view kms, absl::string_view operation,

@@ -4,8 +4,8 @@
 // Families (docs/operations.md explains each):
 //   keybroker_build_info{version}                          gauge, 1
 //   keybroker_rpc_requests_total{method,code,reason,cause} counter
-//   keybroker_rpc_duration_seconds{method,code}            histogram
-//   keybroker_rpcs_in_flight{method}                       gauge
+//   keybroker_rpc_duration_seconds{method,code}            histogram (not WatchKeys)
+//   keybroker_rpcs_in_flight{method}                       gauge (WatchKeys: open streams)
 //   keybroker_kms_requests_total{kms,operation,outcome}    counter
 //   keybroker_kms_request_duration_seconds{kms,operation}  histogram
 //   keybroker_cache_lookups_total{cache,result}            counter
@@ -69,6 +69,13 @@ class BrokerMetrics final : public kms::KmsObserver {
   // returns (its absl code is the gRPC code).
   void RpcStarted(RpcMethod method);
   void RpcFinished(RpcMethod method, const absl::Status& status, absl::Duration latency);
+  // A server stream (WatchKeys), Started when it opens (RpcStarted, so that
+  // keybroker_rpcs_in_flight counts the open streams) and Finished when it
+  // ends: counted in keybroker_rpc_requests_total with the status its client
+  // was told and `cause`, which the stream's end decides (a broker shutting
+  // down ends every stream, and that is nobody's fault). No duration: see
+  // metrics.cc.
+  void StreamFinished(RpcMethod method, const absl::Status& status, ErrorCause cause);
 
   // A call the authorization policy refused.
   void AuthorizationDenied(RpcMethod method);
@@ -100,6 +107,9 @@ class BrokerMetrics final : public kms::KmsObserver {
   // taken), creates it in `family` with the labels `make_labels()` returns
   // and `args` (a histogram's buckets), so that the request path builds no
   // labels once a combination has been seen.
+  // Ends an RPC: out of flight, and counted.
+  void CountFinished(RpcMethod method, int code, const absl::Status& status, ErrorCause cause);
+
   template <typename Metric, typename MakeLabels, typename... Args>
   Metric& Series(std::atomic<Metric*>& slot, prometheus::Family<Metric>& family,
                  MakeLabels make_labels, const Args&... args);

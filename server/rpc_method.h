@@ -6,8 +6,10 @@
 
 namespace keybroker::server {
 
-enum class RpcMethod { kGenerateDek, kWrap, kUnwrap, kRotate, kRewrap, kDescribeKey };
-inline constexpr int kRpcMethodCount = 6;
+// WatchKeys is the one server-streaming RPC: counted when its stream ends, and
+// authorized as DescribeKey (it is not a method authorization rules name).
+enum class RpcMethod { kGenerateDek, kWrap, kUnwrap, kRotate, kRewrap, kDescribeKey, kWatchKeys };
+inline constexpr int kRpcMethodCount = 7;
 
 // The method's name in the proto, e.g. "GenerateDek".
 inline absl::string_view RpcMethodName(RpcMethod method) {
@@ -18,6 +20,7 @@ inline absl::string_view RpcMethodName(RpcMethod method) {
     case RpcMethod::kRotate: return "Rotate";
     case RpcMethod::kRewrap: return "Rewrap";
     case RpcMethod::kDescribeKey: return "DescribeKey";
+    case RpcMethod::kWatchKeys: return "WatchKeys";
   }
   return "unknown";
 }

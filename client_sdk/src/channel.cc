@@ -135,9 +135,8 @@ std::string ServiceConfigJson(int max_attempts) {
                           max_attempts);
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& options) {
-  if (options.target.empty()) return absl::InvalidArgumentError("target is empty");
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials, Credentials(options));
+grpc::ChannelArguments ChannelArgumentsFor(const ClientOptions& options,
+                                          const Keepalive& keepalive) {
   grpc::ChannelArguments args;
   args.SetServiceConfigJSON(ServiceConfigJson(options.max_attempts));
   // The config above is a default that a DNS TXT record could replace; the
@@ -146,7 +145,22 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& 
   if (!options.server_name_override.empty()) {
     args.SetSslTargetNameOverride(options.server_name_override);
   }
-  return grpc::CreateCustomChannel(options.target, credentials, args);
+  // Keepalive (channel.h says why these values).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(keepalive.time)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(keepalive.timeout)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  return args;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& options,
+                                                           const Keepalive& keepalive) {
+  if (options.target.empty()) return absl::InvalidArgumentError("target is empty");
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials, Credentials(options));
+  return grpc::CreateCustomChannel(options.target, credentials,
+                                   ChannelArgumentsFor(options, keepalive));
 }
 
 }  // namespace keybroker::sdk::internal

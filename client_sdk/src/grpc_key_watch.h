@@ -8,7 +8,9 @@
 // 10 s, with jitter); the broker's initial events then re-establish the
 // state, including changes missed in between. UNIMPLEMENTED (a broker older
 // than WatchKeys) stops the watch for good: retrying cannot help, and
-// status() says so. The stream has no deadline: it is meant to stay open.
+// status() says so. The stream has no deadline: it is meant to stay open;
+// the channel's keepalive pings (channel.h) end it when its connection dies
+// without a word.
 //
 // The destructor cancels the stream in flight (TryCancel wakes the blocked
 // read) or the backoff wait, and joins the thread.

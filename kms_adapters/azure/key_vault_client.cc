@@ -104,6 +104,26 @@ std::string Describe(const VaultKey& key, absl::string_view version) {
   return absl::StrCat("key ", key.id.EdekName(), version.empty() ? "" : " version ", version);
 }
 
+// What a bundle's attributes say of the version's use: KEY_DISABLED, with
+// the response's request id, when it is disabled, not yet valid or expired
+// (what the vault refuses crypto operations for, §7.2); OK otherwise.
+absl::Status BundleState(const VaultKey& key, const KeyBundle& bundle, absl::Time now) {
+  absl::string_view why;
+  if (!bundle.enabled) {
+    why = "is disabled";
+  } else if (bundle.not_before.has_value() && *bundle.not_before > now) {
+    why = "is not valid yet (nbf)";
+  } else if (bundle.expires.has_value() && *bundle.expires <= now) {
+    why = "expired";
+  } else {
+    return absl::OkStatus();
+  }
+  absl::Status status =
+      MakeError(ErrorReason::kKeyDisabled, absl::StrCat(Describe(key, bundle.version), " ", why));
+  SetKmsRequestId(status, bundle.request_id);
+  return status;
+}
+
 }  // namespace
 
 bool KeyVaultClient::ReportsKeyState(const Call& call, const absl::Status& status) {
@@ -122,6 +142,14 @@ bool KeyBundle::HasOp(absl::string_view op) const {
   return std::find(key_ops.begin(), key_ops.end(), op) != key_ops.end();
 }
 
+void KeyVaultClient::ReportKeyState(const VaultKey& key, absl::string_view version,
+                                    const absl::Status& status) {
+  // A key pinned to a version (its URL names one) has that version for its
+  // current one: wraps use it and the access probe asks about it.
+  const bool current = version.empty() || version == key.id.version;
+  observer_->KeyRequestDone(key.key_id, version, current, status);
+}
+
 absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline,
                                                   const CancelledFn& cancelled) {
   const absl::Time started = absl::Now();
@@ -130,8 +158,8 @@ absl::StatusOr<HttpResponse> KeyVaultClient::Send(Call call, absl::Time deadline
   // The caller's choice, not the vault's outcome: not counted (as INTERNAL).
   if (absl::IsCancelled(status)) return result;
   observer_->KmsRequestDone(call.key->kms, call.operation_label, status, absl::Now() - started);
-  if (ReportsKeyState(call, status)) {
-    observer_->KeyRequestDone(call.key->key_id, call.version, status);
+  if (ReportsKeyState(call, status) && !(call.state_from_bundle && status.ok())) {
+    ReportKeyState(*call.key, call.version, status);
   }
   return result;
 }
@@ -188,11 +216,13 @@ absl::StatusOr<KeyBundle> KeyVaultClient::GetKey(const VaultKey& key, absl::stri
                                                  absl::Time deadline,
                                                  const CancelledFn& cancelled) {
   std::string path = absl::StrCat("/keys/", key.id.name, version.empty() ? "" : "/", version);
-  ASSIGN_OR_RETURN(HttpResponse response,
-                   Send({&key, "get key", "get_key", "GET", path, std::string(version), ""},
-                        deadline, cancelled));
+  Call call{&key, "get key", "get_key", "GET", path, std::string(version), ""};
+  call.state_from_bundle = true;
+  ASSIGN_OR_RETURN(HttpResponse response, Send(std::move(call), deadline, cancelled));
+  // A malformed answer says nothing about the key: no state is reported.
   ASSIGN_OR_RETURN(KeyBundle bundle, ParseBundle(response.body, "get key"));
   bundle.request_id = response.Header("x-ms-request-id");
+  ReportKeyState(key, version, BundleState(key, bundle, absl::Now()));
   return bundle;
 }
 

@@ -51,7 +51,10 @@ class TokenProvider {
 
 // Where one key lives and how to authenticate to its vault.
 struct VaultKey {
-  KeyId id;             // host, name (version ignored: calls say which)
+  // Host and name; calls say which version they name. A version here is the
+  // one a key is pinned to: a call naming it is reported as one on the
+  // key's current version (KmsObserver::KeyRequestDone).
+  KeyId id;
   std::string scope;    // token scope for the vault
   TokenProvider* tokens = nullptr;  // must outlive the client's calls
   // For KmsObserver reports: the configured identifier (the Kms key_id) and
@@ -86,7 +89,11 @@ class KeyVaultClient {
   explicit KeyVaultClient(HttpClient* http, KmsObserver* observer = NoKmsObserver())
       : http_(http), observer_(observer) {}
 
-  // GET /keys/{name}[/{version}]; latest when `version` is empty.
+  // GET /keys/{name}[/{version}]; latest when `version` is empty. A
+  // disabled, expired or not yet valid version still answers 200 (§3.1):
+  // the bundle is returned, and the observer hears KEY_DISABLED as the
+  // key's state (KeyRequestDone), which for the key's current version marks
+  // it inaccessible.
   absl::StatusOr<KeyBundle> GetKey(const VaultKey& key, absl::string_view version,
                                    absl::Time deadline, const CancelledFn& cancelled = {});
   // GET /keys/{name}/versions, following nextLink (same vault only) for at
@@ -133,10 +140,17 @@ class KeyVaultClient {
     bool edek_operation = false;  // unwrapkey/decrypt: a 400 means a bad EDEK
     bool vault_answered = false;  // set by SendOnce: an HTTP answer came back
     std::string query = "";  // after '?'; empty: the api-version alone
+    // Get key: a success's key state is the bundle's (BundleState), told by
+    // the caller once it has read the bundle, not by Send.
+    bool state_from_bundle = false;
   };
   // Whether `call`'s outcome `status` tells the key's state: only when the
   // vault answered, and not a rotate refused for want of the rotate right.
   static bool ReportsKeyState(const Call& call, const absl::Status& status);
+  // Reports `status` to the observer as the state of `key` for a request
+  // naming `version`.
+  void ReportKeyState(const VaultKey& key, absl::string_view version,
+                      const absl::Status& status);
   // Sends `call` (SendOnce) and reports its outcome to the observer, unless
   // the caller cancelled it; as the key's state when ReportsKeyState.
   absl::StatusOr<HttpResponse> Send(Call call, absl::Time deadline,

@@ -1,6 +1,7 @@
 // RecordingKmsObserver: a kms::KmsObserver that keeps every KmsRequestDone
 // report as "kms/operation/OUTCOME" (OutcomeOf), and every KeyRequestDone
-// report as "key_id@version/OUTCOME", in order, for tests to compare. Safe
+// report as "key_id@version/OUTCOME" ("key_id@version(current)/OUTCOME" for a
+// pinned key's own version), in order, for tests to compare. Safe
 // for concurrent use.
 #ifndef KEYBROKER_TESTS_FAKES_RECORDING_KMS_OBSERVER_H_
 #define KEYBROKER_TESTS_FAKES_RECORDING_KMS_OBSERVER_H_
@@ -23,10 +24,14 @@ class RecordingKmsObserver : public kms::KmsObserver {
     if (latency < absl::ZeroDuration()) negative_latency_ = true;
   }
 
-  void KeyRequestDone(absl::string_view key_id, absl::string_view version,
+  void KeyRequestDone(absl::string_view key_id, absl::string_view version, bool current,
                       const absl::Status& result) override {
     absl::MutexLock lock(&mu_);
-    key_requests_.push_back(absl::StrCat(key_id, "@", version, "/", kms::OutcomeOf(result)));
+    // A named version that is the key's current one (a pinned key's) is
+    // marked: "key_id@version(current)/OUTCOME".
+    key_requests_.push_back(absl::StrCat(key_id, "@", version,
+                                         !version.empty() && current ? "(current)" : "", "/",
+                                         kms::OutcomeOf(result)));
   }
 
   // The reports so far, e.g. {"local/wrap/OK", "local/rotate/KEYRING_READ_ONLY"}.

@@ -18,6 +18,7 @@
 #define KEYBROKER_TESTS_FAKES_SCRIPTED_KEY_BROKER_H_
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -242,7 +243,11 @@ class ScriptedKeyBroker : public v1::KeyBroker::Service {
 // Start and the same port after a Stop.
 class ScriptedBrokerServer {
  public:
-  explicit ScriptedBrokerServer(grpc::Service* service) : service_(service) {}
+  // `configure`, if set, adds to the server's builder (say, keepalive
+  // arguments) at each Start.
+  explicit ScriptedBrokerServer(grpc::Service* service,
+                                std::function<void(grpc::ServerBuilder&)> configure = nullptr)
+      : service_(service), configure_(std::move(configure)) {}
   ~ScriptedBrokerServer() { Stop(); }
 
   // Starts serving; false if the port could not be bound.
@@ -252,6 +257,7 @@ class ScriptedBrokerServer {
     builder.AddListeningPort(absl::StrCat("127.0.0.1:", port_), grpc::InsecureServerCredentials(),
                              &bound);
     builder.RegisterService(service_);
+    if (configure_) configure_(builder);
     server_ = builder.BuildAndStart();
     if (server_ == nullptr || bound == 0) return false;
     port_ = bound;
@@ -267,9 +273,11 @@ class ScriptedBrokerServer {
   }
 
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  int port() const { return port_; }
 
  private:
   grpc::Service* const service_;
+  const std::function<void(grpc::ServerBuilder&)> configure_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
 };

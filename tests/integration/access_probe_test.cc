@@ -4,7 +4,8 @@
 // and restoring access restores everything. Through the SDK too: with its
 // default caches (a DEK encrypts for 5 minutes, unwraps are cached 30 s),
 // 20 revocations under traffic are each refused within the probe interval
-// plus one request, and the figures are printed.
+// plus one request, and the figures are printed. A key pinned to a version
+// is marked when the customer disables that version, and restored.
 #include <algorithm>
 #include <cstdio>
 #include <deque>
@@ -236,6 +237,107 @@ TEST_F(AccessProbeTest, ARevocationIsNoticedWithinTheProbeIntervalWhateverTheTtl
   EXPECT_EQ(plaintext, rsa.plaintext());
   ASSERT_TRUE(Unwrap(aes.edek(), &plaintext).ok());
   EXPECT_EQ(plaintext, aes.plaintext());
+}
+
+// A key pinned to a version (its URL names one): that version is its
+// current one, so the customer disabling it makes the key inaccessible
+// (KEY_DISABLED), which the probe notices, key health logs and WatchKeys
+// tells, however long the metadata TTL; enabling it again makes the key
+// accessible. Its own broker: the key is used, so probed, and the suite's
+// revocations must not see it.
+class PinnedKeyProbeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto emulator = StartEmulatorWithSecretPrincipal(dir_.path(), "pinned-secret");
+    ASSERT_OK(emulator);
+    emulator_ = *std::move(emulator);
+    absl::StatusOr<Json> created = emulator_->Control(
+        "create-key", {{"host", "kv1"}, {"name", "cmk"}, {"kty", "RSA"}, {"size", 2048}});
+    ASSERT_OK(created);
+    const std::string kid = (*created)["key"]["kid"];
+    version_ = kid.substr(kid.rfind('/') + 1);
+    AzureBrokerConfigOptions options;
+    options.kv_ca_file = emulator_->ca_file();
+    options.cache_ttl_seconds = kTtlSeconds;
+    options.secrets_dir = dir_.path();
+    options.more_cache = absl::StrCat(", access_probe_seconds: ", kProbeSeconds);
+    options.keys =
+        AzureKeyConfig(*emulator_, "pinned", "kv1", absl::StrCat("cmk/", version_), "app", false);
+    WriteAll(dir_.File("keybroker.yaml"), AzureBrokerConfig(*emulator_, options));
+    auto broker = BrokerProcess::Start({"--config", dir_.File("keybroker.yaml")});
+    ASSERT_OK(broker);
+    broker_ = *std::move(broker);
+    ASSERT_TRUE(broker_->WaitForLogLine("key_checks_done", absl::Seconds(60)));
+    stub_ = NewStub(broker_->address());
+  }
+
+  grpc::Status GenerateDek() {
+    v1::GenerateDekRequest request;
+    request.set_key("pinned");
+    (*request.mutable_context())["tenant"] = "acme";
+    v1::GenerateDekResponse response;
+    return stub_->GenerateDek(Ctx().get(), request, &response);
+  }
+
+  void SetEnabled(bool enabled) {
+    ASSERT_OK(emulator_->Control(
+        "set-attributes",
+        {{"host", "kv1"}, {"name", "cmk"}, {"version", version_}, {"enabled", enabled}}));
+  }
+
+  // The broker's log lines of `event` so far.
+  std::vector<Json> Events(const std::string& event) {
+    std::vector<Json> events;
+    for (const std::string& line : broker_->Lines()) {
+      Json json = Json::parse(line, nullptr, false);
+      if (json.is_object() && json["event"] == event) events.push_back(json);
+    }
+    return events;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<KeyVaultEmulator> emulator_;
+  std::unique_ptr<BrokerProcess> broker_;
+  std::unique_ptr<v1::KeyBroker::Stub> stub_;
+  std::string version_;
+};
+
+TEST_F(PinnedKeyProbeTest, DisablingThePinnedVersionMarksTheKeyAndEnablingItRestoresIt) {
+  EventReader events(stub_.get(), {"pinned"});
+  std::optional<v1::KeyEvent> initial = events.Next(absl::Seconds(10));
+  ASSERT_TRUE(initial.has_value());
+  EXPECT_TRUE(initial->accessible());
+  ASSERT_TRUE(GenerateDek().ok());  // used: the probe asks about it from now on
+
+  SetEnabled(false);
+  const absl::Time disabled = absl::Now();
+  std::optional<v1::KeyEvent> down = events.Next(kBound);
+  ASSERT_TRUE(down.has_value()) << "no event within " << kBound;
+  EXPECT_FALSE(down->accessible());
+  EXPECT_FALSE(down->initial());
+  EXPECT_EQ(down->reason(), "KEY_DISABLED");
+  EXPECT_LT(absl::Now() - disabled, absl::Seconds(kTtlSeconds)) << "the probe, not the TTL";
+  grpc::Status refused = GenerateDek();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(GrpcReasonOf(refused), "KEY_DISABLED");
+  ASSERT_TRUE(broker_->WaitForLogLine("customer_key_inaccessible", absl::Seconds(5)));
+  std::vector<Json> inaccessible = Events("customer_key_inaccessible");
+  ASSERT_EQ(inaccessible.size(), 1u);
+  EXPECT_EQ(inaccessible[0]["alias"], "pinned");
+  EXPECT_EQ(inaccessible[0]["version"], version_);
+  EXPECT_EQ(inaccessible[0]["reason"], "KEY_DISABLED");
+  EXPECT_EQ(inaccessible[0]["cause"], "customer");
+
+  SetEnabled(true);
+  std::optional<v1::KeyEvent> up = events.Next(kBound);
+  ASSERT_TRUE(up.has_value()) << "no recovery event within " << kBound;
+  EXPECT_TRUE(up->accessible());
+  EXPECT_TRUE(GenerateDek().ok());
+  ASSERT_TRUE(broker_->WaitForLogLine("customer_key_recovered", absl::Seconds(5)));
+  EXPECT_EQ(Events("customer_key_recovered").size(), 1u);
+  EXPECT_FALSE(events.Next(absl::Milliseconds(1500)).has_value())
+      << "one event each way, not one per probe";
+  EXPECT_EQ(Events("customer_key_inaccessible").size(), 1u);
 }
 
 std::string SdkReason(const absl::Status& status) {

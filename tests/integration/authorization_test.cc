@@ -301,6 +301,48 @@ TEST_F(AuthorizationTest, DenialsAreAuditedAndCountedByMethod) {
             1);
 }
 
+// WatchKeys is decided as DescribeKey, but refused, audited and counted as
+// WatchKeys.
+TEST_F(AuthorizationTest, WatchDenialsAreAuditedAndCountedAsWatchKeys) {
+  auto stranger = StubAs(broker_->address(), dir_->path(), kStranger);
+  grpc::ClientContext context;
+  v1::WatchKeysRequest request;
+  request.add_keys("tenant-a");
+  std::unique_ptr<grpc::ClientReader<v1::KeyEvent>> reader = stranger->WatchKeys(&context, request);
+  v1::KeyEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(GrpcReasonOf(status), "CALLER_NOT_AUTHORIZED");
+  ASSERT_TRUE(broker_->WaitForLogLine("\"method\":\"WatchKeys\"", absl::Seconds(5)));
+  bool audited = false;
+  for (const std::string& line : broker_->Lines()) {
+    nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
+    if (!json.is_object() || json["event"] != "audit" || json["method"] != "WatchKeys" ||
+        json["caller"] != "spiffe://cluster.local/ns/other/sa/proxy") {
+      continue;
+    }
+    audited = true;
+    EXPECT_EQ(json["stream"], "open") << line;
+    EXPECT_EQ(json["decision"], "deny") << line;
+    EXPECT_GE(json["policy_generation"].get<int>(), 1) << line;
+    EXPECT_EQ(json["reason"], "CALLER_NOT_AUTHORIZED") << line;
+    EXPECT_EQ(json["keys"], nlohmann::json::array({"tenant-a"})) << line;
+  }
+  EXPECT_TRUE(audited);
+
+  absl::StatusOr<HttpGetResponse> metrics = HttpGet(broker_->MetricsAddress(), "/metrics");
+  ASSERT_OK(metrics);
+  absl::StatusOr<PrometheusScrape> scrape = PrometheusScrape::Parse(metrics->body);
+  ASSERT_OK(scrape);
+  EXPECT_EQ(scrape->Find("keybroker_authorization_denied_total", {{"method", "WatchKeys"}}), 1);
+  EXPECT_EQ(scrape->Find("keybroker_rpc_requests_total", {{"method", "WatchKeys"},
+                                                          {"code", "PERMISSION_DENIED"},
+                                                          {"reason", "CALLER_NOT_AUTHORIZED"},
+                                                          {"cause", "client"}}),
+            1);
+}
+
 // An EDEK whose key no alias binds is refused before any KMS call: local
 // keys too, which the keyring could otherwise still read.
 TEST(AuthorizationUnboundKeyTest, AnEdekOfAKeyNoAliasBindsIsRefused) {

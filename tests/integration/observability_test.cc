@@ -1,10 +1,13 @@
 // The real broker on the embedded keyring with its metrics port: after real
 // gRPC traffic, the scrape has the expected families, labels and counts and
 // passes `promtool check metrics`; the probes answer; every RPC leaves one
-// well-formed audit line; and no secret ever reaches the log.
+// well-formed audit line (a WatchKeys stream two: opened and ended); and no
+// secret ever reaches the log.
 #include <cstdio>
 #include <iterator>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -246,6 +249,110 @@ TEST_F(ObservabilityTest, EveryRpcLeavesOneAuditLineAndNoSecretIsLogged) {
   }
   EXPECT_THAT(log, Not(HasSubstr(master_key)));
   EXPECT_THAT(log, Not(HasSubstr(absl::Base64Escape(dek.edek()))));
+}
+
+// WatchKeys is a stream: counted when it ends (a refusal at once), open
+// streams in flight, no duration histogram; audited when it opens and when
+// it ends, with the keys, how long it lasted, the events it sent and why it
+// ended; a shutdown ends it as nobody's fault.
+TEST_F(ObservabilityTest, AWatchIsAuditedWhenItOpensAndEndsAndCountedWhenItEnds) {
+  const std::string rpcs = "keybroker_rpc_requests_total";
+  const PrometheusLabels cancelled = {
+      {"method", "WatchKeys"}, {"code", "CANCELLED"}, {"reason", "none"}, {"cause", "client"}};
+  {
+    grpc::ClientContext context;
+    v1::WatchKeysRequest request;
+    request.add_keys("default");
+    std::unique_ptr<grpc::ClientReader<v1::KeyEvent>> reader = stub_->WatchKeys(&context, request);
+    v1::KeyEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_TRUE(event.initial());
+    EXPECT_EQ(Scrape().Find("keybroker_rpcs_in_flight", {{"method", "WatchKeys"}}), 1);
+    context.TryCancel();
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  {
+    grpc::ClientContext context;
+    v1::WatchKeysRequest request;
+    request.add_keys("no-such-alias");
+    std::unique_ptr<grpc::ClientReader<v1::KeyEvent>> reader = stub_->WatchKeys(&context, request);
+    v1::KeyEvent event;
+    EXPECT_FALSE(reader->Read(&event));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  // The server counts a cancelled stream when gRPC is done with it, which
+  // can be just after the client has heard of the cancellation.
+  PrometheusScrape scrape;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    scrape = Scrape();
+    if (scrape.Find(rpcs, cancelled).has_value()) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(scrape.Find(rpcs, cancelled), 1);
+  EXPECT_EQ(scrape.Find(rpcs, {{"method", "WatchKeys"},
+                               {"code", "NOT_FOUND"},
+                               {"reason", "KEY_NOT_FOUND"},
+                               {"cause", "client"}}),
+            1);
+  EXPECT_EQ(scrape.Sum(rpcs, {{"method", "WatchKeys"}}), 2);
+  EXPECT_EQ(scrape.Find("keybroker_rpcs_in_flight", {{"method", "WatchKeys"}}), 0);
+  EXPECT_TRUE(scrape.Select("keybroker_rpc_duration_seconds_count", {{"method", "WatchKeys"}})
+                  .empty());
+  EXPECT_EQ(scrape.Find("keybroker_authorization_denied_total", {{"method", "WatchKeys"}}), 0);
+
+  // One stream left open: every key, ended by the broker's shutdown.
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::KeyEvent>> open =
+      stub_->WatchKeys(&context, v1::WatchKeysRequest());
+  v1::KeyEvent event;
+  ASSERT_TRUE(open->Read(&event));
+  EXPECT_EQ(event.key(), "default");
+  ASSERT_EQ(AuditLines(4).size(), 4u);
+  EXPECT_EQ(broker_->Terminate(), 0);
+  EXPECT_FALSE(open->Read(&event));
+  EXPECT_EQ(open->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  std::vector<nlohmann::ordered_json> audits = AuditLines(5);
+  ASSERT_EQ(audits.size(), 5u);
+  std::map<std::pair<int, std::string>, nlohmann::ordered_json> lines;  // {watch_id, stream}
+  for (const nlohmann::ordered_json& audit : audits) {
+    EXPECT_EQ(audit["method"], "WatchKeys") << audit;
+    EXPECT_EQ(audit["caller"], "anonymous");
+    EXPECT_THAT(audit["peer"].get<std::string>(), StartsWith("ipv4:127.0.0.1:"));
+    for (const char* field : {"watch_id", "keys", "key_count", "outcome", "reason", "cause"}) {
+      EXPECT_TRUE(audit.contains(field)) << field << ": " << audit;
+    }
+    lines[{audit["watch_id"].get<int>(), audit["stream"].get<std::string>()}] = audit;
+  }
+  ASSERT_EQ(lines.size(), 5u);
+  const nlohmann::ordered_json& opened = lines[{1, "open"}];
+  EXPECT_EQ(opened["keys"], nlohmann::ordered_json::array({"default"}));
+  EXPECT_EQ(opened["key_count"], 1);
+  EXPECT_EQ(opened["every_key"], false);
+  EXPECT_EQ(opened["outcome"], "OK");
+  EXPECT_EQ(opened["cause"], "none");
+  const nlohmann::ordered_json& ended = lines[{1, "end"}];
+  EXPECT_EQ(ended["keys"], nlohmann::ordered_json::array({"default"}));
+  EXPECT_EQ(ended["ended"], "cancelled");
+  EXPECT_EQ(ended["events_sent"], 1);
+  EXPECT_TRUE(ended["duration_ms"].is_number()) << ended;
+  EXPECT_EQ(ended["outcome"], "CANCELLED");
+  EXPECT_EQ(ended["cause"], "client");
+  const nlohmann::ordered_json& refused = lines[{2, "open"}];
+  EXPECT_EQ(refused["keys"], nlohmann::ordered_json::array({"no-such-alias"}));
+  EXPECT_EQ(refused["outcome"], "NOT_FOUND");
+  EXPECT_EQ(refused["reason"], "KEY_NOT_FOUND");
+  EXPECT_EQ(refused["cause"], "client");
+  EXPECT_TRUE(refused.contains("error"));
+  EXPECT_FALSE(lines.count({2, "end"})) << "a refused watch has one line";
+  const nlohmann::ordered_json& every = lines[{3, "open"}];
+  EXPECT_EQ(every["every_key"], true);
+  EXPECT_EQ(every["keys"], nlohmann::ordered_json::array({"default"}));
+  const nlohmann::ordered_json& shutdown = lines[{3, "end"}];
+  EXPECT_EQ(shutdown["ended"], "shutdown");
+  EXPECT_EQ(shutdown["outcome"], "UNAVAILABLE");
+  EXPECT_EQ(shutdown["cause"], "none");
+  EXPECT_EQ(shutdown["events_sent"], 1);
 }
 
 }  // namespace

@@ -49,11 +49,11 @@ absl::Status Revoked() {
 }
 
 TEST_F(KeyHealthTest, LogsOnceWhenAKeyBecomesInaccessibleAndOnceWhenItRecovers) {
-  health_.KeyRequestDone(kKeyUrl, kVersion, absl::OkStatus());
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, absl::OkStatus());
   EXPECT_TRUE(Events("customer_key_recovered").empty());  // never was inaccessible
 
-  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
-  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, Revoked());
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, Revoked());
   std::vector<nlohmann::json> down = Events("customer_key_inaccessible");
   ASSERT_EQ(down.size(), 1u);
   EXPECT_EQ(down[0]["level"], "warn");
@@ -68,7 +68,7 @@ TEST_F(KeyHealthTest, LogsOnceWhenAKeyBecomesInaccessibleAndOnceWhenItRecovers) 
               HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 1"));
   EXPECT_THAT(metrics_.Scrape(), HasSubstr("keybroker_key_accessible{alias=\"tenant-a\"} 0"));
 
-  health_.KeyRequestDone(kKeyUrl, kVersion, absl::OkStatus());
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, absl::OkStatus());
   std::vector<nlohmann::json> up = Events("customer_key_recovered");
   ASSERT_EQ(up.size(), 1u);
   EXPECT_EQ(up[0]["previous_reason"], "KEY_NOT_ACCESSIBLE");
@@ -79,8 +79,9 @@ TEST_F(KeyHealthTest, LogsOnceWhenAKeyBecomesInaccessibleAndOnceWhenItRecovers) 
 }
 
 TEST_F(KeyHealthTest, ANewReasonIsANewEvent) {
-  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
-  health_.KeyRequestDone(kKeyUrl, "", MakeError(ErrorReason::kKeyDisabled, "disabled"));
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, Revoked());
+  health_.KeyRequestDone(kKeyUrl, "", /*current=*/true,
+                         MakeError(ErrorReason::kKeyDisabled, "disabled"));
   std::vector<nlohmann::json> down = Events("customer_key_inaccessible");
   ASSERT_EQ(down.size(), 2u);
   EXPECT_EQ(down[1]["reason"], "KEY_DISABLED");
@@ -90,9 +91,11 @@ TEST_F(KeyHealthTest, ANewReasonIsANewEvent) {
 }
 
 TEST_F(KeyHealthTest, ServiceFaultsSayNothingAboutTheKey) {
-  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
-  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKmsUnavailable, "503"));
-  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKmsThrottled, "429"));
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, Revoked());
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false,
+                         MakeError(ErrorReason::kKmsUnavailable, "503"));
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false,
+                         MakeError(ErrorReason::kKmsThrottled, "429"));
   EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyNotAccessible);
   EXPECT_TRUE(Events("customer_key_recovered").empty());
   EXPECT_EQ(Events("customer_key_inaccessible").size(), 1u);
@@ -100,41 +103,66 @@ TEST_F(KeyHealthTest, ServiceFaultsSayNothingAboutTheKey) {
 
 TEST_F(KeyHealthTest, AnUnknownVersionSaysNothingButADeletedKeyDoes) {
   // A crafted EDEK naming a made-up version: the vault's 404 for that version.
-  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKeyNotFound, "404"));
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false,
+                         MakeError(ErrorReason::kKeyNotFound, "404"));
   EXPECT_EQ(health_.InaccessibleReason("tenant-a"), std::nullopt);
   EXPECT_TRUE(Events("customer_key_inaccessible").empty());
   // The key itself gone: its current version (no version named) is a 404.
-  health_.KeyRequestDone(kKeyUrl, "", MakeError(ErrorReason::kKeyNotFound, "404"));
+  health_.KeyRequestDone(kKeyUrl, "", /*current=*/true,
+                         MakeError(ErrorReason::kKeyNotFound, "404"));
   EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyNotFound);
 }
 
 TEST_F(KeyHealthTest, ADisabledOldVersionSaysNothingButADisabledCurrentOneDoes) {
   // The customer retires an old version: reads of EDEKs under it are refused.
-  health_.KeyRequestDone(kKeyUrl, kVersion, MakeError(ErrorReason::kKeyDisabled, "403"));
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false,
+                         MakeError(ErrorReason::kKeyDisabled, "403"));
   EXPECT_EQ(health_.InaccessibleReason("tenant-a"), std::nullopt);
-  health_.KeyRequestDone(kKeyUrl, "", MakeError(ErrorReason::kKeyDisabled, "disabled"));
+  health_.KeyRequestDone(kKeyUrl, "", /*current=*/true,
+                         MakeError(ErrorReason::kKeyDisabled, "disabled"));
   EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyDisabled);
 }
 
+// A key pinned to a version (its URL names one): requests name that version,
+// and it is the key's current one. Disabling or deleting it marks the key,
+// and the line says which version.
+TEST_F(KeyHealthTest, APinnedKeysOwnVersionIsItsCurrentOne) {
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/true,
+                         MakeError(ErrorReason::kKeyDisabled, "403 KeyDisabled"));
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyDisabled);
+  std::vector<nlohmann::json> down = Events("customer_key_inaccessible");
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0]["version"], kVersion);
+  EXPECT_EQ(down[0]["reason"], "KEY_DISABLED");
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/true, absl::OkStatus());
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), std::nullopt);
+  EXPECT_EQ(Events("customer_key_recovered").size(), 1u);
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/true,
+                         MakeError(ErrorReason::kKeyNotFound, "404"));
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyNotFound);
+}
+
 TEST_F(KeyHealthTest, ListenersHearEachChangeInOrderAfterASnapshot) {
-  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, Revoked());
   std::vector<std::optional<ErrorReason>> heard;
   KeyHealth::Subscription subscription =
       health_.Listen([&heard](const KeyState& key) { heard.push_back(key.inaccessible); });
   ASSERT_EQ(subscription.keys.size(), 1u);
   EXPECT_EQ(subscription.keys[0].key_id, kKeyUrl);
   EXPECT_EQ(subscription.keys[0].inaccessible, ErrorReason::kKeyNotAccessible);
-  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());  // no change: nothing heard
-  health_.KeyRequestDone(kKeyUrl, kVersion, absl::OkStatus());
-  health_.KeyRequestDone(kKeyUrl, kVersion, Revoked());
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false,
+                         Revoked());  // no change: nothing heard
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, absl::OkStatus());
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, Revoked());
   health_.Unlisten(subscription.id);
-  health_.KeyRequestDone(kKeyUrl, kVersion, absl::OkStatus());
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, absl::OkStatus());
   EXPECT_EQ(heard, (std::vector<std::optional<ErrorReason>>{std::nullopt,
                                                            ErrorReason::kKeyNotAccessible}));
 }
 
 TEST_F(KeyHealthTest, KeysItDoesNotTrackAreIgnored) {
-  health_.KeyRequestDone("https://other.vault.azure.net/keys/x", kVersion, Revoked());
+  health_.KeyRequestDone("https://other.vault.azure.net/keys/x", kVersion, /*current=*/false,
+                         Revoked());
   EXPECT_EQ(log_.All(), "");
   EXPECT_THAT(metrics_.Scrape(),
               HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 0"));
@@ -143,7 +171,7 @@ TEST_F(KeyHealthTest, KeysItDoesNotTrackAreIgnored) {
 TEST_F(KeyHealthTest, RuntimeKeysAreTrackedByUriButNeverLabelAMetric) {
   const std::string uri = "https://tenants.vault.azure.net/keys/tenant-x";
   health_.KeyAdded(uri, "tenants.vault.azure.net/tenant-x");
-  health_.KeyRequestDone(uri, "", Revoked());
+  health_.KeyRequestDone(uri, "", /*current=*/true, Revoked());
   EXPECT_EQ(health_.InaccessibleReason(uri), ErrorReason::kKeyNotAccessible);
   std::vector<nlohmann::json> down = Events("customer_key_inaccessible");
   ASSERT_EQ(down.size(), 1u);
@@ -159,7 +187,7 @@ TEST_F(KeyHealthTest, RuntimeKeysAreTrackedByUriButNeverLabelAMetric) {
               HasSubstr("keybroker_keys_inaccessible{reason=\"KEY_NOT_ACCESSIBLE\"} 0"));
   // A configured key is never dropped as a runtime key.
   health_.KeyRemoved(kKeyUrl);
-  health_.KeyRequestDone(kKeyUrl, "", Revoked());
+  health_.KeyRequestDone(kKeyUrl, "", /*current=*/true, Revoked());
   EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyNotAccessible);
 }
 

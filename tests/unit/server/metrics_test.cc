@@ -54,6 +54,28 @@ TEST(BrokerMetricsTest, CountsRpcsByMethodCodeReasonAndCause) {
                               "le=\"0.0005\"} 1"));
 }
 
+TEST(BrokerMetricsTest, StreamsAreInFlightWhileOpenAndCountedWithTheirCauseButNotTimed) {
+  BrokerMetrics metrics("dev");
+  EXPECT_THAT(metrics.Scrape(), HasSubstr("keybroker_rpcs_in_flight{method=\"WatchKeys\"} 0"));
+  EXPECT_THAT(metrics.Scrape(),
+              HasSubstr("keybroker_authorization_denied_total{method=\"WatchKeys\"} 0"));
+  metrics.RpcStarted(RpcMethod::kWatchKeys);
+  metrics.RpcStarted(RpcMethod::kWatchKeys);
+  EXPECT_THAT(metrics.Scrape(), HasSubstr("keybroker_rpcs_in_flight{method=\"WatchKeys\"} 2"));
+  metrics.StreamFinished(RpcMethod::kWatchKeys, absl::CancelledError(), ErrorCause::kClient);
+  // A shutdown's UNAVAILABLE, which CauseOf would give the service.
+  metrics.StreamFinished(RpcMethod::kWatchKeys, absl::UnavailableError("shutting down"),
+                         ErrorCause::kNone);
+  std::string text = metrics.Scrape();
+  EXPECT_THAT(text, HasSubstr("keybroker_rpcs_in_flight{method=\"WatchKeys\"} 0"));
+  EXPECT_THAT(text, HasSubstr("keybroker_rpc_requests_total{cause=\"client\",code=\"CANCELLED\","
+                              "method=\"WatchKeys\",reason=\"none\"} 1"));
+  EXPECT_THAT(text, HasSubstr("keybroker_rpc_requests_total{cause=\"none\","
+                              "code=\"UNAVAILABLE\",method=\"WatchKeys\",reason=\"none\"} 1"));
+  EXPECT_THAT(text, Not(HasSubstr("keybroker_rpc_duration_seconds_count{code=\"CANCELLED\"")));
+  EXPECT_THAT(text, Not(HasSubstr("method=\"WatchKeys\",le=")));
+}
+
 TEST(BrokerMetricsTest, CountsKmsRequestsByOutcomeAndKeyringReloads) {
   BrokerMetrics metrics("dev");
   metrics.KmsRequestDone("azure_key_vault", "unwrapkey", absl::OkStatus(), absl::Milliseconds(40));

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "common/error_reason.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -29,6 +30,7 @@ using ::keybroker::testing::HasReason;
 using ::keybroker::testing::JsonResponse;
 using ::keybroker::testing::RecordingKmsObserver;
 using ::keybroker::testing::StatusIs;
+using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 using Json = nlohmann::json;
@@ -56,6 +58,11 @@ std::string VaultRsaBundle(const std::string& kid = kKid) {
  "attributes":{"enabled":true,"exp":3797280000,"created":1678954183,"updated":1678954183,
   "recoveryLevel":"CustomizedRecoverable+Purgeable","recoverableDays":7,"exportable":false},
  "tags":{"purpose":"kek"}})");
+}
+
+// The bundle of a version the customer disabled: still a 200 (§3.1).
+std::string DisabledRsaBundle() {
+  return absl::StrReplaceAll(VaultRsaBundle(), {{R"("enabled":true)", R"("enabled":false)"}});
 }
 
 HttpResponse Ok(std::string body) {
@@ -651,6 +658,59 @@ TEST_F(KeyVaultClientTest, ARefusedRotateIsNotReportedAsTheKeysState) {
   EXPECT_THAT(observer.key_requests(),
               ElementsAre(absl::StrCat(key_.key_id, "@/KEY_NOT_ACCESSIBLE")))
       << "a refused read is";
+}
+
+// A key pinned to a version (its URL names one) has that version for its
+// current one: a request naming it is reported as one on the current
+// version, so that its refusal tells the key's state; a request naming
+// another version is not.
+TEST_F(KeyVaultClientTest, APinnedKeysOwnVersionIsReportedAsItsCurrentOne) {
+  FakeHttpClient http(Script({ErrorResponse(403, "Forbidden", "KeyDisabled"),
+                              ErrorResponse(403, "Forbidden", "KeyDisabled"),
+                              Ok(DisabledRsaBundle())}));
+  RecordingKmsObserver observer;
+  key_.id = *ParseKeyId(absl::StrCat("https://myvault.vault.azure.net/keys/kek-orders/", kVersion));
+  key_.key_id = absl::StrCat("https://myvault.vault.azure.net/keys/kek-orders/", kVersion);
+  KeyVaultClient client(&http, &observer);
+  EXPECT_THAT(client.GetKey(key_, kVersion, absl::InfiniteFuture()),
+              HasReason(ErrorReason::kKeyDisabled));
+  const std::string other = "0123456789abcdef0123456789abcdef";
+  EXPECT_THAT(client.UnwrapKey(key_, other, "RSA-OAEP-256", "w", absl::InfiniteFuture()),
+              HasReason(ErrorReason::kKeyDisabled));
+  // The vault's usual answer for a disabled key: 200, enabled false.
+  ASSERT_OK(client.GetKey(key_, kVersion, absl::InfiniteFuture()));
+  EXPECT_THAT(observer.key_requests(),
+              ElementsAre(absl::StrCat(key_.key_id, "@", kVersion, "(current)/KEY_DISABLED"),
+                          absl::StrCat(key_.key_id, "@", other, "/KEY_DISABLED"),
+                          absl::StrCat(key_.key_id, "@", kVersion, "(current)/KEY_DISABLED")));
+}
+
+// A disabled or expired version still answers GET with 200 (§3.1): the
+// bundle goes back to the caller, and the observer hears KEY_DISABLED as
+// the key's state (with the response's request id), so that a disabled
+// current version marks the key; enabled again, it hears OK.
+TEST_F(KeyVaultClientTest, AGetOfADisabledOrExpiredVersionReportsItDisabled) {
+  const std::string disabled = DisabledRsaBundle();
+  const std::string expired =
+      absl::StrReplaceAll(VaultRsaBundle(), {{R"("exp":3797280000)", R"("exp":1678954183)"}});
+  FakeHttpClient http(Script({Ok(disabled), Ok(expired), Ok(disabled), Ok(VaultRsaBundle())}));
+  RecordingKmsObserver observer;
+  key_.key_id = "https://myvault.vault.azure.net/keys/kek-orders";
+  KeyVaultClient client(&http, &observer);
+  absl::StatusOr<KeyBundle> bundle = client.GetKey(key_, "", absl::InfiniteFuture());
+  ASSERT_OK(bundle);
+  EXPECT_FALSE(bundle->enabled);
+  ASSERT_OK(client.GetKey(key_, "", absl::InfiniteFuture()));
+  // An old version, disabled to retire it: reported, not as the current one.
+  ASSERT_OK(client.GetKey(key_, kVersion, absl::InfiniteFuture()));
+  ASSERT_OK(client.GetKey(key_, "", absl::InfiniteFuture()));
+  EXPECT_THAT(observer.key_requests(),
+              ElementsAre(absl::StrCat(key_.key_id, "@/KEY_DISABLED"),
+                          absl::StrCat(key_.key_id, "@/KEY_DISABLED"),
+                          absl::StrCat(key_.key_id, "@", kVersion, "/KEY_DISABLED"),
+                          absl::StrCat(key_.key_id, "@/OK")));
+  EXPECT_THAT(observer.requests(), Each("azure_key_vault/get_key/OK"))
+      << "the request itself succeeded";
 }
 
 // --- Listing versions (§3.6) --------------------------------------------------
