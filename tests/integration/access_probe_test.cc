@@ -17,7 +17,7 @@
 #include "keybroker/sdk/client.h"
 #include "keybroker/sdk/encryptor.h"
 #include "keybroker/sdk/error_info.h"
-#include "tests/integration/azure_broker_config.h"
+#include "tests/integration/azure_broker_suite.h"
 #include "tests/integration/broker_process.h"
 #include "tests/integration/grpc_test_client.h"
 #include "tests/integration/keyvault_emulator_process.h"
@@ -90,13 +90,10 @@ class EventReader {
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
-class AccessProbeTest : public ::testing::Test {
+class AccessProbeTest : public AzureBrokerSuite<AccessProbeTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    auto emulator = StartEmulatorWithSecretPrincipal(dir_->path(), "probe-secret");
-    ASSERT_OK(emulator);
-    emulator_ = emulator->release();
+    StartEmulator("probe-secret");
     ASSERT_OK(emulator_->Control("create-key",
                                  {{"host", "kv1"}, {"name", "rsa"}, {"kty", "RSA"}, {"size", 2048}}));
     ASSERT_OK(emulator_->Control(
@@ -111,40 +108,8 @@ class AccessProbeTest : public ::testing::Test {
     options.keys = AzureKeyConfig(*emulator_, "rsa", "kv1", "rsa", "app", false) +
                    AzureKeyConfig(*emulator_, "aes", "hsm1", "aes", "app", true) +
                    "  - alias: service\n    local_key: service\n";
-    WriteAll(dir_->File("keybroker.yaml"), AzureBrokerConfig(*emulator_, options));
     WriteAll(dir_->File("master-key"), std::string(64, 'a'));
-    auto broker = BrokerProcess::Start({"--config", dir_->File("keybroker.yaml")});
-    ASSERT_OK(broker);
-    broker_ = broker->release();
-    ASSERT_TRUE(broker_->WaitForLogLine("key_checks_done", absl::Seconds(60)));
-  }
-
-  static void TearDownTestSuite() {
-    delete broker_;
-    delete emulator_;
-    delete dir_;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(broker_, nullptr);
-    stub_ = NewStub(broker_->address());
-  }
-
-  grpc::Status GenerateDek(const std::string& alias, v1::GenerateDekResponse* response) {
-    v1::GenerateDekRequest request;
-    request.set_key(alias);
-    (*request.mutable_context())["tenant"] = "acme";
-    return stub_->GenerateDek(Ctx().get(), request, response);
-  }
-
-  grpc::Status Unwrap(const std::string& edek, std::string* plaintext) {
-    v1::UnwrapRequest request;
-    request.set_edek(edek);
-    (*request.mutable_context())["tenant"] = "acme";
-    v1::UnwrapResponse response;
-    grpc::Status status = stub_->Unwrap(Ctx().get(), request, &response);
-    *plaintext = response.plaintext();
-    return status;
+    StartBroker(AzureBrokerConfig(*emulator_, options));
   }
 
   static void Revoke() {
@@ -155,16 +120,7 @@ class AccessProbeTest : public ::testing::Test {
     ASSERT_OK(emulator_->Control("grant", {{"host", "kv1"}, {"client_id", kAzureClientId}}));
     ASSERT_OK(emulator_->Control("grant", {{"host", "hsm1"}, {"client_id", kAzureClientId}}));
   }
-
-  static TempDir* dir_;
-  static KeyVaultEmulator* emulator_;
-  static BrokerProcess* broker_;
-  std::unique_ptr<v1::KeyBroker::Stub> stub_;
 };
-
-TempDir* AccessProbeTest::dir_ = nullptr;
-KeyVaultEmulator* AccessProbeTest::emulator_ = nullptr;
-BrokerProcess* AccessProbeTest::broker_ = nullptr;
 
 TEST_F(AccessProbeTest, WatchKeysOpensWithEachKeysState) {
   EventReader events(stub_.get(), {"rsa", "service"});
