@@ -5,10 +5,11 @@
 //   fhir_store --broker ADDR --db FILE put ACCOUNT FILE.json
 //   fhir_store --broker ADDR --db FILE get ACCOUNT TYPE ID [VERSION]
 //   fhir_store --broker ADDR --db FILE rewrap-account ACCOUNT [--dry-run] [--keep-going]
+//                                                     [--batch-size N]
 //
 // Prints JSON on success (exit 0; rewrap-account exits 2 when it finished
-// but left records it could not re-seal, listed in its report, and prints a
-// progress line on stderr after each batch). On failure prints the FHIR
+// but left or found records it could not re-seal, listed in its report, and
+// prints a progress line on stderr after each batch). On failure prints the FHIR
 // OperationOutcome on stdout and "fhir_store: HTTP <status>: <detail>" on
 // stderr, and exits 3 for 403, 4 for other 4xx, 5 for 5xx (1 when the
 // command line or input file is unusable, CLI11's codes for usage errors).
@@ -42,8 +43,9 @@ struct Output {
 
 void PrintProgress(const RewrapReport& at, bool dry_run) {
   std::cerr << "fhir_store: rewrap-account " << at.account << ": " << at.records
-            << " records read, " << at.resealed << (dry_run ? " to re-seal, " : " re-sealed, ") << at.already_current
-            << " already under version " << at.key_version << ", " << at.failures << " failed\n";
+            << " records read, " << at.resealed << (dry_run ? " to re-seal, " : " re-sealed, ")
+            << at.already_current << " already under version " << at.key_version << ", "
+            << at.failures << " failed\n";
 }
 
 // Wires the SDK, the FHIR layer and the database, then runs the command.
@@ -80,7 +82,7 @@ absl::StatusOr<Output> Run(const Flags& flags, const std::string& input) {
                        PrintProgress(at, flags.rewrap.dry_run);
                      }));
     return Output{.json = report.ToJson(flags.rewrap.dry_run),
-                  .exit_code = report.failures > 0 && !flags.rewrap.dry_run ? 2 : 0};
+                  .exit_code = report.failures > 0 ? 2 : 0};
   }
   if (!json.ok()) return json.status();
   return Output{.json = *std::move(json)};

@@ -15,7 +15,9 @@ constexpr char kSchema[] =
     "CREATE TABLE IF NOT EXISTS accounts(name TEXT PRIMARY KEY, key_alias TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS resources(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " account TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, version TEXT NOT NULL,"
-    " blob BLOB NOT NULL, UNIQUE(account, type, id, version));";
+    " blob BLOB NOT NULL, UNIQUE(account, type, id, version));"
+    // rewrap-account walks an account in seq order, a batch at a time.
+    "CREATE INDEX IF NOT EXISTS resources_account_seq ON resources(account, seq);";
 
 // A prepared statement with its text parameters bound, finalized when it
 // goes out of scope.

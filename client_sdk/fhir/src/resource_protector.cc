@@ -59,12 +59,14 @@ absl::StatusOr<std::string> ResourceProtector::Unprotect(absl::string_view accou
 absl::StatusOr<std::string> ResourceProtector::Reseal(absl::string_view account,
                                                       const ResourceIdentity& identity,
                                                       absl::string_view blob) const {
+  // The alias first: no plaintext exists yet if the account cannot be resolved.
+  ASSIGN_OR_RETURN(std::string alias, resolver_(account));
   ASSIGN_OR_RETURN(std::string json, Unprotect(account, identity.resource_type, identity.id,
                                                identity.version_id, blob));
-  ASSIGN_OR_RETURN(std::string alias, resolver_(account));
   absl::StatusOr<std::string> resealed =
       encryptor_->Encrypt(alias, json, ResourceAad(account, identity));
-  // The plaintext (a patient's record) does not outlive the call in memory.
+  // Wipe this copy of the plaintext (a patient's record); the JSON parse
+  // inside Unprotect does not wipe its own.
   OPENSSL_cleanse(json.data(), json.size());
   if (!resealed.ok()) {
     return Annotate(resealed.status(), absl::StrCat("re-sealing ", identity.resource_type, "/",
@@ -72,6 +74,12 @@ absl::StatusOr<std::string> ResourceProtector::Reseal(absl::string_view account,
                                                     " of account ", account));
   }
   return resealed;
+}
+
+absl::StatusOr<CiphertextKeyInfo> ResourceProtector::SealingKey(absl::string_view account) const {
+  ASSIGN_OR_RETURN(std::string alias, resolver_(account));
+  ASSIGN_OR_RETURN(std::string probe, encryptor_->Encrypt(alias, "", "keybroker-fhir-probe"));
+  return InspectCiphertext(probe);
 }
 
 }  // namespace keybroker::sdk::fhir

@@ -165,7 +165,8 @@ TEST(CiphertextInfoTest, NamesTheKeyAndVersionOfTheEdekInTheHeader) {
 }
 
 TEST(CiphertextInfoTest, RefusesABadCiphertextOrEdekWithEdekInvalid) {
-  EXPECT_THAT(InspectCiphertext("\x01\x00"), HasReason(ErrorReason::kEdekInvalid));
+  EXPECT_THAT(InspectCiphertext(absl::string_view("\x01\x00", 2)),
+              HasReason(ErrorReason::kEdekInvalid));
   EXPECT_THAT(InspectCiphertext(Build("not an edek", 4)),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(InspectCiphertext(Build("not an edek", 4)), HasReason(ErrorReason::kEdekInvalid));

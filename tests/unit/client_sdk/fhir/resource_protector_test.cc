@@ -97,6 +97,10 @@ TEST_F(ResourceProtectorTest, ResealMovesABlobToTheDekInUseNowUnderTheSameIdenti
   ASSERT_OK(later);
   auto resealed = (*later)->Reseal("acme", sealed->identity, sealed->blob);
   ASSERT_OK(resealed);
+  auto sealing = (*later)->SealingKey("acme");
+  ASSERT_OK(sealing);
+  EXPECT_EQ(sealing->key_name, "key-acme");
+  EXPECT_EQ(sealing->key_version, "2") << "the DEK the re-sealed blob is under";
   auto before = InspectCiphertext(sealed->blob);
   auto after = InspectCiphertext(*resealed);
   ASSERT_OK(before);

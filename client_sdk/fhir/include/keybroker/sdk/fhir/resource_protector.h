@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "keybroker/sdk/ciphertext_info.h"
 #include "keybroker/sdk/encryptor.h"
 #include "keybroker/sdk/fhir/resource_identity.h"
 
@@ -73,6 +74,12 @@ class ResourceProtector {
   // version. Errors: Unprotect's, then Protect's.
   absl::StatusOr<std::string> Reseal(absl::string_view account, const ResourceIdentity& identity,
                                      absl::string_view blob) const;
+
+  // The key, and its version, that Protect and Reseal seal `account`'s
+  // resources under now: that of the DEK the Encryptor holds for the
+  // account's key (found by sealing an empty probe; no broker call once the
+  // Encryptor has a DEK). Errors: the resolver's, then Protect's.
+  absl::StatusOr<CiphertextKeyInfo> SealingKey(absl::string_view account) const;
 
  private:
   ResourceProtector(Encryptor* encryptor, KeyAliasResolver resolver)
