@@ -40,9 +40,7 @@ const absl::Duration kBound = absl::Seconds(kProbeSeconds) + absl::Seconds(4);
 class EventReader {
  public:
   EventReader(v1::KeyBroker::Stub* stub, std::vector<std::string> keys) {
-    v1::WatchKeysRequest request;
-    for (const std::string& key : keys) request.add_keys(key);
-    reader_ = stub->WatchKeys(&context_, request);
+    reader_ = OpenWatch(stub, &context_, keys);
     thread_ = std::thread([this] {
       v1::KeyEvent event;
       while (reader_->Read(&event)) {

@@ -306,9 +306,7 @@ TEST_F(AuthorizationTest, DenialsAreAuditedAndCountedByMethod) {
 TEST_F(AuthorizationTest, WatchDenialsAreAuditedAndCountedAsWatchKeys) {
   auto stranger = StubAs(broker_->address(), dir_->path(), kStranger);
   grpc::ClientContext context;
-  v1::WatchKeysRequest request;
-  request.add_keys("tenant-a");
-  std::unique_ptr<grpc::ClientReader<v1::KeyEvent>> reader = stranger->WatchKeys(&context, request);
+  auto reader = OpenWatch(stranger.get(), &context, {"tenant-a"});
   v1::KeyEvent event;
   EXPECT_FALSE(reader->Read(&event));
   grpc::Status status = reader->Finish();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -37,6 +38,15 @@ inline std::unique_ptr<grpc::ClientContext> Ctx(std::chrono::seconds timeout =
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + timeout);
   return context;
+}
+
+// Opens a WatchKeys stream of `keys` on `context` (which must outlive it).
+inline std::unique_ptr<grpc::ClientReader<v1::KeyEvent>> OpenWatch(
+    v1::KeyBroker::Stub* stub, grpc::ClientContext* context,
+    const std::vector<std::string>& keys) {
+  v1::WatchKeysRequest request;
+  for (const std::string& key : keys) request.add_keys(key);
+  return stub->WatchKeys(context, request);
 }
 
 }  // namespace keybroker::testing

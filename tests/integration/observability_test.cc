@@ -261,9 +261,7 @@ TEST_F(ObservabilityTest, AWatchIsAuditedWhenItOpensAndEndsAndCountedWhenItEnds)
       {"method", "WatchKeys"}, {"code", "CANCELLED"}, {"reason", "none"}, {"cause", "client"}};
   {
     grpc::ClientContext context;
-    v1::WatchKeysRequest request;
-    request.add_keys("default");
-    std::unique_ptr<grpc::ClientReader<v1::KeyEvent>> reader = stub_->WatchKeys(&context, request);
+    auto reader = OpenWatch(stub_.get(), &context, {"default"});
     v1::KeyEvent event;
     ASSERT_TRUE(reader->Read(&event));
     EXPECT_TRUE(event.initial());
@@ -273,9 +271,7 @@ TEST_F(ObservabilityTest, AWatchIsAuditedWhenItOpensAndEndsAndCountedWhenItEnds)
   }
   {
     grpc::ClientContext context;
-    v1::WatchKeysRequest request;
-    request.add_keys("no-such-alias");
-    std::unique_ptr<grpc::ClientReader<v1::KeyEvent>> reader = stub_->WatchKeys(&context, request);
+    auto reader = OpenWatch(stub_.get(), &context, {"no-such-alias"});
     v1::KeyEvent event;
     EXPECT_FALSE(reader->Read(&event));
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
