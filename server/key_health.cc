@@ -63,6 +63,12 @@ void KeyHealth::KeyRequestDone(absl::string_view key_id, absl::string_view versi
   if (it == keys_.end()) return;
   Key& key = it->second;
   if (key.inaccessible == reason) return;
+  // What only the current version can tell (disabled, deleted) only its
+  // success clears: an old version unwrapping while the current one is
+  // disabled must not flap the key back to accessible at every read.
+  const bool current_state = key.inaccessible == ErrorReason::kKeyDisabled ||
+                             key.inaccessible == ErrorReason::kKeyNotFound;
+  if (!reason.has_value() && !current && current_state) return;
   const std::optional<ErrorReason> before = key.inaccessible;
   key.inaccessible = reason;
   PublishLocked();

@@ -121,6 +121,15 @@ TEST_F(KeyHealthTest, ADisabledOldVersionSaysNothingButADisabledCurrentOneDoes) 
   health_.KeyRequestDone(kKeyUrl, "", /*current=*/true,
                          MakeError(ErrorReason::kKeyDisabled, "disabled"));
   EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyDisabled);
+  // An older version still unwraps: that does not make the key accessible
+  // again (no flapping between the probe's answer and every read) ...
+  health_.KeyRequestDone(kKeyUrl, kVersion, /*current=*/false, absl::OkStatus());
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), ErrorReason::kKeyDisabled);
+  EXPECT_TRUE(Events("customer_key_recovered").empty());
+  // ... the current version enabled again does.
+  health_.KeyRequestDone(kKeyUrl, "", /*current=*/true, absl::OkStatus());
+  EXPECT_EQ(health_.InaccessibleReason("tenant-a"), std::nullopt);
+  EXPECT_EQ(Events("customer_key_recovered").size(), 1u);
 }
 
 // A key pinned to a version (its URL names one): requests name that version,
