@@ -103,13 +103,13 @@ class BrokerMetrics final : public kms::KmsObserver {
   static constexpr int kKmsOperations = 11;
   static constexpr int kCaches = 4;
 
+  // Ends an RPC: out of flight, and counted.
+  void CountFinished(RpcMethod method, int code, const absl::Status& status, ErrorCause cause);
+
   // Returns the series in `slot`. The first time (the only time a lock is
   // taken), creates it in `family` with the labels `make_labels()` returns
   // and `args` (a histogram's buckets), so that the request path builds no
   // labels once a combination has been seen.
-  // Ends an RPC: out of flight, and counted.
-  void CountFinished(RpcMethod method, int code, const absl::Status& status, ErrorCause cause);
-
   template <typename Metric, typename MakeLabels, typename... Args>
   Metric& Series(std::atomic<Metric*>& slot, prometheus::Family<Metric>& family,
                  MakeLabels make_labels, const Args&... args);
