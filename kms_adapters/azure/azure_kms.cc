@@ -48,11 +48,10 @@ absl::Status Disabled(const VaultKey& key, absl::string_view why) {
 // Checks that the current version may wrap now (§3.2, §7.2).
 absl::Status CheckUsable(const VaultKey& key, const KeyBundle& bundle, VaultKind kind,
                          absl::Time now) {
-  if (!bundle.enabled) return Disabled(key, "it is disabled");
-  if (bundle.not_before.has_value() && *bundle.not_before > now) {
-    return Disabled(key, "it is not valid yet (nbf)");
+  if (std::optional<absl::string_view> why =
+          UnusableBecause(bundle.enabled, bundle.not_before, bundle.expires, now)) {
+    return Disabled(key, absl::StrCat("it ", *why));
   }
-  if (bundle.expires.has_value() && *bundle.expires <= now) return Disabled(key, "it expired");
   if (IsRsa(bundle)) {
     if (!bundle.HasOp("wrapKey") || !bundle.HasOp("unwrapKey")) {
       return Disabled(key, "its key_ops lack wrapKey or unwrapKey");
@@ -575,8 +574,7 @@ absl::StatusOr<std::vector<KeyVersionInfo>> AzureKms::ListVersions(absl::string_
     info.version = std::move(item.version);
     info.created = item.created;
     // As CheckUsable judges the current version: what the vault would refuse.
-    info.enabled = item.enabled && !(item.not_before.has_value() && *item.not_before > now) &&
-                   !(item.expires.has_value() && *item.expires <= now);
+    info.enabled = !UnusableBecause(item.enabled, item.not_before, item.expires, now).has_value();
     versions.push_back(std::move(info));
   }
   return versions;

@@ -108,23 +108,26 @@ std::string Describe(const VaultKey& key, absl::string_view version) {
 // the response's request id, when it is disabled, not yet valid or expired
 // (what the vault refuses crypto operations for, §7.2); OK otherwise.
 absl::Status BundleState(const VaultKey& key, const KeyBundle& bundle, absl::Time now) {
-  absl::string_view why;
-  if (!bundle.enabled) {
-    why = "is disabled";
-  } else if (bundle.not_before.has_value() && *bundle.not_before > now) {
-    why = "is not valid yet (nbf)";
-  } else if (bundle.expires.has_value() && *bundle.expires <= now) {
-    why = "expired";
-  } else {
-    return absl::OkStatus();
-  }
+  std::optional<absl::string_view> why =
+      UnusableBecause(bundle.enabled, bundle.not_before, bundle.expires, now);
+  if (!why.has_value()) return absl::OkStatus();
   absl::Status status =
-      MakeError(ErrorReason::kKeyDisabled, absl::StrCat(Describe(key, bundle.version), " ", why));
+      MakeError(ErrorReason::kKeyDisabled, absl::StrCat(Describe(key, bundle.version), " ", *why));
   SetKmsRequestId(status, bundle.request_id);
   return status;
 }
 
 }  // namespace
+
+std::optional<absl::string_view> UnusableBecause(bool enabled,
+                                                 const std::optional<absl::Time>& not_before,
+                                                 const std::optional<absl::Time>& expires,
+                                                 absl::Time now) {
+  if (!enabled) return "is disabled";
+  if (not_before.has_value() && *not_before > now) return "is not valid yet (nbf)";
+  if (expires.has_value() && *expires <= now) return "expired";
+  return std::nullopt;
+}
 
 bool KeyVaultClient::ReportsKeyState(const Call& call, const absl::Status& status) {
   // No token, or no answer: the vault said nothing about the key, and a

@@ -76,6 +76,15 @@ struct KeyBundle {
   bool HasOp(absl::string_view op) const;
 };
 
+// Why the vault refuses crypto operations with a key version whose
+// attributes are these, at `now` (§7.2): "is disabled", "is not valid yet
+// (nbf)" or "expired"; nullopt when it may be used. The one judgement of a
+// version's attributes: wraps, key health and DescribeKey's `enabled` use it.
+std::optional<absl::string_view> UnusableBecause(bool enabled,
+                                                 const std::optional<absl::Time>& not_before,
+                                                 const std::optional<absl::Time>& expires,
+                                                 absl::Time now);
+
 // An AES-GCM encryption result from Managed HSM (§5).
 struct GcmCiphertext {
   std::string value, iv, tag;  // raw bytes
