@@ -5,8 +5,11 @@
 #ifndef KEYBROKER_SERVER_ERROR_CAUSE_H_
 #define KEYBROKER_SERVER_ERROR_CAUSE_H_
 
+#include <chrono>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace keybroker::server {
 
@@ -30,6 +33,14 @@ ErrorCause CauseOf(const absl::Status& status);
 
 // "none", "client", "customer" or "service": the metrics label and log field.
 absl::string_view ErrorCauseName(ErrorCause cause);
+
+// Whether a call gRPC cancelled at `now` ran out of its caller's `deadline`
+// (a ServerContext's deadline(); time_point::max() for none) rather than was
+// cancelled: gRPC cancels a call at its deadline too, and its caller is to be
+// told apart as DEADLINE_EXCEEDED. Also true a little before the deadline:
+// the caller's own timer fires first and cancels the call, and that cancel
+// can reach the server before the server's view of the deadline passes.
+bool AtCallerDeadline(std::chrono::system_clock::time_point deadline, absl::Time now);
 
 }  // namespace keybroker::server
 

@@ -42,25 +42,13 @@ kms::CallOptions OptionsOf(const grpc::CallbackServerContext* context) {
   return options;
 }
 
-// How far ahead of the server's view of a deadline the caller's own timer may
-// fire. The server's deadline is the caller's timeout counted from when the
-// request arrived, so it falls a little after the caller's; the caller
-// cancels the stream when its own timer fires, and that reset can reach us
-// first (tens of milliseconds on a loaded machine, measured under ASan).
-constexpr absl::Duration kDeadlineSkew = absl::Milliseconds(500);
-
 // gRPC's IsCancelled() is also true once the caller's deadline has passed, so
 // work given up on it ends CANCELLED either way. A call at its deadline was
 // not cancelled: it ran out of the time its caller gave it, and is recorded
 // as the caller's DEADLINE_EXCEEDED, not as an untyped error.
 absl::Status AttributeCancellation(const grpc::CallbackServerContext& context,
                                    const absl::Status& status, absl::Time now) {
-  if (!absl::IsCancelled(status)) return status;
-  const auto deadline = context.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max() ||
-      absl::FromChrono(deadline) > now + kDeadlineSkew) {
-    return status;
-  }
+  if (!absl::IsCancelled(status) || !AtCallerDeadline(context.deadline(), now)) return status;
   return CallerDeadlineExceeded("the caller's deadline passed before the call finished");
 }
 

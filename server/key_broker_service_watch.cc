@@ -24,14 +24,25 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
+// What a stream's end is audited and counted as: what its client was told,
+// and a deadline as the other RPCs record theirs (AttributeCancellation), the
+// caller's DEADLINE_EXCEEDED with its reason.
+absl::Status StatusOfEnd(const WatchSummary& ended) {
+  if (ended.end == WatchEnd::kDeadlineExceeded) {
+    return CallerDeadlineExceeded(ended.status.error_message());
+  }
+  return ToAbslStatus(ended.status);
+}
+
 // Who caused a stream's end. Not CauseOf(status): no end of a watch is the
 // service's fault, and none but a shutdown's has a code CauseOf gives the
-// client. A client that cancels, goes away or reads too slowly ended it; a
-// broker shutting down ends every stream (the client reconnects, to another
-// replica), which is a failure of nobody's.
+// client. A client that cancels, goes away, runs out of its deadline or reads
+// too slowly ended it; a broker shutting down ends every stream (the client
+// reconnects, to another replica), which is a failure of nobody's.
 ErrorCause CauseOfEnd(WatchEnd end) {
   switch (end) {
     case WatchEnd::kCancelled:
+    case WatchEnd::kDeadlineExceeded:
     case WatchEnd::kSlowClient:
       return ErrorCause::kClient;
     case WatchEnd::kShutdown:
@@ -164,13 +175,13 @@ grpc::ServerWriteReactor<v1::KeyEvent>* KeyBrokerService::WatchKeys(
   // Called when gRPC is done with the stream: the service outlives it (the
   // server stops, waiting for its streams, before the service goes).
   WatchEndCallback on_end = [this, facts = std::move(facts), started](const WatchSummary& ended) {
-    const absl::Status status = ToAbslStatus(ended.status);
+    const absl::Status status = StatusOfEnd(ended);
     if (options_.metrics != nullptr) {
       options_.metrics->StreamFinished(RpcMethod::kWatchKeys, status, CauseOfEnd(ended.end));
     }
     if (options_.audit) AuditWatch(facts, status, &ended, absl::Now() - started);
   };
-  return options_.watches->Open(*std::move(keys), std::move(on_end));
+  return options_.watches->Open(*std::move(keys), context->deadline(), std::move(on_end));
 }
 
 }  // namespace keybroker::server

@@ -4,7 +4,9 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/clock.h"
 #include "common/error_reason.h"
+#include "server/error_cause.h"
 
 namespace keybroker::server {
 namespace {
@@ -29,6 +31,7 @@ grpc::Status ShuttingDown() {
 absl::string_view WatchEndName(WatchEnd end) {
   switch (end) {
     case WatchEnd::kCancelled: return "cancelled";
+    case WatchEnd::kDeadlineExceeded: return "deadline";
     case WatchEnd::kShutdown: return "shutdown";
     case WatchEnd::kSlowClient: return "slow_client";
   }
@@ -38,8 +41,9 @@ absl::string_view WatchEndName(WatchEnd end) {
 // One stream. Deletes itself when gRPC is done with it (OnDone).
 class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
  public:
-  KeyWatchStream(KeyWatchHub* hub, std::vector<WatchedKey> keys, WatchEndCallback on_end)
-      : hub_(hub), keys_(std::move(keys)), on_end_(std::move(on_end)) {}
+  KeyWatchStream(KeyWatchHub* hub, std::vector<WatchedKey> keys,
+                 std::chrono::system_clock::time_point deadline, WatchEndCallback on_end)
+      : hub_(hub), keys_(std::move(keys)), deadline_(deadline), on_end_(std::move(on_end)) {}
 
   // Queues the opening events and listens for changes; called once, by the
   // hub, under its lock (the order of locks: hub, then KeyHealth's, then the
@@ -79,13 +83,16 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
       return;
     }
     if (!ok) {  // the client went away, or the call was cancelled
-      FinishLocked(grpc::Status::CANCELLED, WatchEnd::kCancelled);
+      FinishCancelledLocked();
       return;
     }
     WriteNextLocked();
   }
 
-  void OnCancel() override { End(grpc::Status::CANCELLED, WatchEnd::kCancelled); }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishCancelledLocked();
+  }
 
   void OnDone() override {
     KeyHealth* health;
@@ -131,6 +138,18 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
     StartWrite(&current_);
   }
 
+  // gRPC cancels the call both when the client cancels (or goes away) and
+  // when the client's deadline passes: the deadline tells which.
+  void FinishCancelledLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (AtCallerDeadline(deadline_, absl::Now())) {
+      FinishLocked(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                "the client's deadline passed"),
+                   WatchEnd::kDeadlineExceeded);
+    } else {
+      FinishLocked(grpc::Status::CANCELLED, WatchEnd::kCancelled);
+    }
+  }
+
   // Finishes once: now, or after the write in flight.
   void FinishLocked(const grpc::Status& status, WatchEnd end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
@@ -147,6 +166,7 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
 
   KeyWatchHub* const hub_;
   const std::vector<WatchedKey> keys_;
+  const std::chrono::system_clock::time_point deadline_;
   const WatchEndCallback on_end_;
   absl::Mutex mu_;
   KeyHealth* health_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -160,9 +180,10 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
   WatchSummary summary_ ABSL_GUARDED_BY(mu_) = {.status = grpc::Status::CANCELLED};
 };
 
-grpc::ServerWriteReactor<v1::KeyEvent>* KeyWatchHub::Open(std::vector<WatchedKey> keys,
-                                                          WatchEndCallback on_end) {
-  auto* stream = new KeyWatchStream(this, std::move(keys), std::move(on_end));
+grpc::ServerWriteReactor<v1::KeyEvent>* KeyWatchHub::Open(
+    std::vector<WatchedKey> keys, std::chrono::system_clock::time_point deadline,
+    WatchEndCallback on_end) {
+  auto* stream = new KeyWatchStream(this, std::move(keys), deadline, std::move(on_end));
   // Under the lock: Close cannot end the stream (and gRPC cannot be done
   // with it) while it starts.
   absl::MutexLock lock(&mu_);

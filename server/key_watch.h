@@ -16,6 +16,7 @@
 #ifndef KEYBROKER_SERVER_KEY_WATCH_H_
 #define KEYBROKER_SERVER_KEY_WATCH_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -41,12 +42,13 @@ struct WatchedKey {
 
 // Why a stream ended.
 enum class WatchEnd {
-  kCancelled,   // the client cancelled it or went away (CANCELLED)
-  kShutdown,    // the broker is shutting down (UNAVAILABLE)
-  kSlowClient,  // the client read too slowly (RESOURCE_EXHAUSTED)
+  kCancelled,         // the client cancelled it or went away (CANCELLED)
+  kDeadlineExceeded,  // the client's deadline passed (DEADLINE_EXCEEDED)
+  kShutdown,          // the broker is shutting down (UNAVAILABLE)
+  kSlowClient,        // the client read too slowly (RESOURCE_EXHAUSTED)
 };
 
-// "cancelled", "shutdown" or "slow_client": the audit line's field.
+// "cancelled", "deadline", "shutdown" or "slow_client": the audit line's field.
 absl::string_view WatchEndName(WatchEnd end);
 
 // What a stream did, told once when gRPC is done with it.
@@ -69,9 +71,12 @@ class KeyWatchHub {
   explicit KeyWatchHub(KeyHealth* health) : health_(health) {}
 
   // A stream of `keys`' states, started; or, after Close, one that fails.
-  // `on_end` (may be empty) is called once, when gRPC is done with the
-  // stream (its OnDone, on a gRPC thread); what it uses must outlive the hub.
+  // `deadline` is the call's (its context's deadline()): a cancel at it ends
+  // the stream as kDeadlineExceeded, not kCancelled. `on_end` (may be empty)
+  // is called once, when gRPC is done with the stream (its OnDone, on a gRPC
+  // thread); what it uses must outlive the hub.
   grpc::ServerWriteReactor<v1::KeyEvent>* Open(std::vector<WatchedKey> keys,
+                                               std::chrono::system_clock::time_point deadline,
                                                WatchEndCallback on_end = nullptr);
   // Ends every open stream with UNAVAILABLE, and makes Open refuse.
   void Close();

@@ -3,6 +3,7 @@
 // passes `promtool check metrics`; the probes answer; every RPC leaves one
 // well-formed audit line (a WatchKeys stream two: opened and ended); and no
 // secret ever reaches the log.
+#include <chrono>
 #include <cstdio>
 #include <iterator>
 #include <map>
@@ -349,6 +350,64 @@ TEST_F(ObservabilityTest, AWatchIsAuditedWhenItOpensAndEndsAndCountedWhenItEnds)
   EXPECT_EQ(shutdown["outcome"], "UNAVAILABLE");
   EXPECT_EQ(shutdown["cause"], "none");
   EXPECT_EQ(shutdown["events_sent"], 1);
+}
+
+// gRPC tells the server alike of a client's cancel and of its deadline
+// passing; the broker tells them apart, so that a watch that ran out of its
+// client's time is audited and counted as DEADLINE_EXCEEDED (the client's
+// doing, as for the other RPCs), and a cancel before the deadline as CANCELLED.
+TEST_F(ObservabilityTest, AWatchPastItsDeadlineEndsDeadlineExceededNotCancelled) {
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    auto reader = OpenWatch(stub_.get(), &context, {"default"});
+    v1::KeyEvent event;
+    while (reader->Read(&event)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  {
+    // A deadline far off: the cancel is the client's, not its deadline's.
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    auto reader = OpenWatch(stub_.get(), &context, {"default"});
+    v1::KeyEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    context.TryCancel();
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+
+  std::vector<nlohmann::ordered_json> audits = AuditLines(4);
+  ASSERT_EQ(audits.size(), 4u);
+  std::map<int, nlohmann::ordered_json> ends;  // by watch_id
+  for (const nlohmann::ordered_json& audit : audits) {
+    if (audit["stream"] == "end") ends[audit["watch_id"].get<int>()] = audit;
+  }
+  ASSERT_EQ(ends.size(), 2u);
+  EXPECT_EQ(ends[1]["ended"], "deadline") << ends[1];
+  EXPECT_EQ(ends[1]["outcome"], "DEADLINE_EXCEEDED");
+  EXPECT_EQ(ends[1]["reason"], "DEADLINE_EXCEEDED");
+  EXPECT_EQ(ends[1]["cause"], "client");
+  EXPECT_EQ(ends[2]["ended"], "cancelled") << ends[2];
+  EXPECT_EQ(ends[2]["outcome"], "CANCELLED");
+  EXPECT_EQ(ends[2]["reason"], "");
+  EXPECT_EQ(ends[2]["cause"], "client");
+
+  // Counted as the audit lines say; neither is the service's fault.
+  const std::string rpcs = "keybroker_rpc_requests_total";
+  PrometheusScrape scrape = Scrape();
+  EXPECT_EQ(scrape.Find(rpcs, {{"method", "WatchKeys"},
+                               {"code", "DEADLINE_EXCEEDED"},
+                               {"reason", "DEADLINE_EXCEEDED"},
+                               {"cause", "client"}}),
+            1);
+  EXPECT_EQ(scrape.Find(rpcs, {{"method", "WatchKeys"},
+                               {"code", "CANCELLED"},
+                               {"reason", "none"},
+                               {"cause", "client"}}),
+            1);
+  EXPECT_EQ(scrape.Sum(rpcs, {{"method", "WatchKeys"}, {"cause", "service"}}), 0);
+  EXPECT_EQ(scrape.Find("keybroker_rpcs_in_flight", {{"method", "WatchKeys"}}), 0);
 }
 
 }  // namespace
