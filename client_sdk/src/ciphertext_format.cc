@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
+#include "common/status_macros.h"
 #include "crypto/bytes.h"
 
 namespace keybroker::sdk::internal {
@@ -11,29 +12,44 @@ namespace {
 
 constexpr size_t kEdekOffset = 3;  // after the format byte and the u16 length
 
-}  // namespace
-
-absl::StatusOr<CiphertextSlots> LayOutCiphertext(absl::string_view edek, size_t plaintext_size,
-                                                 std::string& out) {
+absl::Status CheckEdekFits(absl::string_view edek) {
   if (edek.empty() || edek.size() > kMaxEdekSize) {
     return Internal(absl::StrCat("ciphertext: an EDEK of ", edek.size(),
                                  " bytes does not fit (1 to 65535 bytes)"));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CiphertextSlots> LayOutCiphertext(absl::string_view edek, size_t plaintext_size,
+                                                 std::string& out) {
+  RETURN_IF_ERROR(CheckEdekFits(edek));
+  // Every byte is written by the layout or by the caller: resize, not
+  // assign, so that a reused buffer of the right size is not cleared first.
+  out.resize(CiphertextSize(edek.size(), plaintext_size));
+  return LayOutCiphertext(edek, plaintext_size, crypto::AsMutableBytes(out));
+}
+
+absl::StatusOr<CiphertextSlots> LayOutCiphertext(absl::string_view edek, size_t plaintext_size,
+                                                 absl::Span<uint8_t> out) {
+  RETURN_IF_ERROR(CheckEdekFits(edek));
+  if (out.size() != CiphertextSize(edek.size(), plaintext_size)) {
+    return Internal(absl::StrCat("ciphertext: a buffer of ", out.size(),
+                                 " bytes for a ciphertext of ",
+                                 CiphertextSize(edek.size(), plaintext_size)));
+  }
   const size_t header_size = kEdekOffset + edek.size() + kCiphertextNonceSize;
-  // Every byte is written below or by the caller: resize, not assign, so
-  // that a reused buffer of the right size is not cleared first.
-  out.resize(header_size + plaintext_size + kCiphertextTagSize);
-  out[0] = static_cast<char>(kFormatV1);
-  out[1] = static_cast<char>(edek.size() >> 8);
-  out[2] = static_cast<char>(edek.size() & 0xff);
+  out[0] = kFormatV1;
+  out[1] = static_cast<uint8_t>(edek.size() >> 8);
+  out[2] = static_cast<uint8_t>(edek.size() & 0xff);
   std::copy(edek.begin(), edek.end(), out.begin() + kEdekOffset);
 
-  absl::Span<uint8_t> all = crypto::AsMutableBytes(out);
   CiphertextSlots slots;
-  slots.header = all.subspan(0, header_size);
-  slots.nonce = all.subspan(header_size - kCiphertextNonceSize, kCiphertextNonceSize);
-  slots.encrypted = all.subspan(header_size, plaintext_size);
-  slots.tag = all.subspan(header_size + plaintext_size, kCiphertextTagSize);
+  slots.header = out.subspan(0, header_size);
+  slots.nonce = out.subspan(header_size - kCiphertextNonceSize, kCiphertextNonceSize);
+  slots.encrypted = out.subspan(header_size, plaintext_size);
+  slots.tag = out.subspan(header_size + plaintext_size, kCiphertextTagSize);
   return slots;
 }
 

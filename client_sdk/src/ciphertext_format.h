@@ -52,6 +52,17 @@ struct CiphertextSlots {
 absl::StatusOr<CiphertextSlots> LayOutCiphertext(absl::string_view edek, size_t plaintext_size,
                                                  std::string& out);
 
+// The size of a format-1 ciphertext of a `plaintext_size`-byte plaintext
+// under an EDEK of `edek_size` bytes.
+constexpr size_t CiphertextSize(size_t edek_size, size_t plaintext_size) {
+  return kFixedOverhead + edek_size + plaintext_size;
+}
+
+// As above, into `out`, which must be exactly CiphertextSize(edek.size(),
+// plaintext_size) bytes (INTERNAL otherwise): for a buffer the caller owns.
+absl::StatusOr<CiphertextSlots> LayOutCiphertext(absl::string_view edek, size_t plaintext_size,
+                                                 absl::Span<uint8_t> out);
+
 // Splits a format-1 ciphertext, checking every length. INVALID_ARGUMENT with
 // reason EDEK_INVALID, saying which check failed, when it is truncated, has
 // an unknown format byte or a zero EDEK length. Nothing is authenticated yet.

@@ -55,8 +55,11 @@ class Encryptor::Impl {
         leases_(&keys_, budget, clock),
         decrypt_cache_(options.decrypt_cache_entries, options.decrypt_cache_ttl) {}
 
-  absl::Status EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
-                           absl::string_view aad, std::string& out);
+  // Seals into the bytes `buffer_for(ciphertext size)` returns (called at
+  // most once, with the DEK's lease held).
+  absl::Status EncryptWith(absl::string_view key_alias, absl::string_view plaintext,
+                           absl::string_view aad,
+                           absl::FunctionRef<absl::Span<uint8_t>(size_t)> buffer_for);
   absl::Status DecryptInto(absl::string_view ciphertext, absl::string_view aad,
                            std::string& plaintext);
 
@@ -111,27 +114,27 @@ void Encryptor::Impl::OnKeyEvent(const KeyEvent& event) {
   }
 }
 
-absl::Status Encryptor::Impl::EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
-                                          absl::string_view aad, std::string& out) {
-  absl::Status sealed;
-  if (key_alias.empty()) {
-    sealed = InvalidRequest("encrypt: the key alias is empty");
-  } else if (plaintext.size() > kMaxPlaintextSize) {
-    sealed = InvalidRequest(absl::StrCat("encrypt: the plaintext is ", plaintext.size(),
-                                         " bytes; at most 2^31 - 1 are supported"));
-  } else {
-    sealed = leases_.WithKey(key_alias, [&](const internal::EncryptionKey& key) -> absl::Status {
-      ASSIGN_OR_RETURN(internal::CiphertextSlots slots,
-                       internal::LayOutCiphertext(key.edek, plaintext.size(), out));
-      RETURN_IF_ERROR(crypto::FillNonce(slots.nonce));
-      return key.dek.cipher.SealWithAadParts(slots.nonce, AsBytes(plaintext),
-                                             {slots.header, AsBytes(aad)}, slots.encrypted,
-                                             slots.tag);
-    });
+absl::Status Encryptor::Impl::EncryptWith(
+    absl::string_view key_alias, absl::string_view plaintext, absl::string_view aad,
+    absl::FunctionRef<absl::Span<uint8_t>(size_t)> buffer_for) {
+  if (key_alias.empty()) return InvalidRequest("encrypt: the key alias is empty");
+  if (plaintext.size() > kMaxPlaintextSize) {
+    return InvalidRequest(absl::StrCat("encrypt: the plaintext is ", plaintext.size(),
+                                       " bytes; at most 2^31 - 1 are supported"));
   }
-  // Seal writes only ciphertext: nothing of the plaintext is left in `out`.
-  if (!sealed.ok()) out.clear();
-  return sealed;
+  return leases_.WithKey(key_alias, [&](const internal::EncryptionKey& key) -> absl::Status {
+    const size_t size = internal::CiphertextSize(key.edek.size(), plaintext.size());
+    absl::Span<uint8_t> buffer = buffer_for(size);
+    if (buffer.size() < size) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("encrypt: no buffer for a ciphertext of ", size, " bytes"));
+    }
+    ASSIGN_OR_RETURN(internal::CiphertextSlots slots,
+                     internal::LayOutCiphertext(key.edek, plaintext.size(), buffer.first(size)));
+    RETURN_IF_ERROR(crypto::FillNonce(slots.nonce));
+    return key.dek.cipher.SealWithAadParts(
+        slots.nonce, AsBytes(plaintext), {slots.header, AsBytes(aad)}, slots.encrypted, slots.tag);
+  });
 }
 
 absl::Status Encryptor::Impl::DecryptInto(absl::string_view ciphertext, absl::string_view aad,
@@ -204,13 +207,33 @@ Encryptor::~Encryptor() = default;
 absl::StatusOr<std::string> Encryptor::Encrypt(absl::string_view key_alias,
                                                absl::string_view plaintext, absl::string_view aad) {
   std::string out;
-  RETURN_IF_ERROR(impl_->EncryptInto(key_alias, plaintext, aad, out));
+  RETURN_IF_ERROR(EncryptInto(key_alias, plaintext, aad, out));
   return out;
 }
 
 absl::Status Encryptor::EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
                                     absl::string_view aad, std::string& out) {
-  return impl_->EncryptInto(key_alias, plaintext, aad, out);
+  absl::Status sealed = impl_->EncryptWith(key_alias, plaintext, aad, [&](size_t size) {
+    // resize, not assign: a reused buffer of the right size is not cleared
+    // first; every byte is written.
+    out.resize(size);
+    return crypto::AsMutableBytes(out);
+  });
+  // Seal writes only ciphertext: nothing of the plaintext is left in `out`.
+  if (!sealed.ok()) out.clear();
+  return sealed;
+}
+
+absl::StatusOr<size_t> Encryptor::EncryptToBuffer(
+    absl::string_view key_alias, absl::string_view plaintext, absl::string_view aad,
+    absl::FunctionRef<absl::Span<char>(size_t)> buffer_for) {
+  size_t written = 0;
+  RETURN_IF_ERROR(impl_->EncryptWith(key_alias, plaintext, aad, [&](size_t size) {
+    absl::Span<char> buffer = buffer_for(size);
+    written = size;
+    return absl::Span<uint8_t>(reinterpret_cast<uint8_t*>(buffer.data()), buffer.size());
+  }));
+  return written;
 }
 
 absl::Status Encryptor::KeyWatchStatus() const { return impl_->KeyWatchStatus(); }

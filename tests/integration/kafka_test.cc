@@ -392,6 +392,27 @@ TEST_F(KafkaTest, ClusterSeesOnlyCiphertextAndConsumerGetsRecordsInOrder) {
   }
 }
 
+// The ciphertext is handed to librdkafka to own (RK_MSG_FREE) when it takes
+// the record, and stays the producer's when it refuses it: a refused record
+// (over message.max.bytes, refused before it is queued) is freed once, by
+// us (ASan's leak check and double-free check watch this), and the next
+// record goes through.
+TEST_F(KafkaTest, ARecordLibrdkafkaRefusesIsNeitherLostTrackOfNorFreedTwice) {
+  auto encrypting = Encrypting();
+  ASSERT_NE(encrypting, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    absl::Status refused = encrypting->Produce(Record("orders", "big", std::string(2 << 20, 'b')));
+    EXPECT_FALSE(refused.ok());
+    EXPECT_THAT(refused.message(), HasSubstr("orders"));
+  }
+  ASSERT_OK(encrypting->Produce(Record("orders", "small", Secret(1))));
+  Flush();
+  std::vector<ConsumedRecord> records =
+      ReadDecrypted(cluster_.bootstraps(), "orders", 1, *encryptor_);
+  ASSERT_EQ(records.size(), 1);
+  EXPECT_EQ(records[0].value, Secret(1));
+}
+
 TEST_F(KafkaTest, EncryptsKeysWhenConfigured) {
   EncryptingProducerOptions options;
   options.encrypt_keys = true;

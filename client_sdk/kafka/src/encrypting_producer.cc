@@ -1,5 +1,6 @@
 #include "keybroker/sdk/kafka/encrypting_producer.h"
 
+#include <cstdlib>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -10,10 +11,21 @@
 
 namespace keybroker::sdk::kafka {
 
+// A ciphertext in memory from malloc, which librdkafka takes over
+// (RK_MSG_FREE) and frees once the record is sent: the record is encrypted
+// straight into what goes on the wire, not copied again.
+struct EncryptingProducer::MallocCiphertext {
+  struct Free {
+    void operator()(char* bytes) const { std::free(bytes); }
+  };
+  std::unique_ptr<char, Free> bytes;  // null for no value (a tombstone)
+  size_t size = 0;
+};
+
 // The record's key and value as they go on the wire.
 struct EncryptingProducer::Protected {
-  std::optional<std::string> key;
-  std::optional<std::string> value;
+  std::optional<std::string> key;  // librdkafka copies keys whatever the flags
+  MallocCiphertext value;
 };
 
 absl::StatusOr<std::unique_ptr<EncryptingProducer>> EncryptingProducer::Create(
@@ -92,7 +104,8 @@ absl::StatusOr<std::optional<EncryptingProducer::Protected>> EncryptingProducer:
   // A tombstone with a plaintext key has nothing to encrypt, but still
   // encrypts an empty string so that an unknown alias is found either way.
   absl::string_view first = record.value ? absl::string_view(*record.value) : "";
-  absl::StatusOr<std::string> value = EncryptPart(alias, record.topic, strings.value_aad, first);
+  absl::StatusOr<MallocCiphertext> value =
+      EncryptValue(alias, record.topic, strings.value_aad, first);
   if (!value.ok()) {
     // Only an alias the broker has no configuration for means "this topic is
     // not encrypted". A configured customer key that is gone (deleted in the
@@ -115,15 +128,35 @@ absl::StatusOr<std::optional<EncryptingProducer::Protected>> EncryptingProducer:
   return parts;
 }
 
+namespace {
+
+absl::Status AnnotateRecord(const absl::Status& status, absl::string_view alias,
+                            absl::string_view topic) {
+  return Annotate(status, absl::StrCat("encrypting a record of topic \"", topic,
+                                       "\" with key alias \"", alias, "\""));
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> EncryptingProducer::EncryptPart(absl::string_view alias,
                                                             absl::string_view topic,
                                                             absl::string_view aad,
                                                             absl::string_view plaintext) {
   absl::StatusOr<std::string> ciphertext = encryptor_->Encrypt(alias, plaintext, aad);
-  if (!ciphertext.ok()) {
-    return Annotate(ciphertext.status(), absl::StrCat("encrypting a record of topic \"", topic,
-                                                      "\" with key alias \"", alias, "\""));
-  }
+  if (!ciphertext.ok()) return AnnotateRecord(ciphertext.status(), alias, topic);
+  return ciphertext;
+}
+
+absl::StatusOr<EncryptingProducer::MallocCiphertext> EncryptingProducer::EncryptValue(
+    absl::string_view alias, absl::string_view topic, absl::string_view aad,
+    absl::string_view plaintext) {
+  MallocCiphertext ciphertext;
+  absl::StatusOr<size_t> size = encryptor_->EncryptToBuffer(alias, plaintext, aad, [&](size_t n) {
+    ciphertext.bytes.reset(static_cast<char*>(std::malloc(n)));
+    return absl::Span<char>(ciphertext.bytes.get(), ciphertext.bytes != nullptr ? n : 0);
+  });
+  if (!size.ok()) return AnnotateRecord(size.status(), alias, topic);
+  ciphertext.size = *size;
   return ciphertext;
 }
 
@@ -144,10 +177,23 @@ void EncryptingProducer::MarkUnresolved(const std::string& alias) {
   any_unresolved_.store(true, std::memory_order_release);
 }
 
-absl::Status EncryptingProducer::Enqueue(const ProducerRecord& record,
-                                         const Protected* protected_parts) {
+absl::Status EncryptingProducer::Enqueue(const ProducerRecord& record, Protected* protected_parts) {
   const std::optional<std::string>& key = protected_parts ? protected_parts->key : record.key;
-  const std::optional<std::string>& value = protected_parts ? protected_parts->value : record.value;
+  // A ciphertext is handed over (RK_MSG_FREE); a record passed through as it
+  // is stays the caller's, so librdkafka copies it (RK_MSG_COPY).
+  char* value = nullptr;
+  size_t value_size = 0;
+  int value_flags = RdKafka::Producer::RK_MSG_COPY;
+  if (protected_parts != nullptr) {
+    if (protected_parts->value.bytes != nullptr) {
+      value = protected_parts->value.bytes.get();
+      value_size = protected_parts->value.size;
+      value_flags = RdKafka::Producer::RK_MSG_FREE;
+    }
+  } else if (record.value) {
+    value = const_cast<char*>(record.value->data());
+    value_size = record.value->size();
+  }
   std::unique_ptr<RdKafka::Headers> headers(RdKafka::Headers::create());
   for (const Header& header : record.headers) headers->add(header.first, header.second);
   if (protected_parts != nullptr) {
@@ -159,15 +205,16 @@ absl::Status EncryptingProducer::Enqueue(const ProducerRecord& record,
       headers->add(*key_header, kFormatV1.data(), kFormatV1.size());
     }
   }
-  // RK_MSG_COPY: librdkafka copies key and value before produce() returns.
-  RdKafka::ErrorCode code =
-      producer_->produce(record.topic, record.partition, RdKafka::Producer::RK_MSG_COPY,
-                         value ? const_cast<char*>(value->data()) : nullptr,
-                         value ? value->size() : 0, key ? key->data() : nullptr,
-                         key ? key->size() : 0, record.timestamp, headers.get(), record.msg_opaque);
-  // On success librdkafka owns the headers; on failure they stay ours.
+  RdKafka::ErrorCode code = producer_->produce(
+      record.topic, record.partition, value_flags, value, value_size, key ? key->data() : nullptr,
+      key ? key->size() : 0, record.timestamp, headers.get(), record.msg_opaque);
+  // On success librdkafka owns the headers and a handed-over value; on
+  // failure they stay ours.
   if (code == RdKafka::ERR_NO_ERROR) {
     headers.release();
+    if (value_flags == RdKafka::Producer::RK_MSG_FREE) {
+      static_cast<void>(protected_parts->value.bytes.release());
+    }
     return absl::OkStatus();
   }
   return internal::KafkaStatus(code, absl::StrCat("producing to topic \"", record.topic, "\""));

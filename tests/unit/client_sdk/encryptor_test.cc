@@ -112,6 +112,47 @@ TEST_F(EncryptorTest, EncryptIntoAndDecryptIntoLeaveNothingOnError) {
   EXPECT_TRUE(ciphertext.empty());
 }
 
+// The buffer is asked for once, with the exact size, and what is written
+// there decrypts like Encrypt's ciphertext; the bytes past it are untouched.
+TEST_F(EncryptorTest, EncryptToBufferWritesIntoTheCallersMemory) {
+  Start();
+  for (const std::string& message : {std::string("hello"), std::string(3000, 'x'), std::string()}) {
+    std::vector<char> buffer;
+    int asked = 0;
+    absl::StatusOr<size_t> written =
+        encryptor_->EncryptToBuffer("orders", message, "aad", [&](size_t size) {
+          ++asked;
+          buffer.assign(size + 8, '#');
+          return absl::Span<char>(buffer);
+        });
+    ASSERT_OK(written);
+    EXPECT_EQ(asked, 1);
+    ASSERT_EQ(*written + 8, buffer.size());
+    EXPECT_EQ(std::string(buffer.end() - 8, buffer.end()), "########");
+    const std::string ciphertext(buffer.data(), *written);
+    EXPECT_EQ(ciphertext.size(), MustEncrypt(message).size());
+    EXPECT_EQ(MustDecrypt(ciphertext), message);
+  }
+}
+
+TEST_F(EncryptorTest, EncryptToBufferRefusesATooSmallBuffer) {
+  Start();
+  std::string buffer(10, '#');
+  absl::StatusOr<size_t> written = encryptor_->EncryptToBuffer(
+      "orders", "secret message", "aad", [&](size_t) { return absl::Span<char>(buffer); });
+  EXPECT_THAT(written, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(buffer, std::string(10, '#'));
+  written = encryptor_->EncryptToBuffer("orders", "m", "aad",
+                                        [](size_t) { return absl::Span<char>(); });
+  EXPECT_THAT(written, StatusIs(absl::StatusCode::kResourceExhausted));
+  // An error before a DEK is found asks for no buffer.
+  written = encryptor_->EncryptToBuffer("", "m", "aad", [](size_t) -> absl::Span<char> {
+    ADD_FAILURE() << "a buffer was asked for";
+    return {};
+  });
+  EXPECT_THAT(written, HasReason(ErrorReason::kInvalidRequest));
+}
+
 TEST_F(EncryptorTest, CiphertextHasTheDocumentedLayout) {
   Start();
   std::string ciphertext = MustEncrypt("hello");

@@ -25,18 +25,22 @@
 // has its own cipher context keyed with it); a warm Decrypt of the DEK the
 // thread last decrypted with takes no lock either, and one of another cached
 // DEK takes the decrypt cache's lock briefly. Both allocate only the returned
-// string (EncryptInto and DecryptInto not even that) and do no I/O.
+// string (EncryptInto, EncryptToBuffer and DecryptInto not even that) and do
+// no I/O.
 #ifndef KEYBROKER_SDK_ENCRYPTOR_H_
 #define KEYBROKER_SDK_ENCRYPTOR_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "keybroker/sdk/clock.h"
 #include "keybroker/sdk/dek_source.h"
 
@@ -119,6 +123,17 @@ class Encryptor {
   // On error `out` is empty.
   absl::Status EncryptInto(absl::string_view key_alias, absl::string_view plaintext,
                            absl::string_view aad, std::string& out);
+
+  // As Encrypt, into memory the caller provides once the ciphertext's size
+  // is known: `buffer_for(size)` is called at most once, with the exact
+  // size, and returns at least that many writable bytes (fewer, or an empty
+  // span: RESOURCE_EXHAUSTED). Returns the size written. For callers that
+  // hand the ciphertext on without copying it (EncryptingProducer gives
+  // librdkafka a malloc'd buffer to own). Whatever the outcome, the buffer
+  // holds nothing of the plaintext.
+  absl::StatusOr<size_t> EncryptToBuffer(absl::string_view key_alias, absl::string_view plaintext,
+                                         absl::string_view aad,
+                                         absl::FunctionRef<absl::Span<char>(size_t)> buffer_for);
 
   // Returns the plaintext, or INVALID_ARGUMENT (reason EDEK_INVALID) when the
   // ciphertext is malformed, tampered with, truncated, or `aad` differs; the

@@ -98,6 +98,7 @@ class EncryptingProducer {
   std::string KeyAliasFor(absl::string_view topic) const { return template_.Expand(topic); }
 
  private:
+  struct MallocCiphertext;
   struct Protected;
   EncryptingProducer(RdKafka::Producer* producer, Encryptor* encryptor, KeyTemplate key_template,
                      EncryptingProducerOptions options);
@@ -106,6 +107,8 @@ class EncryptingProducer {
   absl::StatusOr<std::optional<Protected>> Protect(const ProducerRecord& record);
   absl::StatusOr<std::string> EncryptPart(absl::string_view alias, absl::string_view topic,
                                           absl::string_view aad, absl::string_view plaintext);
+  absl::StatusOr<MallocCiphertext> EncryptValue(absl::string_view alias, absl::string_view topic,
+                                                absl::string_view aad, absl::string_view plaintext);
   // What a topic's records need besides their bytes: the key alias and the
   // aad of each part, built once per topic and thread (the last topic this
   // thread produced to), not per record.
@@ -114,7 +117,7 @@ class EncryptingProducer {
   // Returns true if `alias` was reported unknown less than the recheck ago.
   bool RecentlyUnresolved(const std::string& alias);
   void MarkUnresolved(const std::string& alias);
-  absl::Status Enqueue(const ProducerRecord& record, const Protected* protected_parts);
+  absl::Status Enqueue(const ProducerRecord& record, Protected* protected_parts);
 
   // Set at construction.
   RdKafka::Producer* const producer_;
