@@ -98,7 +98,8 @@ absl::Status BenchBroker::WaitForKeyChecks() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<double> BenchBroker::ScrapeSum(const std::string& metric) const {
+absl::StatusOr<double> BenchBroker::ScrapeSum(const std::string& metric,
+                                               const testing::PrometheusLabels& subset) const {
   auto response = testing::HttpGet(process_->MetricsAddress(), "/metrics");
   if (!response.ok()) return response.status();
   if (response->status != 200) {
@@ -106,7 +107,7 @@ absl::StatusOr<double> BenchBroker::ScrapeSum(const std::string& metric) const {
   }
   auto scrape = testing::PrometheusScrape::Parse(response->body);
   if (!scrape.ok()) return scrape.status();
-  return scrape->Sum(metric);
+  return scrape->Sum(metric, subset);
 }
 
 absl::StatusOr<int64_t> BenchBroker::EmulatorRequests(const std::string& host) {

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "tests/integration/broker_process.h"
 #include "tests/integration/keyvault_emulator_process.h"
+#include "tests/integration/prometheus_text.h"
 #include "tests/testing/temp_dir.h"
 
 namespace keybroker::bench {
@@ -49,7 +50,8 @@ class BenchBroker {
   testing::KeyVaultEmulator* emulator() { return emulator_.get(); }
 
   // The sum of every series of `metric` on the broker's /metrics.
-  absl::StatusOr<double> ScrapeSum(const std::string& metric) const;
+  absl::StatusOr<double> ScrapeSum(const std::string& metric,
+                                   const testing::PrometheusLabels& subset = {}) const;
 
   // The requests the emulator served to `host` ("kv1", "entra"), all
   // operations together; fails unless started by StartAzureRsa.

@@ -149,8 +149,11 @@ absl::Status UnwrapCacheFill(const Flags& flags) {
   const std::string alias = "kek-rsa";
   const int64_t limit = flags.cache_entries;
   // A TTL longer than the run: entries leave the cache only by eviction.
-  auto broker = BenchBroker::StartAzureRsa(alias, /*cache_ttl_seconds=*/3600,
-                                           absl::StrCat(", unwrap_max_entries: ", limit));
+  // (Keys whose unwraps are cached go on being probed: the probe's idle
+  // limit may not be shorter than the TTL.)
+  auto broker = BenchBroker::StartAzureRsa(
+      alias, /*cache_ttl_seconds=*/3600,
+      absl::StrCat(", unwrap_max_entries: ", limit, ", access_probe_idle_seconds: 3600"));
   if (!broker.ok()) return broker.status();
   auto before = SettledMemory(**broker, 2, "RSA broker before unwraps");
   if (!before.ok()) return before.status();

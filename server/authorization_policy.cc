@@ -131,4 +131,11 @@ AccessDecision AuthorizationPolicy::Decide(const AccessRequest& request, Context
   return AccessDecision{};
 }
 
+bool AuthorizationPolicy::Allows(const AccessRequest& request, ContextLookup context) const {
+  for (const std::unique_ptr<Rule>& rule : rules_) {
+    if (Covers(*rule, request, context)) return true;
+  }
+  return false;
+}
+
 }  // namespace keybroker::server

@@ -67,6 +67,12 @@ class AuthorizationPolicy {
   AccessDecision Decide(const AccessRequest& request, ContextLookup context,
                         absl::Time now) const;
 
+  // Whether a rule allows `request`, without taking a rate token. For
+  // WatchKeys, decided key by key when a stream opens: a token per key would
+  // spend the caller's rate on its watch, and leave keys past the rate out
+  // of it.
+  bool Allows(const AccessRequest& request, ContextLookup context) const;
+
   int64_t generation() const { return generation_; }
   size_t rule_count() const { return rules_.size(); }
 

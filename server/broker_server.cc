@@ -178,9 +178,14 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(const Config& 
   }
   server->service_ = std::make_unique<KeyBrokerService>(
       server->core_.get(),
-      KeyBrokerService::Options{server->executor_.get(), server->metrics_.get(),
-                                server->authorizer_.get(), config.audit_log,
-                                server->watches_.get()});
+      KeyBrokerService::Options{
+          .executor = server->executor_.get(),
+          .metrics = server->metrics_.get(),
+          .authorizer = server->authorizer_.get(),
+          .audit = config.audit_log,
+          .watches = server->watches_.get(),
+          .max_watch_streams = static_cast<size_t>(config.max_watch_streams),
+      });
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    MakeServerCredentials(config));
 

@@ -157,6 +157,7 @@ absl::StatusOr<Config> ParseDocument(const YAML::Node& document) {
   RETURN_IF_ERROR(root.String("unix_socket_group", &config.unix_socket_group));
   RETURN_IF_ERROR(root.PositiveInt("max_request_bytes", &config.max_request_bytes));
   RETURN_IF_ERROR(root.PositiveInt("max_pending_kms_calls", &config.max_pending_kms_calls));
+  RETURN_IF_ERROR(root.PositiveInt("max_watch_streams", &config.max_watch_streams));
   RETURN_IF_ERROR(root.Bool("allow_core_dumps", &config.allow_core_dumps));
   RETURN_IF_ERROR(ParseTls(root, &config.tls));
   RETURN_IF_ERROR(ParseAuthorization(root, &config.authorization));

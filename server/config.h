@@ -171,6 +171,9 @@ struct Config {
   // Calls waiting for a thread that may call a remote KMS; beyond it, calls
   // are refused at once with RESOURCE_EXHAUSTED (SERVER_BUSY) and a retry delay.
   int64_t max_pending_kms_calls = 1024;
+  // WatchKeys streams open at once; beyond it, new ones are refused with
+  // RESOURCE_EXHAUSTED (SERVER_BUSY): each holds memory while it lives.
+  int64_t max_watch_streams = 4096;
   bool allow_core_dumps = false;     // true keeps the process dumpable (debugging)
   // Absent: every caller may use every key (warned at start).
   std::optional<AuthorizationConfig> authorization;

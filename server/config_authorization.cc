@@ -50,16 +50,4 @@ absl::Status ParseAuthorization(YamlObject& root, std::optional<AuthorizationCon
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<AuthorizationConfig>> ParseAuthorizationOf(absl::string_view yaml) {
-  std::optional<AuthorizationConfig> config;
-  try {
-    ASSIGN_OR_RETURN(YAML::Node document, LoadDocument(yaml));
-    ASSIGN_OR_RETURN(YamlObject root, YamlObject::Of(document, ""));
-    RETURN_IF_ERROR(ParseAuthorization(root, &config));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("configuration is not valid YAML: ", e.what()));
-  }
-  return config;
-}
-
 }  // namespace keybroker::server

@@ -15,11 +15,6 @@ namespace keybroker::server {
 // the policy could not enforce (AuthorizationPolicy::Create's checks).
 absl::Status ParseAuthorization(YamlObject& root, std::optional<AuthorizationConfig>* out);
 
-// Reads only the `authorization` section of a whole configuration document,
-// for reloads: the rest of the file (and what command-line flags override
-// in it) takes effect only at start, so only this section is judged.
-absl::StatusOr<std::optional<AuthorizationConfig>> ParseAuthorizationOf(absl::string_view yaml);
-
 }  // namespace keybroker::server
 
 #endif  // KEYBROKER_SERVER_CONFIG_AUTHORIZATION_H_

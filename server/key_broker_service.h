@@ -55,6 +55,7 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
     const Authorizer* authorizer = nullptr;  // none: every caller may use every key
     bool audit = false;                    // one audit log line per RPC
     KeyWatchHub* watches = nullptr;        // none: WatchKeys is UNIMPLEMENTED
+    size_t max_watch_streams = 4096;       // open at once; more: SERVER_BUSY
   };
 
   // Most keys one WatchKeys call may name.

@@ -2,11 +2,11 @@
 // lines and metrics; the stream itself is server/key_watch.h.
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/error_reason.h"
 #include "common/log.h"
-#include "common/monotonic_time.h"
 #include "common/status_macros.h"
 #include "server/caller_identity.h"
 #include "server/error_cause.h"
@@ -51,6 +51,20 @@ ErrorCause CauseOfEnd(WatchEnd end) {
   return ErrorCause::kClient;
 }
 
+// How long a client refused for want of room is asked to wait: streams end
+// when their clients go (a pod replaced, an Encryptor destroyed), not soon.
+constexpr absl::Duration kWatchRetryDelay = absl::Seconds(30);
+
+absl::Status WatchStreamsFull(size_t limit) {
+  absl::Status status = MakeError(
+      ErrorReason::kServerBusy,
+      absl::StrCat("this broker already has ", limit,
+                   " WatchKeys streams open (max_watch_streams); revocation reaches this "
+                   "client through its DEK and cache TTLs until it watches again"));
+  SetRetryDelay(status, kWatchRetryDelay);
+  return status;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<WatchedKey>> KeyBrokerService::WatchedKeys(
@@ -66,18 +80,19 @@ absl::StatusOr<std::vector<WatchedKey>> KeyBrokerService::WatchedKeys(
   const AuthorizationPolicy* policy = facts.policy.get();
   auto no_context = [](const std::string&) -> const std::string* { return nullptr; };
   std::vector<WatchedKey> keys;
+  absl::flat_hash_set<absl::string_view> named;
   for (const std::string& alias : aliases) {
     if (alias.size() > kMaxKeyBytes) {
       return InvalidRequest(absl::StrCat("key must be at most ", kMaxKeyBytes, " bytes"));
     }
+    // A key named twice is watched once: its events would be the same.
+    if (!named.insert(alias).second) continue;
     if (policy != nullptr) {
       // A key URI is decided on its canonical form, as Admit does.
       const std::string decided =
           KeyRegistry::IsKeyUri(alias) ? KeyRegistry::KeyUriName(alias) : alias;
-      AccessDecision decision = policy->Decide(
-          AccessRequest{facts.caller, RpcMethod::kDescribeKey, decided}, no_context,
-          MonotonicNow());
-      if (decision.outcome != AccessDecision::Outcome::kAllow) {
+      if (!policy->Allows(AccessRequest{facts.caller, RpcMethod::kDescribeKey, decided},
+                          no_context)) {
         if (facts.every_key) continue;  // watching all: the keys the caller may describe
         facts.allowed = false;
         if (options_.metrics != nullptr) {
@@ -155,6 +170,10 @@ grpc::ServerWriteReactor<v1::KeyEvent>* KeyBrokerService::WatchKeys(
     keys = absl::UnimplementedError("this broker does not serve WatchKeys");
   } else {
     keys = WatchedKeys(*request, facts);
+    // After the caller's authorization: one not allowed to watch hears that.
+    if (keys.ok() && options_.watches->open_streams() >= options_.max_watch_streams) {
+      keys = WatchStreamsFull(options_.max_watch_streams);
+    }
   }
   if (options_.audit) {
     AuditWatch(facts, keys.status(), /*ended=*/nullptr, absl::ZeroDuration());

@@ -2,7 +2,7 @@
 
 #include "common/file_util.h"
 #include "common/log.h"
-#include "server/config_authorization.h"
+#include "server/config.h"
 
 namespace keybroker::server {
 namespace {
@@ -42,11 +42,24 @@ absl::Status PolicyReloader::Reload(absl::string_view trigger, bool only_if_chan
   absl::MutexLock lock(&mu_);
   std::string text;
   absl::Status status = ReadFileInto(config_file_, kMaxConfigSize, &text);
-  if (status.ok() && only_if_changed && text == seen_) return absl::OkStatus();
+  if (status.ok() && only_if_changed) {
+    if (text == seen_) {
+      settling_.reset();
+      return absl::OkStatus();
+    }
+    // A file edited in place can be read half written, and a cut that still
+    // parses (a rule without its `context`) would widen access: a change
+    // is taken once two polls in a row read the same bytes. (A ConfigMap
+    // update swaps the whole file at once; SIGHUP takes the file as it is.)
+    if (settling_ != text) {
+      settling_ = text;
+      return absl::OkStatus();
+    }
+  }
   if (status.ok()) {
     seen_ = text;
-    absl::StatusOr<std::optional<AuthorizationConfig>> rules = ParseAuthorizationOf(text);
-    status = rules.ok() ? authorizer_->Reload(*rules) : rules.status();
+    settling_.reset();
+    status = Apply(text);
   } else if (only_if_changed) {
     // A file briefly missing (an editor's or a ConfigMap's swap) is not a
     // new policy; the next poll sees what replaced it.
@@ -77,6 +90,19 @@ absl::Status PolicyReloader::Reload(absl::string_view trigger, bool only_if_chan
                         "restart"}});
   }
   return absl::OkStatus();
+}
+
+absl::Status PolicyReloader::Apply(absl::string_view text) {
+  // The whole file, as start-up judges it: a typo anywhere, an empty or
+  // truncated file, is refused rather than read as "no authorization".
+  absl::StatusOr<Config> config = ParseConfig(text);
+  if (!config.ok()) return config.status();
+  if (!config->authorization.has_value() && authorizer_->Current() != nullptr) {
+    return absl::FailedPreconditionError(
+        "the authorization section is gone: turning deny-by-default off takes a restart, so "
+        "that no edit or half-written file can open every key to every caller");
+  }
+  return authorizer_->Reload(config->authorization);
 }
 
 }  // namespace keybroker::server

@@ -491,6 +491,14 @@ absl::StatusOr<crypto::SecretBytes> AzureKms::Unwrap(const crypto::Edek& edek,
   // makes the broker send anything elsewhere.
   ASSIGN_OR_RETURN(std::string key_url, KeyIdOf(edek));
   ASSIGN_OR_RETURN(BindingPtr binding, Find(key_url));
+  // AES-GCM EDEKs come only from Managed HSM keys (CheckUsable): one naming
+  // a Key Vault key is forged, and is refused without costing a request
+  // (RSA EDEKs have edek_authentication for that).
+  if (edek.algorithm == crypto::EdekAlgorithm::kAes256Gcm &&
+      binding->options.kind != VaultKind::kManagedHsm) {
+    return EdekInvalid(absl::StrCat("the EDEK is AES-GCM, but key ", edek.key_name,
+                                    " is in a Key Vault, whose keys wrap with RSA only"));
+  }
   // Nor, more than once a TTL, a made-up version of a known key.
   std::optional<absl::Status> unknown = unknown_versions_.Find(edek.key_name, edek.key_version);
   observer_->CacheLookup("unknown_version", /*hit=*/unknown.has_value());

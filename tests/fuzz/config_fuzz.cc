@@ -1,12 +1,12 @@
 // libFuzzer target for the broker's YAML configuration (server/config.h
-// ParseConfig, and ParseAuthorizationOf, which reloads re-read). The input is
-// the file's text.
+// ParseConfig, which start-up and authorization reloads both use). The input
+// is the file's text.
 //
 // Invariants:
 // - ParseConfig returns a configuration or INVALID_ARGUMENT: no exception
 //   of yaml-cpp or ours escapes, nothing else;
 // - what it accepts passes ValidateConfig again, binds each alias once to
-//   exactly one KMS, and reloads to the same authorization section;
+//   exactly one KMS;
 // - nothing in the file is silently dropped (DESIGN.md: "a typo must not
 //   silently drop a setting"): a mapping that names a key twice, or a second
 //   YAML document, is refused rather than half read.
@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "server/config.h"
-#include "server/config_authorization.h"
 #include "tests/fuzz/fuzz_support.h"
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
@@ -88,14 +87,6 @@ void CheckAccepted(const server::Config& config, absl::string_view input) {
   }
   FUZZ_CHECK(config.cache.metadata_ttl_seconds > 0 && config.cache.unwrap_ttl_seconds > 0 &&
              config.cache.unwrap_max_entries > 0 && config.cache.unknown_version_ttl_seconds > 0);
-
-  absl::StatusOr<std::optional<server::AuthorizationConfig>> reloaded =
-      server::ParseAuthorizationOf(input);
-  FUZZ_CHECK(reloaded.ok(), reloaded.status().ToString());
-  FUZZ_CHECK(reloaded->has_value() == config.authorization.has_value());
-  if (config.authorization.has_value()) {
-    FUZZ_CHECK((*reloaded)->rules.size() == config.authorization->rules.size());
-  }
 }
 
 void TestOneInput(absl::string_view input) {

@@ -2,12 +2,15 @@
 // identities (a SPIFFE URI SAN, a DNS SAN, a subject CN), each allowed what
 // its rules say and refused everything else, for every RPC; the policy
 // reloaded from the changed file and on SIGHUP, a bad policy refused.
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -383,6 +386,7 @@ TEST(AuthorizationUnixTest, AUnixCallerIsUnixAndRateLimitsApply) {
            "kms:\n  local:\n    keyring_file: " + dir.File("keyring") + "\n"
            "    master_key_file: " + dir.File("master-key") + "\n"
            "keys:\n  - alias: default\n    local_key: k\n"
+           "  - alias: second\n    local_key: k2\n  - alias: third\n    local_key: k3\n"
            "authorization:\n  rules:\n"
            "    - callers: [unix]\n      operations: [DescribeKey]\n      keys: ['*']\n"
            "      rate_per_second: 1\n");
@@ -402,6 +406,19 @@ TEST(AuthorizationUnixTest, AUnixCallerIsUnixAndRateLimitsApply) {
   EXPECT_EQ(GrpcReasonOf(denied), "CALLER_NOT_AUTHORIZED");
   EXPECT_THAT(denied.error_message(), HasSubstr("'unix'"));
 
+  {
+    // A watch of every key is decided key by key (as DescribeKey) without
+    // spending the caller's rate: all three keys, and a token left after.
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto reader = OpenWatch(stub.get(), &context, {});
+    std::set<std::string> watched;
+    v1::KeyEvent event;
+    while (watched.size() < 3 && reader->Read(&event)) watched.insert(event.key());
+    EXPECT_EQ(watched, (std::set<std::string>{"default", "second", "third"}));
+    context.TryCancel();
+    static_cast<void>(reader->Finish());
+  }
   EXPECT_TRUE(describe().ok());
   grpc::Status limited = describe();  // within the same second: the bucket is empty
   EXPECT_EQ(limited.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -476,6 +493,39 @@ TEST_F(AuthorizationReloadTest, ABadPolicyIsRefusedAndTheOldOneStays) {
   ASSERT_TRUE(broker_->WaitForLogLine("authorization_reload_failed", absl::Seconds(10)));
   EXPECT_TRUE(broker_->WaitForLogLine("authorization.rules[5].operations", absl::Seconds(1)));
   EXPECT_TRUE(StrangerEventuallyGets(grpc::StatusCode::OK)) << "the policy in force stays";
+}
+
+// Deny-by-default is turned off only by a restart: a file that would leave
+// no policy (the section deleted, the file emptied while being written, the
+// section's name misspelt) is refused, and the rules in force stay.
+TEST_F(AuthorizationReloadTest, AFileThatWouldDropThePolicyIsRefusedAndTheRulesStay) {
+  ASSERT_TRUE(StrangerEventuallyGets(grpc::StatusCode::PERMISSION_DENIED));
+  auto failures = [&] {
+    int count = 0;
+    for (const std::string& line : broker_->Lines()) {
+      if (absl::StrContains(line, "authorization_reload_failed")) ++count;
+    }
+    return count;
+  };
+  auto eventually_failures = [&](int count) {
+    for (int i = 0; i < 100 && failures() < count; ++i) absl::SleepFor(absl::Milliseconds(100));
+    return failures() >= count;
+  };
+  WriteAll(dir_.File("config.yaml"), Config(dir_.path(), ""));
+  ASSERT_TRUE(eventually_failures(1));
+  EXPECT_TRUE(broker_->WaitForLogLine("deny-by-default off takes a restart", absl::Seconds(1)));
+  WriteAll(dir_.File("config.yaml"), "");
+  ASSERT_TRUE(eventually_failures(2));
+  WriteAll(dir_.File("config.yaml"),
+           Config(dir_.path(), "authorizaton:\n  rules: []\n"));
+  ASSERT_TRUE(eventually_failures(3));
+  EXPECT_TRUE(broker_->WaitForLogLine("authorizaton", absl::Seconds(1)));
+  ASSERT_EQ(kill(broker_->pid(), SIGHUP), 0);  // a forced reload is judged the same way
+  ASSERT_TRUE(eventually_failures(4));
+  EXPECT_TRUE(StrangerEventuallyGets(grpc::StatusCode::PERMISSION_DENIED));
+  for (const std::string& line : broker_->Lines()) {
+    EXPECT_FALSE(absl::StrContains(line, "every caller may use every key")) << line;
+  }
 }
 
 TEST_F(AuthorizationReloadTest, SighupReloads) {

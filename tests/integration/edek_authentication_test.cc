@@ -92,7 +92,16 @@ TEST_F(EdekAuthenticationTest, OnlyEdeksThisBrokerMadeReachKeyVault) {
   std::string tampered = dek.edek();
   tampered[tampered.size() - 1] ^= 1;  // the last byte of the wrapped DEK
   EXPECT_EQ(GrpcReasonOf(Unwrap(*stub, tampered, &plaintext)), "EDEK_INVALID");
+  // The tag check is for RSA EDEKs; the same EDEK relabelled AES-GCM (which
+  // only a Managed HSM key makes) is refused as well, not sent to decrypt.
+  crypto::Edek relabelled = *crypto::DecodeEdek(Untagged(dek.edek()));
+  relabelled.algorithm = crypto::EdekAlgorithm::kAes256Gcm;
+  relabelled.iv.assign(12, '\x01');
+  relabelled.tag.assign(16, '\x02');
+  EXPECT_EQ(GrpcReasonOf(Unwrap(*stub, *crypto::EncodeEdek(relabelled), &plaintext)),
+            "EDEK_INVALID");
   EXPECT_EQ(emulator_->Count("kv1", "unwrapkey"), 0) << "refused before any Key Vault call";
+  EXPECT_EQ(emulator_->Count("kv1", "decrypt"), 0) << "refused before any Key Vault call";
 
   v1::RewrapRequest rewrap;
   rewrap.set_edek(dek.edek());

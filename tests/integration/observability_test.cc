@@ -410,5 +410,70 @@ TEST_F(ObservabilityTest, AWatchPastItsDeadlineEndsDeadlineExceededNotCancelled)
   EXPECT_EQ(scrape.Find("keybroker_rpcs_in_flight", {{"method", "WatchKeys"}}), 0);
 }
 
+// Each open stream holds memory: max_watch_streams bounds how many are open
+// at once (more: SERVER_BUSY with a retry delay, counted as the service's),
+// and a key named twice in one request is watched once.
+TEST(WatchLimitsTest, StreamsAreBoundedAndAKeyNamedTwiceIsWatchedOnce) {
+  TempDir dir;
+  WriteAll(dir.File("master-key"), std::string(64, '7'));
+  WriteAll(dir.File("config.yaml"),
+           "listen: 127.0.0.1:0\nmetrics_listen: 127.0.0.1:0\nmax_watch_streams: 2\n"
+           "kms:\n  local:\n    keyring_file: " + dir.File("keyring") + "\n"
+           "    master_key_file: " + dir.File("master-key") + "\n"
+           "keys:\n  - alias: default\n    local_key: k\n");
+  auto broker = BrokerProcess::Start({"--config", dir.File("config.yaml")});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  auto stub = NewStub((*broker)->address());
+
+  grpc::ClientContext first_context;
+  auto first = OpenWatch(stub.get(), &first_context, {"default"});
+  v1::KeyEvent event;
+  ASSERT_TRUE(first->Read(&event));
+  EXPECT_EQ(event.key(), "default");
+  grpc::ClientContext second_context;
+  auto second = OpenWatch(stub.get(), &second_context, {"default"});
+  ASSERT_TRUE(second->Read(&event));
+
+  grpc::ClientContext third_context;
+  auto third = OpenWatch(stub.get(), &third_context, {"default"});
+  EXPECT_FALSE(third->Read(&event));
+  grpc::Status refused = third->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(GrpcReasonOf(refused), "SERVER_BUSY");
+  EXPECT_THAT(refused.error_message(), HasSubstr("max_watch_streams"));
+
+  // The room comes back once the broker is done with a stream. The stream
+  // that takes it names its key three times and gets one opening event.
+  first_context.TryCancel();
+  static_cast<void>(first->Finish());
+  bool reopened = false;
+  for (int attempt = 0; attempt < 100 && !reopened; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    auto again = OpenWatch(stub.get(), &context, {"default", "default", "default"});
+    reopened = again->Read(&event);
+    if (reopened) {
+      EXPECT_EQ(event.key(), "default");
+      EXPECT_FALSE(again->Read(&event)) << "a second event for the same key";
+      EXPECT_EQ(again->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+    } else {
+      static_cast<void>(again->Finish());
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  EXPECT_TRUE(reopened);
+  second_context.TryCancel();
+  static_cast<void>(second->Finish());
+
+  absl::StatusOr<HttpGetResponse> metrics = HttpGet((*broker)->MetricsAddress(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  absl::StatusOr<PrometheusScrape> scrape = PrometheusScrape::Parse(metrics->body);
+  ASSERT_TRUE(scrape.ok()) << scrape.status();
+  EXPECT_GE(scrape->Sum("keybroker_rpc_requests_total", {{"method", "WatchKeys"},
+                                                         {"reason", "SERVER_BUSY"},
+                                                         {"cause", "service"}}),
+            1);
+}
+
 }  // namespace
 }  // namespace keybroker::testing

@@ -2,7 +2,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/config_authorization.h"
 #include "tests/testing/status_matchers.h"
 
 namespace keybroker::server {
@@ -186,7 +185,6 @@ TEST(ConfigTest, TextOfEndlessEmptyDocumentsIsRefusedPromptly) {
   const std::string text(",127.n\xff\xff\xff: \xc2\xc2\xc2\xc2\x0f\0\0\0\0\0\0\0\xc2k..\n", 28);
   EXPECT_THAT(ParseConfig(text), StatusIs(absl::StatusCode::kInvalidArgument,
                                           HasSubstr("more than one YAML document")));
-  EXPECT_THAT(ParseAuthorizationOf(text), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(ConfigTest, EmbeddedDefaultBindsDefaultAlias) {
