@@ -172,6 +172,17 @@ KeyBrokerService::KeyBrokerService(const BrokerCore* core, Options options)
   SetMessageAllocatorFor_Unwrap(&unwrap_messages_);
 }
 
+std::string KeyBrokerService::DecidedKeyOf(absl::string_view key) const {
+  if (!KeyRegistry::IsKeyUri(key)) return std::string(key);
+  // A URI of a configured key is that key: decided on its alias, as the
+  // key's EDEKs are, so that a rule for URIs does not reach it.
+  if (const std::string* alias = core_->registry().ConfiguredAliasOfUri(key)) return *alias;
+  // Else on its canonical form (lower-cased, no version), as an EDEK under
+  // the key is, so that rules' `keys` globs match URIs however a caller
+  // writes them.
+  return KeyRegistry::KeyUriName(key);
+}
+
 absl::Status KeyBrokerService::Admit(const Call& call, CallFacts& facts) const {
   if (call.key.size() > kMaxKeyBytes) {
     return InvalidRequest(absl::StrCat("key must be at most ", kMaxKeyBytes, " bytes, not ",
@@ -182,14 +193,9 @@ absl::Status KeyBrokerService::Admit(const Call& call, CallFacts& facts) const {
   // A malformed EDEK is refused by the work itself (EDEK_INVALID) before any
   // KMS call; it names no key to decide on and reveals nothing.
   if (edek_call && !facts.edek.decoded) return absl::OkStatus();
-  // A key URI is decided on its canonical form (lower-cased, no version), as
-  // an EDEK under the key is, so that rules' `keys` globs match URIs however
-  // a caller writes them.
-  std::string uri_name;
-  if (!edek_call && KeyRegistry::IsKeyUri(call.key)) uri_name = KeyRegistry::KeyUriName(call.key);
-  absl::string_view key = edek_call          ? absl::string_view(facts.edek.alias)
-                          : uri_name.empty() ? call.key
-                                             : absl::string_view(uri_name);
+  std::string decided_on;
+  if (!edek_call) decided_on = DecidedKeyOf(call.key);
+  absl::string_view key = edek_call ? absl::string_view(facts.edek.alias) : decided_on;
   AccessRequest request{facts.caller, call.method, key};
   const ContextMap* map = call.context;
   auto lookup = [map](const std::string& name) -> const std::string* {

@@ -143,6 +143,8 @@ class KeyBrokerService final : public keybroker::v1::KeyBroker::CallbackService 
                                 grpc::ServerUnaryReactor* reactor, Work work);
   // OK when the call may go on: key length and the authorization decision.
   absl::Status Admit(const Call& call, CallFacts& facts) const;
+  // What authorization decides a call naming `key` (an alias or a key URI) on.
+  std::string DecidedKeyOf(absl::string_view key) const;
   void Finish(RpcMethod method, grpc::CallbackServerContext& context,
               grpc::ServerUnaryReactor* reactor, const CallFacts& facts,
               const absl::Status& status, absl::Time started) const;

@@ -88,9 +88,7 @@ absl::StatusOr<std::vector<WatchedKey>> KeyBrokerService::WatchedKeys(
     // A key named twice is watched once: its events would be the same.
     if (!named.insert(alias).second) continue;
     if (policy != nullptr) {
-      // A key URI is decided on its canonical form, as Admit does.
-      const std::string decided =
-          KeyRegistry::IsKeyUri(alias) ? KeyRegistry::KeyUriName(alias) : alias;
+      const std::string decided = DecidedKeyOf(alias);  // as Admit decides it
       if (!policy->Allows(AccessRequest{facts.caller, RpcMethod::kDescribeKey, decided},
                           no_context)) {
         if (facts.every_key) continue;  // watching all: the keys the caller may describe

@@ -28,7 +28,17 @@ absl::Status KeyRegistry::Bind(const std::string& alias, crypto::EdekKms kind,
   }
   aliases_.push_back(alias);
   bindings_.push_back(BoundKey{.alias = alias, .kms = *kms, .key_id = key_id});
+  if (kind == crypto::EdekKms::kAzure) {
+    std::string uri_name = KeyUriName(key_id);
+    // The first alias, as BrokerCore::KeyOfEdek finds the first binding.
+    if (!uri_name.empty()) alias_of_uri_.emplace(std::move(uri_name), alias);
+  }
   return absl::OkStatus();
+}
+
+const std::string* KeyRegistry::ConfiguredAliasOfUri(absl::string_view uri) const {
+  auto it = alias_of_uri_.find(KeyUriName(uri));
+  return it == alias_of_uri_.end() ? nullptr : &it->second;
 }
 
 absl::StatusOr<const BoundKey*> KeyRegistry::Find(absl::string_view alias) const {

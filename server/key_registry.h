@@ -40,6 +40,10 @@ class KeyRegistry {
   // unknown alias or a URI no key source covers (nothing is sent anywhere);
   // INVALID_REQUEST for a malformed URI.
   absl::StatusOr<BoundKey> Resolve(absl::string_view key) const;
+  // The configured alias whose key `uri` names (any version of it), or
+  // null: a URI of a configured key is that key, and authorization decides
+  // it on the alias, as it decides the key's EDEKs.
+  const std::string* ConfiguredAliasOfUri(absl::string_view uri) const;
   // Whether `key` is written as a key URI rather than an alias.
   static bool IsKeyUri(absl::string_view key);
   // What a key URI is known as to authorization rules, audit lines and key
@@ -68,6 +72,8 @@ class KeyRegistry {
   std::vector<BoundKey> bindings_;
   absl::flat_hash_map<std::string, BoundKey> keys_;
   std::vector<std::string> aliases_;
+  // KeyUriName of each configured Azure key -> its (first) alias.
+  absl::flat_hash_map<std::string, std::string> alias_of_uri_;
 };
 
 }  // namespace keybroker::server

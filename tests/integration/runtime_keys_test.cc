@@ -287,5 +287,50 @@ TEST_F(RuntimeKeysTest, AuthorizationRulesMatchKeyUrisForKeysAndEdeks) {
   EXPECT_EQ(GrpcReasonOf(status), "CALLER_NOT_AUTHORIZED");
 }
 
+// A key URI that names a configured key is that key: it is decided on the
+// key's alias, as the key's EDEKs are, so a rule for URIs does not reach a
+// configured key its alias is not granted, and the alias's rule covers the
+// key however it is named.
+TEST_F(RuntimeKeysTest, AUriOfAConfiguredKeyIsDecidedOnItsAlias) {
+  CreateKey("kv1", "configured-auth");
+  auto config = [&](const std::string& rule_keys) {
+    AzureBrokerConfigOptions options;
+    options.kv_ca_file = emulator_->ca_file();
+    options.secrets_dir = dir_->path();
+    options.keys = AzureKeyConfig(*emulator_, "kek-configured", "kv1", "configured-auth", "app",
+                                  /*managed_hsm=*/false);
+    options.more_azure = absl::StrCat("    key_sources:\n      - vaults: [\"", Host("kv1"),
+                                      "\"]\n        identity: app\n");
+    options.more_settings = absl::StrCat(
+        "authorization:\n  rules:\n    - callers: [\"*\"]\n"
+        "      operations: [GenerateDek, Unwrap, DescribeKey]\n      keys: [\"",
+        rule_keys, "\"]\n");
+    return AzureBrokerConfig(*emulator_, options);
+  };
+  const std::string uri = KeyUri("kv1", "configured-auth");
+
+  WriteAll(dir_->File("uris-only.yaml"), config("https://127.0.0.1:*/keys/*"));
+  auto uris_only = BrokerProcess::Start({"--config", dir_->File("uris-only.yaml")});
+  ASSERT_OK(uris_only);
+  stub_ = NewStub((*uris_only)->address());
+  v1::GenerateDekResponse dek;
+  grpc::Status status = GenerateDek(uri, &dek);
+  EXPECT_EQ(GrpcReasonOf(status), "CALLER_NOT_AUTHORIZED") << status.error_message();
+  status = GenerateDek(absl::StrCat(uri, "/", "0123456789abcdef0123456789abcdef"), &dek);
+  EXPECT_EQ(GrpcReasonOf(status), "CALLER_NOT_AUTHORIZED") << "with a version too";
+  CreateKey("kv1", "runtime-auth");
+  status = GenerateDek(KeyUri("kv1", "runtime-auth"), &dek);
+  EXPECT_TRUE(status.ok()) << "a key no alias binds is still decided on its URI: "
+                           << status.error_message();
+
+  WriteAll(dir_->File("alias.yaml"), config("kek-configured"));
+  auto alias = BrokerProcess::Start({"--config", dir_->File("alias.yaml")});
+  ASSERT_OK(alias);
+  stub_ = NewStub((*alias)->address());
+  status = GenerateDek(uri, &dek);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectUnwraps(dek);
+}
+
 }  // namespace
 }  // namespace keybroker::testing
