@@ -189,6 +189,16 @@ grpc::ServerWriteReactor<v1::KeyEvent>* KeyBrokerService::WatchKeys(
     };
     return new Refused(ToGrpcStatus(keys.status()));
   }
+  // A watch of every key also carries the keys named at run time (by URI)
+  // that the caller may describe, as they come.
+  RuntimeKeyFilter runtime_keys;
+  if (facts.every_key) {
+    runtime_keys = [policy = facts.policy, caller = facts.caller](const std::string& uri_name) {
+      if (policy == nullptr) return true;
+      auto no_context = [](const std::string&) -> const std::string* { return nullptr; };
+      return policy->Allows(AccessRequest{caller, RpcMethod::kDescribeKey, uri_name}, no_context);
+    };
+  }
   // Called when gRPC is done with the stream: the service outlives it (the
   // server stops, waiting for its streams, before the service goes).
   WatchEndCallback on_end = [this, facts = std::move(facts), started](const WatchSummary& ended) {
@@ -198,7 +208,8 @@ grpc::ServerWriteReactor<v1::KeyEvent>* KeyBrokerService::WatchKeys(
     }
     if (options_.audit) AuditWatch(facts, status, &ended, absl::Now() - started);
   };
-  return options_.watches->Open(*std::move(keys), context->deadline(), std::move(on_end));
+  return options_.watches->Open(*std::move(keys), std::move(runtime_keys), context->deadline(),
+                                std::move(on_end));
 }
 
 }  // namespace keybroker::server

@@ -1,6 +1,8 @@
 #include "server/key_watch.h"
 
 #include <deque>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -41,9 +43,13 @@ absl::string_view WatchEndName(WatchEnd end) {
 // One stream. Deletes itself when gRPC is done with it (OnDone).
 class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
  public:
-  KeyWatchStream(KeyWatchHub* hub, std::vector<WatchedKey> keys,
+  KeyWatchStream(KeyWatchHub* hub, std::vector<WatchedKey> keys, RuntimeKeyFilter runtime_keys,
                  std::chrono::system_clock::time_point deadline, WatchEndCallback on_end)
-      : hub_(hub), keys_(std::move(keys)), deadline_(deadline), on_end_(std::move(on_end)) {}
+      : hub_(hub),
+        keys_(std::move(keys)),
+        runtime_keys_(std::move(runtime_keys)),
+        deadline_(deadline),
+        on_end_(std::move(on_end)) {}
 
   // Queues the opening events and listens for changes; called once, by the
   // hub, under its lock (the order of locks: hub, then KeyHealth's, then the
@@ -65,6 +71,14 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
         if (it != states.end()) inaccessible = it->second;
       }
       queue_.push_back(EventOf(key, inaccessible, /*initial=*/true));
+    }
+    // Keys named at run time open the stream only when inaccessible: that
+    // is all a client does anything with, and there can be many.
+    for (const KeyState& state : subscription.keys) {
+      if (!state.inaccessible.has_value()) continue;
+      if (std::optional<WatchedKey> key = RuntimeKeyOf(state)) {
+        queue_.push_back(EventOf(*key, state.inaccessible, /*initial=*/true));
+      }
     }
     WriteNextLocked();
   }
@@ -116,17 +130,42 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
   void OnChange(const KeyState& state) {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
+    bool listed = false;
     for (const WatchedKey& key : keys_) {
       if (!key.customer_managed || key.key_id != state.key_id) continue;
-      if (queue_.size() >= KeyWatchHub::kMaxQueuedEvents) {
-        FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                  "the client reads key events too slowly; reconnect"),
-                     WatchEnd::kSlowClient);
-        return;
+      listed = true;
+      if (!QueueLocked(EventOf(key, state.inaccessible, /*initial=*/false))) return;
+    }
+    if (!listed) {
+      if (std::optional<WatchedKey> key = RuntimeKeyOf(state)) {
+        if (!QueueLocked(EventOf(*key, state.inaccessible, /*initial=*/false))) return;
       }
-      queue_.push_back(EventOf(key, state.inaccessible, /*initial=*/false));
     }
     WriteNextLocked();
+  }
+
+  // Queues `event`, or ends the stream of a client that reads too slowly
+  // (false).
+  bool QueueLocked(v1::KeyEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (queue_.size() >= KeyWatchHub::kMaxQueuedEvents) {
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "the client reads key events too slowly; reconnect"),
+                   WatchEnd::kSlowClient);
+      return false;
+    }
+    queue_.push_back(std::move(event));
+    return true;
+  }
+
+  // The key named at run time that `state` is, if this stream carries it.
+  std::optional<WatchedKey> RuntimeKeyOf(const KeyState& state) const {
+    if (!runtime_keys_ || !state.runtime || state.aliases.empty()) return std::nullopt;
+    const std::string& uri_name = state.aliases.front();  // a runtime key's one name
+    if (!runtime_keys_(uri_name)) return std::nullopt;
+    return WatchedKey{.alias = uri_name,
+                      .key_id = state.key_id,
+                      .edek_key_name = state.edek_key_name,
+                      .customer_managed = true};
   }
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -166,6 +205,7 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
 
   KeyWatchHub* const hub_;
   const std::vector<WatchedKey> keys_;
+  const RuntimeKeyFilter runtime_keys_;
   const std::chrono::system_clock::time_point deadline_;
   const WatchEndCallback on_end_;
   absl::Mutex mu_;
@@ -181,9 +221,10 @@ class KeyWatchStream final : public grpc::ServerWriteReactor<v1::KeyEvent> {
 };
 
 grpc::ServerWriteReactor<v1::KeyEvent>* KeyWatchHub::Open(
-    std::vector<WatchedKey> keys, std::chrono::system_clock::time_point deadline,
-    WatchEndCallback on_end) {
-  auto* stream = new KeyWatchStream(this, std::move(keys), deadline, std::move(on_end));
+    std::vector<WatchedKey> keys, RuntimeKeyFilter runtime_keys,
+    std::chrono::system_clock::time_point deadline, WatchEndCallback on_end) {
+  auto* stream = new KeyWatchStream(this, std::move(keys), std::move(runtime_keys), deadline,
+                                    std::move(on_end));
   // Under the lock: Close cannot end the stream (and gRPC cannot be done
   // with it) while it starts.
   absl::MutexLock lock(&mu_);

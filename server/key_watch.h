@@ -59,6 +59,12 @@ struct WatchSummary {
 };
 using WatchEndCallback = std::function<void(const WatchSummary&)>;
 
+// Of a stream of every key: whether it also carries the key named at run
+// time (by URI) that authorization rules know as `uri_name`. Such keys come
+// and go, so they are not listed when the stream opens: the stream opens
+// with those found inaccessible and carries their changes.
+using RuntimeKeyFilter = std::function<bool(const std::string& uri_name)>;
+
 class KeyWatchStream;
 
 class KeyWatchHub {
@@ -71,11 +77,13 @@ class KeyWatchHub {
   explicit KeyWatchHub(KeyHealth* health) : health_(health) {}
 
   // A stream of `keys`' states, started; or, after Close, one that fails.
-  // `deadline` is the call's (its context's deadline()): a cancel at it ends
-  // the stream as kDeadlineExceeded, not kCancelled. `on_end` (may be empty)
-  // is called once, when gRPC is done with the stream (its OnDone, on a gRPC
-  // thread); what it uses must outlive the hub.
+  // `runtime_keys` (may be empty: none) picks keys named at run time that
+  // it carries too. `deadline` is the call's (its context's deadline()): a
+  // cancel at it ends the stream as kDeadlineExceeded, not kCancelled.
+  // `on_end` (may be empty) is called once, when gRPC is done with the
+  // stream (its OnDone, on a gRPC thread); what it uses must outlive the hub.
   grpc::ServerWriteReactor<v1::KeyEvent>* Open(std::vector<WatchedKey> keys,
+                                               RuntimeKeyFilter runtime_keys,
                                                std::chrono::system_clock::time_point deadline,
                                                WatchEndCallback on_end = nullptr);
   // Ends every open stream with UNAVAILABLE, and makes Open refuse.

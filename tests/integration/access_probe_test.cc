@@ -11,6 +11,8 @@
 #include <deque>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -101,6 +103,10 @@ class AccessProbeTest : public AzureBrokerSuite<AccessProbeTest> {
     options.cache_ttl_seconds = kTtlSeconds;
     options.secrets_dir = dir_->path();
     options.more_cache = absl::StrCat(", access_probe_seconds: ", kProbeSeconds);
+    // Keys of kv1 may also be named at run time, by URI.
+    options.more_azure = absl::StrCat("    key_sources:\n      - vaults: [\"",
+                                      absl::StripPrefix(emulator_->Url("kv1"), "https://"),
+                                      "\"]\n        identity: app\n");
     options.more_kms = "  local:\n    keyring_file: " + dir_->File("keyring") +
                        "\n    master_key_file: " + dir_->File("master-key") + "\n";
     options.keys = AzureKeyConfig(*emulator_, "rsa", "kv1", "rsa", "app", false) +
@@ -215,6 +221,10 @@ class PinnedKeyProbeTest : public ::testing::Test {
     options.cache_ttl_seconds = kTtlSeconds;
     options.secrets_dir = dir_.path();
     options.more_cache = absl::StrCat(", access_probe_seconds: ", kProbeSeconds);
+    // Keys of kv1 may also be named at run time, by URI.
+    options.more_azure = absl::StrCat("    key_sources:\n      - vaults: [\"",
+                                      absl::StripPrefix(emulator_->Url("kv1"), "https://"),
+                                      "\"]\n        identity: app\n");
     options.keys =
         AzureKeyConfig(*emulator_, "pinned", "kv1", absl::StrCat("cmk/", version_), "app", false);
     WriteAll(dir_.File("keybroker.yaml"), AzureBrokerConfig(*emulator_, options));
@@ -297,6 +307,57 @@ TEST_F(PinnedKeyProbeTest, DisablingThePinnedVersionMarksTheKeyAndEnablingItRest
 std::string SdkReason(const absl::Status& status) {
   std::optional<sdk::ErrorInfo> info = sdk::ErrorInfoOf(status);
   return info.has_value() ? info->reason : "";
+}
+
+// A key named at run time (by URI, as a customer gives it at onboarding)
+// reaches the SDK's watch of every key too: its revocation stops Encrypt and
+// Decrypt within the probe interval plus one request, not the SDK's TTLs
+// (max_dek_age 5 min, decrypt_cache_ttl 30 s), and its restoration loses
+// nothing.
+TEST_F(AccessProbeTest, ARevocationOfAKeyNamedByUriReachesTheSdkWithinTheProbeInterval) {
+  ASSERT_OK(emulator_->Control(
+      "create-key", {{"host", "kv1"}, {"name", "by-uri"}, {"kty", "RSA"}, {"size", 2048}}));
+  const std::string uri = emulator_->Url("kv1") + "/keys/by-uri";
+  sdk::ClientOptions client_options;
+  client_options.target = broker_->address();
+  auto client = sdk::Client::Create(client_options);
+  ASSERT_OK(client);
+  auto encryptor = sdk::Encryptor::Create(client->get(), sdk::EncryptorOptions{});
+  ASSERT_OK(encryptor);
+  sdk::Encryptor& sdk = **encryptor;
+  const std::string record(100, 'u');
+  absl::StatusOr<std::string> sealed = sdk.Encrypt(uri, record, "tenant-uri");
+  ASSERT_OK(sealed);
+  ASSERT_OK(sdk.Decrypt(*sealed, "tenant-uri").status());
+
+  Revoke();
+  const absl::Time revoked = absl::Now();
+  bool encrypt_refused = false, decrypt_refused = false;
+  while (!(encrypt_refused && decrypt_refused) && absl::Now() - revoked < absl::Seconds(25)) {
+    absl::StatusOr<std::string> encrypted = sdk.Encrypt(uri, record, "tenant-uri");
+    if (!encrypted.ok()) {
+      EXPECT_EQ(SdkReason(encrypted.status()), "KEY_NOT_ACCESSIBLE") << encrypted.status();
+      encrypt_refused = true;
+    }
+    absl::StatusOr<std::string> decrypted = sdk.Decrypt(*sealed, "tenant-uri");
+    if (!decrypted.ok()) {
+      EXPECT_EQ(SdkReason(decrypted.status()), "KEY_NOT_ACCESSIBLE") << decrypted.status();
+      decrypt_refused = true;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const absl::Duration took = absl::Now() - revoked;
+  Grant();
+  EXPECT_TRUE(encrypt_refused && decrypt_refused) << "never refused";
+  EXPECT_LE(took, absl::Seconds(kProbeSeconds) + absl::Seconds(3));
+  absl::StatusOr<std::string> back;
+  const absl::Time granted = absl::Now();
+  do {
+    absl::SleepFor(absl::Milliseconds(20));
+    back = sdk.Decrypt(*sealed, "tenant-uri");
+  } while (!back.ok() && absl::Now() - granted < absl::Seconds(30));
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, record);
 }
 
 TEST_F(AccessProbeTest, TwentyRevocationsReachTheSdkWithinTheProbeIntervalPlusOneRequest) {
