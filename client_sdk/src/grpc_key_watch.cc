@@ -1,5 +1,7 @@
 #include "client_sdk/src/grpc_key_watch.h"
 
+#include <algorithm>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -9,6 +11,10 @@
 
 namespace keybroker::sdk::internal {
 namespace {
+
+// The longest a broker's RetryInfo may hold a watch back: a key event missed
+// meanwhile is only as late as the TTLs allow anyway.
+constexpr absl::Duration kLongestAskedWait = absl::Minutes(5);
 
 KeyEvent KeyEventOf(const v1::KeyEvent& event) {
   KeyEvent out;
@@ -71,7 +77,12 @@ void GrpcKeyWatch::Run() {
     const grpc::Status ended = Stream(context, &delivered);
     if (!Ended(ended)) return;
     if (delivered) backoff_.Reset();
-    const absl::Duration wait = backoff_.Next();
+    // A broker that says when to come back (SERVER_BUSY at max_watch_streams)
+    // is not asked sooner; nor much later than it said, whatever it said.
+    absl::Duration wait = backoff_.Next();
+    if (std::optional<absl::Duration> asked = RetryDelayOf(FromGrpcStatus(ended))) {
+      wait = std::max(wait, std::min(*asked, kLongestAskedWait));
+    }
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&cancelled_), wait);
   }

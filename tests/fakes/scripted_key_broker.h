@@ -20,6 +20,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -92,6 +93,7 @@ class ScriptedKeyBroker : public v1::KeyBroker::Service {
       absl::MutexLock lock(&mu_);
       ++watch_calls_;
       if (watch_unimplemented_) return v1::KeyBroker::Service::WatchKeys(context, request, writer);
+      if (watch_refusal_.has_value()) return *watch_refusal_;
       if (watched.empty()) {
         for (const auto& [alias, key] : keys_) watched.insert(alias);
       }
@@ -126,6 +128,12 @@ class ScriptedKeyBroker : public v1::KeyBroker::Service {
   void SetWatchUnimplemented() {
     absl::MutexLock lock(&mu_);
     watch_unimplemented_ = true;
+  }
+
+  // WatchKeys answers `refusal` (nullopt: serves again).
+  void SetWatchRefusal(std::optional<grpc::Status> refusal) {
+    absl::MutexLock lock(&mu_);
+    watch_refusal_ = std::move(refusal);
   }
 
   // Waits until `n` WatchKeys streams are open (initial events sent); false
@@ -233,6 +241,7 @@ class ScriptedKeyBroker : public v1::KeyBroker::Service {
   std::vector<v1::KeyEvent> changes_ ABSL_GUARDED_BY(mu_);  // every SetAccessible, in order
   uint64_t breaks_ ABSL_GUARDED_BY(mu_) = 0;
   bool watch_unimplemented_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> watch_refusal_ ABSL_GUARDED_BY(mu_);
   int open_streams_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int> generate_calls_ ABSL_GUARDED_BY(mu_);
   int unwrap_calls_ ABSL_GUARDED_BY(mu_) = 0;

@@ -474,6 +474,7 @@ TEST_F(KafkaTest, UnresolvedKeyIsRejectedUnderReject) {
     absl::Status status = encrypting->Produce(Record("audit", std::nullopt, Secret(i)));
     EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound, HasSubstr("kek-audit")));
     EXPECT_THAT(status, HasReason(ErrorReason::kKeyNotFound));
+    EXPECT_TRUE(IsAliasNotConfigured(status)) << "answer " << i;
   }
   Flush();
   int64_t low = -1, high = -1;

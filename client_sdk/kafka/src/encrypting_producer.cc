@@ -98,8 +98,12 @@ absl::StatusOr<std::optional<EncryptingProducer::Protected>> EncryptingProducer:
   const bool pass_through = options_.unresolved_key_policy == UnresolvedKeyPolicy::kPassThrough;
   if (RecentlyUnresolved(alias)) {
     if (pass_through) return std::nullopt;
-    return KeyNotFound(absl::StrCat("topic \"", record.topic, "\": key alias \"", alias,
-                                    "\" is not known to the broker"));
+    // As the broker's answer it stands for: an alias not configured, told
+    // apart from a configured key that is gone (IsAliasNotConfigured).
+    absl::Status unknown = KeyNotFound(absl::StrCat(
+        "topic \"", record.topic, "\": key alias \"", alias, "\" is not known to the broker"));
+    MarkAliasNotConfigured(unknown);
+    return unknown;
   }
   // A tombstone with a plaintext key has nothing to encrypt, but still
   // encrypts an empty string so that an unknown alias is found either way.

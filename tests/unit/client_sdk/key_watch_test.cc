@@ -17,7 +17,9 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/error_reason.h"
 #include "keybroker/sdk/client.h"
+#include "server/grpc_status.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/unit/client_sdk/scripted_broker_test.h"
 
@@ -191,6 +193,22 @@ TEST_F(KeyWatchTest, TheWatchMayOutliveItsClient) {
   broker_.SetAccessible("orders", false);
   ASSERT_TRUE(log.AwaitCount(2));
   EXPECT_THAT(log.events()[1], IsEvent("orders", false, false));
+}
+
+// A broker at its max_watch_streams answers SERVER_BUSY with a retry delay:
+// the watch waits that long, not its own (shorter) backoff, then watches.
+TEST_F(KeyWatchTest, ABusyBrokersRetryDelayIsHonoured) {
+  absl::Status busy = MakeError(ErrorReason::kServerBusy, "scripted: too many watch streams");
+  SetRetryDelay(busy, absl::Seconds(1));
+  broker_.SetWatchRefusal(server::ToGrpcStatus(busy));
+  EventLog log;
+  std::unique_ptr<KeyWatch> watch = client_->WatchKeys({}, log.Callback());
+  ASSERT_TRUE(Eventually([&] { return broker_.watch_calls() == 1; }));
+  absl::SleepFor(absl::Milliseconds(600));  // six times the first backoff
+  EXPECT_EQ(broker_.watch_calls(), 1);
+  broker_.SetWatchRefusal(std::nullopt);
+  EXPECT_TRUE(log.AwaitCount(2));  // both keys' state, once the delay is over
+  EXPECT_EQ(broker_.watch_calls(), 2);
 }
 
 TEST_F(KeyWatchTest, ABrokerWithoutWatchKeysStopsTheWatchAfterOneCall) {
