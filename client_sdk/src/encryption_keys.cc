@@ -50,6 +50,7 @@ EncryptionKeys::~EncryptionKeys() {
     for (auto& [alias, state] : aliases_) {
       if (state->fetcher.joinable()) fetchers.push_back(std::move(state->fetcher));
     }
+    for (std::thread& done : finished_fetchers_) fetchers.push_back(std::move(done));
   }
   // A fetch still running takes mu_ once more to publish its result: join
   // with the lock released.
@@ -166,9 +167,10 @@ absl::StatusOr<Reservation> EncryptionKeys::ReserveSlow(absl::string_view alias,
 }
 
 absl::Status EncryptionKeys::StartFetchLocked(const std::string& alias, AliasState& state) {
-  // The previous fetcher cleared `fetching` under mu_ and touches nothing
-  // after that, so this join is immediate.
-  if (state.fetcher.joinable()) state.fetcher.join();
+  // Finished fetchers handed themselves over under mu_ and touch nothing
+  // after that, so these joins are immediate.
+  for (std::thread& done : finished_fetchers_) done.join();
+  finished_fetchers_.clear();
   state.fetching = true;
   const uint64_t drops = state.drops;
   try {
@@ -187,6 +189,9 @@ void EncryptionKeys::Fetch(const std::string& alias, AliasState& state, uint64_t
       data_key.ok() ? MakeKey(std::move(*data_key)) : data_key.status();
   absl::MutexLock lock(&mu_);
   state.fetching = false;
+  // This thread's own handle (StartFetchLocked set it before this lock was
+  // free): joined by whoever starts the next fetch, or the destructor.
+  finished_fetchers_.push_back(std::move(state.fetcher));
   ++state.fetches_completed;  // wakes the waiters (Await re-checks on unlock)
   if (key.ok()) {
     // Dropped meanwhile: the key may have become inaccessible after this DEK

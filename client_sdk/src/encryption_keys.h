@@ -138,7 +138,7 @@ class EncryptionKeys {
     uint64_t fetches_completed = 0;          // wakes the callers waiting for a fetch
     absl::Status last_fetch_status;
     absl::Time retry_after = absl::InfinitePast();  // for background fetches
-    std::thread fetcher;  // joined before the next fetch starts, or at destruction
+    std::thread fetcher;  // while fetching; then moved to finished_fetchers_
     uint64_t drops = 0;   // DropIf calls that dropped this alias: a fetch started
                           // before the last one is not used
   };
@@ -173,6 +173,10 @@ class EncryptionKeys {
   // Entries are never removed, so AliasState and key references stay valid;
   // std::less<> finds by string_view without building a key string.
   std::map<std::string, std::unique_ptr<AliasState>, std::less<>> aliases_ ABSL_GUARDED_BY(mu_);
+  // Fetch threads that are done (or about to return): joined when the next
+  // fetch of any alias starts, so that an Encryptor of thousands of aliases
+  // does not keep a finished thread (and its stack) per alias.
+  std::vector<std::thread> finished_fetchers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace keybroker::sdk::internal

@@ -1,6 +1,8 @@
 #include "client_sdk/src/encryption_keys.h"
 
 #include <cmath>
+#include <cstdint>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/barrier.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -282,6 +285,33 @@ TEST_F(EncryptionKeysTest, FailedBackgroundFetchIsRetriedAfterTheDelay) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_EQ(source_.generate_calls(), 3);
+}
+
+// The process's virtual memory, from /proc/self/status (VmSize), in KiB.
+int64_t VirtualMemoryKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmSize:", 0) == 0) return std::stoll(line.substr(7));
+  }
+  return -1;
+}
+
+// A fetch runs on a thread of its own; a finished one is joined when the next
+// fetch of any alias starts, so that an Encryptor of many aliases (a key per
+// tenant or per topic) does not keep a finished thread and its stack (8 MiB
+// of address space) per alias.
+TEST_F(EncryptionKeysTest, FinishedFetchThreadsAreNotKeptPerAlias) {
+  Start(Options(1000, 1.0));
+  constexpr int kAliases = 200;
+  AcquireEdek("alias-0");
+  const int64_t before = VirtualMemoryKib();
+  ASSERT_GT(before, 0);
+  for (int i = 1; i <= kAliases; ++i) {
+    ASSERT_EQ(KeyNameOf(AcquireEdek(absl::StrCat("alias-", i))), absl::StrCat("alias-", i));
+  }
+  const int64_t grown_mib = (VirtualMemoryKib() - before) / 1024;
+  EXPECT_LT(grown_mib, 256) << "a stack kept per alias would be about " << kAliases * 8 << " MiB";
 }
 
 TEST_F(EncryptionKeysTest, DestructionWaitsForAFetchInFlight) {
