@@ -12,7 +12,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "client_sdk/src/ciphertext_format.h"
 #include "client_sdk/src/decrypt_cache.h"
 #include "client_sdk/src/encryption_keys.h"
@@ -40,6 +44,20 @@ namespace {
 bool EdekNamesKey(absl::string_view edek, absl::string_view key_name) {
   absl::StatusOr<crypto::Edek> decoded = crypto::DecodeEdek(edek);
   return decoded.ok() && decoded->key_name == key_name;
+}
+
+// What EDEKs under the key a key URI alias names call it (the broker's
+// {host}/{name}: lower-cased, without the default port or a version), or ""
+// when `alias` is not a key URI. So that an event of the key reaches an
+// alias written another way (upper case, a version) while it holds no DEK
+// yet, a fetch in flight: there is no EDEK to compare then.
+std::string EdekNameOfKeyUri(absl::string_view alias) {
+  if (!absl::ConsumePrefix(&alias, "https://")) return "";
+  std::vector<absl::string_view> parts = absl::StrSplit(alias, '/');
+  if (parts.size() < 3 || parts[1] != "keys" || parts[0].empty() || parts[2].empty()) return "";
+  absl::string_view host = parts[0];
+  absl::ConsumeSuffix(&host, ":443");
+  return absl::AsciiStrToLower(absl::StrCat(host, "/", parts[2]));
 }
 
 }  // namespace
@@ -105,7 +123,8 @@ void Encryptor::Impl::OnKeyEvent(const KeyEvent& event) {
   // reaches the same key as the alias the event names.
   std::vector<std::string> aliases =
       keys_.DropIf([&](absl::string_view alias, absl::string_view edek) {
-        return alias == event.key || (!name.empty() && EdekNamesKey(edek, name));
+        return alias == event.key ||
+               (!name.empty() && (EdekNamesKey(edek, name) || EdekNameOfKeyUri(alias) == name));
       });
   // After the keys: a lease renewed from now on cannot get a dropped DEK.
   for (const std::string& alias : aliases) leases_.Drop(alias);

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
+#include "crypto/edek.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keybroker/sdk/encryptor.h"
@@ -112,6 +113,34 @@ TEST_F(EncryptorKeyEventsTest, DeksAreMatchedByTheKeyNameInTheirEdeksToo) {
   EXPECT_EQ(source_.generate_calls(), 2);
   MustDecrypt(ciphertext);
   EXPECT_EQ(source_.unwrap_calls(), 2);
+}
+
+// A key URI alias written another way than the broker's name of the key (upper
+// case, a version) holds no DEK while its first fetch is in flight, so no
+// EDEK to match: the event still reaches it by the URI's key name, and the
+// fetched DEK is not used.
+TEST_F(EncryptorKeyEventsTest, AnEventReachesAUriAliasWhoseFetchIsInFlight) {
+  Start();
+  const std::string uri =
+      "https://KV1.vault.azure.net:443/keys/Bill/0123456789abcdef0123456789abcdef";
+  source_.HoldGenerateFrom(1);
+  absl::StatusOr<std::string> encrypted;
+  std::thread encrypting([&] { encrypted = encryptor_->Encrypt(uri, "message", "aad"); });
+  ASSERT_TRUE(source_.AwaitHeld(1));
+  source_.Announce(
+      Inaccessible("https://kv1.vault.azure.net/keys/bill", "kv1.vault.azure.net/bill"));
+  source_.Release();
+  encrypting.join();
+  // The DEK of the fetch the event overtook was dropped: the Encrypt that
+  // waited for it asked the broker again (which would refuse, were the key
+  // still inaccessible) and sealed under the second DEK.
+  ASSERT_OK(encrypted);
+  EXPECT_EQ(source_.generate_calls(), 2);
+  const std::string edek = encrypted->substr(
+      3, (static_cast<uint8_t>((*encrypted)[1]) << 8) | static_cast<uint8_t>((*encrypted)[2]));
+  absl::StatusOr<crypto::Edek> decoded = crypto::DecodeEdek(edek);
+  ASSERT_OK(decoded);
+  EXPECT_EQ(decoded->key_version, "2");
 }
 
 TEST_F(EncryptorKeyEventsTest, TheEncryptorWatchesForItsLifetimeUnlessTurnedOff) {
