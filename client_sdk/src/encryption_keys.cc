@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -13,6 +14,13 @@
 #include "crypto/aes_gcm.h"
 
 namespace keybroker::sdk::internal {
+namespace {
+
+// The longest a broker's retry delay holds background fetches back: a DEK
+// still encrypts meanwhile, and an Encrypt with none left always asks.
+constexpr absl::Duration kLongestAskedWait = absl::Minutes(5);
+
+}  // namespace
 
 absl::StatusOr<DekBudget> DekBudget::FromOptions(const EncryptorOptions& options) {
   if (options.max_encryptions_per_dek == 0) {
@@ -203,7 +211,13 @@ void EncryptionKeys::Fetch(const std::string& alias, AliasState& state, uint64_t
   }
   state.last_fetch_status =
       Annotate(key.status(), absl::StrCat("encryptor: new DEK for key alias \"", alias, "\""));
-  state.retry_after = clock_->Now() + budget_.retry_delay;
+  // A broker that says when to ask again (KMS_THROTTLED, SERVER_BUSY) is
+  // not asked sooner in the background.
+  absl::Duration wait = budget_.retry_delay;
+  if (std::optional<absl::Duration> asked = RetryDelayOf(key.status())) {
+    wait = std::max(wait, std::min(*asked, kLongestAskedWait));
+  }
+  state.retry_after = clock_->Now() + wait;
 }
 
 std::vector<std::string> EncryptionKeys::DropIf(

@@ -314,6 +314,33 @@ TEST_F(EncryptionKeysTest, FinishedFetchThreadsAreNotKeptPerAlias) {
   EXPECT_LT(grown_mib, 256) << "a stack kept per alias would be about " << kAliases * 8 << " MiB";
 }
 
+// A throttled broker's retry delay, longer than background_retry_delay,
+// holds background fetches back that long.
+TEST_F(EncryptionKeysTest, AFailedBackgroundFetchWaitsAsLongAsTheBrokerAsks) {
+  EncryptorOptions options = Options(100, 0.1);
+  options.background_retry_delay = absl::Seconds(5);
+  Start(options);
+  std::string first = AcquireEdek();
+  absl::Status throttled = MakeError(ErrorReason::kKmsThrottled, "throttled");
+  SetRetryDelay(throttled, absl::Seconds(60));
+  source_.FailWith(throttled);
+  for (int i = 2; i <= 20; ++i) EXPECT_EQ(AcquireEdek(), first);
+  ASSERT_TRUE(source_.AwaitGenerateCalls(2));
+  // The failed attempt records its time on its own thread, before or after
+  // the Advance below: either way the broker's 60 s are not over at +30 s.
+  source_.FailWith(absl::OkStatus());
+  clock_.Advance(absl::Seconds(30));  // past the 5 s delay, within the broker's 60 s
+  EXPECT_EQ(AcquireEdek(), first);
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(source_.generate_calls(), 2);
+  for (int i = 0; i < 50 && source_.generate_calls() < 3; ++i) {
+    clock_.Advance(absl::Seconds(31));
+    EXPECT_EQ(AcquireEdek(), first);
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(source_.generate_calls(), 3);
+}
+
 TEST_F(EncryptionKeysTest, DestructionWaitsForAFetchInFlight) {
   Start(Options(10, 0.1));
   source_.HoldGenerateFrom(2);
