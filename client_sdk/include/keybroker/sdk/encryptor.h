@@ -61,8 +61,10 @@ struct EncryptorOptions {
   // is used; in (0, 1]. An alias idle through the last (1 - refresh_at) of
   // max_dek_age gets its next DEK on demand, and that Encrypt waits.
   double refresh_at = 0.75;
-  // After a background fetch fails, the next one starts no sooner than this.
-  // (An Encrypt that has no DEK left always fetches, and waits.)
+  // After a background fetch fails, the next one starts no sooner than this,
+  // or than the broker's retry delay (KMS_THROTTLED, SERVER_BUSY; at most
+  // 5 minutes) if longer. (An Encrypt that has no DEK left always fetches,
+  // and waits.)
   absl::Duration background_retry_delay = absl::Seconds(1);
   // Decrypt-side cache of unwrapped DEKs; 0 entries or a zero TTL caches
   // nothing. Without the key watch (watch_keys), the TTL adds to the
