@@ -9,12 +9,17 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <memory>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "gtest/gtest.h"
 #include "keybroker/sdk/client.h"
 #include "keybroker/sdk/encryptor.h"
@@ -309,6 +314,70 @@ std::string SdkReason(const absl::Status& status) {
   return info.has_value() ? info->reason : "";
 }
 
+// An application's SDK on the suite's broker, with default settings (a DEK
+// encrypts for 5 minutes, unwraps are cached 30 s), and one record it sealed
+// and opened (so cached in the SDK and the broker).
+struct SdkWithRecord {
+  std::unique_ptr<sdk::Client> client;
+  std::unique_ptr<sdk::Encryptor> encryptor;
+  std::string alias;
+  std::string aad;
+  std::string record;
+  std::string sealed;
+};
+
+absl::StatusOr<SdkWithRecord> NewSdkWithRecord(const std::string& address,
+                                               const std::string& alias, const std::string& aad,
+                                               const std::string& record) {
+  SdkWithRecord sdk{.alias = alias, .aad = aad, .record = record};
+  sdk::ClientOptions client_options;
+  client_options.target = address;
+  ASSIGN_OR_RETURN(sdk.client, sdk::Client::Create(client_options));
+  ASSIGN_OR_RETURN(sdk.encryptor, sdk::Encryptor::Create(sdk.client.get(), {}));
+  ASSIGN_OR_RETURN(sdk.sealed, sdk.encryptor->Encrypt(alias, record, aad));
+  RETURN_IF_ERROR(sdk.encryptor->Decrypt(sdk.sealed, aad).status());
+  return sdk;
+}
+
+// Traffic, as an application makes it: encrypts new records and reads the
+// old one until both are refused (KEY_NOT_ACCESSIBLE), for up to `give_up`.
+// Returns how long that took, or nullopt if they never both were.
+std::optional<absl::Duration> TrafficUntilRefused(SdkWithRecord& sdk, absl::Duration give_up) {
+  const absl::Time revoked = absl::Now();
+  bool encrypt_refused = false, decrypt_refused = false;
+  while (!(encrypt_refused && decrypt_refused) && absl::Now() - revoked < give_up) {
+    absl::StatusOr<std::string> encrypted = sdk.encryptor->Encrypt(sdk.alias, sdk.record, sdk.aad);
+    if (!encrypted.ok()) {
+      EXPECT_EQ(SdkReason(encrypted.status()), "KEY_NOT_ACCESSIBLE") << encrypted.status();
+      encrypt_refused = true;
+    }
+    absl::StatusOr<std::string> decrypted = sdk.encryptor->Decrypt(sdk.sealed, sdk.aad);
+    if (!decrypted.ok()) {
+      EXPECT_EQ(SdkReason(decrypted.status()), "KEY_NOT_ACCESSIBLE") << decrypted.status();
+      decrypt_refused = true;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  if (!(encrypt_refused && decrypt_refused)) return std::nullopt;
+  return absl::Now() - revoked;
+}
+
+// Once access is back, the old record reads back whole (nothing was lost).
+void ExpectRestored(SdkWithRecord& sdk) {
+  absl::StatusOr<std::string> back;
+  const absl::Time granted = absl::Now();
+  do {
+    absl::SleepFor(absl::Milliseconds(20));
+    back = sdk.encryptor->Decrypt(sdk.sealed, sdk.aad);
+  } while (!back.ok() && absl::Now() - granted < absl::Seconds(30));
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, sdk.record);
+}
+
+// A bound for the SDK tests to fail on: the probe interval plus one request,
+// with room for a loaded (sanitized) test machine.
+const absl::Duration kSdkBound = absl::Seconds(kProbeSeconds) + absl::Seconds(3);
+
 // A key named at run time (by URI, as a customer gives it at onboarding)
 // reaches the SDK's watch of every key too: its revocation stops Encrypt and
 // Decrypt within the probe interval plus one request, not the SDK's TTLs
@@ -317,100 +386,32 @@ std::string SdkReason(const absl::Status& status) {
 TEST_F(AccessProbeTest, ARevocationOfAKeyNamedByUriReachesTheSdkWithinTheProbeInterval) {
   ASSERT_OK(emulator_->Control(
       "create-key", {{"host", "kv1"}, {"name", "by-uri"}, {"kty", "RSA"}, {"size", 2048}}));
-  const std::string uri = emulator_->Url("kv1") + "/keys/by-uri";
-  sdk::ClientOptions client_options;
-  client_options.target = broker_->address();
-  auto client = sdk::Client::Create(client_options);
-  ASSERT_OK(client);
-  auto encryptor = sdk::Encryptor::Create(client->get(), sdk::EncryptorOptions{});
-  ASSERT_OK(encryptor);
-  sdk::Encryptor& sdk = **encryptor;
-  const std::string record(100, 'u');
-  absl::StatusOr<std::string> sealed = sdk.Encrypt(uri, record, "tenant-uri");
-  ASSERT_OK(sealed);
-  ASSERT_OK(sdk.Decrypt(*sealed, "tenant-uri").status());
-
+  absl::StatusOr<SdkWithRecord> sdk = NewSdkWithRecord(
+      broker_->address(), emulator_->Url("kv1") + "/keys/by-uri", "tenant-uri", "uuuu");
+  ASSERT_OK(sdk);
   Revoke();
-  const absl::Time revoked = absl::Now();
-  bool encrypt_refused = false, decrypt_refused = false;
-  while (!(encrypt_refused && decrypt_refused) && absl::Now() - revoked < absl::Seconds(25)) {
-    absl::StatusOr<std::string> encrypted = sdk.Encrypt(uri, record, "tenant-uri");
-    if (!encrypted.ok()) {
-      EXPECT_EQ(SdkReason(encrypted.status()), "KEY_NOT_ACCESSIBLE") << encrypted.status();
-      encrypt_refused = true;
-    }
-    absl::StatusOr<std::string> decrypted = sdk.Decrypt(*sealed, "tenant-uri");
-    if (!decrypted.ok()) {
-      EXPECT_EQ(SdkReason(decrypted.status()), "KEY_NOT_ACCESSIBLE") << decrypted.status();
-      decrypt_refused = true;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  const absl::Duration took = absl::Now() - revoked;
+  std::optional<absl::Duration> took = TrafficUntilRefused(*sdk, absl::Seconds(25));
   Grant();
-  EXPECT_TRUE(encrypt_refused && decrypt_refused) << "never refused";
-  EXPECT_LE(took, absl::Seconds(kProbeSeconds) + absl::Seconds(3));
-  absl::StatusOr<std::string> back;
-  const absl::Time granted = absl::Now();
-  do {
-    absl::SleepFor(absl::Milliseconds(20));
-    back = sdk.Decrypt(*sealed, "tenant-uri");
-  } while (!back.ok() && absl::Now() - granted < absl::Seconds(30));
-  ASSERT_OK(back);
-  EXPECT_EQ(*back, record);
+  ASSERT_TRUE(took.has_value()) << "never refused";
+  EXPECT_LE(*took, kSdkBound);
+  ExpectRestored(*sdk);
 }
 
 TEST_F(AccessProbeTest, TwentyRevocationsReachTheSdkWithinTheProbeIntervalPlusOneRequest) {
-  sdk::ClientOptions client_options;
-  client_options.target = broker_->address();
-  auto client = sdk::Client::Create(client_options);
-  ASSERT_OK(client);
-  auto encryptor = sdk::Encryptor::Create(client->get(), sdk::EncryptorOptions{});
-  ASSERT_OK(encryptor);
-  sdk::Encryptor& sdk = **encryptor;
-  const std::string record(1024, 'r');
-  absl::StatusOr<std::string> sealed = sdk.Encrypt("rsa", record, "tenant-acme");
-  ASSERT_OK(sealed);
-  ASSERT_OK(sdk.Decrypt(*sealed, "tenant-acme").status());  // cached in the SDK and the broker
-
+  absl::StatusOr<SdkWithRecord> sdk =
+      NewSdkWithRecord(broker_->address(), "rsa", "tenant-acme", std::string(1024, 'r'));
+  ASSERT_OK(sdk);
   constexpr int kRevocations = 20;
-  // A bound for the test to fail on: the probe interval plus one request,
-  // with room for a loaded (sanitized) test machine.
-  const absl::Duration bound = absl::Seconds(kProbeSeconds) + absl::Seconds(3);
   std::vector<absl::Duration> took;
   for (int i = 0; i < kRevocations; ++i) {
     Revoke();
-    const absl::Time revoked = absl::Now();
-    // Traffic, as an application makes it: encrypt new records and read an
-    // old one, until both are refused.
-    bool encrypt_refused = false, decrypt_refused = false;
-    while (!(encrypt_refused && decrypt_refused) && absl::Now() - revoked < absl::Seconds(30)) {
-      absl::StatusOr<std::string> encrypted = sdk.Encrypt("rsa", record, "tenant-acme");
-      if (!encrypted.ok()) {
-        EXPECT_EQ(SdkReason(encrypted.status()), "KEY_NOT_ACCESSIBLE") << encrypted.status();
-        encrypt_refused = true;
-      }
-      absl::StatusOr<std::string> decrypted = sdk.Decrypt(*sealed, "tenant-acme");
-      if (!decrypted.ok()) {
-        EXPECT_EQ(SdkReason(decrypted.status()), "KEY_NOT_ACCESSIBLE") << decrypted.status();
-        decrypt_refused = true;
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    took.push_back(absl::Now() - revoked);
-    ASSERT_TRUE(encrypt_refused && decrypt_refused) << "revocation " << i << " never refused";
-    EXPECT_LE(took.back(), bound) << "revocation " << i;
+    std::optional<absl::Duration> refused = TrafficUntilRefused(*sdk, absl::Seconds(30));
+    ASSERT_TRUE(refused.has_value()) << "revocation " << i << " never refused";
+    took.push_back(*refused);
+    EXPECT_LE(took.back(), kSdkBound) << "revocation " << i;
     Grant();
-    // Restored: nothing was lost.
-    absl::StatusOr<std::string> back;
-    const absl::Time granted = absl::Now();
-    do {
-      absl::SleepFor(absl::Milliseconds(20));
-      back = sdk.Decrypt(*sealed, "tenant-acme");
-    } while (!back.ok() && absl::Now() - granted < absl::Seconds(30));
-    ASSERT_OK(back);
-    EXPECT_EQ(*back, record);
-    ASSERT_OK(sdk.Encrypt("rsa", record, "tenant-acme").status());
+    ExpectRestored(*sdk);
+    ASSERT_OK(sdk->encryptor->Encrypt(sdk->alias, sdk->record, sdk->aad).status());
   }
   std::sort(took.begin(), took.end());
   std::printf(
