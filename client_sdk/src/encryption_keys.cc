@@ -2,25 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client_sdk/src/ciphertext_format.h"
+#include "client_sdk/src/reconnect_backoff.h"
 #include "common/error_reason.h"
 #include "common/status_macros.h"
 #include "crypto/aes_gcm.h"
 
 namespace keybroker::sdk::internal {
-namespace {
-
-// The longest a broker's retry delay holds background fetches back: a DEK
-// still encrypts meanwhile, and an Encrypt with none left always asks.
-constexpr absl::Duration kLongestAskedWait = absl::Minutes(5);
-
-}  // namespace
 
 absl::StatusOr<DekBudget> DekBudget::FromOptions(const EncryptorOptions& options) {
   if (options.max_encryptions_per_dek == 0) {
@@ -212,12 +205,9 @@ void EncryptionKeys::Fetch(const std::string& alias, AliasState& state, uint64_t
   state.last_fetch_status =
       Annotate(key.status(), absl::StrCat("encryptor: new DEK for key alias \"", alias, "\""));
   // A broker that says when to ask again (KMS_THROTTLED, SERVER_BUSY) is
-  // not asked sooner in the background.
-  absl::Duration wait = budget_.retry_delay;
-  if (std::optional<absl::Duration> asked = RetryDelayOf(key.status())) {
-    wait = std::max(wait, std::min(*asked, kLongestAskedWait));
-  }
-  state.retry_after = clock_->Now() + wait;
+  // not asked sooner in the background. (An Encrypt with no DEK left still
+  // asks at once.)
+  state.retry_after = clock_->Now() + WaitAfter(key.status(), budget_.retry_delay);
 }
 
 std::vector<std::string> EncryptionKeys::DropIf(

@@ -1,7 +1,5 @@
 #include "client_sdk/src/grpc_key_watch.h"
 
-#include <algorithm>
-#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -11,10 +9,6 @@
 
 namespace keybroker::sdk::internal {
 namespace {
-
-// The longest a broker's RetryInfo may hold a watch back: a key event missed
-// meanwhile is only as late as the TTLs allow anyway.
-constexpr absl::Duration kLongestAskedWait = absl::Minutes(5);
 
 KeyEvent KeyEventOf(const v1::KeyEvent& event) {
   KeyEvent out;
@@ -79,10 +73,7 @@ void GrpcKeyWatch::Run() {
     if (delivered) backoff_.Reset();
     // A broker that says when to come back (SERVER_BUSY at max_watch_streams)
     // is not asked sooner; nor much later than it said, whatever it said.
-    absl::Duration wait = backoff_.Next();
-    if (std::optional<absl::Duration> asked = RetryDelayOf(FromGrpcStatus(ended))) {
-      wait = std::max(wait, std::min(*asked, kLongestAskedWait));
-    }
+    const absl::Duration wait = WaitAfter(FromGrpcStatus(ended), backoff_.Next());
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&cancelled_), wait);
   }

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "absl/types/span.h"
+#include "common/error_reason.h"
 #include "crypto/random.h"
 
 namespace keybroker::sdk::internal {
@@ -27,6 +29,13 @@ absl::Duration ReconnectBackoff::Next() {
   const absl::Duration wait = ceiling_ - ceiling_ / 2 * RandomFraction();
   ceiling_ = std::min(ceiling_ * 2, max_);
   return wait;
+}
+
+absl::Duration WaitAfter(const absl::Status& status, absl::Duration own) {
+  constexpr absl::Duration kLongestAskedWait = absl::Minutes(5);
+  std::optional<absl::Duration> asked = RetryDelayOf(status);
+  if (!asked.has_value()) return own;
+  return std::max(own, std::min(*asked, kLongestAskedWait));
 }
 
 }  // namespace keybroker::sdk::internal
